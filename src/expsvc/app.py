@@ -1,0 +1,78 @@
+"""The FastAPI application: wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from expsvc import __version__
+from expsvc.db import Database, create_engine
+from expsvc.error_handlers import install_problem_handlers
+from expsvc.experiment.endpoints import router as experiment_router
+from expsvc.health.endpoints import router as health_router
+from expsvc.migrate import head_revision
+from expsvc.observability.logging import configure_logging
+from expsvc.observability.metrics import HttpMetrics
+from expsvc.observability.middleware import (
+    BodyGuardMiddleware,
+    ObservabilityMiddleware,
+    RequestTimeoutMiddleware,
+)
+from expsvc.openapi import install_openapi
+from expsvc.settings import Settings
+
+API_TITLE = "Experiment Service"
+API_DESCRIPTION = (
+    "The single source of truth for Experiments, Runs and CaptureSessions. "
+    "Errors are RFC 9457 application/problem+json."
+)
+
+
+def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
+    """Build the app. ``database_url`` overrides settings (the embedded server's URL)."""
+    url = database_url or settings.database_url
+    if url is None:
+        raise ValueError("no database URL: start the embedded server first (expsvc serve)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title=API_TITLE,
+        description=API_DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = Database(create_engine(settings, url))
+    app.state.schema_head = head_revision()
+    app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+
+    install_problem_handlers(app, settings.retry_after_seconds)
+    install_openapi(app)
+    app.include_router(health_router)
+    app.include_router(experiment_router)
+
+    # Added innermost first: the body guard sits closest to the routes.
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestTimeoutMiddleware,
+        timeout=settings.request_timeout,
+        retry_after=settings.retry_after_seconds,
+    )
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """uvicorn factory for worker processes: settings and database URL from the environment."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

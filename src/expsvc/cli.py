@@ -1,0 +1,188 @@
+"""``expsvc``: serve the API, manage the schema, seed demo data, print the OpenAPI spec."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from expsvc import __version__
+from expsvc.settings import Settings
+
+app = typer.Typer(
+    name="expsvc",
+    help=(
+        "Experiment Service: Experiments, Runs and CaptureSessions with strict lifecycles.\n\n"
+        "Configuration comes from EXPSVC_* environment variables (see the README). With no "
+        "EXPSVC_DATABASE_URL, an embedded PostgreSQL is started in EXPSVC_DATA_DIR."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(
+    help="Inspect and migrate the database schema (Alembic).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)
+
+
+def _database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from expsvc.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir).url
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [EXPSVC_HOST].")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port; 0 picks a free one [EXPSVC_PORT].")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [EXPSVC_WORKERS].")] = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Apply pending migrations before serving (always done on the embedded default).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API.
+
+    With no EXPSVC_DATABASE_URL, starts the embedded PostgreSQL in EXPSVC_DATA_DIR, applies the
+    migrations and serves; data survives restarts. With an external database, migrations are
+    applied only with --migrate (or `expsvc db upgrade`); /health/ready reports a schema that
+    is behind.
+    """
+    import uvicorn
+
+    from expsvc.embedded import DataDirBusy, lock_data_dir, start_embedded_postgres
+    from expsvc.migrate import upgrade
+    from expsvc.observability.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    url = settings.database_url
+    if url is None:
+        try:
+            lock = lock_data_dir(settings.data_dir)
+        except DataDirBusy as busy:
+            _fail(str(busy))
+        embedded = start_embedded_postgres(settings.data_dir)
+        url = embedded.url
+        migrate = True
+    if migrate:
+        upgrade(url)
+    # Worker processes read their settings from the environment; hand them the resolved URL.
+    os.environ["EXPSVC_DATABASE_URL"] = url
+    uvicorn.run(
+        "expsvc.app:create_app_from_environment",
+        factory=True,
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        workers=workers or settings.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+    if settings.database_url is None:
+        lock.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (default: head). Safe to run while the service is live."""
+    from expsvc.migrate import upgrade
+
+    upgrade(_database_url(Settings()), revision)
+    typer.echo(f"database upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
+    """Revert migrations down to REVISION. Destructive: data in dropped tables is lost."""
+    from expsvc.migrate import downgrade
+
+    downgrade(_database_url(Settings()), revision)
+    typer.echo(f"database downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the head this release expects."""
+    import asyncio
+
+    from expsvc.db import create_engine
+    from expsvc.migrate import current_revision, head_revision
+
+    settings = Settings()
+    url = _database_url(settings)
+
+    async def read() -> str | None:
+        engine = create_engine(settings, url)
+        try:
+            async with engine.connect() as connection:
+                return await current_revision(connection)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(read())
+    head = head_revision()
+    state = "at head" if current == head else "behind head"
+    typer.echo(f"current: {current or '(empty)'}\nhead:    {head}\n{state}")
+
+
+@app.command()
+def seed(
+    experiments: Annotated[int, typer.Option(min=0, help="Experiments to create.")] = 20,
+) -> None:
+    """Create a demo data set (idempotent per run; each call adds more)."""
+    import asyncio
+
+    from expsvc.seed import seed_demo_data
+
+    settings = Settings()
+    created = asyncio.run(seed_demo_data(settings, _database_url(settings), experiments))
+    typer.echo(f"created {created} experiments")
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI document of this release (no database needed)."""
+    from expsvc.openapi import build_openapi
+
+    text = json.dumps(build_openapi(), indent=2, sort_keys=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        typer.echo(f"wrote {output}")

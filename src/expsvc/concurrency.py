@@ -1,0 +1,51 @@
+"""Optimistic concurrency: strong ETags from entity versions and the ``If-Match`` header."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header
+
+from expsvc.errors import BadRequest
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+class ExpectedVersions:
+    """The versions an ``If-Match`` header accepts; ``None`` means any (header absent or ``*``)."""
+
+    def __init__(self, versions: frozenset[int] | None) -> None:
+        self.versions = versions
+
+    def accepts(self, version: int) -> bool:
+        return self.versions is None or version in self.versions
+
+    @classmethod
+    def parse(cls, header: str | None) -> ExpectedVersions:
+        if header is None or header.strip() == "*":
+            return cls(None)
+        versions: set[int] = set()
+        for part in header.split(","):
+            tag = part.strip()
+            if tag.startswith("W/"):
+                continue  # weak tags never match a strong comparison (RFC 9110 13.1.1)
+            inner = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
+            if inner is None or not inner.isdigit() or len(inner) > 18:
+                raise BadRequest(f"malformed If-Match header: {header!r}")
+            versions.add(int(inner))
+        return cls(frozenset(versions))
+
+
+def if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=1024,
+            description="ETag of the version you read; 412 if the resource changed since.",
+        ),
+    ] = None,
+) -> ExpectedVersions:
+    return ExpectedVersions.parse(if_match)

@@ -1,0 +1,120 @@
+"""The one place where exceptions become ``application/problem+json`` responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from expsvc.errors import (
+    BadRequest,
+    Conflict,
+    DatabaseUnavailable,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ProblemError,
+    RequestTimedOut,
+    ValidationFailed,
+    problem_response,
+)
+
+_log = structlog.get_logger("expsvc.errors")
+
+# SQLSTATEs that mean "the database is not there right now", not "your request is wrong".
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P", "53")
+_QUERY_CANCELED = "57014"
+_UNIQUE_VIOLATION = "23505"
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
+    original = error.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return str(code) if code else None
+
+
+def classify_database_error(error: BaseException, retry_after: int) -> ProblemError | None:
+    """Map driver/pool failures to 503 (or 409 for unique violations); None if not ours."""
+    retry = {"Retry-After": str(retry_after)}
+    if isinstance(error, sa_exc.TimeoutError):
+        return DatabaseUnavailable("no database connection became free in time", headers=retry)
+    if isinstance(error, sa_exc.DBAPIError):
+        state = _sqlstate(error)
+        if state == _QUERY_CANCELED:
+            return RequestTimedOut("the database statement timed out", headers=retry)
+        if state == _UNIQUE_VIOLATION:
+            return Conflict("the resource already exists")
+        if (
+            error.connection_invalidated
+            or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError)
+            or (state is not None and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES))
+        ):
+            return DatabaseUnavailable("the database cannot be reached", headers=retry)
+        return None
+    if isinstance(error, OSError | TimeoutError):
+        return DatabaseUnavailable("the database cannot be reached", headers=retry)
+    return None
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    return "/" + "/".join(str(part) for part in loc)
+
+
+def _validation_problem(error: RequestValidationError) -> ProblemError:
+    details = error.errors()
+    if any(item.get("type") == "json_invalid" for item in details):
+        return BadRequest("the request body is not valid JSON")
+    items = [
+        {"pointer": _pointer(tuple(item["loc"])), "message": item["msg"], "code": item["type"]}
+        for item in details
+    ]
+    summary = "; ".join(f"{i['pointer']}: {i['message']}" for i in items[:5])
+    return ValidationFailed(summary, errors=items)
+
+
+def install_problem_handlers(app: FastAPI, retry_after: int) -> None:
+    async def on_problem(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ProblemError)
+        return problem_response(error, request.url.path)
+
+    async def on_validation(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        return problem_response(_validation_problem(error), request.url.path)
+
+    async def on_http(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        problem: ProblemError
+        if error.status_code == 404:
+            problem = NotFound(f"no resource at {request.url.path}")
+        elif error.status_code == 405:
+            problem = MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}",
+                headers=dict(error.headers or {}),
+            )
+        elif error.status_code == 400:
+            problem = BadRequest(str(error.detail))
+        else:
+            problem = ProblemError(str(error.detail))
+            problem.status = error.status_code
+        return problem_response(problem, request.url.path)
+
+    async def on_unexpected(request: Request, error: Exception) -> Response:
+        problem = classify_database_error(error, retry_after)
+        if problem is None:
+            _log.exception("unhandled error", path=request.url.path)
+            problem = InternalError("an unexpected error occurred; it has been logged")
+        else:
+            _log.warning("request failed", path=request.url.path, error=repr(error))
+        return problem_response(problem, request.url.path)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    for error_type in (sa_exc.SQLAlchemyError, OSError, TimeoutError):
+        app.add_exception_handler(error_type, on_unexpected)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from expsvc.lifecycle import Status
+from expsvc.schemas import (
+    Description,
+    Name,
+    Params,
+    Participants,
+    RequestModel,
+    ResponseModel,
+    Tags,
+)
+
+
+class ExperimentCreate(RequestModel):
+    name: Name
+    description: Description | None = None
+    tags: Tags = Field(default_factory=list)
+    params: Params = Field(default_factory=dict)
+    participants: Participants = Field(default_factory=list)
+
+
+class ExperimentUpdate(RequestModel):
+    """Only the fields present are changed; ``description: null`` clears it."""
+
+    name: Name | None = None
+    description: Description | None = None
+    tags: Tags | None = None
+    params: Params | None = None
+    participants: Participants | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_not_null(self) -> ExperimentUpdate:
+        for field in ("name", "tags", "params", "participants"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null; omit it to leave it unchanged")
+        return self
+
+
+class ExperimentRead(ResponseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    status: Status
+    tags: list[str]
+    params: dict[str, Any]
+    participants: list[str]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    archived_at: datetime | None
+    version: int = Field(description="Increments on every change; the ETag is derived from it.")
+
+
+class ExperimentPage(ResponseModel):
+    items: list[ExperimentRead]
+    next_page_token: str | None = Field(
+        description="Pass as page_token for the next page; null on the last page."
+    )

@@ -1,0 +1,50 @@
+"""Keyset pagination with opaque tokens.
+
+A token carries the sort key of the last row served, the ordering it belongs to and a digest of
+the filters, so a token replayed against another query is refused instead of skipping rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import orjson
+
+from expsvc.errors import InvalidPageToken
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+MAX_TOKEN_LENGTH = 2048
+
+
+def filter_digest(filters: dict[str, Any]) -> str:
+    canonical = orjson.dumps(filters, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(canonical, digest_size=8).hexdigest()
+
+
+def encode_page_token(ordering: str, key: list[Any], filters: dict[str, Any]) -> str:
+    payload = {"o": ordering, "k": key, "f": filter_digest(filters)}
+    raw = orjson.dumps(payload, default=str)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str, ordering: str, filters: dict[str, Any]) -> list[Any]:
+    """Return the sort key stored in ``token``; raise :class:`InvalidPageToken` if it is not
+    a token of this very query."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidPageToken("page_token is too long")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = orjson.loads(raw)
+        key = payload["k"]
+        same_query = payload["o"] == ordering and payload["f"] == filter_digest(filters)
+    except (ValueError, KeyError, TypeError):
+        raise InvalidPageToken("page_token is malformed") from None
+    if not same_query or not isinstance(key, list):
+        raise InvalidPageToken(
+            "page_token belongs to a different query; repeat the filters and ordering it was "
+            "issued with, or start again without a token"
+        )
+    return key

@@ -1,0 +1,62 @@
+"""Input and output types shared by every feature, and their documented limits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_NAME_LENGTH = 256
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_TAGS = 64
+MAX_TAG_LENGTH = 64
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]*$"
+MAX_PARAMS_BYTES = 64 * 1024
+MAX_PARTICIPANTS = 100
+PRINCIPAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]*$"
+
+
+class RequestModel(BaseModel):
+    """Client input: unknown (and server-owned) fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def _unique_sorted(values: list[str]) -> list[str]:
+    return sorted(set(values))
+
+
+def _params_within_limit(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(orjson.dumps(value))
+    if size > MAX_PARAMS_BYTES:
+        raise ValueError(f"params is {size} bytes of JSON; the limit is {MAX_PARAMS_BYTES}")
+    return value
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
+Tag = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH, pattern=TAG_PATTERN),
+]
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=MAX_TAGS, description="A set: duplicates are merged, order is not kept."),
+    AfterValidator(_unique_sorted),
+]
+PrincipalId = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=PRINCIPAL_PATTERN)
+]
+Participants = Annotated[
+    list[PrincipalId], Field(max_length=MAX_PARTICIPANTS), AfterValidator(_unique_sorted)
+]
+Params = Annotated[
+    dict[str, Any],
+    Field(description=f"Free-form JSON object, at most {MAX_PARAMS_BYTES} bytes serialised."),
+    AfterValidator(_params_within_limit),
+]

@@ -1,0 +1,83 @@
+"""All configuration, read once from the environment (prefix ``EXPSVC_``) and passed in."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("expsvc", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field names map to ``EXPSVC_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="EXPSVC_", extra="ignore", frozen=True)
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in the data dir.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded PostgreSQL keeps its files.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a pooled connection before 503."
+    )
+    db_connect_timeout: float = Field(
+        default=3.0, gt=0, description="Seconds to wait for a new database connection."
+    )
+    db_statement_timeout_ms: int = Field(
+        default=10_000, ge=0, description="PostgreSQL statement_timeout per connection (0: off)."
+    )
+
+    # --- http -----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    request_timeout: float = Field(
+        default=15.0, gt=0, description="Seconds before a request is abandoned with 503."
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+    retry_after_seconds: int = Field(
+        default=2, ge=1, description="Retry-After sent with 503 answers."
+    )
+
+    # --- identity -------------------------------------------------------------------------
+    identity_header: str | None = Field(
+        default=None,
+        description=(
+            "Header carrying the principal forwarded by the API Gateway (e.g. X-Forwarded-User)."
+            " Unset: every request acts as 'anonymous'."
+        ),
+    )
+
+    # --- observability --------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.json
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
