@@ -1,0 +1,131 @@
+"""Real PostgreSQL for every test.
+
+``EXPSVC_TEST_DATABASE_URL`` (CI: the machine's server) or, when unset, an embedded PostgreSQL
+from ``pgserver`` in ``.test-pg/``. Migrations run once into a template database; each test that
+needs a database gets a fresh copy of it, dropped afterwards. ``CI=true`` refuses the embedded
+fallback so a missing server fails the run instead of being papered over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from expsvc.app import create_app
+from expsvc.migrate import upgrade
+from expsvc.settings import LogFormat, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _plain_url(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _resolve_server_url() -> str:
+    url = os.environ.get("EXPSVC_TEST_DATABASE_URL")
+    if url:
+        return url
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.exit("CI=true but EXPSVC_TEST_DATABASE_URL is unset; refusing the embedded server", 2)
+    from expsvc.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(ROOT / ".test-pg").url
+
+
+async def _admin(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(_plain_url(url), timeout=10)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    url = _resolve_server_url()
+    try:
+        asyncio.run(_admin(url, "SELECT 1"))
+    except (OSError, asyncpg.PostgresError) as error:
+        pytest.exit(f"PostgreSQL at {make_url(url)!r} is unreachable: {error!r}", 2)
+    return url
+
+
+@pytest.fixture(scope="session")
+def template_database(server_url: str) -> Iterator[str]:
+    """Name of a database at migration head; every test database is cloned from it."""
+    name = f"expsvc_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(_plain_url(server_url, name))
+        yield name
+    finally:
+        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh database at migration head, dropped after the test."""
+    name = f"expsvc_t_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    try:
+        yield _plain_url(server_url, name)
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "log_format": LogFormat.console,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the suite talks to (CI: the machine's); checked reachable once."""
+    url = os.environ.get("EXPSVC_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("EXPSVC_TEST_REDIS_URL is unset and no embedded Redis is wired yet")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=5).ping()
+    except redis.RedisError as error:
+        pytest.exit(f"Redis at {url} is unreachable: {error!r}", 2)
+    return url
