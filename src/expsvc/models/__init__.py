@@ -1,6 +1,25 @@
-"""ORM table definitions, one module per table. Alembic autogenerate reads ``Base.metadata``."""
+"""ORM table definitions, one module per table. Alembic autogenerate reads ``Base.metadata``.
+
+Repositories use the ``Table`` objects (``experiments``, ``runs`` ...) with Core statements.
+"""
 
 from expsvc.models.base import Base
+from expsvc.models.capture import CaptureSession, capture_sessions
 from expsvc.models.experiment import Experiment, experiments
+from expsvc.models.idempotency_key import IdempotencyKey, idempotency_keys
+from expsvc.models.run import Run, runs
+from expsvc.models.status_history import StatusHistory, status_history
 
-__all__ = ["Base", "Experiment", "experiments"]
+__all__ = [
+    "Base",
+    "CaptureSession",
+    "Experiment",
+    "IdempotencyKey",
+    "Run",
+    "StatusHistory",
+    "capture_sessions",
+    "experiments",
+    "idempotency_keys",
+    "runs",
+    "status_history",
+]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from expsvc.models.base import Base
 
 ENTITY_STATUSES = ("draft", "running", "finished", "failed", "archived")
-_STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in ENTITY_STATUSES) + ")"
+STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in ENTITY_STATUSES) + ")"
 
 
 class Experiment(Base):
@@ -37,7 +37,7 @@ class Experiment(Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (
-        CheckConstraint(_STATUS_CHECK, name="status"),
+        CheckConstraint(STATUS_CHECK, name="status"),
         Index("ix_experiments_created_at_id", "created_at", "id"),
         Index("ix_experiments_status_created_at_id", "status", "created_at", "id"),
         Index("ix_experiments_tags", "tags", postgresql_using="gin"),

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.models import status_history
+
+
+class StatusHistoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append history rows; many rows go as one multi-row INSERT."""
+        if rows:
+            await self.session.execute(insert(status_history), list(rows))
+
+    async def page(
+        self, entity_type: str, entity_id: uuid.UUID, before_id: int | None, limit: int
+    ) -> Sequence[Row[Any]]:
+        query = select(status_history).where(
+            status_history.c.entity_type == entity_type, status_history.c.entity_id == entity_id
+        )
+        if before_id is not None:
+            query = query.where(status_history.c.id < before_id)
+        query = query.order_by(status_history.c.id.desc()).limit(limit)
+        return (await self.session.execute(query)).all()
