@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -10,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expsvc.errors import (
     BadRequest,
@@ -77,6 +80,59 @@ def _validation_problem(error: RequestValidationError) -> ProblemError:
     return ValidationFailed(summary, errors=items)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method served at this path; Starlette's Allow names only the first route's."""
+    allowed = []
+    for method in _METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+        }
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed) or None
+
+
+class _UnexpectedErrorMiddleware:
+    """Answers exceptions no handler claimed with a 500 problem, inside the middleware stack.
+
+    Starlette runs a handler registered for ``Exception`` in its outermost middleware, after the
+    request-id middleware has finished: that 500 would lack X-Request-ID and its log line the
+    request id. Installed innermost, this one answers while both are still in place.
+    """
+
+    def __init__(
+        self, app: ASGIApp, render: Callable[[Request, Exception], Awaitable[Response]]
+    ) -> None:
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if started:
+                raise
+            response = await self.render(Request(scope, receive), error)
+            await response(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI, retry_after: int) -> None:
     async def on_problem(request: Request, error: Exception) -> Response:
         assert isinstance(error, ProblemError)
@@ -92,9 +148,10 @@ def install_problem_handlers(app: FastAPI, retry_after: int) -> None:
         if error.status_code == 404:
             problem = NotFound(f"no resource at {request.url.path}")
         elif error.status_code == 405:
+            headers = dict(error.headers or {})
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
             problem = MethodNotAllowed(
-                f"{request.method} is not allowed on {request.url.path}",
-                headers=dict(error.headers or {}),
+                f"{request.method} is not allowed on {request.url.path}", headers=headers
             )
         elif error.status_code == 400:
             problem = BadRequest(str(error.detail))
@@ -118,3 +175,4 @@ def install_problem_handlers(app: FastAPI, retry_after: int) -> None:
     for error_type in (sa_exc.SQLAlchemyError, OSError, TimeoutError):
         app.add_exception_handler(error_type, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)
+    app.add_middleware(_UnexpectedErrorMiddleware, render=on_unexpected)
