@@ -77,6 +77,7 @@ async def ready(request: Request) -> Response:
         "title": "Service not ready",
         "status": 503,
         "detail": "; ".join(f"{k}: {v}" for k, v in readiness.checks.items() if v != "ok"),
+        "instance": request.url.path,
     }
     return Response(
         orjson.dumps(problem),
