@@ -22,6 +22,8 @@ from expsvc.observability.middleware import (
     RequestTimeoutMiddleware,
 )
 from expsvc.openapi import install_openapi
+from expsvc.run.endpoints import experiment_runs_router
+from expsvc.run.endpoints import router as run_router
 from expsvc.settings import Settings
 
 API_TITLE = "Experiment Service"
@@ -59,6 +61,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(health_router)
     app.include_router(experiment_router)
+    app.include_router(experiment_runs_router)
+    app.include_router(run_router)
 
     # Added innermost first: the body guard sits closest to the routes.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -17,6 +21,22 @@ from expsvc.errors import InvalidPageToken
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 MAX_TOKEN_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """ORDER BY ``column`` (then ``id``), ascending or descending.
+
+    NULLs sort as PostgreSQL's defaults do (after everything ascending, before everything
+    descending), i.e. a NULL is larger than any value; keyset conditions follow the same rule.
+    """
+
+    column: str
+    descending: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.column}:{'desc' if self.descending else 'asc'}"
 
 
 def filter_digest(filters: dict[str, Any]) -> str:
@@ -48,3 +68,38 @@ def decode_page_token(token: str, ordering: str, filters: dict[str, Any]) -> lis
             "issued with, or start again without a token"
         )
     return key
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a keyset-paginated list: its ordering, filters, size and incoming token."""
+
+    ordering: Ordering
+    filters: dict[str, Any]
+    page_size: int
+    page_token: str | None
+
+    def after(self) -> tuple[Any, uuid.UUID] | None:
+        """The (sort value, id) of the last row already served, from the token."""
+        if self.page_token is None:
+            return None
+        key = decode_page_token(self.page_token, self.ordering.name, self.filters)
+        try:
+            value, raw_id = key
+            if value is not None and self.ordering.column.endswith("_at"):
+                value = datetime.fromisoformat(value)
+            elif value is not None and not isinstance(value, str):
+                raise TypeError(value)
+            return value, uuid.UUID(raw_id)
+        except (ValueError, TypeError):
+            raise InvalidPageToken("page_token is malformed") from None
+
+    def next_token(self, rows: Sequence[Any]) -> str | None:
+        """A token for the page after ``rows`` (fetched with ``page_size + 1``), or None."""
+        if len(rows) <= self.page_size:
+            return None
+        last = rows[self.page_size - 1]
+        value = getattr(last, self.ordering.column)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        return encode_page_token(self.ordering.name, [value, str(last.id)], self.filters)

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-
-@dataclass(frozen=True)
-class Ordering:
-    """ORDER BY ``column`` (then ``id``), ascending or descending.
-
-    NULLs sort as PostgreSQL's defaults do (after everything ascending, before everything
-    descending), i.e. a NULL is larger than any value; keyset conditions follow the same rule.
-    """
-
-    column: str
-    descending: bool = True
-
-    @property
-    def token_name(self) -> str:
-        return f"{self.column}:{'desc' if self.descending else 'asc'}"
+from expsvc.pagination import Ordering
 
 
 class EntityRepository:
@@ -57,8 +42,10 @@ class EntityRepository:
         entity_id: uuid.UUID,
         values: dict[str, Any],
         versions: frozenset[int] | None = None,
+        only_in: Collection[str] | None = None,
     ) -> Row[Any] | None:
-        """Apply ``values``, bump the version; only if the row is at one of ``versions``."""
+        """Apply ``values`` and bump the version, if the row is at one of ``versions`` and in
+        one of the statuses ``only_in`` (either unchecked when None); the new row or None."""
         table = self.table
         query = (
             update(table)
@@ -68,8 +55,14 @@ class EntityRepository:
         )
         if versions is not None:
             query = query.where(table.c.version.in_(versions))
+        if only_in is not None:
+            query = query.where(table.c.status.in_(list(only_in)))
         row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
         return row
+
+    def sort_column(self, name: str) -> ColumnElement[Any]:
+        column: ColumnElement[Any] = self.table.c[name]
+        return column
 
     async def fetch_page(
         self,
@@ -78,23 +71,25 @@ class EntityRepository:
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
     ) -> Sequence[Row[Any]]:
-        column = self.table.c[ordering.column]
+        column = self.sort_column(ordering.column)
         id_column = self.table.c.id
         if after is not None:
-            query = query.where(_keyset_after(column, id_column, after, ordering, self.table))
+            nullable = bool(self.table.c[ordering.column].nullable)
+            query = query.where(_keyset_after(column, id_column, after, ordering, nullable))
         if ordering.descending:
             query = query.order_by(column.desc(), id_column.desc())
         else:
             query = query.order_by(column.asc(), id_column.asc())
         result = await self.session.execute(query.limit(limit))
-        return result.all()
+        rows: Sequence[Row[Any]] = result.all()
+        return rows
 
 
 def _keyset_after(
-    column: Any, id_column: Any, after: tuple[Any, uuid.UUID], ordering: Ordering, table: Table
+    column: Any, id_column: Any, after: tuple[Any, uuid.UUID], ordering: Ordering, nullable: bool
 ) -> ColumnElement[bool]:
+    """Rows strictly after ``after`` in ORDER BY column, id (NULL counts as the largest)."""
     value, last_id = after
-    nullable = table.c[ordering.column].nullable
     if ordering.descending:
         if value is None:  # NULLs came first; then come the rest of the NULLs and every value
             return or_(and_(column.is_(None), id_column < last_id), column.is_not(None))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 MAX_NAME_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 10_000
@@ -21,6 +28,19 @@ class RequestModel(BaseModel):
     """Client input: unknown (and server-owned) fields are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class NullableFieldsGuard(RequestModel):
+    """A partial update: fields listed in ``non_nullable`` may be omitted but not set to null."""
+
+    non_nullable: ClassVar[tuple[str, ...]] = ("name", "tags", "params", "participants")
+
+    @model_validator(mode="after")
+    def _required_fields_not_null(self) -> Self:
+        for field in self.non_nullable:
+            if field in self.model_fields_set and getattr(self, field, None) is None:
+                raise ValueError(f"{field} cannot be null; omit it to leave it unchanged")
+        return self
 
 
 class ResponseModel(BaseModel):

@@ -5,15 +5,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from expsvc.auth.principal import CurrentPrincipal
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
+from expsvc.context import ActionContext, CurrentContext
 from expsvc.db import DbSession, TransactionalRoute
-from expsvc.errors import (
-    BadRequest,
-    PreconditionFailed,
-    ValidationFailed,
-    problem_responses,
-)
+from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
+from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
     ExperimentPage,
@@ -21,13 +17,16 @@ from expsvc.experiment.schemas import (
     ExperimentUpdate,
 )
 from expsvc.experiment.service import (
+    ExperimentHasRunningRuns,
     ExperimentNotDeletable,
     ExperimentNotFound,
     ExperimentService,
 )
-from expsvc.lifecycle import Status
+from expsvc.history.endpoints import add_history_route
+from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import Tag
+from expsvc.transition_routes import add_transition_routes
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"], route_class=TransactionalRoute)
 
@@ -48,9 +47,9 @@ Service = Annotated[ExperimentService, Depends(get_service)]
     responses=problem_responses(ValidationFailed),
 )
 async def create_experiment(
-    body: ExperimentCreate, principal: CurrentPrincipal, service: Service, response: Response
+    body: ExperimentCreate, context: CurrentContext, service: Service, response: Response
 ) -> ExperimentRead:
-    experiment = await service.create(principal, body)
+    experiment = await service.create(context, body)
     response.headers["ETag"] = etag_for(experiment.version)
     response.headers["Location"] = f"/v1/experiments/{experiment.id}"
     return experiment
@@ -62,7 +61,7 @@ async def create_experiment(
     responses=problem_responses(ExperimentNotFound, ValidationFailed),
 )
 async def get_experiment(
-    experiment_id: uuid.UUID, _: CurrentPrincipal, service: Service, response: Response
+    experiment_id: uuid.UUID, _: CurrentContext, service: Service, response: Response
 ) -> ExperimentRead:
     experiment = await service.get(experiment_id)
     response.headers["ETag"] = etag_for(experiment.version)
@@ -75,10 +74,10 @@ async def get_experiment(
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_experiments(
-    _: CurrentPrincipal,
+    _: CurrentContext,
     service: Service,
     status: Annotated[
-        list[Status], Query(description="Keep experiments in any of these statuses.")
+        list[Status], Query(max_length=5, description="Keep experiments in any of these statuses.")
     ] = [],  # noqa: B006 - FastAPI copies defaults per request
     tag: Annotated[
         list[Tag], Query(max_length=16, description="Keep experiments carrying all these tags.")
@@ -87,7 +86,7 @@ async def list_experiments(
     page_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> ExperimentPage:
     """Newest first (created_at, then id), keyset-paginated."""
-    return await service.list(status, tag, page_size, page_token)
+    return await service.search(status, tag, page_size, page_token)
 
 
 @router.patch(
@@ -100,7 +99,7 @@ async def list_experiments(
 async def update_experiment(
     experiment_id: uuid.UUID,
     body: ExperimentUpdate,
-    _: CurrentPrincipal,
+    _: CurrentContext,
     expected: IfMatch,
     service: Service,
     response: Response,
@@ -119,8 +118,30 @@ async def update_experiment(
     ),
 )
 async def delete_experiment(
-    experiment_id: uuid.UUID, _: CurrentPrincipal, expected: IfMatch, service: Service
+    experiment_id: uuid.UUID, _: CurrentContext, expected: IfMatch, service: Service
 ) -> Response:
-    """Only draft experiments can be deleted; others are archived instead."""
+    """Only draft experiments without runs can be deleted; archive the others."""
     await service.delete(experiment_id, expected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _transition(
+    service: ExperimentService,
+    context: ActionContext,
+    experiment_id: uuid.UUID,
+    action: Action,
+    expected: ExpectedVersions,
+    reason: str | None,
+) -> ExperimentRead:
+    return await service.transition(context, experiment_id, action, expected, reason)
+
+
+add_transition_routes(
+    router,
+    EntityKind.experiment,
+    ExperimentRead,
+    get_service,
+    _transition,
+    (ExperimentNotFound, ExperimentHasRunningRuns),
+)
+add_history_route(router, EntityKind.experiment, ExperimentRepository, ExperimentNotFound)

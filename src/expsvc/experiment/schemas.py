@@ -4,12 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from expsvc.lifecycle import Status
 from expsvc.schemas import (
     Description,
     Name,
+    NullableFieldsGuard,
     Params,
     Participants,
     RequestModel,
@@ -26,7 +27,7 @@ class ExperimentCreate(RequestModel):
     participants: Participants = Field(default_factory=list)
 
 
-class ExperimentUpdate(RequestModel):
+class ExperimentUpdate(NullableFieldsGuard):
     """Only the fields present are changed; ``description: null`` clears it."""
 
     name: Name | None = None
@@ -34,13 +35,6 @@ class ExperimentUpdate(RequestModel):
     tags: Tags | None = None
     params: Params | None = None
     participants: Participants | None = None
-
-    @model_validator(mode="after")
-    def _required_fields_not_null(self) -> ExperimentUpdate:
-        for field in ("name", "tags", "params", "participants"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null; omit it to leave it unchanged")
-        return self
 
 
 class ExperimentRead(ResponseModel):

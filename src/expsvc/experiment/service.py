@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.principal import Principal
 from expsvc.concurrency import ExpectedVersions
-from expsvc.errors import Conflict, InvalidPageToken, NotFound, PreconditionFailed
+from expsvc.context import ActionContext
+from expsvc.errors import Conflict, NotFound, PreconditionFailed
 from expsvc.experiment.repository import ExperimentFilter, ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
@@ -19,10 +17,14 @@ from expsvc.experiment.schemas import (
     ExperimentUpdate,
 )
 from expsvc.ids import new_id
-from expsvc.lifecycle import Status
-from expsvc.pagination import decode_page_token, encode_page_token
+from expsvc.lifecycle import Action, EntityKind, Status
+from expsvc.pagination import Ordering, PageRequest
+from expsvc.run.repository import RunRepository
+from expsvc.transitions import apply_transition
 
-_ORDERING = "created_at:desc"
+_NEWEST_FIRST = Ordering("created_at", descending=True)
+# How many blocking runs a 409 names (``more`` says whether there are others).
+_BLOCKING_RUNS_SHOWN = 20
 
 
 class ExperimentNotFound(NotFound):
@@ -36,13 +38,18 @@ class ExperimentNotDeletable(Conflict):
     slug, title = "experiment-not-deletable", "Experiment cannot be deleted"
 
 
+class ExperimentHasRunningRuns(Conflict):
+    slug, title = "experiment-has-running-runs", "Experiment has running runs"
+
+
 class ExperimentService:
     def __init__(self, session: AsyncSession) -> None:
+        self.session = session
         self.repository = ExperimentRepository(session)
 
-    async def create(self, principal: Principal, data: ExperimentCreate) -> ExperimentRead:
+    async def create(self, context: ActionContext, data: ExperimentCreate) -> ExperimentRead:
         row = await self.repository.insert(
-            {"id": new_id(), "created_by": principal.id, **data.model_dump()}
+            {"id": new_id(), "created_by": context.actor, **data.model_dump()}
         )
         return ExperimentRead.model_validate(row)
 
@@ -52,70 +59,84 @@ class ExperimentService:
             raise ExperimentNotFound(experiment_id)
         return ExperimentRead.model_validate(row)
 
-    async def list(
-        self,
-        statuses: list[Status],
-        tags: list[str],
-        page_size: int,
-        page_token: str | None,
+    async def search(
+        self, statuses: list[Status], tags: list[str], page_size: int, page_token: str | None
     ) -> ExperimentPage:
-        filters: dict[str, Any] = {"status": sorted(statuses), "tag": sorted(set(tags))}
-        after = None
-        if page_token is not None:
-            key = decode_page_token(page_token, _ORDERING, filters)
-            after = _parse_key(key)
-        rows = await self.repository.list(
-            ExperimentFilter(statuses=[s.value for s in statuses], tags=tags),
-            after,
-            page_size + 1,
+        page = PageRequest(
+            ordering=_NEWEST_FIRST,
+            filters={"status": sorted(statuses), "tag": sorted(set(tags))},
+            page_size=page_size,
+            page_token=page_token,
         )
-        items = [ExperimentRead.model_validate(row) for row in rows[:page_size]]
-        next_token = None
-        if len(rows) > page_size:
-            last = items[-1]
-            next_token = encode_page_token(
-                _ORDERING, [last.created_at.isoformat(), str(last.id)], filters
-            )
-        return ExperimentPage(items=items, next_page_token=next_token)
+        where = ExperimentFilter(statuses=[s.value for s in statuses], tags=sorted(set(tags)))
+        rows = await self.repository.search(where, page.ordering, page.after(), page_size + 1)
+        return ExperimentPage(
+            items=[ExperimentRead.model_validate(row) for row in rows[:page_size]],
+            next_page_token=page.next_token(rows),
+        )
 
     async def update(
-        self,
-        experiment_id: uuid.UUID,
-        data: ExperimentUpdate,
-        expected: ExpectedVersions,
+        self, experiment_id: uuid.UUID, data: ExperimentUpdate, expected: ExpectedVersions
     ) -> ExperimentRead:
         values = data.model_dump(exclude_unset=True)
         row = await self.repository.update(experiment_id, values, expected.versions)
         if row is None:
-            await self._raise_missing_or_stale(experiment_id, expected)
-            raise PreconditionFailed(f"experiment {experiment_id} changed concurrently")
+            current = await self.get(experiment_id)
+            raise PreconditionFailed(
+                f"experiment {experiment_id} is at version {current.version}",
+                current_version=current.version,
+            )
         return ExperimentRead.model_validate(row)
 
     async def delete(self, experiment_id: uuid.UUID, expected: ExpectedVersions) -> None:
-        if await self.repository.delete_draft(experiment_id, expected.versions):
-            return
-        current = await self._raise_missing_or_stale(experiment_id, expected)
-        raise ExperimentNotDeletable(
-            f"only draft experiments can be deleted; this one is {current.status}",
-            current_status=current.status,
-        )
-
-    async def _raise_missing_or_stale(
-        self, experiment_id: uuid.UUID, expected: ExpectedVersions
-    ) -> ExperimentRead:
-        """After a conditional write matched nothing: say why, or return the row as it is."""
-        current = await self.get(experiment_id)
+        current = await self.repository.lock(experiment_id)
+        if current is None:
+            raise ExperimentNotFound(experiment_id)
         if not expected.accepts(current.version):
             raise PreconditionFailed(
                 f"experiment {experiment_id} is at version {current.version}",
                 current_version=current.version,
             )
-        return current
+        if current.status != Status.draft:
+            raise ExperimentNotDeletable(
+                f"only draft experiments can be deleted; this one is {current.status}",
+                current_status=current.status,
+            )
+        runs = await RunRepository(self.session).count_in_experiment(experiment_id)
+        if runs:
+            raise ExperimentNotDeletable(
+                f"experiment {experiment_id} has {runs} runs; archive it instead", runs=runs
+            )
+        await self.repository.delete(experiment_id)
 
+    async def transition(
+        self,
+        context: ActionContext,
+        experiment_id: uuid.UUID,
+        action: Action,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> ExperimentRead:
+        """Apply ``action``; closing (finish, fail, archive) waits for no run to be running."""
+        if action is not Action.start:
+            await self._refuse_if_runs_running(experiment_id)
+        done = await apply_transition(
+            self.session, self.repository, EntityKind.experiment, experiment_id, action,
+            context, expected, ExperimentNotFound, reason,
+        )  # fmt: skip
+        return ExperimentRead.model_validate(done.row)
 
-def _parse_key(key: list[Any]) -> tuple[datetime, uuid.UUID]:
-    try:
-        created_at, raw_id = key
-        return datetime.fromisoformat(created_at), uuid.UUID(raw_id)
-    except (ValueError, TypeError):
-        raise InvalidPageToken("page_token is malformed") from None
+    async def _refuse_if_runs_running(self, experiment_id: uuid.UUID) -> None:
+        # Lock first: a run starting concurrently holds FOR SHARE and is seen after it commits.
+        if await self.repository.lock(experiment_id) is None:
+            raise ExperimentNotFound(experiment_id)
+        running = await RunRepository(self.session).running_ids(
+            experiment_id, _BLOCKING_RUNS_SHOWN + 1
+        )
+        if running:
+            shown = running[:_BLOCKING_RUNS_SHOWN]
+            raise ExperimentHasRunningRuns(
+                f"experiment {experiment_id} has running runs; finish or fail them first",
+                running_run_ids=[str(run_id) for run_id in shown],
+                more=len(running) > len(shown),
+            )

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from expsvc.concurrency import ExpectedVersions, etag_for, if_match
+from expsvc.context import ActionContext, CurrentContext
+from expsvc.db import DbSession, TransactionalRoute
+from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
+from expsvc.experiment.service import ExperimentNotFound
+from expsvc.history.endpoints import add_history_route
+from expsvc.lifecycle import Action, EntityKind
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.run.repository import RunRepository
+from expsvc.run.schemas import (
+    RunCreate,
+    RunCreateWithExperiment,
+    RunOrderBy,
+    RunPage,
+    RunQuery,
+    RunRead,
+    RunUpdate,
+    SortDirection,
+)
+from expsvc.run.service import ExperimentClosed, RunNotFound, RunService
+from expsvc.transition_routes import add_transition_routes
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=TransactionalRoute)
+experiment_runs_router = APIRouter(
+    prefix="/v1/experiments", tags=["runs"], route_class=TransactionalRoute
+)
+
+IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
+
+
+def get_service(session: DbSession) -> RunService:
+    return RunService(session)
+
+
+Service = Annotated[RunService, Depends(get_service)]
+_CREATE_ERRORS = problem_responses(ExperimentNotFound, ExperimentClosed, ValidationFailed)
+
+
+def _created(run: RunRead, response: Response) -> RunRead:
+    response.headers["ETag"] = etag_for(run.version)
+    response.headers["Location"] = f"/v1/runs/{run.id}"
+    return run
+
+
+@experiment_runs_router.post(
+    "/{experiment_id}/runs",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_run_in_experiment",
+    responses=_CREATE_ERRORS,
+)
+async def create_run_in_experiment(
+    experiment_id: uuid.UUID,
+    body: RunCreate,
+    context: CurrentContext,
+    service: Service,
+    response: Response,
+) -> RunRead:
+    """Create a draft run in an experiment that is draft or running."""
+    return _created(await service.create(context, experiment_id, body), response)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, operation_id="create_run", responses=_CREATE_ERRORS
+)
+async def create_run(
+    body: RunCreateWithExperiment, context: CurrentContext, service: Service, response: Response
+) -> RunRead:
+    """Create a draft run; the body names its experiment."""
+    fields = RunCreate.model_validate(body.model_dump(exclude={"experiment_id"}))
+    return _created(await service.create(context, body.experiment_id, fields), response)
+
+
+@router.get(
+    "/{run_id}",
+    operation_id="get_run",
+    responses=problem_responses(RunNotFound, ValidationFailed),
+)
+async def get_run(
+    run_id: uuid.UUID, _: CurrentContext, service: Service, response: Response
+) -> RunRead:
+    run = await service.get(run_id)
+    response.headers["ETag"] = etag_for(run.version)
+    return run
+
+
+@router.get(
+    "",
+    operation_id="list_runs",
+    responses=problem_responses(BadRequest, ValidationFailed),
+)
+async def list_runs(
+    query: Annotated[RunQuery, Query()],
+    _: CurrentContext,
+    service: Service,
+    order_by: Annotated[RunOrderBy, Query()] = RunOrderBy.created_at,
+    order: Annotated[SortDirection, Query()] = SortDirection.desc,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> RunPage:
+    """Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
+
+    Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
+    ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
+    values (last ascending, first descending).
+    """
+    return await service.search(query, order_by, order, page_size, page_token)
+
+
+@router.patch(
+    "/{run_id}",
+    operation_id="update_run",
+    responses=problem_responses(BadRequest, RunNotFound, PreconditionFailed, ValidationFailed),
+)
+async def update_run(
+    run_id: uuid.UUID,
+    body: RunUpdate,
+    _: CurrentContext,
+    expected: IfMatch,
+    service: Service,
+    response: Response,
+) -> RunRead:
+    run = await service.update(run_id, body, expected)
+    response.headers["ETag"] = etag_for(run.version)
+    return run
+
+
+async def _transition(
+    service: RunService,
+    context: ActionContext,
+    run_id: uuid.UUID,
+    action: Action,
+    expected: ExpectedVersions,
+    reason: str | None,
+) -> RunRead:
+    if action is Action.start:
+        return await service.start(context, run_id, expected, reason)
+    if action is Action.finish:
+        return await service.finish(context, run_id, expected, reason)
+    if action is Action.fail:
+        assert reason is not None  # FailRequest requires it
+        return await service.fail(context, run_id, expected, reason)
+    return await service.archive(context, run_id, expected, reason)
+
+
+add_transition_routes(
+    router, EntityKind.run, RunRead, get_service, _transition, (RunNotFound, ExperimentClosed)
+)
+add_history_route(router, EntityKind.run, RunRepository, RunNotFound)

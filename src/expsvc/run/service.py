@@ -1,0 +1,206 @@
+"""Run rules: creation inside open experiments, transitions and their effects elsewhere."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.capture.repository import CaptureRepository
+from expsvc.concurrency import ExpectedVersions
+from expsvc.context import ActionContext
+from expsvc.errors import Conflict, NotFound, PreconditionFailed
+from expsvc.experiment.repository import ExperimentRepository
+from expsvc.experiment.service import ExperimentNotFound
+from expsvc.history.service import StatusHistoryService
+from expsvc.ids import new_id
+from expsvc.lifecycle import Action, EntityKind, Source, Status
+from expsvc.pagination import Ordering, PageRequest
+from expsvc.run.repository import RunRepository
+from expsvc.run.schemas import (
+    RunCreate,
+    RunOrderBy,
+    RunPage,
+    RunQuery,
+    RunRead,
+    RunUpdate,
+    SortDirection,
+)
+from expsvc.transitions import Transitioned, apply_transition, transition_values
+
+_OPEN_EXPERIMENT = frozenset({Status.draft, Status.running})
+
+
+class RunNotFound(NotFound):
+    slug, title = "run-not-found", "Run not found"
+
+    def __init__(self, run_id: uuid.UUID) -> None:
+        super().__init__(f"run {run_id} does not exist", run_id=run_id)
+
+
+class ExperimentClosed(Conflict):
+    slug, title = "experiment-closed", "Experiment does not accept runs"
+
+
+class RunService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.runs = RunRepository(session)
+        self.experiments = ExperimentRepository(session)
+        self.history = StatusHistoryService(session)
+
+    async def create(
+        self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
+    ) -> RunRead:
+        # FOR SHARE: an experiment finishing concurrently waits for us, then sees this run.
+        experiment = await self.experiments.lock(experiment_id, shared=True)
+        if experiment is None:
+            raise ExperimentNotFound(experiment_id)
+        if experiment.status not in _OPEN_EXPERIMENT:
+            raise ExperimentClosed(
+                f"experiment {experiment_id} is {experiment.status}; runs can be created only "
+                "in draft or running experiments",
+                experiment_status=experiment.status,
+            )
+        values = data.model_dump(exclude={"experiment_id"})
+        row = await self.runs.insert(
+            {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values}
+        )
+        return RunRead.model_validate(row)
+
+    async def get(self, run_id: uuid.UUID) -> RunRead:
+        row = await self.runs.get(run_id)
+        if row is None:
+            raise RunNotFound(run_id)
+        return RunRead.model_validate(row)
+
+    async def search(
+        self,
+        query: RunQuery,
+        order_by: RunOrderBy,
+        direction: SortDirection,
+        page_size: int,
+        page_token: str | None,
+    ) -> RunPage:
+        page = PageRequest(
+            ordering=Ordering(order_by.value, descending=direction is SortDirection.desc),
+            filters=query.model_dump(mode="json"),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        rows = await self.runs.search(query, page.ordering, page.after(), page_size + 1)
+        return RunPage(
+            items=[RunRead.model_validate(row) for row in rows[:page_size]],
+            next_page_token=page.next_token(rows),
+        )
+
+    async def update(
+        self, run_id: uuid.UUID, data: RunUpdate, expected: ExpectedVersions
+    ) -> RunRead:
+        values = data.model_dump(exclude_unset=True)
+        row = await self.runs.update(run_id, values, expected.versions)
+        if row is None:
+            current = await self.get(run_id)
+            raise PreconditionFailed(
+                f"run {run_id} is at version {current.version}", current_version=current.version
+            )
+        return RunRead.model_validate(row)
+
+    async def start(
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> RunRead:
+        """draft → running; a draft experiment starts with its first run, in this transaction."""
+        run = await self.runs.get(run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        await self._open_experiment_for_start(context, run.experiment_id)
+        done = await self._transition(context, run_id, Action.start, expected, reason)
+        return RunRead.model_validate(done.row)
+
+    async def finish(
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> RunRead:
+        """running → finished; its running capture sessions stop with it."""
+        done = await self._transition(context, run_id, Action.finish, expected, reason)
+        await self._stop_running_captures(context, run_id, "run_finished")
+        return RunRead.model_validate(done.row)
+
+    async def fail(
+        self, context: ActionContext, run_id: uuid.UUID, expected: ExpectedVersions, reason: str
+    ) -> RunRead:
+        """running → failed with a reason; its running capture sessions stop with it."""
+        done = await self._transition(context, run_id, Action.fail, expected, reason)
+        await self._stop_running_captures(context, run_id, "run_failed")
+        return RunRead.model_validate(done.row)
+
+    async def archive(
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> RunRead:
+        done = await self._transition(context, run_id, Action.archive, expected, reason)
+        return RunRead.model_validate(done.row)
+
+    async def _transition(
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        action: Action,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> Transitioned:
+        return await apply_transition(
+            self.session, self.runs, EntityKind.run, run_id, action, context, expected,
+            RunNotFound, reason,
+        )  # fmt: skip
+
+    async def _open_experiment_for_start(
+        self, context: ActionContext, experiment_id: uuid.UUID
+    ) -> None:
+        started = await self.experiments.update(
+            experiment_id, transition_values(Status.running), only_in={Status.draft}
+        )
+        if started is not None:
+            system = _as_system(context)
+            await self.history.record(
+                EntityKind.experiment, [experiment_id], Status.draft, Status.running, system,
+                "first run started",
+            )  # fmt: skip
+            return
+        experiment = await self.experiments.lock(experiment_id, shared=True)
+        assert experiment is not None  # runs cannot outlive their experiment (FK RESTRICT)
+        if experiment.status != Status.running:
+            raise ExperimentClosed(
+                f"experiment {experiment_id} is {experiment.status}; its runs cannot start",
+                experiment_status=experiment.status,
+            )
+
+    async def _stop_running_captures(
+        self, context: ActionContext, run_id: uuid.UUID, reason: str
+    ) -> None:
+        stopped = await CaptureRepository(self.session).stop_running_of_run(
+            run_id, transition_values(Status.finished)
+        )
+        await self.history.record(
+            EntityKind.capture,
+            stopped,
+            Status.running,
+            Status.finished,
+            _as_system(context),
+            reason,
+        )
+
+
+def _as_system(context: ActionContext) -> ActionContext:
+    """The same actor and request, recorded as a consequence rather than a direct action."""
+    return ActionContext(context.principal, context.request_id, Source.system)

@@ -1,0 +1,66 @@
+"""Applying one lifecycle transition: lock, check, update, record. Shared by every entity."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.concurrency import ExpectedVersions
+from expsvc.context import ActionContext
+from expsvc.errors import PreconditionFailed, ProblemError
+from expsvc.history.service import StatusHistoryService
+from expsvc.lifecycle import Action, EntityKind, Status, plan_transition, timestamp_column
+from expsvc.repository import EntityRepository
+
+
+@dataclass(frozen=True)
+class Transitioned:
+    row: Row[Any]
+    previous: Status
+
+
+def transition_values(target: Status, reason: str | None = None) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": target.value, timestamp_column(target): func.now()}
+    if target is Status.failed:
+        values["failure_reason"] = reason
+    return values
+
+
+def check_version(kind: EntityKind, row: Row[Any], expected: ExpectedVersions) -> None:
+    if not expected.accepts(row.version):
+        raise PreconditionFailed(
+            f"{kind} {row.id} is at version {row.version}", current_version=row.version
+        )
+
+
+async def apply_transition(
+    session: AsyncSession,
+    repository: EntityRepository,
+    kind: EntityKind,
+    entity_id: uuid.UUID,
+    action: Action,
+    context: ActionContext,
+    expected: ExpectedVersions,
+    not_found: Callable[[uuid.UUID], ProblemError],
+    reason: str | None = None,
+) -> Transitioned:
+    """Lock the entity, validate ``action`` against the transition table, apply, record history.
+
+    Concurrent transitions of one entity serialise on the row lock: the second sees the first's
+    result and is refused if it no longer applies, so history never gets two rows for one change.
+    """
+    row = await repository.lock(entity_id)
+    if row is None:
+        raise not_found(entity_id)
+    check_version(kind, row, expected)
+    current = Status(row.status)
+    target = plan_transition(kind, action, current)
+    updated = await repository.update(entity_id, transition_values(target, reason))
+    assert updated is not None  # locked above
+    await StatusHistoryService(session).record(kind, [entity_id], current, target, context, reason)
+    return Transitioned(updated, current)
