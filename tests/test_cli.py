@@ -1,0 +1,169 @@
+"""The ``expsvc`` command line, invoked in-process against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from expsvc import __version__
+from expsvc.cli import app
+from expsvc.migrate import head_revision
+
+runner = CliRunner()
+
+
+def invoke(*args: str, database_url: str | None = None) -> Result:
+    env = {"EXPSVC_DATABASE_URL": database_url} if database_url else None
+    return runner.invoke(app, list(args), env=env)
+
+
+def flat(text: str) -> str:
+    """Help text without rich's panel borders and line wrapping."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+
+
+def subcommands(command: Any) -> dict[str, Any]:
+    """A group's commands (typer vendors click, so test by shape, not by class)."""
+    return dict(getattr(command, "commands", {}))
+
+
+def commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, command in subcommands(group).items():
+        found.append((*prefix, name))
+        found.extend(commands(command, (*prefix, name)))
+    return found
+
+
+ROOT = typer.main.get_command(app)
+COMMANDS = commands(ROOT)
+
+
+def resolve(path: tuple[str, ...]) -> Any:
+    command = ROOT
+    for name in path:
+        command = subcommands(command)[name]
+    return command
+
+
+def test_root_help_lists_every_command() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0, result.output
+    assert "Experiment Service" in result.output
+    for path in COMMANDS:
+        if len(path) == 1:
+            assert path[0] in result.output
+
+
+def test_the_expected_commands_exist() -> None:
+    assert {("serve",), ("db",), ("db", "upgrade"), ("db", "downgrade"), ("db", "current")} <= set(
+        COMMANDS
+    )
+    assert {("seed",), ("openapi",)} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_help_that_says_what_it_does(path: tuple[str, ...]) -> None:
+    summary = resolve(path).get_short_help_str(limit=200).rstrip(".")
+    assert len(summary) > 10, f"'expsvc {' '.join(path)}' has no help"
+    result = invoke(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert flat(summary) in flat(result.output)
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == __version__
+
+
+def schema_state(output: str) -> tuple[str, str]:
+    current = re.search(r"^current:\s+(\S+)", output, re.MULTILINE)
+    state = re.search(r"^(at head|behind head)$", output, re.MULTILINE)
+    assert current, output
+    assert state, output
+    return current.group(1), state.group(1)
+
+
+async def _table_exists(url: str, table: str) -> bool:
+    connection = await asyncpg.connect(url)
+    try:
+        return bool(await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
+    finally:
+        await connection.close()
+
+
+def table_exists(url: str, table: str) -> bool:
+    return asyncio.run(_table_exists(url, table))
+
+
+def test_db_current_downgrade_and_upgrade(database_url: str) -> None:
+    result = invoke("db", "current", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert schema_state(result.output) == (head_revision(), "at head")
+    assert f"head:    {head_revision()}" in result.output
+
+    result = invoke("db", "downgrade", "base", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert not table_exists(database_url, "experiments")
+    result = invoke("db", "current", database_url=database_url)
+    assert schema_state(result.output) == ("(empty)", "behind head")
+
+    result = invoke("db", "upgrade", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert table_exists(database_url, "experiments")
+    result = invoke("db", "current", database_url=database_url)
+    assert schema_state(result.output) == (head_revision(), "at head")
+
+
+def test_db_downgrade_demands_an_explicit_revision(database_url: str) -> None:
+    result = invoke("db", "downgrade", database_url=database_url)
+    assert result.exit_code == 2
+    assert table_exists(database_url, "experiments")
+
+
+def test_openapi_writes_the_document(tmp_path: Path) -> None:
+    target = tmp_path / "openapi.json"
+    result = invoke("openapi", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    document = json.loads(target.read_text())
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["version"] == __version__
+    assert {"get", "post"} <= set(document["paths"]["/v1/experiments"])
+    assert "/v1/experiments/{experiment_id}" in document["paths"]
+
+    printed = invoke("openapi")
+    assert printed.exit_code == 0
+    assert json.loads(printed.stdout) == document
+
+
+async def _count(url: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM experiments"))
+    finally:
+        await connection.close()
+
+
+def test_seed_creates_the_requested_experiments(database_url: str) -> None:
+    result = invoke("seed", "--experiments", "25", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert "created 25 experiments" in result.output
+    assert asyncio.run(_count(database_url)) == 25
+    again = invoke("seed", "--experiments", "5", database_url=database_url)
+    assert again.exit_code == 0, again.output
+    assert asyncio.run(_count(database_url)) == 30
+
+
+def test_seed_refuses_a_negative_count(database_url: str) -> None:
+    result = invoke("seed", "--experiments", "-1", database_url=database_url)
+    assert result.exit_code == 2
+    assert asyncio.run(_count(database_url)) == 0
