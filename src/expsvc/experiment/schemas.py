@@ -45,6 +45,7 @@ class ExperimentRead(ResponseModel):
     tags: list[str]
     params: dict[str, Any]
     participants: list[str]
+    failure_reason: str | None
     created_by: str
     created_at: datetime
     updated_at: datetime

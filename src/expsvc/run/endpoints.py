@@ -12,17 +12,14 @@ from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, prob
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import Action, EntityKind
-from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
     RunCreate,
     RunCreateWithExperiment,
-    RunOrderBy,
     RunPage,
     RunQuery,
     RunRead,
     RunUpdate,
-    SortDirection,
 )
 from expsvc.run.service import ExperimentClosed, RunNotFound, RunService
 from expsvc.transition_routes import add_transition_routes
@@ -96,21 +93,15 @@ async def get_run(
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_runs(
-    query: Annotated[RunQuery, Query()],
-    _: CurrentContext,
-    service: Service,
-    order_by: Annotated[RunOrderBy, Query()] = RunOrderBy.created_at,
-    order: Annotated[SortDirection, Query()] = SortDirection.desc,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+    query: Annotated[RunQuery, Query()], _: CurrentContext, service: Service
 ) -> RunPage:
     """Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
-    values (last ascending, first descending).
+    values (last ascending, first descending). Unknown parameters are refused.
     """
-    return await service.search(query, order_by, order, page_size, page_token)
+    return await service.search(query)
 
 
 @router.patch(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from expsvc.lifecycle import Status
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import (
     Name,
     NullableFieldsGuard,
@@ -108,8 +109,11 @@ class SortDirection(StrEnum):
     desc = "desc"
 
 
+_NOT_FILTERS = {"order_by", "order", "page_size", "page_token"}
+
+
 class RunQuery(RequestModel):
-    """Filters of ``GET /v1/runs``; every one narrows the result (AND)."""
+    """Query of ``GET /v1/runs``: filters (each narrows the result), order and page."""
 
     experiment_id: uuid.UUID | None = None
     status: list[Status] = Field(default_factory=list, max_length=5)
@@ -123,6 +127,15 @@ class RunQuery(RequestModel):
     started_before: datetime | None = None
     finished_after: datetime | None = None
     finished_before: datetime | None = None
+
+    order_by: RunOrderBy = RunOrderBy.created_at
+    order: SortDirection = SortDirection.desc
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+    def filters(self) -> dict[str, Any]:
+        """The filters alone (what a page token is bound to)."""
+        return self.model_dump(mode="json", exclude=_NOT_FILTERS)
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> RunQuery:

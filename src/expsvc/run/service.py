@@ -19,7 +19,6 @@ from expsvc.pagination import Ordering, PageRequest
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
     RunCreate,
-    RunOrderBy,
     RunPage,
     RunQuery,
     RunRead,
@@ -74,23 +73,16 @@ class RunService:
             raise RunNotFound(run_id)
         return RunRead.model_validate(row)
 
-    async def search(
-        self,
-        query: RunQuery,
-        order_by: RunOrderBy,
-        direction: SortDirection,
-        page_size: int,
-        page_token: str | None,
-    ) -> RunPage:
+    async def search(self, query: RunQuery) -> RunPage:
         page = PageRequest(
-            ordering=Ordering(order_by.value, descending=direction is SortDirection.desc),
-            filters=query.model_dump(mode="json"),
-            page_size=page_size,
-            page_token=page_token,
+            ordering=Ordering(query.order_by.value, descending=query.order is SortDirection.desc),
+            filters=query.filters(),
+            page_size=query.page_size,
+            page_token=query.page_token,
         )
-        rows = await self.runs.search(query, page.ordering, page.after(), page_size + 1)
+        rows = await self.runs.search(query, page.ordering, page.after(), query.page_size + 1)
         return RunPage(
-            items=[RunRead.model_validate(row) for row in rows[:page_size]],
+            items=[RunRead.model_validate(row) for row in rows[: query.page_size]],
             next_page_token=page.next_token(rows),
         )
 

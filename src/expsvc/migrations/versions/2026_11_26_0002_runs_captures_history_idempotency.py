@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Nullable, no default: a catalogue-only change, no table rewrite.
+    op.add_column("experiments", sa.Column("failure_reason", sa.Text(), nullable=True))
     # New tables only: nothing reads or writes them yet, so plain CREATE INDEX takes no live lock.
     op.create_table(
         "idempotency_keys",
@@ -211,6 +213,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("experiments", "failure_reason")
     op.drop_index("ix_capture_sessions_status_created_at_id", table_name="capture_sessions")
     op.drop_index(
         "ix_capture_sessions_sensors", table_name="capture_sessions", postgresql_using="gin"
