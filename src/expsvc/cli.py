@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -52,6 +54,12 @@ def main(
         raise typer.Exit()
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the SIGTERM it handled once it has shut down. Python's default action
+    # would then kill the process before atexit runs, leaving the embedded PostgreSQL running.
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [EXPSVC_HOST].")] = None,
@@ -80,6 +88,7 @@ def serve(
     from expsvc.migrate import upgrade
     from expsvc.observability.logging import configure_logging
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = Settings()
     configure_logging(settings)
     url = settings.database_url
