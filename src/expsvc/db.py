@@ -1,13 +1,14 @@
 """Engine, sessions and the one-transaction-per-request rule.
 
-The request's session is opened by :func:`get_session` and committed by
-:class:`TransactionalRoute` after the endpoint returns and *before* the response is sent, so a
-failed commit becomes an error response and is never reported as success. Services only flush.
+:class:`TransactionalRoute` opens the request's session, runs the endpoint (through the
+idempotency check on POST), and commits after the endpoint returns and *before* the response is
+sent, so a failed commit becomes an error response and is never reported as success. Services
+only flush; :func:`get_session` hands endpoints the route's session.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from starlette.responses import Response
 
+from expsvc.idempotency.route import declare_idempotency, respond_idempotently
 from expsvc.settings import Settings
 
 
@@ -60,30 +62,40 @@ class Database:
         await self.engine.dispose()
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
-        request.state.db_session = session
-        yield session
+async def get_session(request: Request) -> AsyncSession:
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        raise RuntimeError("no database session: the route must use TransactionalRoute")
+    return session
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]
 
 
 class TransactionalRoute(APIRoute):
-    """Commits the request's transaction after the endpoint succeeds, before the response goes."""
+    """One transaction per request: opened before the endpoint, committed before the response.
+
+    POST routes also honour ``Idempotency-Key`` (see :mod:`expsvc.idempotency`).
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        options["dependencies"], options["responses"] = declare_idempotency(
+            options.get("methods"), options.get("dependencies"), options.get("responses")
+        )
+        super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def commit_then_respond(request: Request) -> Response:
-            response = await handler(request)
-            session: AsyncSession | None = getattr(request.state, "db_session", None)
-            if session is not None and session.in_transaction():
-                if response.status_code < 400:
+        async def in_transaction(request: Request) -> Response:
+            database: Database = request.app.state.database
+            # Leaving the block on an error response or an exception closes the session, which
+            # rolls back whatever the endpoint wrote.
+            async with database.sessionmaker() as session:
+                request.state.db_session = session
+                response = await respond_idempotently(request, session, handler)
+                if response.status_code < 400 and session.in_transaction():
                     await session.commit()
-                else:
-                    await session.rollback()
-            return response
+                return response
 
-        return commit_then_respond
+        return in_transaction

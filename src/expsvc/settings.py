@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- idempotency ----------------------------------------------------------------------
+    idempotency_ttl_hours: float = Field(
+        default=24, ge=1, description="Hours an Idempotency-Key is remembered before it expires."
+    )
+    idempotency_purge_interval_seconds: float = Field(
+        default=600, ge=0, description="Seconds between purges of expired keys (0: no purging)."
+    )
+
     # --- observability --------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json

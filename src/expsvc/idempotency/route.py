@@ -1,0 +1,131 @@
+"""Idempotency at the HTTP edge: called by :class:`expsvc.db.TransactionalRoute`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.params import Depends as DependsParam
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from expsvc.auth.principal import resolve_principal
+from expsvc.errors import ValidationFailed, problem_responses
+from expsvc.idempotency.service import (
+    IDEMPOTENCY_KEY_HEADER,
+    MAX_KEY_LENGTH,
+    REPLAYED_HEADER,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    IdempotencyService,
+    InvalidIdempotencyKey,
+    StoredResponse,
+    fingerprint,
+    storable_headers,
+    validate_key,
+)
+from expsvc.settings import Settings
+
+Handler = Callable[[Request], Awaitable[Response]]
+_MAX_STORED_PATH = 2048
+
+
+async def idempotency_key_header(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY_HEADER,
+            max_length=MAX_KEY_LENGTH,
+            description=(
+                "Makes the request safe to retry: a repeat with the same key and the same "
+                "request gets the stored response (header Idempotent-Replayed: true); the same "
+                "key with a different request is 422; while the first is in progress, 409. "
+                "Keys are scoped to the caller and kept for 24 hours (configurable)."
+            ),
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in OpenAPI; the route class does the work before the endpoint runs."""
+
+
+def declare_idempotency(
+    methods: Sequence[str] | None,
+    dependencies: Sequence[DependsParam] | None,
+    responses: dict[int | str, dict[str, Any]] | None,
+) -> tuple[list[DependsParam], dict[int | str, dict[str, Any]]]:
+    """A POST route's dependencies and responses with the idempotency header and errors added.
+
+    Idempotent: FastAPI builds each route again when its router is included.
+    """
+    dependencies = list(dependencies or [])
+    responses = dict(responses or {})
+    if "POST" not in {method.upper() for method in methods or ()}:
+        return dependencies, responses
+    if not any(d.dependency is idempotency_key_header for d in dependencies):
+        dependencies.append(Depends(idempotency_key_header))
+    # ValidationFailed first, so a shared 422 entry reads as the general case plus ours.
+    errors = (InvalidIdempotencyKey, IdempotencyKeyInFlight, ValidationFailed, IdempotencyKeyReused)
+    for status, declared in problem_responses(*errors).items():
+        existing = responses.get(status)
+        if existing is None:
+            responses[status] = declared
+            continue
+        titles = [t for t in str(existing.get("description", "")).split("; ") if t]
+        titles += [t for t in declared["description"].split("; ") if t not in titles]
+        responses[status] = {**declared, **existing, "description": "; ".join(titles)}
+    return dependencies, responses
+
+
+async def respond_idempotently(
+    request: Request, session: AsyncSession, handler: Handler
+) -> Response:
+    """Run ``handler`` under the request's ``Idempotency-Key``, or replay its stored response.
+
+    Runs inside the request's transaction: the claim, the endpoint's writes and the stored
+    response commit together, or not at all.
+    """
+    raw_key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if raw_key is None or request.method != "POST":
+        return await handler(request)
+    principal = resolve_principal(request).id
+    key = validate_key(raw_key)
+    path = request.url.path
+    # Starlette caches the body on the request, so the endpoint parses these same bytes.
+    request_fingerprint = fingerprint(request.method, path, request.url.query, await request.body())
+    settings: Settings = request.app.state.settings
+    service = IdempotencyService(
+        session,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        retry_after=settings.retry_after_seconds,
+    )
+    stored = await service.claim(principal, key, request_fingerprint)
+    if stored is not None:
+        return _replay(stored)
+    response = await handler(request)
+    # Failures are not stored: they wrote nothing, so running them again is harmless and lets
+    # the client retry with the same key after fixing the cause (docs/adr/0005).
+    if response.status_code < 400:
+        await service.record(
+            principal,
+            key,
+            request.method,
+            path[:_MAX_STORED_PATH],
+            request_fingerprint,
+            _capture(response),
+        )
+    return response
+
+
+def _capture(response: Response) -> StoredResponse:
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes):
+        # A streamed response cannot be replayed; failing loudly beats executing twice later.
+        raise TypeError(f"{type(response).__name__} cannot be stored for idempotent replay")
+    return StoredResponse(response.status_code, storable_headers(response.headers), body)
+
+
+def _replay(stored: StoredResponse) -> Response:
+    headers = {**stored.headers, REPLAYED_HEADER: "true"}
+    return Response(content=stored.body, status_code=stored.status, headers=headers)
