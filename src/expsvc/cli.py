@@ -29,6 +29,10 @@ db_app = typer.Typer(
     help="Inspect and migrate the database schema (Alembic).", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+idempotency_app = typer.Typer(
+    help="Maintain stored Idempotency-Key responses.", no_args_is_help=True
+)
+app.add_typer(idempotency_app, name="idempotency")
 
 
 def _fail(message: str) -> None:
@@ -166,18 +170,62 @@ def db_current() -> None:
     typer.echo(f"current: {current or '(empty)'}\nhead:    {head}\n{state}")
 
 
+@idempotency_app.command("purge")
+def idempotency_purge(
+    batch_size: Annotated[int, typer.Option(min=1, help="Keys deleted per transaction.")] = 1000,
+) -> None:
+    """Delete expired idempotency keys now (the service also does it every few minutes)."""
+    import asyncio
+
+    from expsvc.db import Database, create_engine
+    from expsvc.idempotency.purge import purge_expired_keys
+
+    settings = Settings()
+    url = _database_url(settings)
+
+    async def purge() -> int | None:
+        database = Database(create_engine(settings, url))
+        try:
+            return await purge_expired_keys(database, batch_size)
+        finally:
+            await database.dispose()
+
+    purged = asyncio.run(purge())
+    if purged is None:
+        typer.echo("another process is purging idempotency keys right now; nothing done")
+    else:
+        typer.echo(f"purged {purged} expired idempotency keys")
+
+
 @app.command()
 def seed(
     experiments: Annotated[int, typer.Option(min=0, help="Experiments to create.")] = 20,
+    runs: Annotated[
+        int, typer.Option(min=0, help="Runs spread over those experiments.")
+    ] = 500,
+    capture_ratio: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of started runs with a capture session.")
+    ] = 0.3,
 ) -> None:
-    """Create a demo data set (idempotent per run; each call adds more)."""
+    """Add a realistic demo data set: experiments, runs in every status, their status history
+    and capture sessions. Set-based: 1,000,000 runs take about two minutes."""
     import asyncio
 
-    from expsvc.seed import seed_demo_data
+    from rich.progress import Progress
+
+    from expsvc.seed import SeedPlan, seed_demo_data
 
     settings = Settings()
-    created = asyncio.run(seed_demo_data(settings, _database_url(settings), experiments))
-    typer.echo(f"created {created} experiments")
+    url = _database_url(settings)
+    plan = SeedPlan(experiments=experiments, runs=runs, capture_ratio=capture_ratio)
+    if runs and not experiments:
+        _fail("runs need at least one experiment")
+    with Progress(transient=False) as progress:
+        task = progress.add_task("seeding runs", total=max(runs, 1))
+        result = asyncio.run(
+            seed_demo_data(settings, url, plan, lambda done: progress.update(task, completed=done))
+        )
+    typer.echo(f"created {result.experiments} experiments and {result.runs} runs")
 
 
 @app.command()
