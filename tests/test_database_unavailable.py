@@ -20,7 +20,7 @@ from expsvc.settings import Settings
 from tests.conftest import make_settings
 from tests.problems import assert_problem
 
-CONNECT_TIMEOUT = 1.0
+CONNECT_TIMEOUT = 0.5
 MARGIN = 1.5  # event-loop and pool overhead on a busy 2-core CI machine
 CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/x"
 
