@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from expsvc.auth.principal import resolve_principal
-from expsvc.errors import ValidationFailed, problem_responses
+from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.idempotency.service import (
     IDEMPOTENCY_KEY_HEADER,
     MAX_KEY_LENGTH,
@@ -92,8 +92,7 @@ async def respond_idempotently(
     principal = resolve_principal(request).id
     key = validate_key(raw_key)
     path = request.url.path
-    # Starlette caches the body on the request, so the endpoint parses these same bytes.
-    request_fingerprint = fingerprint(request.method, path, request.url.query, await request.body())
+    request_fingerprint = fingerprint(request.method, path, request.url.query, await _body(request))
     settings: Settings = request.app.state.settings
     service = IdempotencyService(
         session,
@@ -116,6 +115,16 @@ async def respond_idempotently(
             _capture(response),
         )
     return response
+
+
+async def _body(request: Request) -> bytes:
+    # Starlette caches the body on the request, so the endpoint parses these same bytes.
+    try:
+        return await request.body()
+    except Exception as error:
+        # As FastAPI does when it reads the body: a failed read (oversized, disconnected) is
+        # the client's, and the body guard turns this 400 into its 413 where that applies.
+        raise BadRequest("the request body could not be read") from error
 
 
 def _capture(response: Response) -> StoredResponse:
