@@ -22,6 +22,9 @@ TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]*$"
 MAX_PARAMS_BYTES = 64 * 1024
 MAX_PARTICIPANTS = 100
 PRINCIPAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]*$"
+MAX_SENSORS = 256
+MAX_SENSOR_ID_LENGTH = 128
+SENSOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 
 class RequestModel(BaseModel):
@@ -79,4 +82,17 @@ Params = Annotated[
     dict[str, Any],
     Field(description=f"Free-form JSON object, at most {MAX_PARAMS_BYTES} bytes serialised."),
     AfterValidator(_params_within_limit),
+]
+SensorId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_SENSOR_ID_LENGTH, pattern=SENSOR_ID_PATTERN),
+    Field(description="A sensor id as Telemetry Ingest names it."),
+]
+Sensors = Annotated[
+    list[SensorId],
+    Field(
+        max_length=MAX_SENSORS,
+        description="A set: duplicates are merged and the ids sorted.",
+    ),
+    AfterValidator(_unique_sorted),
 ]
