@@ -1,16 +1,62 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
+from expsvc.capture.schemas import CaptureQuery
 from expsvc.models import capture_sessions
+from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository
 
 
 class CaptureRepository(EntityRepository):
     table = capture_sessions
+
+    async def insert_unless_taken(self, values: dict[str, Any]) -> Row[Any] | None:
+        """Insert the session; None if its ``capture_session_id`` is already taken.
+
+        ``ON CONFLICT DO NOTHING`` waits for a concurrent insert of the same id to end, so two
+        racing creates never both succeed, and the loser's transaction stays usable.
+        """
+        table = capture_sessions
+        query = (
+            insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[table.c.capture_session_id])
+            .returning(table)
+        )
+        row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
+        return row
+
+    async def id_taken(self, capture_session_id: str) -> bool:
+        query = select(capture_sessions.c.id).where(
+            capture_sessions.c.capture_session_id == capture_session_id
+        )
+        return (await self.session.execute(query)).first() is not None
+
+    async def search(
+        self,
+        where: CaptureQuery,
+        ordering: Ordering,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> Sequence[Row[Any]]:
+        table = capture_sessions
+        query = select(table)
+        if where.run_id is not None:
+            query = query.where(table.c.run_id == where.run_id)
+        if where.status:
+            query = query.where(table.c.status.in_([s.value for s in where.status]))
+        if where.sensor:
+            # @> on the GIN index ix_capture_sessions_sensors.
+            query = query.where(table.c.sensors.contains(sorted(set(where.sensor))))
+        if where.capture_session_id is not None:
+            query = query.where(table.c.capture_session_id == where.capture_session_id)
+        return await self.fetch_page(query, ordering, after, limit)
 
     async def stop_running_of_run(
         self, run_id: uuid.UUID, values: dict[str, Any]

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from expsvc.capture.repository import CaptureRepository
+from expsvc.capture.schemas import (
+    CaptureCreate,
+    CapturePage,
+    CaptureQuery,
+    CaptureRead,
+    CaptureUpdate,
+    RunCaptureQuery,
+)
+from expsvc.capture.service import (
+    CaptureClosed,
+    CaptureNotFound,
+    CaptureService,
+    CaptureSessionIdTaken,
+    RunClosed,
+    RunNotRunning,
+)
+from expsvc.concurrency import ExpectedVersions, etag_for, if_match
+from expsvc.context import ActionContext, CurrentContext
+from expsvc.db import DbSession, TransactionalRoute
+from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
+from expsvc.history.endpoints import add_history_route
+from expsvc.lifecycle import Action, EntityKind
+from expsvc.run.service import RunNotFound
+from expsvc.transition_routes import add_transition_routes
+
+router = APIRouter(prefix="/v1/captures", tags=["captures"], route_class=TransactionalRoute)
+run_captures_router = APIRouter(
+    prefix="/v1/runs", tags=["captures"], route_class=TransactionalRoute
+)
+
+IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
+
+
+def get_service(session: DbSession) -> CaptureService:
+    return CaptureService(session)
+
+
+Service = Annotated[CaptureService, Depends(get_service)]
+
+
+@run_captures_router.post(
+    "/{run_id}/captures",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_capture",
+    responses=problem_responses(RunNotFound, RunClosed, CaptureSessionIdTaken, ValidationFailed),
+)
+async def create_capture(
+    run_id: uuid.UUID,
+    body: CaptureCreate,
+    context: CurrentContext,
+    service: Service,
+    response: Response,
+) -> CaptureRead:
+    """Create a draft capture session in a run that is draft or running."""
+    capture = await service.create(context, run_id, body)
+    response.headers["ETag"] = etag_for(capture.version)
+    response.headers["Location"] = f"/v1/captures/{capture.id}"
+    return capture
+
+
+@run_captures_router.get(
+    "/{run_id}/captures",
+    operation_id="list_run_captures",
+    responses=problem_responses(BadRequest, RunNotFound, ValidationFailed),
+)
+async def list_run_captures(
+    run_id: uuid.UUID,
+    query: Annotated[RunCaptureQuery, Query()],
+    _: CurrentContext,
+    service: Service,
+) -> CapturePage:
+    """The run's capture sessions, newest first (created_at, then id), keyset-paginated.
+
+    Unknown parameters are refused.
+    """
+    return await service.search_in_run(run_id, query)
+
+
+@router.get(
+    "/{capture_id}",
+    operation_id="get_capture",
+    responses=problem_responses(CaptureNotFound, ValidationFailed),
+)
+async def get_capture(
+    capture_id: uuid.UUID, _: CurrentContext, service: Service, response: Response
+) -> CaptureRead:
+    capture = await service.get(capture_id)
+    response.headers["ETag"] = etag_for(capture.version)
+    return capture
+
+
+@router.get(
+    "",
+    operation_id="list_captures",
+    responses=problem_responses(BadRequest, ValidationFailed),
+)
+async def list_captures(
+    query: Annotated[CaptureQuery, Query()],
+    _: CurrentContext,
+    service: Service,
+) -> CapturePage:
+    """Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
+
+    Unknown parameters are refused.
+    """
+    return await service.search(query)
+
+
+@router.patch(
+    "/{capture_id}",
+    operation_id="update_capture",
+    responses=problem_responses(
+        BadRequest, CaptureNotFound, CaptureClosed, PreconditionFailed, ValidationFailed
+    ),
+)
+async def update_capture(
+    capture_id: uuid.UUID,
+    body: CaptureUpdate,
+    _: CurrentContext,
+    expected: IfMatch,
+    service: Service,
+    response: Response,
+) -> CaptureRead:
+    """Replace the sensors of a draft or running capture session."""
+    capture = await service.update(capture_id, body, expected)
+    response.headers["ETag"] = etag_for(capture.version)
+    return capture
+
+
+async def _transition(
+    service: CaptureService,
+    context: ActionContext,
+    capture_id: uuid.UUID,
+    action: Action,
+    expected: ExpectedVersions,
+    reason: str | None,
+) -> CaptureRead:
+    return await service.transition(context, capture_id, action, expected, reason)
+
+
+add_transition_routes(
+    router,
+    EntityKind.capture,
+    CaptureRead,
+    get_service,
+    _transition,
+    (CaptureNotFound, RunNotRunning),
+)
+add_history_route(router, EntityKind.capture, CaptureRepository, CaptureNotFound)

@@ -1,0 +1,197 @@
+"""Capture session rules: creation in open runs, starting only while the run runs."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.capture.repository import CaptureRepository
+from expsvc.capture.schemas import (
+    CaptureCreate,
+    CapturePage,
+    CaptureQuery,
+    CaptureRead,
+    CaptureUpdate,
+    RunCaptureQuery,
+)
+from expsvc.concurrency import ExpectedVersions
+from expsvc.context import ActionContext
+from expsvc.errors import Conflict, NotFound, PreconditionFailed
+from expsvc.ids import new_id
+from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
+from expsvc.pagination import Ordering, PageRequest
+from expsvc.run.repository import RunRepository
+from expsvc.run.service import RunNotFound
+from expsvc.transitions import apply_transition, check_version
+
+_NEWEST_FIRST = Ordering("created_at", descending=True)
+_EDITABLE = frozenset({Status.draft, Status.running})
+
+
+class CaptureNotFound(NotFound):
+    slug, title = "capture-not-found", "Capture session not found"
+
+    def __init__(self, capture_id: uuid.UUID) -> None:
+        super().__init__(f"capture session {capture_id} does not exist", capture_id=capture_id)
+
+
+class CaptureSessionIdTaken(Conflict):
+    slug, title = "capture-session-id-taken", "capture_session_id already in use"
+
+    def __init__(self, capture_session_id: str) -> None:
+        super().__init__(
+            f"capture_session_id {capture_session_id!r} belongs to another capture session",
+            capture_session_id=capture_session_id,
+        )
+
+
+class RunClosed(Conflict):
+    slug, title = "run-closed", "Run does not accept capture sessions"
+
+
+class RunNotRunning(Conflict):
+    slug, title = "run-not-running", "Run is not running"
+
+
+class CaptureClosed(Conflict):
+    slug, title = "capture-closed", "Capture session can no longer be changed"
+
+
+class CaptureService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.captures = CaptureRepository(session)
+        self.runs = RunRepository(session)
+
+    async def create(
+        self, context: ActionContext, run_id: uuid.UUID, data: CaptureCreate
+    ) -> CaptureRead:
+        """A draft session of a run that is not finished, failed or archived."""
+        # FOR SHARE: a run finishing concurrently waits for us, then sees this session.
+        run = await self.runs.lock(run_id, shared=True)
+        if run is None:
+            raise RunNotFound(run_id)
+        if run.status in TERMINAL:
+            raise RunClosed(
+                f"run {run_id} is {run.status}; capture sessions can be created only in draft "
+                "or running runs",
+                run_id=run_id,
+                run_status=run.status,
+            )
+        capture_id = new_id()
+        capture_session_id = data.capture_session_id or str(capture_id)
+        # The lookup answers the common case; the unique constraint (ON CONFLICT) the race.
+        if await self.captures.id_taken(capture_session_id):
+            raise CaptureSessionIdTaken(capture_session_id)
+        row = await self.captures.insert_unless_taken(
+            {
+                "id": capture_id,
+                "run_id": run_id,
+                "capture_session_id": capture_session_id,
+                "sensors": data.sensors,
+                "created_by": context.actor,
+            }
+        )
+        if row is None:
+            raise CaptureSessionIdTaken(capture_session_id)
+        return CaptureRead.model_validate(row)
+
+    async def get(self, capture_id: uuid.UUID) -> CaptureRead:
+        row = await self.captures.get(capture_id)
+        if row is None:
+            raise CaptureNotFound(capture_id)
+        return CaptureRead.model_validate(row)
+
+    async def search(self, query: CaptureQuery) -> CapturePage:
+        """Newest first (created_at, then id), keyset-paginated."""
+        page = PageRequest(
+            ordering=_NEWEST_FIRST,
+            filters=query.filters(),
+            page_size=query.page_size,
+            page_token=query.page_token,
+        )
+        rows = await self.captures.search(query, page.ordering, page.after(), query.page_size + 1)
+        return CapturePage(
+            items=[CaptureRead.model_validate(row) for row in rows[: query.page_size]],
+            next_page_token=page.next_token(rows),
+        )
+
+    async def search_in_run(self, run_id: uuid.UUID, query: RunCaptureQuery) -> CapturePage:
+        if await self.runs.get(run_id) is None:
+            raise RunNotFound(run_id)
+        return await self.search(CaptureQuery(run_id=run_id, **query.model_dump()))
+
+    async def update(
+        self, capture_id: uuid.UUID, data: CaptureUpdate, expected: ExpectedVersions
+    ) -> CaptureRead:
+        """Change the fields present while the session is draft or running."""
+        values = data.model_dump(exclude_unset=True)
+        row = await self.captures.update(capture_id, values, expected.versions, _EDITABLE)
+        if row is not None:
+            return CaptureRead.model_validate(row)
+        current = await self.get(capture_id)
+        if not expected.accepts(current.version):
+            raise PreconditionFailed(
+                f"capture session {capture_id} is at version {current.version}",
+                current_version=current.version,
+            )
+        raise CaptureClosed(
+            f"capture session {capture_id} is {current.status}; only draft or running sessions "
+            "can be changed",
+            current_status=current.status,
+        )
+
+    async def start(
+        self,
+        context: ActionContext,
+        capture_id: uuid.UUID,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> CaptureRead:
+        """draft → running, only while the session's run is running."""
+        capture = await self.captures.get(capture_id)
+        if capture is None:
+            raise CaptureNotFound(capture_id)
+        # FOR SHARE before the session's own lock (the order RunService.finish takes them): a
+        # run finishing concurrently either waits for this start and then stops the session,
+        # or finishes first and this start sees it.
+        run = await self.runs.lock(capture.run_id, shared=True)
+        assert run is not None  # sessions cannot outlive their run (FK RESTRICT)
+        if run.status != Status.running:
+            # A stale version or a session that cannot start at all is the better answer.
+            check_version(EntityKind.capture, capture, expected)
+            plan_transition(EntityKind.capture, Action.start, Status(capture.status))
+            raise RunNotRunning(
+                f"run {run.id} is {run.status}; capture sessions start only while it is running",
+                run_id=run.id,
+                run_status=run.status,
+            )
+        return await self._apply(context, capture_id, Action.start, expected, reason)
+
+    async def transition(
+        self,
+        context: ActionContext,
+        capture_id: uuid.UUID,
+        action: Action,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> CaptureRead:
+        """Apply ``action``; stop, fail (reason required) and archive follow the table alone."""
+        if action is Action.start:
+            return await self.start(context, capture_id, expected, reason)
+        return await self._apply(context, capture_id, action, expected, reason)
+
+    async def _apply(
+        self,
+        context: ActionContext,
+        capture_id: uuid.UUID,
+        action: Action,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> CaptureRead:
+        done = await apply_transition(
+            self.session, self.captures, EntityKind.capture, capture_id, action, context,
+            expected, CaptureNotFound, reason,
+        )  # fmt: skip
+        return CaptureRead.model_validate(done.row)
