@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -235,9 +234,9 @@ def openapi(
     ] = None,
 ) -> None:
     """Print the OpenAPI document of this release (no database needed)."""
-    from expsvc.openapi import build_openapi
+    from expsvc.openapi import build_openapi, render_openapi
 
-    text = json.dumps(build_openapi(), indent=2, sort_keys=False) + "\n"
+    text = render_openapi(build_openapi())
     if output is None:
         sys.stdout.write(text)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,14 +26,23 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
 
 
+def _problem_schema(code: str, content: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a problem response, or None if this response is not a problem."""
+    if code == "422" and "HTTPValidationError" in str(content):
+        return _PROBLEM_REF
+    if PROBLEM_MEDIA_TYPE not in content:
+        return None
+    # A route may declare a richer problem model (e.g. readiness); FastAPI files it as JSON.
+    declared: dict[str, Any] | None = content.get("application/json", {}).get("schema")
+    return declared or _PROBLEM_REF
+
+
 def _normalise_operation(path: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for code, response in responses.items():
-        content = response.get("content", {})
-        if PROBLEM_MEDIA_TYPE in content or (
-            code == "422" and "HTTPValidationError" in str(content)
-        ):
-            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+        schema = _problem_schema(code, response.get("content", {}))
+        if schema is not None:
+            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
             if code == "422" and response.get("description") == "Validation Error":
                 response["description"] = "Request validation failed"
     extra = dict(_COMMON_ERRORS)
@@ -42,6 +52,8 @@ def _normalise_operation(path: str, operation: dict[str, Any]) -> None:
             extra |= _BODY_ERRORS
     for code, description in extra.items():
         responses.setdefault(code, _problem(description))
+    # Status codes in order, whatever order the routes declared them in: a stable document.
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -74,3 +86,9 @@ def build_openapi() -> dict[str, Any]:
     from expsvc.settings import Settings
 
     return create_app(Settings(database_url=_NO_DATABASE)).openapi()
+
+
+def render_openapi(document: dict[str, Any]) -> str:
+    """The committed form of the document (docs/openapi/v1.json): keys in the order the app
+    builds them, status codes sorted, two-space indent, trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"

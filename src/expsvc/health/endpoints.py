@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from expsvc import __version__
 from expsvc.db import Database
-from expsvc.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from expsvc.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
 from expsvc.migrate import current_revision
 
 router = APIRouter(tags=["health"])
@@ -24,6 +24,15 @@ class Liveness(BaseModel):
 
 class Readiness(BaseModel):
     status: str
+    version: str
+    schema_revision: str | None
+    expected_schema_revision: str
+    checks: dict[str, str]
+
+
+class NotReady(Problem):
+    """The 503 readiness problem: the problem members plus what was checked."""
+
     version: str
     schema_revision: str | None
     expected_schema_revision: str
@@ -65,7 +74,14 @@ async def _check(request: Request) -> Readiness:
 @router.get(
     "/health/ready",
     operation_id="get_readiness",
-    responses={503: {"model": Readiness, "description": "Not ready (problem+json); see checks."}},
+    responses={
+        200: {"model": Readiness, "description": "Ready"},
+        503: {
+            "model": NotReady,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": "Not ready; see checks. Retry after Retry-After seconds.",
+        },
+    },
 )
 async def ready(request: Request) -> Response:
     """Database reachable and its schema at the revision this release expects."""
@@ -87,7 +103,17 @@ async def ready(request: Request) -> Response:
     )
 
 
-@router.get("/metrics", operation_id="get_metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="get_metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format",
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     """Prometheus exposition format."""
     registry = request.app.state.metrics.registry
