@@ -39,7 +39,9 @@ def _resolve_server_url() -> str:
     if url:
         return url
     if os.environ.get("CI", "").lower() == "true":
-        pytest.exit("CI=true but EXPSVC_TEST_DATABASE_URL is unset; refusing the embedded server", 2)
+        pytest.exit(
+            "CI=true but EXPSVC_TEST_DATABASE_URL is unset; refusing the embedded server", 2
+        )
     from expsvc.embedded import start_embedded_postgres
 
     return start_embedded_postgres(ROOT / ".test-pg").url

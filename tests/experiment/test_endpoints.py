@@ -229,7 +229,9 @@ async def test_if_match_accepts_star_and_lists_and_refuses_garbage(
 ) -> None:
     experiment = (await create(client)).json()
     url = f"/v1/experiments/{experiment['id']}"
-    assert (await client.patch(url, json={"name": "s"}, headers={"If-Match": "*"})).status_code == 200
+    assert (
+        await client.patch(url, json={"name": "s"}, headers={"If-Match": "*"})
+    ).status_code == 200
     listed = await client.patch(url, json={"name": "l"}, headers={"If-Match": '"7", "2"'})
     assert listed.status_code == 200
     weak = await client.patch(url, json={"name": "w"}, headers={"If-Match": 'W/"3"'})
