@@ -94,6 +94,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "log_format": LogFormat.console,
         "log_level": "WARNING",
+        # Most tests look at the API only; event tests switch the relay on themselves.
+        "relay_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

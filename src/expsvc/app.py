@@ -9,10 +9,17 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from expsvc import __version__
+from expsvc.capture.endpoints import router as capture_router
+from expsvc.capture.endpoints import run_captures_router
 from expsvc.db import Database, create_engine
 from expsvc.error_handlers import install_problem_handlers
+from expsvc.event.endpoints import router as event_router
+from expsvc.event.feed import FeedNotifier
+from expsvc.event.runtime import build_relay
+from expsvc.event.runtime import running as running_relay
 from expsvc.experiment.endpoints import router as experiment_router
 from expsvc.health.endpoints import router as health_router
+from expsvc.idempotency.purge import periodic_purge
 from expsvc.migrate import head_revision
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
@@ -42,8 +49,13 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with (
+                periodic_purge(app.state.database, settings.idempotency_purge_interval_seconds),
+                running_relay(app.state.relay),
+            ):
+                yield
         finally:
+            await app.state.feed_notifier.close()
             await app.state.database.dispose()
 
     app = FastAPI(
@@ -56,6 +68,12 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.database = Database(create_engine(settings, url))
     app.state.schema_head = head_revision()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+    app.state.feed_notifier = FeedNotifier(app.state.database)
+    app.state.relay = (
+        build_relay(settings, app.state.database, app.state.metrics.registry)
+        if settings.relay_enabled
+        else None
+    )
 
     install_problem_handlers(app, settings.retry_after_seconds)
     install_openapi(app)
@@ -63,6 +81,9 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(experiment_router)
     app.include_router(experiment_runs_router)
     app.include_router(run_router)
+    app.include_router(run_captures_router)
+    app.include_router(capture_router)
+    app.include_router(event_router)
 
     # Added innermost first: the body guard sits closest to the routes.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)

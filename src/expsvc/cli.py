@@ -122,6 +122,24 @@ def serve(
         lock.close()
 
 
+@app.command()
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on this port (default: off).")
+    ] = None,
+) -> None:
+    """Run the background work (outbox relay to every configured sink, idempotency-key purge)
+    until SIGTERM. Several workers may run at once; they coordinate through PostgreSQL."""
+    import asyncio
+
+    from expsvc.observability.logging import configure_logging
+    from expsvc.worker.main import run_worker
+
+    settings = Settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings, _database_url(settings), metrics_port))
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
@@ -199,9 +217,7 @@ def idempotency_purge(
 @app.command()
 def seed(
     experiments: Annotated[int, typer.Option(min=0, help="Experiments to create.")] = 20,
-    runs: Annotated[
-        int, typer.Option(min=0, help="Runs spread over those experiments.")
-    ] = 500,
+    runs: Annotated[int, typer.Option(min=0, help="Runs spread over those experiments.")] = 500,
     capture_ratio: Annotated[
         float, typer.Option(min=0, max=1, help="Share of started runs with a capture session.")
     ] = 0.3,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +32,11 @@ def async_database_url(url: str) -> str:
     if parsed.get_backend_name() not in {"postgresql", "postgres"}:
         raise ValueError(f"only PostgreSQL is supported, got {parsed.drivername!r}")
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def plain_database_url(url: str | URL) -> str:
+    """The URL as a plain ``postgresql://`` DSN, for asyncpg connections of our own."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:

@@ -74,6 +74,30 @@ class Settings(BaseSettings):
         default=600, ge=0, description="Seconds between purges of expired keys (0: no purging)."
     )
 
+    # --- events -----------------------------------------------------------------------------
+    relay_enabled: bool = Field(
+        default=True,
+        description="Run the outbox relay inside `expsvc serve` (off: run `expsvc worker`).",
+    )
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    event_source: str = Field(
+        default="/expsvc", description="CloudEvents `source` of every event we publish."
+    )
+    event_retention_hours: float = Field(
+        default=168, gt=0, description="Published events stay readable in /v1/events this long."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Publish events to a Redis Stream (unset: off)."
+    )
+    redis_stream: str = "expsvc.events"
+    redis_stream_maxlen: int = Field(
+        default=1_000_000, ge=1000, description="Approximate MAXLEN of the stream (XADD ~)."
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None, description="Publish events to Kafka (bootstrap servers; unset: off)."
+    )
+    kafka_topic: str = "expsvc.events"
+
     # --- observability --------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json

@@ -1,4 +1,8 @@
-"""Applying one lifecycle transition: lock, check, update, record. Shared by every entity."""
+"""Applying one lifecycle transition: lock, check, update, record history and event.
+
+Shared by every entity, so each transition writes its status-history row and its outbox event
+in the same transaction as the change.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import PreconditionFailed, ProblemError
+from expsvc.event.catalogue import transition_event
+from expsvc.event.recorder import EventRecorder
 from expsvc.history.service import StatusHistoryService
 from expsvc.lifecycle import Action, EntityKind, Status, plan_transition, timestamp_column
 from expsvc.repository import EntityRepository
@@ -63,4 +69,8 @@ async def apply_transition(
     updated = await repository.update(entity_id, transition_values(target, reason))
     assert updated is not None  # locked above
     await StatusHistoryService(session).record(kind, [entity_id], current, target, context, reason)
+    await EventRecorder(session).record(
+        transition_event(kind, action), kind, [updated], context,
+        previous_status=current, reason=reason,
+    )  # fmt: skip
     return Transitioned(updated, current)

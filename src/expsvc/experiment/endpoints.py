@@ -99,12 +99,12 @@ async def list_experiments(
 async def update_experiment(
     experiment_id: uuid.UUID,
     body: ExperimentUpdate,
-    _: CurrentContext,
+    context: CurrentContext,
     expected: IfMatch,
     service: Service,
     response: Response,
 ) -> ExperimentRead:
-    experiment = await service.update(experiment_id, body, expected)
+    experiment = await service.update(context, experiment_id, body, expected)
     response.headers["ETag"] = etag_for(experiment.version)
     return experiment
 
@@ -118,10 +118,10 @@ async def update_experiment(
     ),
 )
 async def delete_experiment(
-    experiment_id: uuid.UUID, _: CurrentContext, expected: IfMatch, service: Service
+    experiment_id: uuid.UUID, context: CurrentContext, expected: IfMatch, service: Service
 ) -> Response:
     """Only draft experiments without runs can be deleted; archive the others."""
-    await service.delete(experiment_id, expected)
+    await service.delete(context, experiment_id, expected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

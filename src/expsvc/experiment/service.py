@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed
+from expsvc.event.catalogue import created_event, deleted_event, updated_event
+from expsvc.event.recorder import EventRecorder
 from expsvc.experiment.repository import ExperimentFilter, ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
@@ -22,6 +24,7 @@ from expsvc.pagination import Ordering, PageRequest
 from expsvc.run.repository import RunRepository
 from expsvc.transitions import apply_transition
 
+_KIND = EntityKind.experiment
 _NEWEST_FIRST = Ordering("created_at", descending=True)
 # How many blocking runs a 409 names (``more`` says whether there are others).
 _BLOCKING_RUNS_SHOWN = 20
@@ -46,11 +49,13 @@ class ExperimentService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.repository = ExperimentRepository(session)
+        self.events = EventRecorder(session)
 
     async def create(self, context: ActionContext, data: ExperimentCreate) -> ExperimentRead:
         row = await self.repository.insert(
             {"id": new_id(), "created_by": context.actor, **data.model_dump()}
         )
+        await self.events.record(created_event(_KIND), _KIND, [row], context)
         return ExperimentRead.model_validate(row)
 
     async def get(self, experiment_id: uuid.UUID) -> ExperimentRead:
@@ -76,7 +81,11 @@ class ExperimentService:
         )
 
     async def update(
-        self, experiment_id: uuid.UUID, data: ExperimentUpdate, expected: ExpectedVersions
+        self,
+        context: ActionContext,
+        experiment_id: uuid.UUID,
+        data: ExperimentUpdate,
+        expected: ExpectedVersions,
     ) -> ExperimentRead:
         values = data.model_dump(exclude_unset=True)
         row = await self.repository.update(experiment_id, values, expected.versions)
@@ -86,9 +95,14 @@ class ExperimentService:
                 f"experiment {experiment_id} is at version {current.version}",
                 current_version=current.version,
             )
+        await self.events.record(
+            updated_event(_KIND), _KIND, [row], context, changed_fields=sorted(values)
+        )
         return ExperimentRead.model_validate(row)
 
-    async def delete(self, experiment_id: uuid.UUID, expected: ExpectedVersions) -> None:
+    async def delete(
+        self, context: ActionContext, experiment_id: uuid.UUID, expected: ExpectedVersions
+    ) -> None:
         current = await self.repository.lock(experiment_id)
         if current is None:
             raise ExperimentNotFound(experiment_id)
@@ -108,6 +122,7 @@ class ExperimentService:
                 f"experiment {experiment_id} has {runs} runs; archive it instead", runs=runs
             )
         await self.repository.delete(experiment_id)
+        await self.events.record(deleted_event(_KIND), _KIND, [current], context)
 
     async def transition(
         self,

@@ -7,19 +7,24 @@ from expsvc.models.base import Base
 from expsvc.models.capture import CaptureSession, capture_sessions
 from expsvc.models.experiment import Experiment, experiments
 from expsvc.models.idempotency_key import IdempotencyKey, idempotency_keys
+from expsvc.models.outbox import EventSinkCursor, OutboxEvent, event_sink_cursors, outbox_events
 from expsvc.models.run import Run, runs
 from expsvc.models.status_history import StatusHistory, status_history
 
 __all__ = [
     "Base",
     "CaptureSession",
+    "EventSinkCursor",
     "Experiment",
     "IdempotencyKey",
+    "OutboxEvent",
     "Run",
     "StatusHistory",
     "capture_sessions",
+    "event_sink_cursors",
     "experiments",
     "idempotency_keys",
+    "outbox_events",
     "runs",
     "status_history",
 ]

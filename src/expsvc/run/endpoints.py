@@ -112,12 +112,12 @@ async def list_runs(
 async def update_run(
     run_id: uuid.UUID,
     body: RunUpdate,
-    _: CurrentContext,
+    context: CurrentContext,
     expected: IfMatch,
     service: Service,
     response: Response,
 ) -> RunRead:
-    run = await service.update(run_id, body, expected)
+    run = await service.update(context, run_id, body, expected)
     response.headers["ETag"] = etag_for(run.version)
     return run
 

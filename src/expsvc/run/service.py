@@ -10,6 +10,8 @@ from expsvc.capture.repository import CaptureRepository
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed
+from expsvc.event.catalogue import created_event, transition_event, updated_event
+from expsvc.event.recorder import EventRecorder
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.history.service import StatusHistoryService
@@ -47,6 +49,7 @@ class RunService:
         self.runs = RunRepository(session)
         self.experiments = ExperimentRepository(session)
         self.history = StatusHistoryService(session)
+        self.events = EventRecorder(session)
 
     async def create(
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
@@ -65,6 +68,7 @@ class RunService:
         row = await self.runs.insert(
             {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values}
         )
+        await self.events.record(created_event(EntityKind.run), EntityKind.run, [row], context)
         return RunRead.model_validate(row)
 
     async def get(self, run_id: uuid.UUID) -> RunRead:
@@ -87,7 +91,11 @@ class RunService:
         )
 
     async def update(
-        self, run_id: uuid.UUID, data: RunUpdate, expected: ExpectedVersions
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        data: RunUpdate,
+        expected: ExpectedVersions,
     ) -> RunRead:
         values = data.model_dump(exclude_unset=True)
         row = await self.runs.update(run_id, values, expected.versions)
@@ -96,6 +104,10 @@ class RunService:
             raise PreconditionFailed(
                 f"run {run_id} is at version {current.version}", current_version=current.version
             )
+        await self.events.record(
+            updated_event(EntityKind.run), EntityKind.run, [row], context,
+            changed_fields=sorted(values),
+        )  # fmt: skip
         return RunRead.model_validate(row)
 
     async def start(
@@ -163,10 +175,15 @@ class RunService:
             experiment_id, transition_values(Status.running), only_in={Status.draft}
         )
         if started is not None:
-            system = _as_system(context)
+            system = context.as_system()
+            reason = "first run started"
             await self.history.record(
                 EntityKind.experiment, [experiment_id], Status.draft, Status.running, system,
-                "first run started",
+                reason,
+            )  # fmt: skip
+            await self.events.record(
+                transition_event(EntityKind.experiment, Action.start), EntityKind.experiment,
+                [started], system, previous_status=Status.draft, reason=reason,
             )  # fmt: skip
             return
         experiment = await self.experiments.lock(experiment_id, shared=True)

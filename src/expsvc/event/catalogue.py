@@ -1,0 +1,50 @@
+"""Every event type the service emits (documented with examples in docs/events.md)."""
+
+from __future__ import annotations
+
+from expsvc.lifecycle import Action, EntityKind
+
+SCHEMA_VERSION = "1"
+
+_PAST_TENSE = {
+    Action.start: "started",
+    Action.finish: "finished",
+    Action.stop: "stopped",
+    Action.fail: "failed",
+    Action.archive: "archived",
+}
+
+
+def transition_event(kind: EntityKind, action: Action) -> str:
+    """``run.started``, ``capture.stopped`` ... (the roadmap's names, exactly)."""
+    return f"{kind.value}.{_PAST_TENSE[action]}"
+
+
+def created_event(kind: EntityKind) -> str:
+    return f"{kind.value}.created"
+
+
+def updated_event(kind: EntityKind) -> str:
+    return f"{kind.value}.updated"
+
+
+def deleted_event(kind: EntityKind) -> str:
+    return f"{kind.value}.deleted"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        {created_event(kind) for kind in EntityKind}
+        | {updated_event(kind) for kind in (EntityKind.experiment, EntityKind.run)}
+        | {deleted_event(EntityKind.experiment)}
+        | {
+            transition_event(kind, action)
+            for kind, actions in (
+                (EntityKind.experiment, (Action.start, Action.finish, Action.fail, Action.archive)),
+                (EntityKind.run, (Action.start, Action.finish, Action.fail, Action.archive)),
+                (EntityKind.capture, (Action.start, Action.stop, Action.fail, Action.archive)),
+            )
+            for action in actions
+        }
+    )
+)

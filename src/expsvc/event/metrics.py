@@ -1,0 +1,38 @@
+"""Prometheus metrics of the outbox relay."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.backlog = Gauge(
+            "expsvc_outbox_backlog_events",
+            "Events committed but not yet published, per sink.",
+            ["sink"],
+            registry=registry,
+        )
+        self.oldest_age = Gauge(
+            "expsvc_outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest event a sink has not published yet (0 when none).",
+            ["sink"],
+            registry=registry,
+        )
+        self.published = Counter(
+            "expsvc_outbox_published_events",
+            "Events published, per sink.",
+            ["sink"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "expsvc_outbox_publish_failures",
+            "Failed publish attempts (the batch is retried), per sink.",
+            ["sink"],
+            registry=registry,
+        )
+        self.sequenced = Counter(
+            "expsvc_outbox_sequenced_events",
+            "Events given their position in the log by this process.",
+            registry=registry,
+        )

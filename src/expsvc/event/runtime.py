@@ -1,0 +1,55 @@
+"""Building the relay from settings and running it beside the API or in `expsvc worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from prometheus_client import CollectorRegistry
+
+from expsvc.db import Database
+from expsvc.event.metrics import RelayMetrics
+from expsvc.event.relay import OutboxRelay
+from expsvc.event.sinks import Sink
+from expsvc.settings import Settings
+
+
+def build_sinks(settings: Settings) -> list[Sink]:
+    sinks: list[Sink] = []
+    if settings.redis_url:
+        from expsvc.event.sinks.redis import RedisStreamSink
+
+        sinks.append(
+            RedisStreamSink(settings.redis_url, settings.redis_stream, settings.redis_stream_maxlen)
+        )
+    if settings.kafka_bootstrap:
+        from expsvc.event.sinks.kafka import KafkaSink
+
+        sinks.append(KafkaSink(settings.kafka_bootstrap, settings.kafka_topic))
+    return sinks
+
+
+def build_relay(settings: Settings, database: Database, registry: CollectorRegistry) -> OutboxRelay:
+    return OutboxRelay(
+        database,
+        build_sinks(settings),
+        RelayMetrics(registry),
+        source=settings.event_source,
+        batch_size=settings.relay_batch_size,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay | None) -> AsyncIterator[None]:
+    """Run ``relay`` in the background for the duration of the block (no-op for None)."""
+    if relay is None:
+        yield
+        return
+    task = asyncio.create_task(relay.run(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
