@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -10,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +74,11 @@ class Serve:
             self.process.wait(timeout=STOP_DEADLINE)
 
 
+Spawn = Callable[..., Serve]
+
+
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[object]:
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
     """Starts ``python -m expsvc serve`` processes; kills every one of them afterwards."""
     started: list[Serve] = []
 
@@ -121,11 +123,10 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
-    spawn: object, data_dir: Path
+    spawn: Spawn, data_dir: Path
 ) -> None:
-    assert callable(spawn)
     env = service_env(data_dir, free_port())
-    first: Serve = spawn(env)
+    first = spawn(env)
     ready = first.wait_answering(200).json()
     assert ready["schema_revision"] == head_revision()
 
@@ -150,7 +151,7 @@ def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
     # A clean shutdown also stops the embedded PostgreSQL; it removes postmaster.pid on exit.
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), first.output()
 
-    again: Serve = spawn(env)
+    again = spawn(env)
     again.wait_answering(200)
     fetched = httpx.get(f"{again.base_url}/v1/experiments/{created.json()['id']}", timeout=10)
     assert fetched.status_code == 200, fetched.text
@@ -159,13 +160,12 @@ def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
 
 
 def test_serve_on_a_database_behind_head_is_not_ready_until_migrated(
-    spawn: object, data_dir: Path, database_url: str
+    spawn: Spawn, data_dir: Path, database_url: str
 ) -> None:
-    assert callable(spawn)
-    asyncio.run(asyncio.to_thread(downgrade, database_url, "base"))
+    downgrade(database_url, "base")  # a sync test: no event loop to keep free
     env = service_env(data_dir, free_port(), EXPSVC_DATABASE_URL=database_url)
 
-    unmigrated: Serve = spawn(env)
+    unmigrated = spawn(env)
     response = unmigrated.wait_answering(200, 503)
     assert response.status_code == 503, response.text
     assert response.json()["checks"]["schema"] == "missing"
@@ -175,7 +175,7 @@ def test_serve_on_a_database_behind_head_is_not_ready_until_migrated(
     assert unmigrated.terminate() == 0, unmigrated.output()
     assert not (data_dir / "postgres").exists(), "an external database needs no embedded one"
 
-    migrated: Serve = spawn(env, "--migrate")
+    migrated = spawn(env, "--migrate")
     body = migrated.wait_answering(200).json()
     assert body["schema_revision"] == head_revision()
     created = httpx.post(f"{migrated.base_url}/v1/experiments", json={"name": "x"}, timeout=10)

@@ -37,7 +37,7 @@ async def test_missing_identity_is_401(gated: httpx.AsyncClient) -> None:
 )
 async def test_malformed_identity_is_401(gated: httpx.AsyncClient, malformed: str) -> None:
     response = await gated.post(
-        "/v1/experiments", json={"name": "x"}, headers={HEADER: malformed.encode()}
+        "/v1/experiments", json={"name": "x"}, headers={HEADER.encode(): malformed.encode()}
     )
     assert_problem(response, 401, "unauthorized")
     listed = await gated.get("/v1/experiments", headers={HEADER: "alice"})
