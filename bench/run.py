@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Benchmark the service over HTTP: latency at a fixed rate, and maximum throughput.
+
+    python bench/run.py                       # the full run recorded in docs/performance.md
+    python bench/run.py --runs 300 --duration 1 --warmup 0 --wrk-seconds 1   # a quick check
+
+Creates a fresh database on the PostgreSQL server at --server-url, migrates and seeds it
+(`expsvc seed`), starts `expsvc serve --workers 2` on it with logging at WARNING, prepares id
+pools, then for each scenario:
+
+* latency at --rate req/s with bench/openloop (open loop: measured from each request's
+  scheduled send time, so a stall is charged to every request it delays);
+* maximum throughput with wrk (closed loop, --wrk-connections keep-alive connections) and
+  again with a new connection per request (wrk -H "Connection: close").
+
+Prints a table, writes everything to bench/results/<time>/results.json and drops the database
+(unless --keep-database). Needs wrk (apt-get install wrk) unless --skip-wrk, and a C compiler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from scenarios import (
+    OPEN_LOOP_SCENARIOS,
+    WRK_SCENARIOS,
+    Pools,
+    RequestFactory,
+    list_queries,
+    transitions_needed,
+    write_request_file,
+    write_wrk_data,
+)
+from sqlalchemy.engine import make_url
+from tools import (
+    CpuMeter,
+    OpenLoopRun,
+    WrkRun,
+    build_openloop,
+    nodelay_check,
+    run_openloop,
+    run_wrk,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+START_DEADLINE = 60.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add(
+        "--server-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server (any database; a fresh one is created beside it)",
+    )
+    add("--experiments", type=int, default=50, help="seeded experiments")
+    add("--runs", type=int, default=50_000, help="seeded runs")
+    add("--workers", type=int, default=2, help="expsvc serve --workers")
+    add("--rate", type=float, default=200, help="open-loop requests/s")
+    add("--duration", type=float, default=30, help="open-loop measured seconds per scenario")
+    add("--warmup", type=float, default=5, help="open-loop seconds sent before measuring")
+    add("--wrk-seconds", type=int, default=10, help="wrk -d per scenario and mode")
+    add("--wrk-connections", type=int, default=16)
+    add("--wrk-threads", type=int, default=2)
+    add(
+        "--scenarios",
+        default=",".join(OPEN_LOOP_SCENARIOS),
+        help="comma-separated subset of " + ", ".join(OPEN_LOOP_SCENARIOS),
+    )
+    add(
+        "--no-idempotency-keys",
+        dest="idempotency",
+        action="store_false",
+        help="send POSTs without an Idempotency-Key (default: a unique key on every POST)",
+    )
+    add("--skip-wrk", action="store_true", help="only the open-loop latency runs")
+    add("--skip-openloop", action="store_true", help="only the wrk throughput runs")
+    add("--keep-database", action="store_true")
+    add("--output-dir", type=Path, default=ROOT / "bench" / "results")
+    return parser.parse_args(argv)  # fmt: skip
+
+
+def admin_url(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _admin(url: str, *statements: str) -> list[Any]:
+    connection = await asyncpg.connect(admin_url(url), timeout=10)
+    try:
+        return [await connection.fetch(statement) for statement in statements]
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str, keep: bool) -> Iterator[str]:
+    name = f"expsvc_bench_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url(server_url, name)
+    finally:
+        if keep:
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def service_env(database_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("EXPSVC_")}
+    return env | {"EXPSVC_DATABASE_URL": database_url, "EXPSVC_LOG_LEVEL": "WARNING"}
+
+
+def expsvc(database_url: str, log: Path, *args: str) -> None:
+    with log.open("ab") as sink:
+        subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "expsvc", *args],
+            env=service_env(database_url),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, int]]:
+    """``expsvc serve`` on a free port until ready; yields (port, pid); SIGTERM at the end."""
+    port = free_port()
+    command = [sys.executable, "-m", "expsvc", "serve", "--workers", str(workers)]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [*command, "--port", str(port)],
+            env=service_env(database_url),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        until = time.monotonic() + START_DEADLINE
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"expsvc serve exited with {process.returncode}; see {log}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).is_success:
+                    break
+            if time.monotonic() > until:
+                raise RuntimeError(f"expsvc serve was not ready in {START_DEADLINE}s; see {log}")
+            time.sleep(0.2)
+        yield port, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def prepare_pools(database_url: str, port: int, drafts: int, running: int) -> Pools:
+    """Run and experiment ids from the database; drafts and running runs made over the API."""
+    rows = await _admin(
+        database_url,
+        "SELECT id FROM runs ORDER BY random() LIMIT 10000",
+        "SELECT id FROM experiments WHERE status IN ('draft', 'running') ORDER BY id",
+    )
+    pools = Pools(
+        runs=[str(row["id"]) for row in rows[0]],
+        experiments=[str(row["id"]) for row in rows[1]],
+        lists=list_queries(),
+    )
+    if not pools.runs or not pools.experiments:
+        raise RuntimeError("the seeded database has no runs or no open experiment")
+    limits = httpx.Limits(max_connections=8)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        gate = asyncio.Semaphore(8)
+
+        async def draft(index: int, start: bool) -> tuple[str, bool]:
+            experiment = pools.experiments[index % len(pools.experiments)]
+            body = {"name": f"bench-pool-{index}", "tags": ["bench"]}
+            async with gate:
+                created = await client.post(f"/v1/experiments/{experiment}/runs", json=body)
+                created.raise_for_status()
+                run_id = str(created.json()["id"])
+                if start:
+                    (await client.post(f"/v1/runs/{run_id}/start")).raise_for_status()
+            return run_id, start
+
+        made = await asyncio.gather(
+            *(draft(index, index >= drafts) for index in range(drafts + running))
+        )
+    pools.drafts = [run_id for run_id, started in made if not started]
+    pools.running = [run_id for run_id, started in made if started]
+    await _admin(database_url, "VACUUM (ANALYZE)")
+    return pools
+
+
+def versions(server_url: str) -> dict[str, str]:
+    from importlib.metadata import version
+
+    def command(*args: str) -> str:
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
+        except OSError:
+            return "not found"
+        return (done.stdout + done.stderr).strip().splitlines()[0]
+
+    packages = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "asyncpg")
+    server = asyncio.run(_admin(server_url, "SHOW server_version"))[0][0][0]
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    git = ["git", "-C", str(ROOT)]
+    return {
+        "machine": f"{os.cpu_count()} cores, {cpu}, Linux {platform.release()}",
+        "python": platform.python_version(),
+        "postgresql": server,
+        "wrk": command(shutil.which("wrk") or "wrk", "-v"),
+        "commit": command(*git, "rev-parse", "--short", "HEAD")
+        + (" (dirty tree)" if command(*git, "status", "--porcelain", "src") else ""),
+        **{name: version(name) for name in packages},
+    }
+
+
+class Phases:
+    """Wall-clock seconds of each step, kept in the results."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._mark, 2)
+        self._mark = now
+
+
+def run_scenarios(
+    args: argparse.Namespace, out: Path, database_url: str, phases: Phases
+) -> dict[str, Any]:
+    scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = set(scenarios) - set(OPEN_LOOP_SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    wrk = None if args.skip_wrk else shutil.which("wrk")
+    if not args.skip_wrk and wrk is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk), or pass --skip-wrk")
+    openloop = None if args.skip_openloop else build_openloop(args.output_dir / "bin")
+    nonce = secrets.token_hex(4)
+    total = int(args.rate * (args.warmup + args.duration))
+    transitions = 0 if args.skip_openloop else sum(transitions_needed(s, total) for s in scenarios)
+    results: dict[str, Any] = {"openloop": {}, "wrk": {}}
+    with serve(database_url, args.workers, out / "serve.log") as (port, pid):
+        phases.done("serve start")
+        half = transitions // 2 + 1
+        pools = asyncio.run(prepare_pools(database_url, port, half, half))
+        phases.done("prepare pools")
+        nodelay_check(port, f"/v1/runs/{pools.runs[0]}", requests=5 * args.workers)  # warm
+        results["nodelay"] = nodelay_check(port, f"/v1/runs/{pools.runs[0]}")
+        phases.done("nodelay check")
+        meter = CpuMeter(pid)
+        factory = RequestFactory(pools, nonce, args.idempotency)
+        for scenario in [] if openloop is None else scenarios:
+            close = scenario == "get-new-connection"
+            path = out / f"openloop-{scenario}.req"
+            write_request_file(path, factory.scenario(scenario, total), f"127.0.0.1:{port}", close)
+            spec = OpenLoopRun(args.rate, args.duration, args.warmup, keep_alive=not close)
+            meter.start()
+            report = run_openloop(openloop, port, path, spec)
+            report["cpu"] = meter.stop()
+            results["openloop"][scenario] = report
+            print(f"openloop {scenario}: {brief_openloop(report)}", file=sys.stderr)
+            phases.done(f"openloop {scenario}")
+        data_dir = out / "wrk-data"
+        write_wrk_data(data_dir, pools)
+        for scenario in [] if wrk is None else [s for s in scenarios if s in WRK_SCENARIOS]:
+            for new_connection in (False, True):
+                spec_w = WrkRun(
+                    scenario,
+                    args.wrk_seconds,
+                    args.wrk_connections,
+                    args.wrk_threads,
+                    new_connection,
+                )
+                meter.start()
+                mode = "new_connection" if new_connection else "keep_alive"
+                # Idempotency keys and run names must never repeat across wrk runs.
+                run_nonce = f"{nonce}-{scenario}-{mode}"
+                summary = run_wrk(wrk, port, data_dir, spec_w, args.idempotency, run_nonce)
+                summary["cpu"] = meter.stop()
+                results["wrk"].setdefault(scenario, {})[mode] = summary
+                print(f"wrk {scenario} {mode}: {summary['rps']} req/s", file=sys.stderr)
+                phases.done(f"wrk {scenario} {mode}")
+    return results
+
+
+def brief_openloop(report: dict[str, Any]) -> str:
+    every = report["labels"]["all"]
+    latency = every["latency_ms"]
+    return (
+        f"p50 {latency['p50']:.1f} p95 {latency['p95']:.1f} p99 {latency['p99']:.1f} ms, "
+        f"{every['ok']}/{report['scheduled']} ok, generator CPU {report['cpu_percent']:.1f}%"
+    )
+
+
+def table(results: dict[str, Any]) -> str:
+    rate = next(iter(results["openloop"].values()), {}).get("rate", 0)
+    head = (
+        f"{'scenario':<20} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok/sent':>12} "
+        f"{'gen CPU':>8}  {'max req/s keep-alive':>21} {'max req/s new conn':>19}"
+    )
+    lines = [f"latency at {rate:g} req/s (open loop) and maximum throughput (wrk)", head]
+    names = list(results["openloop"]) + [s for s in results["wrk"] if s not in results["openloop"]]
+    for name in names:
+        report = results["openloop"].get(name)
+        cells = ["", "", "", "", ""]
+        if report is not None:
+            every = report["labels"]["all"]
+            latency = every["latency_ms"]
+            cells = [
+                f"{latency['p50']:.1f}",
+                f"{latency['p95']:.1f}",
+                f"{latency['p99']:.1f}",
+                f"{every['ok']}/{report['scheduled']}",
+                f"{report['cpu_percent']:.1f}%",
+            ]
+        throughput = results["wrk"].get(name, {})
+        keep = throughput.get("keep_alive")
+        fresh = throughput.get("new_connection")
+        lines.append(
+            f"{name:<20} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>12} {cells[4]:>8}  "
+            f"{_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}"
+        )
+    nodelay = results.get("nodelay")
+    if nodelay:
+        lines.append(
+            f"TCP_NODELAY check: 1st request {nodelay['first_ms']} ms, reused connection p50 "
+            f"{nodelay['reused_p50_ms']} ms (max {nodelay['reused_max_ms']}), new connection "
+            f"p50 {nodelay['new_connection_p50_ms']} ms"
+            + ("  <-- Nagle suspected" if nodelay["nagle_suspected"] else "")
+        )
+    return "\n".join(lines)
+
+
+def _wrk_cell(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return ""
+    failed = f" ({summary['failed']} failed)" if summary["failed"] else ""
+    return f"{summary['rps']:.0f}{failed}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = args.output_dir / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    phases = Phases()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "arguments": {k: str(v) for k, v in vars(args).items()},
+        "versions": versions(args.server_url),
+        "phase_seconds": phases.seconds,
+    }
+    with fresh_database(args.server_url, args.keep_database) as database_url:
+        expsvc(database_url, out / "setup.log", "db", "upgrade")
+        phases.done("create + migrate database")
+        seed = ("--experiments", str(args.experiments), "--runs", str(args.runs))
+        expsvc(database_url, out / "setup.log", "seed", *seed)
+        phases.done("seed")
+        results |= run_scenarios(args, out, database_url, phases)
+    phases.done("stop + drop database")
+    results["total_seconds"] = round(sum(phases.seconds.values()), 1)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
