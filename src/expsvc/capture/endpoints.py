@@ -124,13 +124,13 @@ async def list_captures(
 async def update_capture(
     capture_id: uuid.UUID,
     body: CaptureUpdate,
-    _: CurrentContext,
+    context: CurrentContext,
     expected: IfMatch,
     service: Service,
     response: Response,
 ) -> CaptureRead:
     """Replace the sensors of a draft or running capture session."""
-    capture = await service.update(capture_id, body, expected)
+    capture = await service.update(context, capture_id, body, expected)
     response.headers["ETag"] = etag_for(capture.version)
     return capture
 

@@ -18,6 +18,8 @@ from expsvc.capture.schemas import (
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed
+from expsvc.event.catalogue import created_event, updated_event
+from expsvc.event.recorder import EventRecorder
 from expsvc.ids import new_id
 from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
 from expsvc.pagination import Ordering, PageRequest
@@ -25,6 +27,7 @@ from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
 from expsvc.transitions import apply_transition, check_version
 
+_KIND = EntityKind.capture
 _NEWEST_FIRST = Ordering("created_at", descending=True)
 _EDITABLE = frozenset({Status.draft, Status.running})
 
@@ -63,6 +66,7 @@ class CaptureService:
         self.session = session
         self.captures = CaptureRepository(session)
         self.runs = RunRepository(session)
+        self.events = EventRecorder(session)
 
     async def create(
         self, context: ActionContext, run_id: uuid.UUID, data: CaptureCreate
@@ -95,6 +99,7 @@ class CaptureService:
         )
         if row is None:
             raise CaptureSessionIdTaken(capture_session_id)
+        await self.events.record(created_event(_KIND), _KIND, [row], context)
         return CaptureRead.model_validate(row)
 
     async def get(self, capture_id: uuid.UUID) -> CaptureRead:
@@ -123,12 +128,19 @@ class CaptureService:
         return await self.search(CaptureQuery(run_id=run_id, **query.model_dump()))
 
     async def update(
-        self, capture_id: uuid.UUID, data: CaptureUpdate, expected: ExpectedVersions
+        self,
+        context: ActionContext,
+        capture_id: uuid.UUID,
+        data: CaptureUpdate,
+        expected: ExpectedVersions,
     ) -> CaptureRead:
         """Change the fields present while the session is draft or running."""
         values = data.model_dump(exclude_unset=True)
         row = await self.captures.update(capture_id, values, expected.versions, _EDITABLE)
         if row is not None:
+            await self.events.record(
+                updated_event(_KIND), _KIND, [row], context, changed_fields=sorted(values)
+            )
             return CaptureRead.model_validate(row)
         current = await self.get(capture_id)
         if not expected.accepts(current.version):
@@ -160,8 +172,8 @@ class CaptureService:
         assert run is not None  # sessions cannot outlive their run (FK RESTRICT)
         if run.status != Status.running:
             # A stale version or a session that cannot start at all is the better answer.
-            check_version(EntityKind.capture, capture, expected)
-            plan_transition(EntityKind.capture, Action.start, Status(capture.status))
+            check_version(_KIND, capture, expected)
+            plan_transition(_KIND, Action.start, Status(capture.status))
             raise RunNotRunning(
                 f"run {run.id} is {run.status}; capture sessions start only while it is running",
                 run_id=run.id,
@@ -191,7 +203,7 @@ class CaptureService:
         reason: str | None,
     ) -> CaptureRead:
         done = await apply_transition(
-            self.session, self.captures, EntityKind.capture, capture_id, action, context,
+            self.session, self.captures, _KIND, capture_id, action, context,
             expected, CaptureNotFound, reason,
         )  # fmt: skip
         return CaptureRead.model_validate(done.row)

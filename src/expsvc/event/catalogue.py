@@ -35,7 +35,7 @@ def deleted_event(kind: EntityKind) -> str:
 EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(
         {created_event(kind) for kind in EntityKind}
-        | {updated_event(kind) for kind in (EntityKind.experiment, EntityKind.run)}
+        | {updated_event(kind) for kind in EntityKind}
         | {deleted_event(EntityKind.experiment)}
         | {
             transition_event(kind, action)
