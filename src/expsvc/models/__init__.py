@@ -3,6 +3,7 @@
 Repositories use the ``Table`` objects (``experiments``, ``runs`` ...) with Core statements.
 """
 
+from expsvc.models.audit import AuditEntry, audit_log
 from expsvc.models.base import Base
 from expsvc.models.capture import CaptureSession, capture_sessions
 from expsvc.models.experiment import Experiment, experiments
@@ -12,6 +13,7 @@ from expsvc.models.run import Run, runs
 from expsvc.models.status_history import StatusHistory, status_history
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "CaptureSession",
     "EventSinkCursor",
@@ -20,6 +22,7 @@ __all__ = [
     "OutboxEvent",
     "Run",
     "StatusHistory",
+    "audit_log",
     "capture_sessions",
     "event_sink_cursors",
     "experiments",

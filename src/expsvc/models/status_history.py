@@ -25,6 +25,7 @@ class StatusHistory(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(128))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=text("clock_timestamp()")
     )
