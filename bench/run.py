@@ -229,7 +229,8 @@ def versions(server_url: str) -> dict[str, str]:
             done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
         except OSError:
             return "not found"
-        return (done.stdout + done.stderr).strip().splitlines()[0]
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        return lines[0] if lines else ""  # e.g. `git status --porcelain` on a clean tree
 
     packages = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "asyncpg")
     server = asyncio.run(_admin(server_url, "SHOW server_version"))[0][0][0]
