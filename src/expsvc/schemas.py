@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Self
 
 import orjson
@@ -27,10 +28,39 @@ MAX_SENSOR_ID_LENGTH = 128
 SENSOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 
+# PostgreSQL text and JSONB cannot hold NUL, and UTF-8 cannot encode a lone surrogate ("\ud800"
+# is valid JSON); refused as input instead of failing in the database.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _find_unstorable(value: Any, path: str) -> str | None:
+    """The JSON pointer of the first string (or key) PostgreSQL cannot store, if any."""
+    if isinstance(value, str):
+        return (path or "/") if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if found := _find_unstorable(key, f"{path}/{key}") or _find_unstorable(
+                item, f"{path}/{key}"
+            ):
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if found := _find_unstorable(item, f"{path}/{index}"):
+                return found
+    return None
+
+
 class RequestModel(BaseModel):
     """Client input: unknown (and server-owned) fields are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_storable(cls, data: Any) -> Any:
+        if found := _find_unstorable(data, ""):
+            raise ValueError(f"text at {found!r} contains NUL (U+0000) or an unpaired surrogate")
+        return data
 
 
 class NullableFieldsGuard(RequestModel):
@@ -55,7 +85,10 @@ def _unique_sorted(values: list[str]) -> list[str]:
 
 
 def _params_within_limit(value: dict[str, Any]) -> dict[str, Any]:
-    size = len(orjson.dumps(value))
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError as error:  # e.g. an integer beyond 64 bits
+        raise ValueError(f"params cannot be stored as JSON: {error}") from None
     if size > MAX_PARAMS_BYTES:
         raise ValueError(f"params is {size} bytes of JSON; the limit is {MAX_PARAMS_BYTES}")
     return value
