@@ -38,7 +38,7 @@ class ExpectedVersions:
         return cls(frozenset(versions))
 
 
-def if_match(
+async def if_match(
     if_match: Annotated[
         str | None,
         Header(
@@ -48,4 +48,5 @@ def if_match(
         ),
     ] = None,
 ) -> ExpectedVersions:
+    # async: FastAPI runs plain-def dependencies in a worker thread, a hop on every request.
     return ExpectedVersions.parse(if_match)

@@ -39,7 +39,8 @@ run_captures_router = APIRouter(
 IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
 
 
-def get_service(session: DbSession) -> CaptureService:
+async def get_service(session: DbSession) -> CaptureService:
+    # async: FastAPI runs plain-def dependencies in a worker thread, a hop on every request.
     return CaptureService(session)
 
 

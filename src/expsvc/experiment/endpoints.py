@@ -33,7 +33,8 @@ router = APIRouter(prefix="/v1/experiments", tags=["experiments"], route_class=T
 IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
 
 
-def get_service(session: DbSession) -> ExperimentService:
+async def get_service(session: DbSession) -> ExperimentService:
+    # async: FastAPI runs plain-def dependencies in a worker thread, a hop on every request.
     return ExperimentService(session)
 
 

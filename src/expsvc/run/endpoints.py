@@ -32,7 +32,8 @@ experiment_runs_router = APIRouter(
 IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
 
 
-def get_service(session: DbSession) -> RunService:
+async def get_service(session: DbSession) -> RunService:
+    # async: FastAPI runs plain-def dependencies in a worker thread, a hop on every request.
     return RunService(session)
 
 
