@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from expsvc import __version__
 from expsvc.capture.endpoints import router as capture_router
+from expsvc.audit.endpoints import router as audit_router
 from expsvc.capture.endpoints import run_captures_router
 from expsvc.db import Database, create_engine
 from expsvc.error_handlers import install_problem_handlers
@@ -84,6 +85,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(run_captures_router)
     app.include_router(capture_router)
     app.include_router(event_router)
+    app.include_router(audit_router)
 
     # Added innermost first: the body guard sits closest to the routes.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, replace
 from typing import Annotated
 
@@ -18,6 +19,9 @@ class ActionContext:
     request_id: str | None
     source: Source = Source.user
     traceparent: str | None = None
+    client_address: str | None = None
+    idempotency_key: str | None = None
+    batch_id: uuid.UUID | None = None
 
     @property
     def actor(self) -> str:
@@ -26,6 +30,10 @@ class ActionContext:
     def as_system(self) -> ActionContext:
         """The same actor and request, recorded as a consequence rather than a direct action."""
         return replace(self, source=Source.system)
+
+    def in_batch(self, batch_id: uuid.UUID) -> ActionContext:
+        """The same context, tying every change it records to one bulk operation."""
+        return replace(self, batch_id=batch_id)
 
 
 # W3C Trace Context: version-traceid-parentid-flags, lowercase hex, all-zero ids invalid.
@@ -40,6 +48,9 @@ def action_context(
         principal=principal,
         request_id=getattr(request.state, "request_id", None),
         traceparent=traceparent if traceparent and _TRACEPARENT.match(traceparent) else None,
+        client_address=request.client.host if request.client else None,
+        # Validated by the transactional route before the endpoint runs.
+        idempotency_key=request.headers.get("Idempotency-Key"),
     )
 
 

@@ -1,25 +1,23 @@
-"""Applying one lifecycle transition: lock, check, update, record history and event.
+"""Applying one change to one entity: lock, check, write, record.
 
-Shared by every entity, so each transition writes its status-history row and its outbox event
-in the same transaction as the change.
+Shared by every entity, so each update and transition writes its audit row, outbox event and
+(for transitions) status-history row in the same transaction as the change.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import PreconditionFailed, ProblemError
-from expsvc.event.catalogue import transition_event
-from expsvc.event.recorder import EventRecorder
-from expsvc.history.service import StatusHistoryService
 from expsvc.lifecycle import Action, EntityKind, Status, plan_transition, timestamp_column
 from expsvc.repository import EntityRepository
 
@@ -68,9 +66,31 @@ async def apply_transition(
     target = plan_transition(kind, action, current)
     updated = await repository.update(entity_id, transition_values(target, reason))
     assert updated is not None  # locked above
-    await StatusHistoryService(session).record(kind, [entity_id], current, target, context, reason)
-    await EventRecorder(session).record(
-        transition_event(kind, action), kind, [updated], context,
-        previous_status=current, reason=reason,
-    )  # fmt: skip
+    await ChangeRecorder(session).transitioned(kind, action, [updated], current, context, reason)
     return Transitioned(updated, current)
+
+
+async def apply_update(
+    session: AsyncSession,
+    repository: EntityRepository,
+    kind: EntityKind,
+    entity_id: uuid.UUID,
+    values: dict[str, Any],
+    context: ActionContext,
+    expected: ExpectedVersions,
+    not_found: Callable[[uuid.UUID], ProblemError],
+    editable_in: Collection[Status] | None = None,
+    not_editable: Callable[[Row[Any]], ProblemError] | None = None,
+) -> Row[Any]:
+    """Lock, check the version (and, with ``editable_in``, the status), update, record."""
+    before = await repository.lock(entity_id)
+    if before is None:
+        raise not_found(entity_id)
+    check_version(kind, before, expected)
+    if editable_in is not None and Status(before.status) not in editable_in:
+        assert not_editable is not None
+        raise not_editable(before)
+    after = await repository.update(entity_id, values)
+    assert after is not None  # locked above
+    await ChangeRecorder(session).updated(kind, before, after, context)
+    return after

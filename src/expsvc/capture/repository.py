@@ -60,13 +60,14 @@ class CaptureRepository(EntityRepository):
 
     async def stop_running_of_run(
         self, run_id: uuid.UUID, values: dict[str, Any]
-    ) -> list[uuid.UUID]:
-        """Apply ``values`` to every running capture session of the run; their ids."""
+    ) -> Sequence[Row[Any]]:
+        """Apply ``values`` to every running capture session of the run; the updated rows."""
         table = capture_sessions
         query = (
             update(table)
             .where(table.c.run_id == run_id, table.c.status == "running")
             .values(**values, version=table.c.version + 1, updated_at=func.now())
-            .returning(table.c.id)
+            .returning(table)
         )
-        return list((await self.session.execute(query)).scalars())
+        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        return rows

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.capture.repository import CaptureRepository
@@ -15,17 +17,16 @@ from expsvc.capture.schemas import (
     CaptureUpdate,
     RunCaptureQuery,
 )
+from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
-from expsvc.errors import Conflict, NotFound, PreconditionFailed
-from expsvc.event.catalogue import created_event, updated_event
-from expsvc.event.recorder import EventRecorder
+from expsvc.errors import Conflict, NotFound
 from expsvc.ids import new_id
 from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
 from expsvc.pagination import Ordering, PageRequest
 from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
-from expsvc.transitions import apply_transition, check_version
+from expsvc.transitions import apply_transition, apply_update, check_version
 
 _KIND = EntityKind.capture
 _NEWEST_FIRST = Ordering("created_at", descending=True)
@@ -66,7 +67,7 @@ class CaptureService:
         self.session = session
         self.captures = CaptureRepository(session)
         self.runs = RunRepository(session)
-        self.events = EventRecorder(session)
+        self.changes = ChangeRecorder(session)
 
     async def create(
         self, context: ActionContext, run_id: uuid.UUID, data: CaptureCreate
@@ -99,7 +100,7 @@ class CaptureService:
         )
         if row is None:
             raise CaptureSessionIdTaken(capture_session_id)
-        await self.events.record(created_event(_KIND), _KIND, [row], context)
+        await self.changes.created(_KIND, [row], context)
         return CaptureRead.model_validate(row)
 
     async def get(self, capture_id: uuid.UUID) -> CaptureRead:
@@ -135,24 +136,11 @@ class CaptureService:
         expected: ExpectedVersions,
     ) -> CaptureRead:
         """Change the fields present while the session is draft or running."""
-        values = data.model_dump(exclude_unset=True)
-        row = await self.captures.update(capture_id, values, expected.versions, _EDITABLE)
-        if row is not None:
-            await self.events.record(
-                updated_event(_KIND), _KIND, [row], context, changed_fields=sorted(values)
-            )
-            return CaptureRead.model_validate(row)
-        current = await self.get(capture_id)
-        if not expected.accepts(current.version):
-            raise PreconditionFailed(
-                f"capture session {capture_id} is at version {current.version}",
-                current_version=current.version,
-            )
-        raise CaptureClosed(
-            f"capture session {capture_id} is {current.status}; only draft or running sessions "
-            "can be changed",
-            current_status=current.status,
-        )
+        row = await apply_update(
+            self.session, self.captures, _KIND, capture_id, data.model_dump(exclude_unset=True),
+            context, expected, CaptureNotFound, _EDITABLE, _closed,
+        )  # fmt: skip
+        return CaptureRead.model_validate(row)
 
     async def start(
         self,
@@ -207,3 +195,11 @@ class CaptureService:
             expected, CaptureNotFound, reason,
         )  # fmt: skip
         return CaptureRead.model_validate(done.row)
+
+
+def _closed(capture: Row[Any]) -> CaptureClosed:
+    return CaptureClosed(
+        f"capture session {capture.id} is {capture.status}; only draft or running sessions "
+        "can be changed",
+        current_status=capture.status,
+    )

@@ -37,7 +37,21 @@ class EventRecorder:
     ) -> None:
         """One event per entity: ``data`` holds the entity after the change under its kind
         (``data.run``), the actor, the source and ``details`` (previous_status, reason ...)."""
+        await self.record_each(event_type, kind, entities, context, [details] * len(entities))
+
+    async def record_each(
+        self,
+        event_type: str,
+        kind: EntityKind,
+        entities: Sequence[Row[Any] | Any],
+        context: ActionContext,
+        details: Sequence[dict[str, Any]],
+    ) -> None:
+        """Like :meth:`record`, with details of its own for each entity."""
         now = datetime.now(UTC)
+        common: dict[str, Any] = {"actor": context.actor, "source": context.source.value}
+        if context.batch_id is not None:
+            common["batch_id"] = str(context.batch_id)
         await self.outbox.append(
             [
                 {
@@ -48,13 +62,12 @@ class EventRecorder:
                     "occurred_at": now,
                     "data": {
                         kind.value: entity_snapshot(entity),
-                        "actor": context.actor,
-                        "source": context.source.value,
-                        **to_jsonable_python(details),
+                        **common,
+                        **to_jsonable_python(extra),
                     },
                     "traceparent": context.traceparent,
                     "request_id": context.request_id,
                 }
-                for entity in entities
+                for entity, extra in zip(entities, details, strict=True)
             ]
         )

@@ -6,11 +6,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
-from expsvc.errors import Conflict, NotFound, PreconditionFailed
-from expsvc.event.catalogue import created_event, deleted_event, updated_event
-from expsvc.event.recorder import EventRecorder
+from expsvc.errors import Conflict, NotFound
 from expsvc.experiment.repository import ExperimentFilter, ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
@@ -22,7 +21,7 @@ from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import Ordering, PageRequest
 from expsvc.run.repository import RunRepository
-from expsvc.transitions import apply_transition
+from expsvc.transitions import apply_transition, apply_update, check_version
 
 _KIND = EntityKind.experiment
 _NEWEST_FIRST = Ordering("created_at", descending=True)
@@ -49,13 +48,13 @@ class ExperimentService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.repository = ExperimentRepository(session)
-        self.events = EventRecorder(session)
+        self.changes = ChangeRecorder(session)
 
     async def create(self, context: ActionContext, data: ExperimentCreate) -> ExperimentRead:
         row = await self.repository.insert(
             {"id": new_id(), "created_by": context.actor, **data.model_dump()}
         )
-        await self.events.record(created_event(_KIND), _KIND, [row], context)
+        await self.changes.created(_KIND, [row], context)
         return ExperimentRead.model_validate(row)
 
     async def get(self, experiment_id: uuid.UUID) -> ExperimentRead:
@@ -87,17 +86,10 @@ class ExperimentService:
         data: ExperimentUpdate,
         expected: ExpectedVersions,
     ) -> ExperimentRead:
-        values = data.model_dump(exclude_unset=True)
-        row = await self.repository.update(experiment_id, values, expected.versions)
-        if row is None:
-            current = await self.get(experiment_id)
-            raise PreconditionFailed(
-                f"experiment {experiment_id} is at version {current.version}",
-                current_version=current.version,
-            )
-        await self.events.record(
-            updated_event(_KIND), _KIND, [row], context, changed_fields=sorted(values)
-        )
+        row = await apply_update(
+            self.session, self.repository, _KIND, experiment_id,
+            data.model_dump(exclude_unset=True), context, expected, ExperimentNotFound,
+        )  # fmt: skip
         return ExperimentRead.model_validate(row)
 
     async def delete(
@@ -106,11 +98,7 @@ class ExperimentService:
         current = await self.repository.lock(experiment_id)
         if current is None:
             raise ExperimentNotFound(experiment_id)
-        if not expected.accepts(current.version):
-            raise PreconditionFailed(
-                f"experiment {experiment_id} is at version {current.version}",
-                current_version=current.version,
-            )
+        check_version(_KIND, current, expected)
         if current.status != Status.draft:
             raise ExperimentNotDeletable(
                 f"only draft experiments can be deleted; this one is {current.status}",
@@ -122,7 +110,7 @@ class ExperimentService:
                 f"experiment {experiment_id} has {runs} runs; archive it instead", runs=runs
             )
         await self.repository.delete(experiment_id)
-        await self.events.record(deleted_event(_KIND), _KIND, [current], context)
+        await self.changes.deleted(_KIND, [current], context)
 
     async def transition(
         self,

@@ -19,6 +19,7 @@ class StatusChange(ResponseModel):
     reason: str | None
     source: Source
     request_id: str | None
+    batch_id: uuid.UUID | None = Field(description="The bulk operation this change was part of.")
     created_at: datetime
 
 

@@ -43,6 +43,7 @@ class StatusHistoryService:
                     "reason": reason,
                     "source": context.source.value,
                     "request_id": context.request_id,
+                    "batch_id": context.batch_id,
                 }
                 for entity_id, previous in zip(entity_ids, froms, strict=True)
             ]

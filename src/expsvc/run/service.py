@@ -7,16 +7,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.capture.repository import CaptureRepository
+from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
-from expsvc.errors import Conflict, NotFound, PreconditionFailed
-from expsvc.event.catalogue import created_event, transition_event, updated_event
-from expsvc.event.recorder import EventRecorder
+from expsvc.errors import Conflict, NotFound
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.service import ExperimentNotFound
-from expsvc.history.service import StatusHistoryService
 from expsvc.ids import new_id
-from expsvc.lifecycle import Action, EntityKind, Source, Status
+from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import Ordering, PageRequest
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
@@ -27,7 +25,7 @@ from expsvc.run.schemas import (
     RunUpdate,
     SortDirection,
 )
-from expsvc.transitions import Transitioned, apply_transition, transition_values
+from expsvc.transitions import Transitioned, apply_transition, apply_update, transition_values
 
 _OPEN_EXPERIMENT = frozenset({Status.draft, Status.running})
 
@@ -48,8 +46,7 @@ class RunService:
         self.session = session
         self.runs = RunRepository(session)
         self.experiments = ExperimentRepository(session)
-        self.history = StatusHistoryService(session)
-        self.events = EventRecorder(session)
+        self.changes = ChangeRecorder(session)
 
     async def create(
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
@@ -68,7 +65,7 @@ class RunService:
         row = await self.runs.insert(
             {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values}
         )
-        await self.events.record(created_event(EntityKind.run), EntityKind.run, [row], context)
+        await self.changes.created(EntityKind.run, [row], context)
         return RunRead.model_validate(row)
 
     async def get(self, run_id: uuid.UUID) -> RunRead:
@@ -97,16 +94,9 @@ class RunService:
         data: RunUpdate,
         expected: ExpectedVersions,
     ) -> RunRead:
-        values = data.model_dump(exclude_unset=True)
-        row = await self.runs.update(run_id, values, expected.versions)
-        if row is None:
-            current = await self.get(run_id)
-            raise PreconditionFailed(
-                f"run {run_id} is at version {current.version}", current_version=current.version
-            )
-        await self.events.record(
-            updated_event(EntityKind.run), EntityKind.run, [row], context,
-            changed_fields=sorted(values),
+        row = await apply_update(
+            self.session, self.runs, EntityKind.run, run_id,
+            data.model_dump(exclude_unset=True), context, expected, RunNotFound,
         )  # fmt: skip
         return RunRead.model_validate(row)
 
@@ -175,15 +165,9 @@ class RunService:
             experiment_id, transition_values(Status.running), only_in={Status.draft}
         )
         if started is not None:
-            system = context.as_system()
-            reason = "first run started"
-            await self.history.record(
-                EntityKind.experiment, [experiment_id], Status.draft, Status.running, system,
-                reason,
-            )  # fmt: skip
-            await self.events.record(
-                transition_event(EntityKind.experiment, Action.start), EntityKind.experiment,
-                [started], system, previous_status=Status.draft, reason=reason,
+            await self.changes.transitioned(
+                EntityKind.experiment, Action.start, [started], Status.draft,
+                context.as_system(), "first run started",
             )  # fmt: skip
             return
         experiment = await self.experiments.lock(experiment_id, shared=True)
@@ -200,16 +184,6 @@ class RunService:
         stopped = await CaptureRepository(self.session).stop_running_of_run(
             run_id, transition_values(Status.finished)
         )
-        await self.history.record(
-            EntityKind.capture,
-            stopped,
-            Status.running,
-            Status.finished,
-            _as_system(context),
-            reason,
+        await self.changes.transitioned(
+            EntityKind.capture, Action.stop, stopped, Status.running, context.as_system(), reason
         )
-
-
-def _as_system(context: ActionContext) -> ActionContext:
-    """The same actor and request, recorded as a consequence rather than a direct action."""
-    return ActionContext(context.principal, context.request_id, Source.system)

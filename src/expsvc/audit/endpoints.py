@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from expsvc.audit.schemas import AuditPage, AuditQuery
+from expsvc.audit.service import AuditService
+from expsvc.context import CurrentContext
+from expsvc.db import DbSession, TransactionalRoute
+from expsvc.errors import BadRequest, ValidationFailed, problem_responses
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=TransactionalRoute)
+
+
+def get_service(session: DbSession) -> AuditService:
+    return AuditService(session)
+
+
+@router.get(
+    "", operation_id="list_audit_entries", responses=problem_responses(BadRequest, ValidationFailed)
+)
+async def list_audit_entries(
+    query: Annotated[AuditQuery, Query()],
+    _: CurrentContext,
+    service: Annotated[AuditService, Depends(get_service)],
+) -> AuditPage:
+    """Who changed what and when, newest first. Time ranges: after inclusive, before exclusive."""
+    return await service.search(query)

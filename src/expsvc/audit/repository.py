@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.audit.schemas import AuditQuery
+from expsvc.models import audit_log
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(audit_log), list(rows))
+
+    async def search(self, query: AuditQuery, before_id: int | None) -> Sequence[Row[Any]]:
+        statement = select(audit_log)
+        for field in ("actor", "action", "entity_type", "entity_id", "batch_id"):
+            value = getattr(query, field)
+            if value is not None:
+                statement = statement.where(audit_log.c[field] == value)
+        if query.occurred_after is not None:
+            statement = statement.where(audit_log.c.occurred_at >= query.occurred_after)
+        if query.occurred_before is not None:
+            statement = statement.where(audit_log.c.occurred_at < query.occurred_before)
+        if before_id is not None:
+            statement = statement.where(audit_log.c.id < before_id)
+        statement = statement.order_by(audit_log.c.id.desc()).limit(query.page_size + 1)
+        rows: Sequence[Row[Any]] = (await self.session.execute(statement)).all()
+        return rows

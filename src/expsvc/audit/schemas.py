@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, model_validator
+
+from expsvc.lifecycle import EntityKind, Source
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.schemas import PrincipalId, RequestModel, ResponseModel
+
+
+class AuditEntryRead(ResponseModel):
+    id: int
+    occurred_at: datetime
+    actor: str
+    source: Source
+    action: str = Field(examples=["create", "update", "delete", "finish"])
+    entity_type: str
+    entity_id: uuid.UUID
+    changes: dict[str, Any] = Field(
+        description='Per field: {"before": ..., "after": ...} (null where absent).'
+    )
+    request_id: str | None
+    idempotency_key: str | None
+    batch_id: uuid.UUID | None
+    client_address: str | None
+
+
+class AuditPage(ResponseModel):
+    items: list[AuditEntryRead] = Field(description="Newest first.")
+    next_page_token: str | None
+
+
+class AuditQuery(RequestModel):
+    """Filters of ``GET /v1/audit`` (each narrows the result), and the page."""
+
+    actor: PrincipalId | None = None
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+    entity_type: EntityKind | None = None
+    entity_id: uuid.UUID | None = None
+    batch_id: uuid.UUID | None = None
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+    def filters(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"page_size", "page_token"})
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> AuditQuery:
+        low, high = self.occurred_after, self.occurred_before
+        if low is not None and high is not None and low >= high:
+            raise ValueError("occurred_after must be earlier than occurred_before")
+        return self

@@ -1,0 +1,64 @@
+"""The audit log: one append-only row per create, update, delete and transition."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.audit.repository import AuditRepository
+from expsvc.audit.schemas import AuditEntryRead, AuditPage, AuditQuery
+from expsvc.context import ActionContext
+from expsvc.errors import InvalidPageToken
+from expsvc.lifecycle import EntityKind
+from expsvc.pagination import decode_page_token, encode_page_token
+
+Changes = dict[str, dict[str, Any]]
+_ORDERING = "id:desc"
+
+
+class AuditService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.repository = AuditRepository(session)
+
+    async def record(
+        self,
+        action: str,
+        kind: EntityKind,
+        changes: Sequence[tuple[uuid.UUID, Changes]],
+        context: ActionContext,
+    ) -> None:
+        """One row per (entity id, its field changes)."""
+        await self.repository.append(
+            [
+                {
+                    "actor": context.actor,
+                    "source": context.source.value,
+                    "action": action,
+                    "entity_type": kind.value,
+                    "entity_id": entity_id,
+                    "changes": entity_changes,
+                    "request_id": context.request_id,
+                    "idempotency_key": context.idempotency_key,
+                    "batch_id": context.batch_id,
+                    "client_address": context.client_address,
+                }
+                for entity_id, entity_changes in changes
+            ]
+        )
+
+    async def search(self, query: AuditQuery) -> AuditPage:
+        before = None
+        if query.page_token is not None:
+            key = decode_page_token(query.page_token, _ORDERING, query.filters())
+            if len(key) != 1 or not isinstance(key[0], int):
+                raise InvalidPageToken("page_token is malformed")
+            before = key[0]
+        rows = await self.repository.search(query, before)
+        items = [AuditEntryRead.model_validate(row) for row in rows[: query.page_size]]
+        token = None
+        if len(rows) > query.page_size:
+            token = encode_page_token(_ORDERING, [items[-1].id], query.filters())
+        return AuditPage(items=items, next_page_token=token)

@@ -1,0 +1,118 @@
+"""Everything a change leaves behind, written in the change's own transaction.
+
+Every create, update, delete and transition goes through :class:`ChangeRecorder`, which writes
+its audit row, its outbox event and, for transitions, its status-history row. Services call it
+right after the domain write; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.audit.service import AuditService, Changes
+from expsvc.context import ActionContext
+from expsvc.event.catalogue import created_event, deleted_event, transition_event, updated_event
+from expsvc.event.recorder import EventRecorder, entity_snapshot
+from expsvc.history.service import StatusHistoryService
+from expsvc.lifecycle import Action, EntityKind, Status
+
+
+def field_changes(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, fields: Sequence[str]
+) -> Changes:
+    """``{field: {"before": b, "after": a}}`` for the fields whose value differs."""
+    changes: Changes = {}
+    for field in fields:
+        old = None if before is None else before.get(field)
+        new = None if after is None else after.get(field)
+        if old != new:
+            changes[field] = {"before": old, "after": new}
+    return changes
+
+
+class ChangeRecorder:
+    def __init__(self, session: AsyncSession) -> None:
+        self.history = StatusHistoryService(session)
+        self.events = EventRecorder(session)
+        self.audit = AuditService(session)
+
+    async def created(
+        self, kind: EntityKind, rows: Sequence[Row[Any]], context: ActionContext
+    ) -> None:
+        await self.events.record(created_event(kind), kind, rows, context)
+        await self.audit.record(
+            "create", kind, [(row.id, _all_fields(None, row)) for row in rows], context
+        )
+
+    async def updated(
+        self, kind: EntityKind, before: Row[Any], after: Row[Any], context: ActionContext
+    ) -> list[str]:
+        """Record an update; the names of the fields that really changed."""
+        old, new = entity_snapshot(before), entity_snapshot(after)
+        changes = field_changes(old, new, [f for f in new if f not in _BOOKKEEPING])
+        await self.events.record(
+            updated_event(kind), kind, [after], context, changed_fields=sorted(changes)
+        )
+        await self.audit.record("update", kind, [(after.id, changes)], context)
+        return sorted(changes)
+
+    async def deleted(
+        self, kind: EntityKind, rows: Sequence[Row[Any]], context: ActionContext
+    ) -> None:
+        await self.events.record(deleted_event(kind), kind, rows, context)
+        await self.audit.record(
+            "delete", kind, [(row.id, _all_fields(row, None)) for row in rows], context
+        )
+
+    async def transitioned(
+        self,
+        kind: EntityKind,
+        action: Action,
+        rows: Sequence[Row[Any]],
+        previous: Status | Sequence[Status],
+        context: ActionContext,
+        reason: str | None = None,
+    ) -> None:
+        """Transitions of ``rows`` (already updated) from ``previous`` (one, or one per row)."""
+        if not rows:
+            return
+        froms = [previous] * len(rows) if isinstance(previous, Status) else list(previous)
+        target = Status(rows[0].status)
+        await self.history.record(kind, [r.id for r in rows], froms, target, context, reason)
+        await self.events.record_each(
+            transition_event(kind, action),
+            kind,
+            rows,
+            context,
+            [{"previous_status": f, "reason": reason} for f in froms],
+        )
+        await self.audit.record(
+            action.value,
+            kind,
+            [
+                (row.id, _transition_changes(old, row, reason))
+                for row, old in zip(rows, froms, strict=True)
+            ],
+            context,
+        )
+
+
+_BOOKKEEPING = frozenset({"version", "updated_at"})
+
+
+def _all_fields(before: Row[Any] | None, after: Row[Any] | None) -> Changes:
+    old = None if before is None else entity_snapshot(before)
+    new = None if after is None else entity_snapshot(after)
+    fields = [f for f in (new or old or {}) if f not in _BOOKKEEPING]
+    return field_changes(old, new, fields)
+
+
+def _transition_changes(previous: Status, row: Row[Any], reason: str | None) -> Changes:
+    changes: Changes = {"status": {"before": previous.value, "after": row.status}}
+    if reason is not None:
+        changes["reason"] = {"before": None, "after": reason}
+    return changes
