@@ -37,7 +37,24 @@ def _problem_schema(code: str, content: dict[str, Any]) -> dict[str, Any] | None
     return declared or _PROBLEM_REF
 
 
+def _optional_body_without_null(operation: dict[str, Any]) -> None:
+    """An optional body is omitted, not sent as ``null``: ``X | None = None`` becomes ``X``.
+
+    Generated clients then leave the body out when the caller does; with ``anyOf [X, null]``
+    openapi-python-client would try to send its "unset" marker as JSON.
+    """
+    body = operation.get("requestBody")
+    if body is None or body.get("required"):
+        return
+    for media in body.get("content", {}).values():
+        choices = media.get("schema", {}).get("anyOf", [])
+        others = [choice for choice in choices if choice != {"type": "null"}]
+        if len(choices) == 2 and len(others) == 1:
+            media["schema"] = others[0]
+
+
 def _normalise_operation(path: str, operation: dict[str, Any]) -> None:
+    _optional_body_without_null(operation)
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for code, response in responses.items():
         schema = _problem_schema(code, response.get("content", {}))

@@ -129,3 +129,18 @@ Sensors = Annotated[
     ),
     AfterValidator(_unique_sorted),
 ]
+
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class TransitionRequest(RequestModel):
+    """Optional body of a lifecycle action."""
+
+    reason: Reason | None = Field(default=None, description="Recorded in the status history.")
+
+
+class FailRequest(RequestModel):
+    """Body of a ``fail`` action."""
+
+    reason: Reason = Field(description="Why it failed; stored as failure_reason.")

@@ -16,7 +16,7 @@ from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ProblemError, problem_responses
 from expsvc.lifecycle import ACTIONS, Action, EntityKind, InvalidTransition
-from expsvc.run.schemas import FailRequest, TransitionRequest
+from expsvc.schemas import FailRequest, TransitionRequest
 
 RunAction = Callable[[Any, Any, uuid.UUID, Action, ExpectedVersions, str | None], Awaitable[Any]]
 _SUMMARIES = {

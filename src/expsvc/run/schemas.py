@@ -27,7 +27,6 @@ GitSha = Annotated[
 ]
 GitBranch = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 GitRepository = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
 class RunFields(RequestModel):
@@ -60,14 +59,6 @@ class RunUpdate(NullableFieldsGuard):
     git_sha: GitSha | None = None
     git_branch: GitBranch | None = None
     git_repository: GitRepository | None = None
-
-
-class TransitionRequest(RequestModel):
-    reason: Reason | None = Field(default=None, description="Recorded in the status history.")
-
-
-class FailRequest(RequestModel):
-    reason: Reason = Field(description="Why the run failed; stored as failure_reason.")
 
 
 class RunRead(ResponseModel):

@@ -1,0 +1,363 @@
+import datetime
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.audit_page import AuditPage
+from ...models.entity_kind import EntityKind
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    actor: None | str | Unset = UNSET,
+    action: None | str | Unset = UNSET,
+    entity_type: EntityKind | None | Unset = UNSET,
+    entity_id: None | Unset | UUID = UNSET,
+    batch_id: None | Unset | UUID = UNSET,
+    occurred_after: datetime.datetime | None | Unset = UNSET,
+    occurred_before: datetime.datetime | None | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_actor: None | str | Unset
+    if isinstance(actor, Unset):
+        json_actor = UNSET
+    else:
+        json_actor = actor
+    params["actor"] = json_actor
+
+    json_action: None | str | Unset
+    if isinstance(action, Unset):
+        json_action = UNSET
+    else:
+        json_action = action
+    params["action"] = json_action
+
+    json_entity_type: None | str | Unset
+    if isinstance(entity_type, Unset):
+        json_entity_type = UNSET
+    elif isinstance(entity_type, EntityKind):
+        json_entity_type = entity_type.value
+    else:
+        json_entity_type = entity_type
+    params["entity_type"] = json_entity_type
+
+    json_entity_id: None | str | Unset
+    if isinstance(entity_id, Unset):
+        json_entity_id = UNSET
+    elif isinstance(entity_id, UUID):
+        json_entity_id = str(entity_id)
+    else:
+        json_entity_id = entity_id
+    params["entity_id"] = json_entity_id
+
+    json_batch_id: None | str | Unset
+    if isinstance(batch_id, Unset):
+        json_batch_id = UNSET
+    elif isinstance(batch_id, UUID):
+        json_batch_id = str(batch_id)
+    else:
+        json_batch_id = batch_id
+    params["batch_id"] = json_batch_id
+
+    json_occurred_after: None | str | Unset
+    if isinstance(occurred_after, Unset):
+        json_occurred_after = UNSET
+    elif isinstance(occurred_after, datetime.datetime):
+        json_occurred_after = occurred_after.isoformat()
+    else:
+        json_occurred_after = occurred_after
+    params["occurred_after"] = json_occurred_after
+
+    json_occurred_before: None | str | Unset
+    if isinstance(occurred_before, Unset):
+        json_occurred_before = UNSET
+    elif isinstance(occurred_before, datetime.datetime):
+        json_occurred_before = occurred_before.isoformat()
+    else:
+        json_occurred_before = occurred_before
+    params["occurred_before"] = json_occurred_before
+
+    params["page_size"] = page_size
+
+    json_page_token: None | str | Unset
+    if isinstance(page_token, Unset):
+        json_page_token = UNSET
+    else:
+        json_page_token = page_token
+    params["page_token"] = json_page_token
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/audit",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> AuditPage | Problem | None:
+    if response.status_code == 200:
+        response_200 = AuditPage.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[AuditPage | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    actor: None | str | Unset = UNSET,
+    action: None | str | Unset = UNSET,
+    entity_type: EntityKind | None | Unset = UNSET,
+    entity_id: None | Unset | UUID = UNSET,
+    batch_id: None | Unset | UUID = UNSET,
+    occurred_after: datetime.datetime | None | Unset = UNSET,
+    occurred_before: datetime.datetime | None | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+) -> Response[AuditPage | Problem]:
+    """List Audit Entries
+
+     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+
+    Args:
+        actor (None | str | Unset):
+        action (None | str | Unset):
+        entity_type (EntityKind | None | Unset):
+        entity_id (None | Unset | UUID):
+        batch_id (None | Unset | UUID):
+        occurred_after (datetime.datetime | None | Unset):
+        occurred_before (datetime.datetime | None | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuditPage | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        batch_id=batch_id,
+        occurred_after=occurred_after,
+        occurred_before=occurred_before,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    actor: None | str | Unset = UNSET,
+    action: None | str | Unset = UNSET,
+    entity_type: EntityKind | None | Unset = UNSET,
+    entity_id: None | Unset | UUID = UNSET,
+    batch_id: None | Unset | UUID = UNSET,
+    occurred_after: datetime.datetime | None | Unset = UNSET,
+    occurred_before: datetime.datetime | None | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+) -> AuditPage | Problem | None:
+    """List Audit Entries
+
+     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+
+    Args:
+        actor (None | str | Unset):
+        action (None | str | Unset):
+        entity_type (EntityKind | None | Unset):
+        entity_id (None | Unset | UUID):
+        batch_id (None | Unset | UUID):
+        occurred_after (datetime.datetime | None | Unset):
+        occurred_before (datetime.datetime | None | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuditPage | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        batch_id=batch_id,
+        occurred_after=occurred_after,
+        occurred_before=occurred_before,
+        page_size=page_size,
+        page_token=page_token,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    actor: None | str | Unset = UNSET,
+    action: None | str | Unset = UNSET,
+    entity_type: EntityKind | None | Unset = UNSET,
+    entity_id: None | Unset | UUID = UNSET,
+    batch_id: None | Unset | UUID = UNSET,
+    occurred_after: datetime.datetime | None | Unset = UNSET,
+    occurred_before: datetime.datetime | None | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+) -> Response[AuditPage | Problem]:
+    """List Audit Entries
+
+     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+
+    Args:
+        actor (None | str | Unset):
+        action (None | str | Unset):
+        entity_type (EntityKind | None | Unset):
+        entity_id (None | Unset | UUID):
+        batch_id (None | Unset | UUID):
+        occurred_after (datetime.datetime | None | Unset):
+        occurred_before (datetime.datetime | None | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuditPage | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        batch_id=batch_id,
+        occurred_after=occurred_after,
+        occurred_before=occurred_before,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    actor: None | str | Unset = UNSET,
+    action: None | str | Unset = UNSET,
+    entity_type: EntityKind | None | Unset = UNSET,
+    entity_id: None | Unset | UUID = UNSET,
+    batch_id: None | Unset | UUID = UNSET,
+    occurred_after: datetime.datetime | None | Unset = UNSET,
+    occurred_before: datetime.datetime | None | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+) -> AuditPage | Problem | None:
+    """List Audit Entries
+
+     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+
+    Args:
+        actor (None | str | Unset):
+        action (None | str | Unset):
+        entity_type (EntityKind | None | Unset):
+        entity_id (None | Unset | UUID):
+        batch_id (None | Unset | UUID):
+        occurred_after (datetime.datetime | None | Unset):
+        occurred_before (datetime.datetime | None | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuditPage | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            batch_id=batch_id,
+            occurred_after=occurred_after,
+            occurred_before=occurred_before,
+            page_size=page_size,
+            page_token=page_token,
+        )
+    ).parsed

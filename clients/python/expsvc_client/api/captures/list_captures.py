@@ -1,0 +1,305 @@
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.capture_page import CapturePage
+from ...models.problem import Problem
+from ...models.status import Status
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    status: list[Status] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    capture_session_id: None | str | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+    run_id: None | Unset | UUID = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_status: list[str] | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = []
+        for status_item_data in status:
+            status_item = status_item_data.value
+            json_status.append(status_item)
+
+    params["status"] = json_status
+
+    json_sensor: list[str] | Unset = UNSET
+    if not isinstance(sensor, Unset):
+        json_sensor = sensor
+
+    params["sensor"] = json_sensor
+
+    json_capture_session_id: None | str | Unset
+    if isinstance(capture_session_id, Unset):
+        json_capture_session_id = UNSET
+    else:
+        json_capture_session_id = capture_session_id
+    params["capture_session_id"] = json_capture_session_id
+
+    params["page_size"] = page_size
+
+    json_page_token: None | str | Unset
+    if isinstance(page_token, Unset):
+        json_page_token = UNSET
+    else:
+        json_page_token = page_token
+    params["page_token"] = json_page_token
+
+    json_run_id: None | str | Unset
+    if isinstance(run_id, Unset):
+        json_run_id = UNSET
+    elif isinstance(run_id, UUID):
+        json_run_id = str(run_id)
+    else:
+        json_run_id = run_id
+    params["run_id"] = json_run_id
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/captures",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> CapturePage | Problem | None:
+    if response.status_code == 200:
+        response_200 = CapturePage.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[CapturePage | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    status: list[Status] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    capture_session_id: None | str | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+    run_id: None | Unset | UUID = UNSET,
+) -> Response[CapturePage | Problem]:
+    """List Captures
+
+     Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
+
+    Unknown parameters are refused.
+
+    Args:
+        status (list[Status] | Unset): Sessions in any of these statuses.
+        sensor (list[str] | Unset): Sessions carrying all these sensors.
+        capture_session_id (None | str | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+        run_id (None | Unset | UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CapturePage | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        status=status,
+        sensor=sensor,
+        capture_session_id=capture_session_id,
+        page_size=page_size,
+        page_token=page_token,
+        run_id=run_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    status: list[Status] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    capture_session_id: None | str | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+    run_id: None | Unset | UUID = UNSET,
+) -> CapturePage | Problem | None:
+    """List Captures
+
+     Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
+
+    Unknown parameters are refused.
+
+    Args:
+        status (list[Status] | Unset): Sessions in any of these statuses.
+        sensor (list[str] | Unset): Sessions carrying all these sensors.
+        capture_session_id (None | str | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+        run_id (None | Unset | UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CapturePage | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        status=status,
+        sensor=sensor,
+        capture_session_id=capture_session_id,
+        page_size=page_size,
+        page_token=page_token,
+        run_id=run_id,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    status: list[Status] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    capture_session_id: None | str | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+    run_id: None | Unset | UUID = UNSET,
+) -> Response[CapturePage | Problem]:
+    """List Captures
+
+     Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
+
+    Unknown parameters are refused.
+
+    Args:
+        status (list[Status] | Unset): Sessions in any of these statuses.
+        sensor (list[str] | Unset): Sessions carrying all these sensors.
+        capture_session_id (None | str | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+        run_id (None | Unset | UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CapturePage | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        status=status,
+        sensor=sensor,
+        capture_session_id=capture_session_id,
+        page_size=page_size,
+        page_token=page_token,
+        run_id=run_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    status: list[Status] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    capture_session_id: None | str | Unset = UNSET,
+    page_size: int | Unset = 50,
+    page_token: None | str | Unset = UNSET,
+    run_id: None | Unset | UUID = UNSET,
+) -> CapturePage | Problem | None:
+    """List Captures
+
+     Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
+
+    Unknown parameters are refused.
+
+    Args:
+        status (list[Status] | Unset): Sessions in any of these statuses.
+        sensor (list[str] | Unset): Sessions carrying all these sensors.
+        capture_session_id (None | str | Unset):
+        page_size (int | Unset):  Default: 50.
+        page_token (None | str | Unset):
+        run_id (None | Unset | UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CapturePage | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            status=status,
+            sensor=sensor,
+            capture_session_id=capture_session_id,
+            page_size=page_size,
+            page_token=page_token,
+            run_id=run_id,
+        )
+    ).parsed

@@ -1,0 +1,237 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    after: int | Unset = 0,
+    type_: list[str] | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(last_event_id, Unset):
+        headers["Last-Event-ID"] = last_event_id
+
+    params: dict[str, Any] = {}
+
+    params["after"] = after
+
+    json_type_: list[str] | Unset = UNSET
+    if not isinstance(type_, Unset):
+        json_type_ = type_
+
+    params["type"] = json_type_
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/events/stream",
+        "params": params,
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | str | None:
+    if response.status_code == 200:
+        response_200 = response.text
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 410:
+        response_410 = Problem.from_dict(response.json())
+
+        return response_410
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | str]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    after: int | Unset = 0,
+    type_: list[str] | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+) -> Response[Problem | str]:
+    """Stream Events
+
+     Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+
+    Args:
+        after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
+            oldest. Default: 0.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
+            reconnect).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | str]
+    """
+
+    kwargs = _get_kwargs(
+        after=after,
+        type_=type_,
+        last_event_id=last_event_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    after: int | Unset = 0,
+    type_: list[str] | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+) -> Problem | str | None:
+    """Stream Events
+
+     Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+
+    Args:
+        after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
+            oldest. Default: 0.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
+            reconnect).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | str
+    """
+
+    return sync_detailed(
+        client=client,
+        after=after,
+        type_=type_,
+        last_event_id=last_event_id,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    after: int | Unset = 0,
+    type_: list[str] | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+) -> Response[Problem | str]:
+    """Stream Events
+
+     Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+
+    Args:
+        after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
+            oldest. Default: 0.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
+            reconnect).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | str]
+    """
+
+    kwargs = _get_kwargs(
+        after=after,
+        type_=type_,
+        last_event_id=last_event_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    after: int | Unset = 0,
+    type_: list[str] | Unset = UNSET,
+    last_event_id: None | str | Unset = UNSET,
+) -> Problem | str | None:
+    """Stream Events
+
+     Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+
+    Args:
+        after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
+            oldest. Default: 0.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
+            reconnect).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | str
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            after=after,
+            type_=type_,
+            last_event_id=last_event_id,
+        )
+    ).parsed

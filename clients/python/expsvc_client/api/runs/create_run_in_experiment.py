@@ -1,0 +1,254 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.run_create import RunCreate
+from ...models.run_read import RunRead
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    experiment_id: UUID,
+    *,
+    body: RunCreate,
+    idempotency_key: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/experiments/{experiment_id}/runs".format(
+            experiment_id=quote(str(experiment_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | RunRead | None:
+    if response.status_code == 201:
+        response_201 = RunRead.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | RunRead]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    experiment_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RunCreate,
+    idempotency_key: None | str | Unset = UNSET,
+) -> Response[Problem | RunRead]:
+    """Create Run In Experiment
+
+     Create a draft run in an experiment that is draft or running.
+
+    Args:
+        experiment_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        body (RunCreate): A run inside the experiment named by the path.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | RunRead]
+    """
+
+    kwargs = _get_kwargs(
+        experiment_id=experiment_id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    experiment_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RunCreate,
+    idempotency_key: None | str | Unset = UNSET,
+) -> Problem | RunRead | None:
+    """Create Run In Experiment
+
+     Create a draft run in an experiment that is draft or running.
+
+    Args:
+        experiment_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        body (RunCreate): A run inside the experiment named by the path.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | RunRead
+    """
+
+    return sync_detailed(
+        experiment_id=experiment_id,
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    experiment_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RunCreate,
+    idempotency_key: None | str | Unset = UNSET,
+) -> Response[Problem | RunRead]:
+    """Create Run In Experiment
+
+     Create a draft run in an experiment that is draft or running.
+
+    Args:
+        experiment_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        body (RunCreate): A run inside the experiment named by the path.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | RunRead]
+    """
+
+    kwargs = _get_kwargs(
+        experiment_id=experiment_id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    experiment_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RunCreate,
+    idempotency_key: None | str | Unset = UNSET,
+) -> Problem | RunRead | None:
+    """Create Run In Experiment
+
+     Create a draft run in an experiment that is draft or running.
+
+    Args:
+        experiment_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        body (RunCreate): A run inside the experiment named by the path.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | RunRead
+    """
+
+    return (
+        await asyncio_detailed(
+            experiment_id=experiment_id,
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed

@@ -1,0 +1,89 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .audit_entry_read import AuditEntryRead
+from .audit_entry_read_changes import AuditEntryReadChanges
+from .audit_page import AuditPage
+from .capture_create import CaptureCreate
+from .capture_page import CapturePage
+from .capture_read import CaptureRead
+from .capture_update import CaptureUpdate
+from .cloud_event import CloudEvent
+from .cloud_event_data import CloudEventData
+from .entity_kind import EntityKind
+from .event_page import EventPage
+from .experiment_create import ExperimentCreate
+from .experiment_create_params import ExperimentCreateParams
+from .experiment_page import ExperimentPage
+from .experiment_read import ExperimentRead
+from .experiment_read_params import ExperimentReadParams
+from .experiment_update import ExperimentUpdate
+from .experiment_update_params_type_0 import ExperimentUpdateParamsType0
+from .fail_request import FailRequest
+from .liveness import Liveness
+from .not_ready import NotReady
+from .not_ready_checks import NotReadyChecks
+from .problem import Problem
+from .readiness import Readiness
+from .readiness_checks import ReadinessChecks
+from .run_create import RunCreate
+from .run_create_params import RunCreateParams
+from .run_create_with_experiment import RunCreateWithExperiment
+from .run_create_with_experiment_params import RunCreateWithExperimentParams
+from .run_order_by import RunOrderBy
+from .run_page import RunPage
+from .run_read import RunRead
+from .run_read_params import RunReadParams
+from .run_update import RunUpdate
+from .run_update_params_type_0 import RunUpdateParamsType0
+from .sort_direction import SortDirection
+from .source import Source
+from .status import Status
+from .status_change import StatusChange
+from .status_history_page import StatusHistoryPage
+from .transition_request import TransitionRequest
+from .validation_item import ValidationItem
+
+__all__ = (
+    "AuditEntryRead",
+    "AuditEntryReadChanges",
+    "AuditPage",
+    "CaptureCreate",
+    "CapturePage",
+    "CaptureRead",
+    "CaptureUpdate",
+    "CloudEvent",
+    "CloudEventData",
+    "EntityKind",
+    "EventPage",
+    "ExperimentCreate",
+    "ExperimentCreateParams",
+    "ExperimentPage",
+    "ExperimentRead",
+    "ExperimentReadParams",
+    "ExperimentUpdate",
+    "ExperimentUpdateParamsType0",
+    "FailRequest",
+    "Liveness",
+    "NotReady",
+    "NotReadyChecks",
+    "Problem",
+    "Readiness",
+    "ReadinessChecks",
+    "RunCreate",
+    "RunCreateParams",
+    "RunCreateWithExperiment",
+    "RunCreateWithExperimentParams",
+    "RunOrderBy",
+    "RunPage",
+    "RunRead",
+    "RunReadParams",
+    "RunUpdate",
+    "RunUpdateParamsType0",
+    "SortDirection",
+    "Source",
+    "Status",
+    "StatusChange",
+    "StatusHistoryPage",
+    "TransitionRequest",
+    "ValidationItem",
+)

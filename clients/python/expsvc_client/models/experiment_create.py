@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.experiment_create_params import ExperimentCreateParams
+
+
+T = TypeVar("T", bound="ExperimentCreate")
+
+
+@_attrs_define
+class ExperimentCreate:
+    """
+    Attributes:
+        name (str):
+        description (None | str | Unset):
+        tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
+        params (ExperimentCreateParams | Unset): Free-form JSON object, at most 65536 bytes serialised.
+        participants (list[str] | Unset):
+    """
+
+    name: str
+    description: None | str | Unset = UNSET
+    tags: list[str] | Unset = UNSET
+    params: ExperimentCreateParams | Unset = UNSET
+    participants: list[str] | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        name = self.name
+
+        description: None | str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
+
+        tags: list[str] | Unset = UNSET
+        if not isinstance(self.tags, Unset):
+            tags = self.tags
+
+        params: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.params, Unset):
+            params = self.params.to_dict()
+
+        participants: list[str] | Unset = UNSET
+        if not isinstance(self.participants, Unset):
+            participants = self.participants
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "name": name,
+            }
+        )
+        if description is not UNSET:
+            field_dict["description"] = description
+        if tags is not UNSET:
+            field_dict["tags"] = tags
+        if params is not UNSET:
+            field_dict["params"] = params
+        if participants is not UNSET:
+            field_dict["participants"] = participants
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.experiment_create_params import ExperimentCreateParams  # noqa: PLC0415
+
+        d = dict(src_dict)
+        name = d.pop("name")
+
+        def _parse_description(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        description = _parse_description(d.pop("description", UNSET))
+
+        tags = cast(list[str], d.pop("tags", UNSET))
+
+        _params = d.pop("params", UNSET)
+        params: ExperimentCreateParams | Unset
+        if isinstance(_params, Unset):
+            params = UNSET
+        else:
+            params = ExperimentCreateParams.from_dict(_params)
+
+        participants = cast(list[str], d.pop("participants", UNSET))
+
+        experiment_create = cls(
+            name=name,
+            description=description,
+            tags=tags,
+            params=params,
+            participants=participants,
+        )
+
+        return experiment_create

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.run_update_params_type_0 import RunUpdateParamsType0
+
+
+T = TypeVar("T", bound="RunUpdate")
+
+
+@_attrs_define
+class RunUpdate:
+    """Only the fields present are changed; ``null`` clears the git fields.
+
+    Attributes:
+        name (None | str | Unset):
+        tags (list[str] | None | Unset):
+        params (None | RunUpdateParamsType0 | Unset):
+        participants (list[str] | None | Unset):
+        git_sha (None | str | Unset):
+        git_branch (None | str | Unset):
+        git_repository (None | str | Unset):
+    """
+
+    name: None | str | Unset = UNSET
+    tags: list[str] | None | Unset = UNSET
+    params: None | RunUpdateParamsType0 | Unset = UNSET
+    participants: list[str] | None | Unset = UNSET
+    git_sha: None | str | Unset = UNSET
+    git_branch: None | str | Unset = UNSET
+    git_repository: None | str | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.run_update_params_type_0 import RunUpdateParamsType0  # noqa: PLC0415
+
+        name: None | str | Unset
+        if isinstance(self.name, Unset):
+            name = UNSET
+        else:
+            name = self.name
+
+        tags: list[str] | None | Unset
+        if isinstance(self.tags, Unset):
+            tags = UNSET
+        elif isinstance(self.tags, list):
+            tags = self.tags
+
+        else:
+            tags = self.tags
+
+        params: dict[str, Any] | None | Unset
+        if isinstance(self.params, Unset):
+            params = UNSET
+        elif isinstance(self.params, RunUpdateParamsType0):
+            params = self.params.to_dict()
+        else:
+            params = self.params
+
+        participants: list[str] | None | Unset
+        if isinstance(self.participants, Unset):
+            participants = UNSET
+        elif isinstance(self.participants, list):
+            participants = self.participants
+
+        else:
+            participants = self.participants
+
+        git_sha: None | str | Unset
+        if isinstance(self.git_sha, Unset):
+            git_sha = UNSET
+        else:
+            git_sha = self.git_sha
+
+        git_branch: None | str | Unset
+        if isinstance(self.git_branch, Unset):
+            git_branch = UNSET
+        else:
+            git_branch = self.git_branch
+
+        git_repository: None | str | Unset
+        if isinstance(self.git_repository, Unset):
+            git_repository = UNSET
+        else:
+            git_repository = self.git_repository
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update({})
+        if name is not UNSET:
+            field_dict["name"] = name
+        if tags is not UNSET:
+            field_dict["tags"] = tags
+        if params is not UNSET:
+            field_dict["params"] = params
+        if participants is not UNSET:
+            field_dict["participants"] = participants
+        if git_sha is not UNSET:
+            field_dict["git_sha"] = git_sha
+        if git_branch is not UNSET:
+            field_dict["git_branch"] = git_branch
+        if git_repository is not UNSET:
+            field_dict["git_repository"] = git_repository
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.run_update_params_type_0 import RunUpdateParamsType0  # noqa: PLC0415
+
+        d = dict(src_dict)
+
+        def _parse_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        name = _parse_name(d.pop("name", UNSET))
+
+        def _parse_tags(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                tags_type_0 = cast(list[str], data)
+
+                return tags_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        tags = _parse_tags(d.pop("tags", UNSET))
+
+        def _parse_params(data: object) -> None | RunUpdateParamsType0 | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                params_type_0 = RunUpdateParamsType0.from_dict(data)
+
+                return params_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | RunUpdateParamsType0 | Unset, data)
+
+        params = _parse_params(d.pop("params", UNSET))
+
+        def _parse_participants(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                participants_type_0 = cast(list[str], data)
+
+                return participants_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        participants = _parse_participants(d.pop("participants", UNSET))
+
+        def _parse_git_sha(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        git_sha = _parse_git_sha(d.pop("git_sha", UNSET))
+
+        def _parse_git_branch(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        git_branch = _parse_git_branch(d.pop("git_branch", UNSET))
+
+        def _parse_git_repository(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        git_repository = _parse_git_repository(d.pop("git_repository", UNSET))
+
+        run_update = cls(
+            name=name,
+            tags=tags,
+            params=params,
+            participants=participants,
+            git_sha=git_sha,
+            git_branch=git_branch,
+            git_repository=git_repository,
+        )
+
+        return run_update
