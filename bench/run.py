@@ -61,6 +61,7 @@ from tools import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
 START_DEADLINE = 60.0
 
 
@@ -94,9 +95,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add("--skip-wrk", action="store_true", help="only the open-loop latency runs")
     add("--skip-openloop", action="store_true", help="only the wrk throughput runs")
+    add(
+        "--reference-scenarios",
+        default="get,create",
+        help="wrk scenarios also run against bench/reference_app.py (bare FastAPI + asyncpg),"
+        " the ceiling of the stack; empty: none",
+    )
     add("--keep-database", action="store_true")
     add("--output-dir", type=Path, default=ROOT / "bench" / "results")
-    return parser.parse_args(argv)  # fmt: skip
+    return parser.parse_args(argv)
 
 
 def admin_url(url: str, database: str | None = None) -> str:
@@ -150,27 +157,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, int]]:
-    """``expsvc serve`` on a free port until ready; yields (port, pid); SIGTERM at the end."""
+def _server(
+    command: list[str], env: dict[str, str], ready: str, log: Path
+) -> Iterator[tuple[int, int]]:
+    """Runs ``command`` (plus ``--port``) until ``ready`` answers 2xx; yields (port, pid)."""
     port = free_port()
-    command = [sys.executable, "-m", "expsvc", "serve", "--workers", str(workers)]
     with log.open("ab") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [*command, "--port", str(port)],
-            env=service_env(database_url),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+        process = subprocess.Popen(  # noqa: S603 - our own commands
+            [*command, "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT
         )
     try:
         until = time.monotonic() + START_DEADLINE
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"expsvc serve exited with {process.returncode}; see {log}")
+                raise RuntimeError(f"{command[2]} exited with {process.returncode}; see {log}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).is_success:
+                if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=2).is_success:
                     break
             if time.monotonic() > until:
-                raise RuntimeError(f"expsvc serve was not ready in {START_DEADLINE}s; see {log}")
+                raise RuntimeError(f"{command[2]} was not ready in {START_DEADLINE}s; see {log}")
             time.sleep(0.2)
         yield port, process.pid
     finally:
@@ -180,6 +185,24 @@ def serve(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, int
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def serve(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, int]]:
+    """``expsvc serve`` on a free port until ready; yields (port, pid)."""
+    command = [sys.executable, "-m", "expsvc", "serve", "--workers", str(workers)]
+    with _server(command, service_env(database_url), "/health/ready", log) as (port, pid):
+        yield port, pid
+
+
+@contextlib.contextmanager
+def reference(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, int]]:
+    """bench/reference_app.py (bare FastAPI + asyncpg) under uvicorn; yields (port, pid)."""
+    command = [sys.executable, "-m", "uvicorn", "reference_app:app", "--app-dir", str(BENCH)]
+    command += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    env = service_env(database_url) | {"EXPSVC_REFERENCE_DATABASE_URL": database_url}
+    with _server(command, env, "/openapi.json", log) as (port, pid):
+        yield port, pid
 
 
 async def prepare_pools(database_url: str, port: int, drafts: int, running: int) -> Pools:
@@ -302,24 +325,54 @@ def run_scenarios(
             phases.done(f"openloop {scenario}")
         data_dir = out / "wrk-data"
         write_wrk_data(data_dir, pools)
-        for scenario in [] if wrk is None else [s for s in scenarios if s in WRK_SCENARIOS]:
-            for new_connection in (False, True):
-                spec_w = WrkRun(
-                    scenario,
-                    args.wrk_seconds,
-                    args.wrk_connections,
-                    args.wrk_threads,
-                    new_connection,
-                )
-                meter.start()
-                mode = "new_connection" if new_connection else "keep_alive"
-                # Idempotency keys and run names must never repeat across wrk runs.
-                run_nonce = f"{nonce}-{scenario}-{mode}"
-                summary = run_wrk(wrk, port, data_dir, spec_w, args.idempotency, run_nonce)
-                summary["cpu"] = meter.stop()
-                results["wrk"].setdefault(scenario, {})[mode] = summary
-                print(f"wrk {scenario} {mode}: {summary['rps']} req/s", file=sys.stderr)
-                phases.done(f"wrk {scenario} {mode}")
+        if wrk is not None:
+            wrk_scenarios = [s for s in scenarios if s in WRK_SCENARIOS]
+            results["wrk"] = throughput(
+                args, wrk, (port, pid), data_dir, wrk_scenarios, args.idempotency, phases
+            )
+    ceiling = [s.strip() for s in args.reference_scenarios.split(",") if s.strip()]
+    if not set(ceiling) <= {"get", "create"}:
+        raise SystemExit("the reference app serves only the get and create scenarios")
+    if wrk is not None and ceiling:
+        with reference(database_url, args.workers, out / "reference.log") as (port, pid):
+            phases.done("reference start")
+            results["reference"] = throughput(
+                args, wrk, (port, pid), data_dir, ceiling, False, phases, "reference "
+            )
+    return results
+
+
+def throughput(
+    args: argparse.Namespace,
+    wrk: str,
+    server: tuple[int, int],
+    data_dir: Path,
+    scenarios: list[str],
+    idempotency: bool,
+    phases: Phases,
+    label: str = "",
+) -> dict[str, dict[str, Any]]:
+    """wrk on each scenario, with keep-alive connections and then a new one per request."""
+    port, pid = server
+    meter = CpuMeter(pid)
+    results: dict[str, dict[str, Any]] = {}
+    for scenario in scenarios:
+        for mode in ("keep_alive", "new_connection"):
+            spec = WrkRun(
+                scenario,
+                args.wrk_seconds,
+                args.wrk_connections,
+                args.wrk_threads,
+                new_connection=mode == "new_connection",
+            )
+            # Idempotency keys and run names must never repeat across wrk runs.
+            nonce = f"{secrets.token_hex(4)}-{scenario}-{mode}"
+            meter.start()
+            summary = run_wrk(wrk, port, data_dir, spec, idempotency, nonce)
+            summary["cpu"] = meter.stop()
+            results.setdefault(scenario, {})[mode] = summary
+            print(f"{label}wrk {scenario} {mode}: {summary['rps']} req/s", file=sys.stderr)
+            phases.done(f"{label}wrk {scenario} {mode}")
     return results
 
 
@@ -360,6 +413,12 @@ def table(results: dict[str, Any]) -> str:
             f"{name:<20} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>12} {cells[4]:>8}  "
             f"{_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}"
         )
+    for name, throughput in results.get("reference", {}).items():
+        keep, fresh = throughput.get("keep_alive"), throughput.get("new_connection")
+        label = f"ceiling {name}"
+        lines.append(f"{label:<20} {'':>50}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}")
+    if "reference" in results:
+        lines.append("(ceiling: bench/reference_app.py, bare FastAPI + asyncpg, same database)")
     nodelay = results.get("nodelay")
     if nodelay:
         lines.append(

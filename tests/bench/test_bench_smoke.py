@@ -2,7 +2,8 @@
 
 bench/run.py seeds a fresh database on the suite's PostgreSQL server, starts ``expsvc serve
 --workers 2``, and drives every scenario through bench/openloop (fixed rate) and bench/wrk
-(maximum throughput, keep-alive and new connection per request). Figures are not checked
+(maximum throughput, keep-alive and new connection per request), and the get scenario against
+bench/reference_app.py (bare FastAPI + asyncpg, the ceiling). Figures are not checked
 here; docs/performance.md records them from a full run on a quiet machine.
 """
 
@@ -30,6 +31,7 @@ def run_driver(server_url: str, output: Path, with_wrk: bool) -> dict[str, objec
         "--experiments", "4", "--runs", "300",
         "--rate", "60", "--duration", "0.5", "--warmup", "0",
         "--wrk-seconds", "1", "--wrk-connections", "2", "--wrk-threads", "1",
+        "--reference-scenarios", "get",
         "--output-dir", str(output),
     ]  # fmt: skip
     if not with_wrk:
@@ -72,3 +74,8 @@ def test_bench_driver_runs_every_scenario(server_url: str, tmp_path: Path) -> No
             summary = wrk[scenario][mode]
             assert summary["requests"] > 0, (scenario, mode)
             assert summary["failed"] == 0, (scenario, mode, summary)
+    ceiling = results["reference"]
+    assert isinstance(ceiling, dict)
+    for mode in ("keep_alive", "new_connection"):
+        assert ceiling["get"][mode]["requests"] > 0
+        assert ceiling["get"][mode]["failed"] == 0
