@@ -10,9 +10,10 @@ T = TypeVar("T", bound="FailRequest")
 
 @_attrs_define
 class FailRequest:
-    """
+    """Body of a ``fail`` action.
+
     Attributes:
-        reason (str): Why the run failed; stored as failure_reason.
+        reason (str): Why it failed; stored as failure_reason.
     """
 
     reason: str

@@ -12,7 +12,8 @@ T = TypeVar("T", bound="TransitionRequest")
 
 @_attrs_define
 class TransitionRequest:
-    """
+    """Optional body of a lifecycle action.
+
     Attributes:
         reason (None | str | Unset): Recorded in the status history.
     """

@@ -134,7 +134,7 @@ def sync_detailed(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,7 +176,7 @@ def sync(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -213,7 +213,7 @@ async def asyncio_detailed(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -253,7 +253,7 @@ async def asyncio(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

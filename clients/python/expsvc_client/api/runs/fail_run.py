@@ -131,7 +131,7 @@ def sync_detailed(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (FailRequest):
+        body (FailRequest): Body of a ``fail`` action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,7 +173,7 @@ def sync(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (FailRequest):
+        body (FailRequest): Body of a ``fail`` action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -210,7 +210,7 @@ async def asyncio_detailed(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (FailRequest):
+        body (FailRequest): Body of a ``fail`` action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -250,7 +250,7 @@ async def asyncio(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (FailRequest):
+        body (FailRequest): Body of a ``fail`` action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -132,7 +132,7 @@ def sync_detailed(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -174,7 +174,7 @@ def sync(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -211,7 +211,7 @@ async def asyncio_detailed(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -251,7 +251,7 @@ async def asyncio(
             are scoped to the caller and kept for 24 hours (configurable).
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (TransitionRequest | Unset):
+        body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
