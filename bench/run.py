@@ -389,13 +389,17 @@ def table(results: dict[str, Any]) -> str:
     rate = next(iter(results["openloop"].values()), {}).get("rate", 0)
     head = (
         f"{'scenario':<20} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok/sent':>12} "
-        f"{'gen CPU':>8}  {'max req/s keep-alive':>21} {'max req/s new conn':>19}"
+        f"{'gen CPU':>8} {'svc CPU':>8}  {'max req/s keep-alive':>21} {'max req/s new conn':>19}"
     )
-    lines = [f"latency at {rate:g} req/s (open loop) and maximum throughput (wrk)", head]
+    lines = [
+        f"latency at {rate:g} req/s (open loop; gen CPU: the generator's, svc CPU: the service's"
+        " per request) and maximum throughput (wrk)",
+        head,
+    ]
     names = list(results["openloop"]) + [s for s in results["wrk"] if s not in results["openloop"]]
     for name in names:
         report = results["openloop"].get(name)
-        cells = ["", "", "", "", ""]
+        cells = ["", "", "", "", "", ""]
         if report is not None:
             every = report["labels"]["all"]
             latency = every["latency_ms"]
@@ -405,18 +409,20 @@ def table(results: dict[str, Any]) -> str:
                 f"{latency['p99']:.1f}",
                 f"{every['ok']}/{report['scheduled']}",
                 f"{report['cpu_percent']:.1f}%",
+                f"{service_cpu_ms(report):.2f}ms",
             ]
         throughput = results["wrk"].get(name, {})
         keep = throughput.get("keep_alive")
         fresh = throughput.get("new_connection")
         lines.append(
-            f"{name:<20} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>12} {cells[4]:>8}  "
+            f"{name:<20} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>12} {cells[4]:>8} "
+            f"{cells[5]:>8}  "
             f"{_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}"
         )
     for name, throughput in results.get("reference", {}).items():
         keep, fresh = throughput.get("keep_alive"), throughput.get("new_connection")
         label = f"ceiling {name}"
-        lines.append(f"{label:<20} {'':>50}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}")
+        lines.append(f"{label:<20} {'':>59}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}")
     if "reference" in results:
         lines.append("(ceiling: bench/reference_app.py, bare FastAPI + asyncpg, same database)")
     nodelay = results.get("nodelay")
@@ -428,6 +434,14 @@ def table(results: dict[str, Any]) -> str:
             + ("  <-- Nagle suspected" if nodelay["nagle_suspected"] else "")
         )
     return "\n".join(lines)
+
+
+def service_cpu_ms(report: dict[str, Any]) -> float:
+    """CPU milliseconds the service's processes spent per answered request (open loop)."""
+    cpu = report["cpu"]
+    answered = report["labels"]["all"]["responses"]
+    seconds = cpu["service_cpu_percent"] / 100 * cpu["wall_s"]
+    return 1000 * seconds / answered if answered else 0.0
 
 
 def _wrk_cell(summary: dict[str, Any] | None) -> str:
