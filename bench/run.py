@@ -32,7 +32,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,20 @@ async def prepare_pools(database_url: str, port: int, drafts: int, running: int)
     return pools
 
 
+def database_backends(database_url: str) -> Callable[[], list[int]]:
+    """Lists the PostgreSQL backend processes serving ``database_url``'s database."""
+    query = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+
+    def pids() -> list[int]:
+        [rows] = asyncio.run(_admin(database_url, query))
+        return [int(row["pid"]) for row in rows]
+
+    return pids
+
+
 def versions(server_url: str) -> dict[str, str]:
     from importlib.metadata import version
 
@@ -310,7 +324,7 @@ def run_scenarios(
         nodelay_check(port, f"/v1/runs/{pools.runs[0]}", requests=5 * args.workers)  # warm
         results["nodelay"] = nodelay_check(port, f"/v1/runs/{pools.runs[0]}")
         phases.done("nodelay check")
-        meter = CpuMeter(pid)
+        meter = CpuMeter(pid, database_backends(database_url))
         factory = RequestFactory(pools, nonce, args.idempotency)
         for scenario in [] if openloop is None else scenarios:
             close = scenario == "get-new-connection"
@@ -328,7 +342,7 @@ def run_scenarios(
         if wrk is not None:
             wrk_scenarios = [s for s in scenarios if s in WRK_SCENARIOS]
             results["wrk"] = throughput(
-                args, wrk, (port, pid), data_dir, wrk_scenarios, args.idempotency, phases
+                args, wrk, meter, port, data_dir, wrk_scenarios, args.idempotency, phases
             )
     ceiling = [s.strip() for s in args.reference_scenarios.split(",") if s.strip()]
     if not set(ceiling) <= {"get", "create"}:
@@ -336,8 +350,9 @@ def run_scenarios(
     if wrk is not None and ceiling:
         with reference(database_url, args.workers, out / "reference.log") as (port, pid):
             phases.done("reference start")
+            meter = CpuMeter(pid, database_backends(database_url))
             results["reference"] = throughput(
-                args, wrk, (port, pid), data_dir, ceiling, False, phases, "reference "
+                args, wrk, meter, port, data_dir, ceiling, False, phases, "reference "
             )
     return results
 
@@ -345,7 +360,8 @@ def run_scenarios(
 def throughput(
     args: argparse.Namespace,
     wrk: str,
-    server: tuple[int, int],
+    meter: CpuMeter,
+    port: int,
     data_dir: Path,
     scenarios: list[str],
     idempotency: bool,
@@ -353,8 +369,6 @@ def throughput(
     label: str = "",
 ) -> dict[str, dict[str, Any]]:
     """wrk on each scenario, with keep-alive connections and then a new one per request."""
-    port, pid = server
-    meter = CpuMeter(pid)
     results: dict[str, dict[str, Any]] = {}
     for scenario in scenarios:
         for mode in ("keep_alive", "new_connection"):
@@ -389,17 +403,18 @@ def table(results: dict[str, Any]) -> str:
     rate = next(iter(results["openloop"].values()), {}).get("rate", 0)
     head = (
         f"{'scenario':<20} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'ok/sent':>12} "
-        f"{'gen CPU':>8} {'svc CPU':>8}  {'max req/s keep-alive':>21} {'max req/s new conn':>19}"
+        f"{'gen CPU':>8} {'svc CPU':>8} {'db CPU':>7}  {'max req/s keep-alive':>21} "
+        f"{'max req/s new conn':>19}"
     )
     lines = [
-        f"latency at {rate:g} req/s (open loop; gen CPU: the generator's, svc CPU: the service's"
-        " per request) and maximum throughput (wrk)",
+        f"latency at {rate:g} req/s (open loop; CPU: the generator's share of a core, the"
+        " service's and the database's per request) and maximum throughput (wrk)",
         head,
     ]
     names = list(results["openloop"]) + [s for s in results["wrk"] if s not in results["openloop"]]
     for name in names:
         report = results["openloop"].get(name)
-        cells = ["", "", "", "", "", ""]
+        cells = ["", "", "", "", "", "", ""]
         if report is not None:
             every = report["labels"]["all"]
             latency = every["latency_ms"]
@@ -409,20 +424,21 @@ def table(results: dict[str, Any]) -> str:
                 f"{latency['p99']:.1f}",
                 f"{every['ok']}/{report['scheduled']}",
                 f"{report['cpu_percent']:.1f}%",
-                f"{service_cpu_ms(report):.2f}ms",
+                f"{cpu_ms(report, 'service'):.2f}ms",
+                f"{cpu_ms(report, 'database'):.2f}ms",
             ]
         throughput = results["wrk"].get(name, {})
         keep = throughput.get("keep_alive")
         fresh = throughput.get("new_connection")
         lines.append(
             f"{name:<20} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>12} {cells[4]:>8} "
-            f"{cells[5]:>8}  "
+            f"{cells[5]:>8} {cells[6]:>7}  "
             f"{_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}"
         )
     for name, throughput in results.get("reference", {}).items():
         keep, fresh = throughput.get("keep_alive"), throughput.get("new_connection")
         label = f"ceiling {name}"
-        lines.append(f"{label:<20} {'':>59}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}")
+        lines.append(f"{label:<20} {'':>67}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}")
     if "reference" in results:
         lines.append("(ceiling: bench/reference_app.py, bare FastAPI + asyncpg, same database)")
     nodelay = results.get("nodelay")
@@ -436,11 +452,11 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def service_cpu_ms(report: dict[str, Any]) -> float:
-    """CPU milliseconds the service's processes spent per answered request (open loop)."""
+def cpu_ms(report: dict[str, Any], who: str) -> float:
+    """CPU milliseconds per answered request (open loop) of the service or the database."""
     cpu = report["cpu"]
     answered = report["labels"]["all"]["responses"]
-    seconds = cpu["service_cpu_percent"] / 100 * cpu["wall_s"]
+    seconds = cpu[f"{who}_cpu_percent"] / 100 * cpu["wall_s"]
     return 1000 * seconds / answered if answered else 0.0
 
 

@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,20 @@ def build_openloop(build_dir: Path) -> Path:
 
 
 class CpuMeter:
-    """CPU seconds used by a process tree, and by the whole machine, between start and stop."""
+    """CPU used between start and stop by the service's process tree, by the database's backend
+    processes (those ``backends()`` lists, when given), and by the whole machine."""
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, backends: Callable[[], list[int]] | None = None) -> None:
         self.root_pid = root_pid
+        self.backends = backends
         self._tree0 = 0.0
+        self._backends0: dict[int, float] = {}
         self._machine0 = (0.0, 0.0)
         self._wall0 = 0.0
 
     def start(self) -> None:
         self._tree0 = _tree_cpu(self.root_pid)
+        self._backends0 = self._backend_cpu()
         self._machine0 = _machine_cpu()
         self._wall0 = time.monotonic()
 
@@ -52,11 +57,29 @@ class CpuMeter:
         wall = time.monotonic() - self._wall0
         tree = _tree_cpu(self.root_pid) - self._tree0
         busy, total = (b - a for a, b in zip(self._machine0, _machine_cpu(), strict=True))
+        # Backends that ended in between are missed; the pools keep theirs open.
+        database = sum(
+            seconds - self._backends0.get(pid, 0.0) for pid, seconds in self._backend_cpu().items()
+        )
         return {
             "wall_s": round(wall, 3),
             "service_cpu_percent": round(100 * tree / wall, 1) if wall else 0.0,
+            "database_cpu_percent": round(100 * database / wall, 1) if wall else 0.0,
             "machine_busy_percent": round(100 * busy / total, 1) if total else 0.0,
         }
+
+    def _backend_cpu(self) -> dict[int, float]:
+        if self.backends is None:
+            return {}
+        return {pid: _process_cpu(pid) for pid in self.backends()}
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        values = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(values[11]) + int(values[12])) / CLOCK_TICKS
 
 
 def _machine_cpu() -> tuple[float, float]:
