@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -165,6 +166,7 @@ def run_wrk(
         command += ["-H", "Connection: close"]
     command += [f"http://127.0.0.1:{port}", "--", str(data_dir), "1" if idempotency else "0"]
     command.append(nonce)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(  # noqa: S603 - fixed arguments
         command,
         cwd=WRK_DIR,
@@ -185,6 +187,9 @@ def run_wrk(
         + summary["write_errors"]
         + summary["timeouts"]
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    summary["wrk_cpu_percent"] = round(100 * cpu / seconds, 1)
     summary["rps"] = round(summary["requests"] / seconds, 1)
     summary["ok_rps"] = round((summary["requests"] - failed) / seconds, 1)
     summary["failed"] = failed
