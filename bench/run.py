@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -100,6 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="get,create",
         help="wrk scenarios also run against bench/reference_app.py (bare FastAPI + asyncpg),"
         " the ceiling of the stack; empty: none",
+    )
+    add(
+        "--source-ref",
+        help="serve this git commit's src/ (exported with git archive) instead of the work tree",
     )
     add("--keep-database", action="store_true")
     add("--output-dir", type=Path, default=ROOT / "bench" / "results")
@@ -244,6 +250,22 @@ async def prepare_pools(database_url: str, port: int, drafts: int, running: int)
     return pools
 
 
+def export_source(ref: str, directory: Path) -> None:
+    """Serve ``ref``'s src/ instead of the work tree: its export goes first on PYTHONPATH, which
+    the service processes inherit (an editable install only appends the work tree)."""
+    git = shutil.which("git") or "git"
+    archive = subprocess.run(  # noqa: S603 - fixed arguments
+        [git, "-C", str(ROOT), "archive", "--format=tar", ref, "src"],
+        capture_output=True,
+        check=True,
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(directory, filter="data")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(directory / "src"), os.environ.get("PYTHONPATH")])
+    )
+
+
 def database_backends(database_url: str) -> Callable[[], list[int]]:
     """Lists the PostgreSQL backend processes serving ``database_url``'s database."""
     query = (
@@ -258,7 +280,7 @@ def database_backends(database_url: str) -> Callable[[], list[int]]:
     return pids
 
 
-def versions(server_url: str) -> dict[str, str]:
+def versions(server_url: str, source_ref: str | None) -> dict[str, str]:
     from importlib.metadata import version
 
     def command(*args: str) -> str:
@@ -282,8 +304,16 @@ def versions(server_url: str) -> dict[str, str]:
         "python": platform.python_version(),
         "postgresql": server,
         "wrk": command(shutil.which("wrk") or "wrk", "-v"),
-        "commit": command(*git, "rev-parse", "--short", "HEAD")
-        + (" (dirty tree)" if command(*git, "status", "--porcelain", "src") else ""),
+        "commit": (
+            f"{command(*git, 'rev-parse', '--short', source_ref)} (git archive of {source_ref})"
+            if source_ref
+            else command(*git, "rev-parse", "--short", "HEAD")
+            + (
+                " + uncommitted changes in src/"
+                if command(*git, "status", "--porcelain", "src")
+                else ""
+            )
+        ),
         **{name: version(name) for name in packages},
     }
 
@@ -471,11 +501,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = args.output_dir / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
+    if args.source_ref:
+        export_source(args.source_ref, out / "source")
     phases = Phases()
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "arguments": {k: str(v) for k, v in vars(args).items()},
-        "versions": versions(args.server_url),
+        "versions": versions(args.server_url, args.source_ref),
         "phase_seconds": phases.seconds,
     }
     with fresh_database(args.server_url, args.keep_database) as database_url:
