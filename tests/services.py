@@ -64,10 +64,11 @@ def redis_server_binary() -> str:
 
 @dataclass
 class RedisServer:
-    """A private, non-persistent redis-server on 127.0.0.1 that can be stopped and restarted
-    on the same port."""
+    """A private redis-server on 127.0.0.1 (no snapshots) that can be stopped and restarted on
+    the same port."""
 
     directory: Path
+    appendonly: bool = False  # True: an append-only file keeps the data across restarts
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -86,7 +87,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
             "--dir",
             str(self.directory),
         ]

@@ -29,6 +29,21 @@ async def relay_app(database_url: str, **settings: object) -> AsyncIterator[http
             yield client
 
 
+async def feed_until(
+    client: httpx.AsyncClient, count: int, deadline: float = 30.0
+) -> list[dict[str, Any]]:
+    """Poll ``GET /v1/events`` until it holds ``count`` events (sequencing is asynchronous)."""
+    stop = time.monotonic() + deadline
+    while True:
+        response = await client.get("/v1/events", params={"limit": 1000})
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        if len(items) >= count:
+            return items
+        assert time.monotonic() < stop, f"the feed holds {len(items)} of {count} events"
+        await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def redis_client(url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(url, socket_timeout=10)
@@ -109,5 +124,37 @@ async def insert_events(
             entities,
             event_type,
         )
+    finally:
+        await connection.close()
+
+
+async def create_experiments(database_url: str, count: int, per_transaction: int = 100) -> None:
+    """``count`` experiments through the service layer (one ``experiment.created`` event each),
+    ``per_transaction`` to a transaction: many real events quickly, without HTTP."""
+    from expsvc.auth.principal import ANONYMOUS_PRINCIPAL
+    from expsvc.context import ActionContext
+    from expsvc.db import Database, create_engine
+    from expsvc.experiment.schemas import ExperimentCreate
+    from expsvc.experiment.service import ExperimentService
+
+    settings = make_settings(database_url)
+    database = Database(create_engine(settings, database_url))
+    context = ActionContext(principal=ANONYMOUS_PRINCIPAL, request_id="reliability-test")
+    try:
+        for start in range(0, count, per_transaction):
+            async with database.sessionmaker() as session, session.begin():
+                service = ExperimentService(session)
+                for index in range(start, min(count, start + per_transaction)):
+                    await service.create(context, ExperimentCreate(name=f"e{index}"))
+    finally:
+        await database.dispose()
+
+
+async def outbox_event_ids(database_url: str) -> list[str]:
+    """Every event id in the outbox, in log order."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch("SELECT event_id FROM outbox_events ORDER BY seq, id")
+        return [str(row["event_id"]) for row in rows]
     finally:
         await connection.close()

@@ -61,3 +61,8 @@ class KafkaSink:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.producer.flush, 5.0)
+        # Stops librdkafka's threads now rather than whenever the object is collected (they
+        # would go on reconnecting meanwhile); close() exists from confluent-kafka 2.13.
+        close = getattr(self.producer, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

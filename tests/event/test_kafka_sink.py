@@ -1,0 +1,137 @@
+"""The Kafka sink, seen from a consumer group: key, CloudEvents header, per-run order over three
+partitions, committed offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.event.support import feed_until, relay_app
+from tests.helpers import act, create_experiment, create_run
+
+PARTITIONS = 3
+RUNS = 20
+
+
+@pytest.fixture
+def kafka_topic(kafka_bootstrap: str) -> str:
+    """A topic of this test's own with three partitions."""
+    name = f"expsvc.test.{uuid.uuid4().hex[:12]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(name, PARTITIONS, 1)]).values():
+        future.result(timeout=30)
+    return name
+
+
+def consumer(bootstrap: str, group: str, topic: str) -> Consumer:
+    kafka = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            # Short timeouts keep the group join quick (Tansu waits about half of them).
+            "session.timeout.ms": 6000,
+            "max.poll.interval.ms": 6000,
+        }
+    )
+    kafka.subscribe([topic])
+    return kafka
+
+
+def consume(
+    kafka: Consumer, enough: Callable[[list[Message]], bool], deadline: float = 60.0
+) -> list[Message]:
+    messages: list[Message] = []
+    stop = time.monotonic() + deadline
+    while not enough(messages) and time.monotonic() < stop:
+        message = kafka.poll(0.5)
+        if message is not None:
+            assert message.error() is None, message.error()
+            messages.append(message)
+    return messages
+
+
+async def run_lifecycle(client: httpx.AsyncClient, experiment_id: str) -> str:
+    run = await create_run(client, experiment_id)
+    path = f"/v1/runs/{run['id']}"
+    await act(client, path, "start")
+    assert (await client.patch(path, json={"tags": ["a"]})).status_code == 200
+    assert (await client.patch(path, json={"tags": ["a", "b"]})).status_code == 200
+    await act(client, path, "finish")
+    return str(run["id"])
+
+
+def value(message: Message) -> dict[str, Any]:
+    event: dict[str, Any] = orjson.loads(message.value())
+    return event
+
+
+async def test_events_arrive_keyed_with_the_cloudevents_header_and_in_order_per_run(
+    database_url: str, kafka_bootstrap: str, kafka_topic: str
+) -> None:
+    settings = {"kafka_bootstrap": kafka_bootstrap, "kafka_topic": kafka_topic}
+    async with relay_app(database_url, **settings) as client:
+        experiment = await create_experiment(client)
+        run_ids = await asyncio.gather(
+            *(run_lifecycle(client, experiment["id"]) for _ in range(RUNS))
+        )
+        expected = 2 + RUNS * 5  # experiment created + started, five events per run
+        await feed_until(client, expected)
+
+    group = f"expsvc-test-{uuid.uuid4().hex[:8]}"
+    kafka = consumer(kafka_bootstrap, group, kafka_topic)
+    try:
+        messages = await asyncio.to_thread(consume, kafka, lambda m: len(m) >= expected)
+        assert len({value(m)["id"] for m in messages}) == expected
+        await asyncio.to_thread(kafka.commit, asynchronous=False)
+        committed = await asyncio.to_thread(
+            kafka.committed, [TopicPartition(kafka_topic, p) for p in range(PARTITIONS)], 10
+        )
+    finally:
+        await asyncio.to_thread(kafka.close)
+
+    per_run: dict[str, list[Message]] = defaultdict(list)
+    for message in messages:
+        event = value(message)
+        entity_id = event["subject"].rsplit("/", 1)[1]
+        assert message.key() == entity_id.encode()
+        assert dict(message.headers() or [])["content-type"] == b"application/cloudevents+json"
+        per_run[entity_id].append(message)
+    assert len({m.partition() for m in messages}) > 1  # keys spread over the partitions
+    for run_id in run_ids:
+        events = per_run[run_id]
+        assert len({m.partition() for m in events}) == 1
+        assert [value(m)["type"] for m in events] == [
+            "run.created",
+            "run.started",
+            "run.updated",
+            "run.updated",
+            "run.finished",
+        ]
+        sequences = [int(value(m)["sequence"]) for m in events]
+        assert sequences == sorted(sequences)
+        assert [value(m)["data"]["run"]["version"] for m in events] == [1, 2, 3, 4, 5]
+
+    # Offsets committed by the group are where the next member of that group starts.
+    high = {m.partition(): m.offset() + 1 for m in messages}
+    assert {tp.partition: tp.offset for tp in committed if tp.offset >= 0} == high
+    async with relay_app(database_url, **settings) as client:
+        late = await create_experiment(client, name="late")
+        again = consumer(kafka_bootstrap, group, kafka_topic)
+        try:
+            (only,) = await asyncio.to_thread(consume, again, lambda m: len(m) >= 1)
+            assert value(only)["subject"] == f"experiments/{late['id']}"
+            assert await asyncio.to_thread(consume, again, lambda m: False, 2.0) == []
+        finally:
+            await asyncio.to_thread(again.close)
