@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from expsvc.auth.principal import Principal, resolve_principal
+from expsvc.auth.principal import CurrentPrincipal, Principal
 from expsvc.lifecycle import Source
 
 
@@ -40,9 +40,7 @@ class ActionContext:
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
-def action_context(
-    request: Request, principal: Annotated[Principal, Depends(resolve_principal)]
-) -> ActionContext:
+async def action_context(request: Request, principal: CurrentPrincipal) -> ActionContext:
     traceparent = request.headers.get("traceparent")
     return ActionContext(
         principal=principal,

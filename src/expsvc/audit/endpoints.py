@@ -13,7 +13,7 @@ from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=TransactionalRoute)
 
 
-def get_service(session: DbSession) -> AuditService:
+async def get_service(session: DbSession) -> AuditService:
     return AuditService(session)
 
 

@@ -43,4 +43,9 @@ def resolve_principal(request: Request) -> Principal:
     return Principal(value)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(resolve_principal)]
+async def current_principal(request: Request) -> Principal:
+    # async so FastAPI calls it inline; a sync dependency would cost a thread-pool hop.
+    return resolve_principal(request)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
