@@ -36,3 +36,8 @@ class RelayMetrics:
             "Events given their position in the log by this process.",
             registry=registry,
         )
+        self.purged = Counter(
+            "expsvc_outbox_purged_events",
+            "Events deleted by this process once published everywhere and past retention.",
+            registry=registry,
+        )

@@ -4,11 +4,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, insert, literal_column, select, text, update
+from sqlalchemy import Row, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.models import event_sink_cursors, outbox_events
+from expsvc.repository import insert_rows
 
 
 class OutboxRepository:
@@ -16,8 +17,7 @@ class OutboxRepository:
         self.session = session
 
     async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(outbox_events), list(rows))
+        await insert_rows(self.session, outbox_events, rows)
 
     async def sequence_pending(self, limit: int) -> int:
         """Give committed, unsequenced events a ``seq`` in id order; how many were sequenced.
@@ -61,15 +61,19 @@ class OutboxRepository:
 
     async def claim_cursor(self, sink: str) -> int | None:
         """Lock the sink's cursor for this transaction; None if another relay holds it."""
-        await self.session.execute(
-            pg_insert(event_sink_cursors).values(sink=sink).on_conflict_do_nothing()
-        )
         query = (
             select(event_sink_cursors.c.last_seq)
             .where(event_sink_cursors.c.sink == sink)
             .with_for_update(skip_locked=True)
         )
         value = (await self.session.execute(query)).scalar_one_or_none()
+        if value is None:
+            # Missing (a new sink: create it) or locked by another relay (then this finds
+            # the row and SKIP LOCKED still answers nothing). One round trip when it exists.
+            await self.session.execute(
+                pg_insert(event_sink_cursors).values(sink=sink).on_conflict_do_nothing()
+            )
+            value = (await self.session.execute(query)).scalar_one_or_none()
         return None if value is None else int(value)
 
     async def advance_cursor(self, sink: str, last_seq: int, published: int) -> None:
@@ -92,35 +96,64 @@ class OutboxRepository:
         )
 
     async def backlog(self, sinks: Sequence[str]) -> dict[str, tuple[int, float | None]]:
-        """Per sink: events not yet published, and the age in seconds of the oldest one."""
+        """Per sink: events not yet published, and the age in seconds of the oldest one.
+
+        Index range scans only (the seq index past the cursor, the unsequenced partial index),
+        so the cost follows the backlog, not the retained log.
+        """
         result: dict[str, tuple[int, float | None]] = {}
         for sink in sinks:
             row = (
                 await self.session.execute(
                     text(
-                        "SELECT count(*), extract(epoch FROM now() - min(e.created_at)) "
-                        "FROM outbox_events e WHERE e.seq IS NULL OR e.seq > coalesce("
-                        "(SELECT last_seq FROM event_sink_cursors WHERE sink = :sink), 0)"
+                        "WITH cursor AS (SELECT coalesce((SELECT last_seq FROM event_sink_cursors"
+                        " WHERE sink = :sink), 0) AS seq) "
+                        "SELECT (SELECT count(*) FROM outbox_events, cursor"
+                        "        WHERE outbox_events.seq > cursor.seq)"
+                        "     + (SELECT count(*) FROM outbox_events WHERE seq IS NULL),"
+                        "  extract(epoch FROM now() - least("
+                        "    (SELECT created_at FROM outbox_events, cursor"
+                        "     WHERE outbox_events.seq > cursor.seq ORDER BY outbox_events.seq"
+                        "     LIMIT 1),"
+                        "    (SELECT created_at FROM outbox_events WHERE seq IS NULL"
+                        "     ORDER BY id LIMIT 1)))"
                     ),
                     {"sink": sink},
                 )
             ).one()
-            result[sink] = (int(row[0]), None if row[1] is None else float(row[1]))
+            age = None if row[1] is None else max(0.0, float(row[1]))
+            result[sink] = (int(row[0]), age)
         return result
 
-    async def purge_delivered(self, sinks: Sequence[str], older_than_seconds: float) -> int:
-        """Delete events every sink has published and that are past retention."""
-        floor = (
-            select(func.coalesce(func.min(event_sink_cursors.c.last_seq), 0))
-            .where(event_sink_cursors.c.sink.in_(list(sinks)))
-            .scalar_subquery()
-        )
-        result = await self.session.execute(
-            outbox_events.delete().where(
+    async def purge_delivered(
+        self, sinks: Sequence[str], older_than_seconds: float, limit: int | None = None
+    ) -> int:
+        """Delete events every sink has published and that are past retention (at most
+        ``limit``, oldest first). A sink that never published counts as having published
+        nothing; with no sinks, every sequenced event past retention goes."""
+        if sinks:
+            rows = await self.session.execute(
+                select(event_sink_cursors.c.sink, event_sink_cursors.c.last_seq).where(
+                    event_sink_cursors.c.sink.in_(list(sinks))
+                )
+            )
+            cursors = {str(sink): int(last_seq) for sink, last_seq in rows}
+            floor: Any = min(cursors.get(sink, 0) for sink in sinks)
+        else:
+            floor = select(func.max(outbox_events.c.seq)).scalar_subquery()
+        doomed = (
+            select(outbox_events.c.id)
+            .where(
                 outbox_events.c.seq <= floor,
                 outbox_events.c.created_at
                 < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds),
             )
+            .order_by(outbox_events.c.seq)
+        )
+        if limit is not None:
+            doomed = doomed.limit(limit)
+        result = await self.session.execute(
+            outbox_events.delete().where(outbox_events.c.id.in_(doomed.scalar_subquery()))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
