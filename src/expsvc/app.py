@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from expsvc import __version__
-from expsvc.capture.endpoints import router as capture_router
 from expsvc.audit.endpoints import router as audit_router
+from expsvc.capture.endpoints import router as capture_router
 from expsvc.capture.endpoints import run_captures_router
 from expsvc.db import Database, create_engine
 from expsvc.error_handlers import install_problem_handlers
@@ -33,6 +33,9 @@ from expsvc.openapi import install_openapi
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.settings import Settings
+from expsvc.webhook.endpoints import router as webhook_router
+from expsvc.webhook.runtime import build_deliverer
+from expsvc.webhook.runtime import running as delivering_webhooks
 
 API_TITLE = "Experiment Service"
 API_DESCRIPTION = (
@@ -53,6 +56,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
             async with (
                 periodic_purge(app.state.database, settings.idempotency_purge_interval_seconds),
                 running_relay(app.state.relay),
+                delivering_webhooks(app.state.webhook_deliverer),
             ):
                 yield
         finally:
@@ -75,6 +79,11 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         if settings.relay_enabled
         else None
     )
+    app.state.webhook_deliverer = (
+        build_deliverer(settings, app.state.database, app.state.metrics.registry)
+        if settings.relay_enabled
+        else None
+    )
 
     install_problem_handlers(app, settings.retry_after_seconds)
     install_openapi(app)
@@ -85,6 +94,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(run_captures_router)
     app.include_router(capture_router)
     app.include_router(event_router)
+    app.include_router(webhook_router)
     app.include_router(audit_router)
 
     # Added innermost first: the body guard sits closest to the routes.

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class LogFormat(StrEnum):
     json = "json"
     console = "console"
+
+
+# Standard Webhooks' (and Svix's) schedule, with more 10 h steps to cover about three days: the
+# delays before each retry, in seconds. The first attempt is immediate.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0) + (36000.0,) * 6
 
 
 def default_data_dir() -> Path:
@@ -98,6 +104,30 @@ class Settings(BaseSettings):
     )
     kafka_topic: str = "expsvc.events"
 
+    # --- webhooks ---------------------------------------------------------------------------
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="A delivery attempt must answer 2xx within this."
+    )
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=DEFAULT_WEBHOOK_RETRY_SCHEDULE,
+        min_length=0,
+        max_length=100,
+        description="Seconds before each retry, comma-separated; attempts = 1 + its length.",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=120, gt=0, description="Disable an endpoint whose attempts fail for this long."
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook URLs on private, loopback and link-local addresses.",
+    )
+    webhook_secret_overlap_hours: float = Field(
+        default=24, ge=0, description="After a rotation, the old secret also signs this long."
+    )
+    webhook_delivery_retention_hours: float = Field(
+        default=720, gt=0, description="Finished deliveries and their attempts are kept this long."
+    )
+
     # --- observability --------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
@@ -109,6 +139,24 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _delays_not_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays cannot be negative")
+        return value
+
+    @property
+    def webhook_max_attempts(self) -> int:
+        return 1 + len(self.webhook_retry_schedule)
 
     @property
     def embedded(self) -> bool:

@@ -30,7 +30,7 @@ from expsvc.db import Database, plain_database_url
 from expsvc.event.envelope import cloudevent
 from expsvc.event.metrics import RelayMetrics
 from expsvc.event.repository import OutboxRepository
-from expsvc.event.sinks import Sink
+from expsvc.event.sinks import AnySink, DatabaseSink
 
 _log = structlog.get_logger("expsvc.relay")
 
@@ -43,7 +43,7 @@ class OutboxRelay:
     def __init__(
         self,
         database: Database,
-        sinks: Sequence[Sink],
+        sinks: Sequence[AnySink],
         metrics: RelayMetrics,
         *,
         source: str,
@@ -108,7 +108,7 @@ class OutboxRelay:
 
     # --- publishing -------------------------------------------------------------------------
 
-    async def publish_once(self, sink: Sink) -> int:
+    async def publish_once(self, sink: AnySink) -> int:
         """Publish the sink's next batch; how many events (0: caught up or sink busy)."""
         async with self.database.sessionmaker() as session, session.begin():
             outbox = OutboxRepository(session)
@@ -118,12 +118,16 @@ class OutboxRelay:
             rows = await outbox.read_after(last_seq, self.batch_size)
             if not rows:
                 return 0
-            await sink.publish([cloudevent(row, self.source) for row in rows])
+            events = [cloudevent(row, self.source) for row in rows]
+            if isinstance(sink, DatabaseSink):
+                await sink.publish_in(session, events)
+            else:
+                await sink.publish(events)
             await outbox.advance_cursor(sink.name, rows[-1].seq, len(rows))
         self.metrics.published.labels(sink.name).inc(len(rows))
         return len(rows)
 
-    async def _publish_forever(self, sink: Sink) -> None:
+    async def _publish_forever(self, sink: AnySink) -> None:
         failures = 0
         wake = self._sink_wakes[sink.name]
         while True:

@@ -11,12 +11,15 @@ from prometheus_client import CollectorRegistry
 from expsvc.db import Database
 from expsvc.event.metrics import RelayMetrics
 from expsvc.event.relay import OutboxRelay
-from expsvc.event.sinks import Sink
+from expsvc.event.sinks import AnySink
 from expsvc.settings import Settings
 
 
-def build_sinks(settings: Settings) -> list[Sink]:
-    sinks: list[Sink] = []
+def build_sinks(settings: Settings) -> list[AnySink]:
+    from expsvc.webhook.sink import WebhookSink
+
+    # Always on: with no webhook endpoints it writes nothing.
+    sinks: list[AnySink] = [WebhookSink(settings.webhook_max_attempts)]
     if settings.redis_url:
         from expsvc.event.sinks.redis import RedisStreamSink
 

@@ -11,6 +11,14 @@ from expsvc.models.idempotency_key import IdempotencyKey, idempotency_keys
 from expsvc.models.outbox import EventSinkCursor, OutboxEvent, event_sink_cursors, outbox_events
 from expsvc.models.run import Run, runs
 from expsvc.models.status_history import StatusHistory, status_history
+from expsvc.models.webhook import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEndpoint,
+    webhook_deliveries,
+    webhook_delivery_attempts,
+    webhook_endpoints,
+)
 
 __all__ = [
     "AuditEntry",
@@ -22,6 +30,9 @@ __all__ = [
     "OutboxEvent",
     "Run",
     "StatusHistory",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEndpoint",
     "audit_log",
     "capture_sessions",
     "event_sink_cursors",
@@ -30,4 +41,7 @@ __all__ = [
     "outbox_events",
     "runs",
     "status_history",
+    "webhook_deliveries",
+    "webhook_delivery_attempts",
+    "webhook_endpoints",
 ]

@@ -1,8 +1,8 @@
 """``expsvc worker``: the background work of the service, in a process of its own.
 
-Runs the outbox relay and the periodic idempotency-key purge until SIGTERM/SIGINT. Any number of
-workers (and ``expsvc serve`` processes with their in-process relay) may run at once: they
-coordinate only through PostgreSQL locks.
+Runs the outbox relay, the webhook delivery worker and the periodic idempotency-key purge until
+SIGTERM/SIGINT. Any number of workers (and ``expsvc serve`` processes with their in-process
+relay) may run at once: they coordinate only through PostgreSQL locks.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from expsvc.db import Database, create_engine
 from expsvc.event.runtime import build_relay, running
 from expsvc.idempotency.purge import periodic_purge
 from expsvc.settings import Settings
+from expsvc.webhook.runtime import build_deliverer
+from expsvc.webhook.runtime import running as delivering_webhooks
 
 _log = structlog.get_logger("expsvc.worker")
 
@@ -35,6 +37,7 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     try:
         async with (
             running(relay),
+            delivering_webhooks(build_deliverer(settings, database, registry)),
             periodic_purge(database, settings.idempotency_purge_interval_seconds),
         ):
             await stop.wait()

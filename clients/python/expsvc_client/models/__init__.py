@@ -9,6 +9,11 @@ from .capture_read import CaptureRead
 from .capture_update import CaptureUpdate
 from .cloud_event import CloudEvent
 from .cloud_event_data import CloudEventData
+from .delivery_attempt_read import DeliveryAttemptRead
+from .delivery_page import DeliveryPage
+from .delivery_read import DeliveryRead
+from .delivery_read_payload import DeliveryReadPayload
+from .delivery_status import DeliveryStatus
 from .entity_kind import EntityKind
 from .event_page import EventPage
 from .experiment_create import ExperimentCreate
@@ -42,6 +47,13 @@ from .status_change import StatusChange
 from .status_history_page import StatusHistoryPage
 from .transition_request import TransitionRequest
 from .validation_item import ValidationItem
+from .webhook_create import WebhookCreate
+from .webhook_create_event_types_item import WebhookCreateEventTypesItem
+from .webhook_page import WebhookPage
+from .webhook_read import WebhookRead
+from .webhook_update import WebhookUpdate
+from .webhook_update_event_types_type_0_item import WebhookUpdateEventTypesType0Item
+from .webhook_with_secret import WebhookWithSecret
 
 __all__ = (
     "AuditEntryRead",
@@ -53,6 +65,11 @@ __all__ = (
     "CaptureUpdate",
     "CloudEvent",
     "CloudEventData",
+    "DeliveryAttemptRead",
+    "DeliveryPage",
+    "DeliveryRead",
+    "DeliveryReadPayload",
+    "DeliveryStatus",
     "EntityKind",
     "EventPage",
     "ExperimentCreate",
@@ -86,4 +103,11 @@ __all__ = (
     "StatusHistoryPage",
     "TransitionRequest",
     "ValidationItem",
+    "WebhookCreate",
+    "WebhookCreateEventTypesItem",
+    "WebhookPage",
+    "WebhookRead",
+    "WebhookUpdate",
+    "WebhookUpdateEventTypesType0Item",
+    "WebhookWithSecret",
 )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class Sink(Protocol):
@@ -14,3 +16,21 @@ class Sink(Protocol):
     async def publish(self, events: Sequence[dict[str, Any]]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class DatabaseSink(Protocol):
+    """A sink whose output is rows in our own database (e.g. webhook deliveries).
+
+    The relay hands it its transaction: the rows and the cursor advance commit together, so
+    each event is written exactly once.
+    """
+
+    name: str
+
+    async def publish_in(self, session: AsyncSession, events: Sequence[dict[str, Any]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+AnySink = Sink | DatabaseSink

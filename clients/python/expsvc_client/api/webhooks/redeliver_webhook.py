@@ -1,0 +1,246 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.delivery_read import DeliveryRead
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    webhook_id: UUID,
+    delivery_id: UUID,
+    *,
+    idempotency_key: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver".format(
+            webhook_id=quote(str(webhook_id), safe=""),
+            delivery_id=quote(str(delivery_id), safe=""),
+        ),
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> DeliveryRead | Problem | None:
+    if response.status_code == 202:
+        response_202 = DeliveryRead.from_dict(response.json())
+
+        return response_202
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[DeliveryRead | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    webhook_id: UUID,
+    delivery_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+) -> Response[DeliveryRead | Problem]:
+    """Redeliver Webhook
+
+     Attempt the delivery again now, with the same `webhook-id`. A pending delivery keeps its
+    remaining retries; a finished one gets this one attempt.
+
+    Args:
+        webhook_id (UUID):
+        delivery_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[DeliveryRead | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        webhook_id=webhook_id,
+        delivery_id=delivery_id,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    webhook_id: UUID,
+    delivery_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+) -> DeliveryRead | Problem | None:
+    """Redeliver Webhook
+
+     Attempt the delivery again now, with the same `webhook-id`. A pending delivery keeps its
+    remaining retries; a finished one gets this one attempt.
+
+    Args:
+        webhook_id (UUID):
+        delivery_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        DeliveryRead | Problem
+    """
+
+    return sync_detailed(
+        webhook_id=webhook_id,
+        delivery_id=delivery_id,
+        client=client,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    webhook_id: UUID,
+    delivery_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+) -> Response[DeliveryRead | Problem]:
+    """Redeliver Webhook
+
+     Attempt the delivery again now, with the same `webhook-id`. A pending delivery keeps its
+    remaining retries; a finished one gets this one attempt.
+
+    Args:
+        webhook_id (UUID):
+        delivery_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[DeliveryRead | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        webhook_id=webhook_id,
+        delivery_id=delivery_id,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    webhook_id: UUID,
+    delivery_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+) -> DeliveryRead | Problem | None:
+    """Redeliver Webhook
+
+     Attempt the delivery again now, with the same `webhook-id`. A pending delivery keeps its
+    remaining retries; a finished one gets this one attempt.
+
+    Args:
+        webhook_id (UUID):
+        delivery_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        DeliveryRead | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            webhook_id=webhook_id,
+            delivery_id=delivery_id,
+            client=client,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed

@@ -1,0 +1,259 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.webhook_with_secret import WebhookWithSecret
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    webhook_id: UUID,
+    *,
+    idempotency_key: None | str | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/webhooks/{webhook_id}/rotate-secret".format(
+            webhook_id=quote(str(webhook_id), safe=""),
+        ),
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | WebhookWithSecret | None:
+    if response.status_code == 200:
+        response_200 = WebhookWithSecret.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | WebhookWithSecret]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    webhook_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+) -> Response[Problem | WebhookWithSecret]:
+    """Rotate Webhook Secret
+
+     A new signing secret, shown only here. The old one keeps signing beside it (two
+    signatures per request) until `previous_secret_expires_at`.
+
+    Args:
+        webhook_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
+            since.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | WebhookWithSecret]
+    """
+
+    kwargs = _get_kwargs(
+        webhook_id=webhook_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    webhook_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+) -> Problem | WebhookWithSecret | None:
+    """Rotate Webhook Secret
+
+     A new signing secret, shown only here. The old one keeps signing beside it (two
+    signatures per request) until `previous_secret_expires_at`.
+
+    Args:
+        webhook_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
+            since.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | WebhookWithSecret
+    """
+
+    return sync_detailed(
+        webhook_id=webhook_id,
+        client=client,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    ).parsed
+
+
+async def asyncio_detailed(
+    webhook_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+) -> Response[Problem | WebhookWithSecret]:
+    """Rotate Webhook Secret
+
+     A new signing secret, shown only here. The old one keeps signing beside it (two
+    signatures per request) until `previous_secret_expires_at`.
+
+    Args:
+        webhook_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
+            since.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | WebhookWithSecret]
+    """
+
+    kwargs = _get_kwargs(
+        webhook_id=webhook_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    webhook_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    idempotency_key: None | str | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+) -> Problem | WebhookWithSecret | None:
+    """Rotate Webhook Secret
+
+     A new signing secret, shown only here. The old one keeps signing beside it (two
+    signatures per request) until `previous_secret_expires_at`.
+
+    Args:
+        webhook_id (UUID):
+        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
+            same key and the same request gets the stored response (header Idempotent-Replayed: true);
+            the same key with a different request is 422; while the first is in progress, 409. Keys
+            are scoped to the caller and kept for 24 hours (configurable).
+        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
+            since.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | WebhookWithSecret
+    """
+
+    return (
+        await asyncio_detailed(
+            webhook_id=webhook_id,
+            client=client,
+            idempotency_key=idempotency_key,
+            if_match=if_match,
+        )
+    ).parsed

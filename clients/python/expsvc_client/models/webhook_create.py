@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+
+from ..models.webhook_create_event_types_item import WebhookCreateEventTypesItem
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="WebhookCreate")
+
+
+@_attrs_define
+class WebhookCreate:
+    """
+    Attributes:
+        url (str): http(s) URL receiving POSTs. Private, loopback and link-local targets are refused unless the service
+            allows them.
+        event_types (list[WebhookCreateEventTypesItem] | Unset): Event types to deliver (a set); empty: every type.
+        description (str | Unset):  Default: ''.
+        active (bool | Unset):  Default: True.
+    """
+
+    url: str
+    event_types: list[WebhookCreateEventTypesItem] | Unset = UNSET
+    description: str | Unset = ""
+    active: bool | Unset = True
+
+    def to_dict(self) -> dict[str, Any]:
+        url = self.url
+
+        event_types: list[str] | Unset = UNSET
+        if not isinstance(self.event_types, Unset):
+            event_types = []
+            for event_types_item_data in self.event_types:
+                event_types_item = event_types_item_data.value
+                event_types.append(event_types_item)
+
+        description = self.description
+
+        active = self.active
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "url": url,
+            }
+        )
+        if event_types is not UNSET:
+            field_dict["event_types"] = event_types
+        if description is not UNSET:
+            field_dict["description"] = description
+        if active is not UNSET:
+            field_dict["active"] = active
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        url = d.pop("url")
+
+        _event_types = d.pop("event_types", UNSET)
+        event_types: list[WebhookCreateEventTypesItem] | Unset = UNSET
+        if _event_types is not UNSET:
+            event_types = []
+            for event_types_item_data in _event_types:
+                event_types_item = WebhookCreateEventTypesItem(event_types_item_data)
+
+                event_types.append(event_types_item)
+
+        description = d.pop("description", UNSET)
+
+        active = d.pop("active", UNSET)
+
+        webhook_create = cls(
+            url=url,
+            event_types=event_types,
+            description=description,
+            active=active,
+        )
+
+        return webhook_create

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from expsvc.models.base import Base
+
+DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed", "abandoned")
+# Rows the delivery worker still has to act on; its claim index covers exactly these.
+IN_FLIGHT = "status IN ('pending', 'delivering')"
+
+
+class WebhookEndpoint(Base):
+    """A receiver of our events over HTTP (Standard Webhooks).
+
+    ``secret`` signs every request; after a rotation ``previous_secret`` signs too until
+    ``previous_secret_expires_at``. ``failing_since`` is the start of the current run of failed
+    attempts (NULL after a success); too long a run disables the endpoint.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    failing_since: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(
+        TIMESTAMP(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        TIMESTAMP(timezone=True), server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __table_args__ = (Index("ix_webhook_endpoints_created_at_id", "created_at", "id"),)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, until it is delivered or given up.
+
+    ``event_id`` is the CloudEvents id and the ``webhook-id`` header: the same on every attempt.
+    While ``delivering``, ``next_attempt_at`` is the end of the worker's lease: a delivery whose
+    worker died is due again then.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    # Set by a manual redelivery until its attempt is recorded (the attempt log says so).
+    manual: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()")
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATUSES) + ")", name="status"
+        ),
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_endpoint_id_created_at_id", "endpoint_id", "created_at", "id"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(IN_FLIGHT)),
+        Index(
+            "ix_webhook_deliveries_finished_at",
+            "finished_at",
+            postgresql_where=text("finished_at IS NOT NULL"),
+        ),
+    )
+
+
+class WebhookDeliveryAttempt(Base):
+    """One HTTP request of a delivery and what came of it (append-only)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    manual: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    started_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_delivery_attempts_delivery_id_id", "delivery_id", "id"),)
+
+
+webhook_endpoints = cast(Table, WebhookEndpoint.__table__)
+webhook_deliveries = cast(Table, WebhookDelivery.__table__)
+webhook_delivery_attempts = cast(Table, WebhookDeliveryAttempt.__table__)

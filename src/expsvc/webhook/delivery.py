@@ -1,0 +1,269 @@
+"""The delivery worker: claims due deliveries, sends them, records each attempt, reschedules.
+
+Any number of workers may run (``expsvc serve`` with the relay on, ``expsvc worker``); they
+coordinate only through PostgreSQL:
+
+- **claim**: due rows are taken ``FOR UPDATE SKIP LOCKED`` and marked ``delivering`` under a
+  lease (``next_attempt_at`` = now + timeout + 60 s) in a short transaction that commits before
+  any request is sent. A worker that dies mid-attempt leaves its deliveries due again when the
+  lease ends (at least once; receivers dedupe on ``webhook-id``).
+- **record**: in one transaction, the endpoint row then the delivery row are locked, the attempt
+  is logged and the next state applied (see :mod:`expsvc.webhook.policy`).
+
+Woken by ``NOTIFY expsvc_webhooks`` (fan-out, redelivery) and otherwise sleeps until the next
+delivery is due, at most ``poll_interval`` seconds (work another process scheduled, a lost
+notification).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from sqlalchemy import Row
+
+from expsvc.db import Database, plain_database_url
+from expsvc.webhook.metrics import WebhookMetrics
+from expsvc.webhook.policy import Decision, DeliveryPolicy, Outcome
+from expsvc.webhook.repository import (
+    DELIVERY_CHANNEL,
+    FINISHED,
+    DeliveryRepository,
+    WebhookRepository,
+)
+from expsvc.webhook.sender import WebhookSender, new_client
+
+_log = structlog.get_logger("expsvc.webhooks")
+
+_MIN_SLEEP = 0.05
+_GAUGE_INTERVAL = 5.0
+_PURGE_INTERVAL = 600.0
+_PURGE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery: Row[Any]
+    endpoint: Row[Any]
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        database: Database,
+        policy: DeliveryPolicy,
+        metrics: WebhookMetrics,
+        *,
+        concurrency: int = 16,
+        poll_interval: float = 30.0,
+    ) -> None:
+        self.database = database
+        self.policy = policy
+        self.metrics = metrics
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._next_gauge = 0.0
+        self._next_purge = 0.0
+
+    async def run(self) -> None:
+        """Deliver until cancelled; attempts in flight are cancelled (their leases expire)."""
+        async with new_client(self.policy.timeout) as client:
+            sender = WebhookSender(client, self.policy.timeout, self.policy.allow_private_targets)
+            listener = asyncio.create_task(self._listen_forever(), name="webhook-listener")
+            try:
+                await self._deliver_forever(sender)
+            finally:
+                for task in [listener, *self._tasks]:
+                    task.cancel()
+                await asyncio.gather(listener, *self._tasks, return_exceptions=True)
+
+    async def _deliver_forever(self, sender: WebhookSender) -> None:
+        failures = 0
+        while True:
+            try:
+                started = await self.deliver_due(sender)
+                failures = 0
+            except Exception as error:
+                failures += 1
+                _log.warning("claiming webhook deliveries failed", error=repr(error))
+                await asyncio.sleep(min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0))
+                continue
+            if started:
+                continue
+            await self._housekeeping()
+            await self._sleep(await self._idle_seconds())
+
+    async def deliver_due(self, sender: WebhookSender) -> int:
+        """Claim due deliveries up to the free capacity and start sending them."""
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        claimed = await self.claim(free)
+        for item in claimed:
+            task = asyncio.create_task(self.attempt(sender, item), name="webhook-attempt")
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+        return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        async with self.database.sessionmaker() as session, session.begin():
+            rows = await DeliveryRepository(session).claim(limit, self.policy.lease)
+            if not rows:
+                return []
+            endpoints = await WebhookRepository(session).signing_view(
+                list({row.endpoint_id for row in rows})
+            )
+        return [Claimed(row, endpoints[row.endpoint_id]) for row in rows]
+
+    async def attempt(self, sender: WebhookSender, claimed: Claimed) -> None:
+        delivery, endpoint = claimed.delivery, claimed.endpoint
+        if endpoint.active:
+            secrets = [endpoint.secret, *filter(None, [endpoint.previous_secret])]
+            outcome = await sender.send(
+                endpoint.url, secrets, str(delivery.event_id), delivery.payload
+            )
+            self.metrics.attempts.inc()
+            self.metrics.duration.observe(outcome.duration_ms / 1000)
+        else:  # disabled after the fan-out wrote this delivery: nothing is sent
+            outcome = Outcome(started_at=delivery.last_attempt_at, duration_ms=0, error="inactive")
+        try:
+            await self.record(delivery, outcome, sent=endpoint.active)
+        except Exception as error:
+            # The lease runs out and the delivery is attempted again.
+            _log.warning("recording a webhook attempt failed", error=repr(error))
+
+    async def record(self, delivery: Row[Any], outcome: Outcome, *, sent: bool = True) -> None:
+        async with self.database.sessionmaker() as session, session.begin():
+            endpoints, deliveries = WebhookRepository(session), DeliveryRepository(session)
+            # Endpoint first, then delivery: the order every writer of both takes.
+            endpoint = await endpoints.lock(delivery.endpoint_id)
+            current = await deliveries.lock(delivery.id)
+            if endpoint is None or current is None:
+                return  # deleted meanwhile
+            if sent:
+                await deliveries.add_attempt(_attempt_row(delivery, outcome))
+            if current.status != "delivering" or current.attempts != delivery.attempts:
+                return  # our lease ran out and another worker has taken over
+            now = await deliveries.now()
+            decision = self.policy.decide(
+                outcome,
+                attempts=current.attempts,
+                max_attempts=current.max_attempts,
+                active=endpoint.active,
+                failing_since=endpoint.failing_since,
+                now=now,
+            )
+            if decision.disable is not None:
+                await endpoints.disable(endpoint.id, decision.disable)
+                await deliveries.abandon_in_flight(
+                    endpoint.id, f"the webhook was disabled: {decision.disable}"
+                )
+            if decision.failing_since != endpoint.failing_since:
+                await endpoints.set_failing_since(endpoint.id, decision.failing_since)
+            await deliveries.set_state(delivery.id, **_state(decision, outcome, now))
+        self._count(outcome, decision, sent)
+
+    def _count(self, outcome: Outcome, decision: Decision, sent: bool) -> None:
+        if sent and not outcome.succeeded:
+            self.metrics.attempt_failures.inc()
+        if decision.status == "succeeded":
+            self.metrics.succeeded.inc()
+        elif decision.status in FINISHED:
+            self.metrics.failed.labels(decision.status).inc()
+        if decision.disable is not None:
+            self.metrics.disabled.inc()
+            _log.warning("webhook disabled", reason=decision.disable)
+
+    # --- idle time ----------------------------------------------------------------------------
+
+    async def _idle_seconds(self) -> float:
+        if len(self._tasks) >= self.concurrency:
+            return self.poll_interval  # a finishing attempt wakes us
+        async with self.database.sessionmaker() as session:
+            due_in = await DeliveryRepository(session).seconds_until_due()
+        if due_in is None:
+            return self.poll_interval
+        return min(self.poll_interval, max(_MIN_SLEEP, due_in))
+
+    async def _housekeeping(self) -> None:
+        """Refresh the pending gauge and purge old deliveries, each at its own pace."""
+        now = time.monotonic()
+        try:
+            if now >= self._next_gauge:
+                self._next_gauge = now + _GAUGE_INTERVAL
+                async with self.database.sessionmaker() as session:
+                    self.metrics.pending.set(await DeliveryRepository(session).count_in_flight())
+            if now >= self._next_purge:
+                self._next_purge = now + _PURGE_INTERVAL
+                async with self.database.sessionmaker() as session, session.begin():
+                    await DeliveryRepository(session).purge_finished(
+                        self.policy.retention, _PURGE_BATCH
+                    )
+        except Exception as error:
+            _log.warning("webhook housekeeping failed", error=repr(error))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    def _on_notification(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _listen_forever(self) -> None:
+        """Keep a LISTEN connection; reconnect when the database drops it."""
+        failures = 0
+        while True:
+            connection: asyncpg.Connection | None = None
+            lost = asyncio.Event()
+            try:
+                connection = await asyncpg.connect(plain_database_url(self.database.engine.url))
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(DELIVERY_CHANNEL, self._on_notification)
+                failures = 0
+                self._wake.set()  # catch up on whatever was written while we were not listening
+                await lost.wait()
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                failures += 1
+                _log.warning("webhook worker cannot LISTEN; polling meanwhile", error=repr(error))
+            finally:
+                if connection is not None and not connection.is_closed():
+                    with contextlib.suppress(Exception):
+                        await connection.close(timeout=2)
+            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+
+def _attempt_row(delivery: Row[Any], outcome: Outcome) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.id,
+        "attempt": delivery.attempts,
+        "manual": delivery.manual,
+        "started_at": outcome.started_at,
+        "duration_ms": outcome.duration_ms,
+        "status_code": outcome.status_code,
+        "error": outcome.error,
+        "response_body": outcome.response_body,
+    }
+
+
+def _state(decision: Decision, outcome: Outcome, now: Any) -> dict[str, Any]:
+    return {
+        "status": decision.status,
+        "next_attempt_at": decision.next_attempt_at,
+        "finished_at": now if decision.status in FINISHED else None,
+        "last_status_code": outcome.status_code,
+        "last_error": decision.note or outcome.error,
+        "manual": False,
+    }

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, Select, case, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from expsvc.models import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
+from expsvc.pagination import Ordering
+from expsvc.repository import EntityRepository
+
+# The delivery worker listens here; fan-out and redelivery notify at commit.
+DELIVERY_CHANNEL = "expsvc_webhooks"
+IN_FLIGHT = ("pending", "delivering")
+FINISHED = ("succeeded", "failed", "abandoned")
+
+
+class WebhookRepository(EntityRepository):
+    table = webhook_endpoints
+
+    async def search(
+        self, ordering: Ordering, after: tuple[Any, uuid.UUID] | None, limit: int
+    ) -> Sequence[Row[Any]]:
+        return await self.fetch_page(select(webhook_endpoints), ordering, after, limit)
+
+    async def delete(
+        self, endpoint_id: uuid.UUID, versions: frozenset[int] | None
+    ) -> Row[Any] | None:
+        query = delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+        if versions is not None:
+            query = query.where(webhook_endpoints.c.version.in_(versions))
+        row: Row[Any] | None = (
+            await self.session.execute(query.returning(webhook_endpoints.c.id))
+        ).one_or_none()
+        return row
+
+    async def rotate(
+        self,
+        endpoint_id: uuid.UUID,
+        secret: str,
+        overlap: timedelta,
+        versions: frozenset[int] | None,
+    ) -> Row[Any] | None:
+        """The current secret becomes the previous one (atomically: concurrent rotations
+        cannot lose a secret a client was given)."""
+        t = webhook_endpoints
+        values = {
+            "secret": secret,
+            "previous_secret": t.c.secret,
+            "previous_secret_expires_at": func.now() + overlap,
+        }
+        return await self.update(endpoint_id, values, versions)
+
+    async def subscribed(self) -> Sequence[Row[Any]]:
+        """Active endpoints: what the fan-out matches events against."""
+        t = webhook_endpoints
+        query: Select[Any] = select(t.c.id, t.c.event_types, t.c.created_at).where(t.c.active)
+        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        return rows
+
+    async def signing_view(self, endpoint_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        """URL, activity and the secrets that sign now, per endpoint."""
+        t = webhook_endpoints
+        previous = case(
+            (t.c.previous_secret_expires_at > func.now(), t.c.previous_secret), else_=None
+        )
+        query: Select[Any] = select(
+            t.c.id, t.c.url, t.c.active, t.c.secret, previous.label("previous_secret")
+        ).where(t.c.id.in_(list(endpoint_ids)))
+        return {row.id: row for row in (await self.session.execute(query)).all()}
+
+    async def set_failing_since(self, endpoint_id: uuid.UUID, since: datetime | None) -> None:
+        # Delivery state, not configuration: the version (ETag) stays (docs/adr/0007).
+        await self.session.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(failing_since=since)
+        )
+
+    async def disable(self, endpoint_id: uuid.UUID, reason: str) -> None:
+        await self.session.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.active)
+            .values(
+                active=False,
+                disabled_reason=reason,
+                disabled_at=func.now(),
+                version=webhook_endpoints.c.version + 1,
+                updated_at=func.now(),
+            )
+        )
+
+
+class DeliveryRepository(EntityRepository):
+    table = webhook_deliveries
+
+    async def fan_out(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One pending delivery per row, due now; a repeat of the same event is ignored."""
+        query = (
+            pg_insert(webhook_deliveries)
+            .values(next_attempt_at=func.now())
+            .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+        )
+        await self.session.execute(query, list(rows))
+
+    async def now(self) -> datetime:
+        """The database's clock (transaction start): what every stored time is compared with."""
+        value: datetime = (await self.session.execute(select(func.now()))).scalar_one()
+        return value
+
+    async def notify(self) -> None:
+        await self.session.execute(text(f"NOTIFY {DELIVERY_CHANNEL}"))
+
+    async def claim(self, limit: int, lease: timedelta) -> Sequence[Row[Any]]:
+        """Due deliveries (and ones whose worker's lease ran out), marked delivering under a
+        new lease; each claim counts as an attempt, so a delivery that kills its worker does
+        not loop for ever."""
+        t = webhook_deliveries
+        due = (
+            select(t.c.id)
+            .where(t.c.status.in_(IN_FLIGHT), t.c.next_attempt_at <= func.now())
+            .order_by(t.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        query = (
+            update(t)
+            .where(t.c.id == due.c.id)
+            .values(
+                status="delivering",
+                attempts=t.c.attempts + 1,
+                next_attempt_at=func.now() + lease,
+                last_attempt_at=func.now(),
+            )
+            .returning(t)
+        )
+        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        return rows
+
+    async def seconds_until_due(self) -> float | None:
+        query = select(
+            func.extract("epoch", func.min(webhook_deliveries.c.next_attempt_at) - func.now())
+        ).where(webhook_deliveries.c.status.in_(IN_FLIGHT))
+        value = await self.session.scalar(query)
+        return None if value is None else float(value)
+
+    async def count_in_flight(self) -> int:
+        query = select(func.count()).where(webhook_deliveries.c.status.in_(IN_FLIGHT))
+        return int(await self.session.scalar(query) or 0)
+
+    async def set_state(self, delivery_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(values)
+        )
+
+    async def abandon_in_flight(self, endpoint_id: uuid.UUID, reason: str) -> int:
+        """Give up every delivery of the endpoint not finished yet (it was disabled)."""
+        t = webhook_deliveries
+        result = await self.session.execute(
+            update(t)
+            .where(t.c.endpoint_id == endpoint_id, t.c.status.in_(IN_FLIGHT))
+            .values(
+                status="abandoned", last_error=reason, next_attempt_at=None, finished_at=func.now()
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get_of(self, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> Row[Any] | None:
+        t = webhook_deliveries
+        query = select(t).where(t.c.id == delivery_id, t.c.endpoint_id == endpoint_id)
+        row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
+        return row
+
+    async def redeliver(self, delivery_id: uuid.UUID, max_attempts: int) -> Row[Any]:
+        t = webhook_deliveries
+        query = (
+            update(t)
+            .where(t.c.id == delivery_id)
+            .values(
+                status="pending",
+                next_attempt_at=func.now(),
+                max_attempts=max_attempts,
+                manual=True,
+                finished_at=None,
+            )
+            .returning(t)
+        )
+        row: Row[Any] = (await self.session.execute(query)).one()
+        return row
+
+    async def search(
+        self,
+        endpoint_id: uuid.UUID,
+        statuses: Sequence[str],
+        ordering: Ordering,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> Sequence[Row[Any]]:
+        query = select(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        if statuses:
+            query = query.where(webhook_deliveries.c.status.in_(list(statuses)))
+        return await self.fetch_page(query, ordering, after, limit)
+
+    async def attempts_of(
+        self, delivery_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Row[Any]]]:
+        """The attempt log of each delivery, oldest first, in one query."""
+        a = webhook_delivery_attempts
+        found: dict[uuid.UUID, list[Row[Any]]] = {delivery_id: [] for delivery_id in delivery_ids}
+        if delivery_ids:
+            query = select(a).where(a.c.delivery_id.in_(list(delivery_ids))).order_by(a.c.id)
+            for row in (await self.session.execute(query)).all():
+                found[row.delivery_id].append(row)
+        return found
+
+    async def add_attempt(self, values: dict[str, Any]) -> None:
+        await self.session.execute(insert(webhook_delivery_attempts).values(**values))
+
+    async def purge_finished(self, older_than: timedelta, limit: int) -> int:
+        """Delete finished deliveries (their attempts cascade) past retention."""
+        t = webhook_deliveries
+        old = (
+            select(t.c.id)
+            .where(t.c.finished_at < func.now() - older_than)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(delete(t).where(t.c.id.in_(old)))
+        return int(result.rowcount)  # type: ignore[attr-defined]

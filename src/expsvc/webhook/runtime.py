@@ -1,0 +1,38 @@
+"""Building the delivery worker from settings and running it beside the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from prometheus_client import CollectorRegistry
+
+from expsvc.db import Database
+from expsvc.settings import Settings
+from expsvc.webhook.delivery import WebhookDeliverer
+from expsvc.webhook.metrics import WebhookMetrics
+from expsvc.webhook.policy import DeliveryPolicy
+
+
+def build_deliverer(
+    settings: Settings, database: Database, registry: CollectorRegistry
+) -> WebhookDeliverer:
+    return WebhookDeliverer(
+        database, DeliveryPolicy.from_settings(settings), WebhookMetrics(registry)
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(deliverer: WebhookDeliverer | None) -> AsyncIterator[None]:
+    """Deliver webhooks in the background for the duration of the block (no-op for None)."""
+    if deliverer is None:
+        yield
+        return
+    task = asyncio.create_task(deliverer.run(), name="webhook-deliverer")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

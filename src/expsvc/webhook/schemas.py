@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from expsvc.event.catalogue import EVENT_TYPES
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.schemas import NullableFieldsGuard, RequestModel, ResponseModel
+from expsvc.webhook.targets import check_url
+
+MAX_URL_LENGTH = 2048
+MAX_WEBHOOK_DESCRIPTION_LENGTH = 1000
+
+
+def _known_event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {value!r}; known: {', '.join(EVENT_TYPES)}")
+    return value
+
+
+def _unique_sorted(values: list[str]) -> list[str]:
+    return sorted(set(values))
+
+
+EventType = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_known_event_type),
+    Field(json_schema_extra={"enum": list(EVENT_TYPES)}),
+]
+EventTypes = Annotated[
+    list[EventType],
+    Field(
+        max_length=len(EVENT_TYPES),
+        description="Event types to deliver (a set); empty: every type.",
+    ),
+    AfterValidator(_unique_sorted),
+]
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_URL_LENGTH),
+    AfterValidator(check_url),
+    Field(
+        description="http(s) URL receiving POSTs. Private, loopback and link-local targets are "
+        "refused unless the service allows them.",
+        examples=["https://hooks.example.com/expsvc"],
+    ),
+]
+WebhookDescription = Annotated[str, StringConstraints(max_length=MAX_WEBHOOK_DESCRIPTION_LENGTH)]
+
+
+class WebhookCreate(RequestModel):
+    url: WebhookUrl
+    event_types: EventTypes = Field(default_factory=list)
+    description: WebhookDescription = ""
+    active: bool = True
+
+
+class WebhookUpdate(NullableFieldsGuard):
+    """Only the fields present change. ``active: true`` re-enables a disabled endpoint."""
+
+    non_nullable: ClassVar[tuple[str, ...]] = ("url", "event_types", "description", "active")
+
+    url: WebhookUrl | None = None
+    event_types: EventTypes | None = None
+    description: WebhookDescription | None = None
+    active: bool | None = None
+
+
+class WebhookRead(ResponseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    disabled_reason: str | None = Field(
+        description="Why the service disabled the endpoint (410 Gone, failing too long); null "
+        "when active or deactivated by a client."
+    )
+    disabled_at: datetime | None
+    failing_since: datetime | None = Field(
+        description="Start of the current run of failed attempts; null after a success."
+    )
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until then, requests are also signed with the secret before the last rotation."
+    )
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class WebhookWithSecret(WebhookRead):
+    secret: str = Field(
+        description="Signing secret (Standard Webhooks, `whsec_…`). Shown only in this answer: "
+        "store it now.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhookPage(ResponseModel):
+    items: list[WebhookRead]
+    next_page_token: str | None
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    delivering = "delivering"
+    succeeded = "succeeded"
+    failed = "failed"
+    abandoned = "abandoned"
+
+
+class DeliveryAttemptRead(ResponseModel):
+    attempt: int = Field(description="1 for the first attempt of the delivery.")
+    manual: bool = Field(description="Requested by a redelivery.")
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = Field(description="The receiver's status; null when none came.")
+    error: str | None = Field(description="Why the attempt failed; null on success.")
+    response_body: str | None = Field(description="The start of the receiver's answer.")
+
+
+class DeliveryRead(ResponseModel):
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: uuid.UUID = Field(description="The CloudEvents id: `webhook-id` on every attempt.")
+    event_type: str
+    status: DeliveryStatus
+    attempt_count: int
+    max_attempts: int
+    next_attempt_at: datetime | None = Field(
+        description="When it is due (pending), or its worker's lease ends (delivering)."
+    )
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    payload: dict[str, Any] = Field(description="The request body: the CloudEvent.")
+    attempts: list[DeliveryAttemptRead] = Field(description="Oldest first.")
+
+
+class DeliveryPage(ResponseModel):
+    items: list[DeliveryRead]
+    next_page_token: str | None
+
+
+class DeliveryQuery(RequestModel):
+    status: list[DeliveryStatus] = Field(default_factory=list, max_length=len(DeliveryStatus))
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None

@@ -1,0 +1,222 @@
+"""Webhook endpoints (subscriptions), their secrets and their delivery log, for the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.concurrency import ExpectedVersions
+from expsvc.context import ActionContext
+from expsvc.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from expsvc.ids import new_id
+from expsvc.pagination import Ordering, PageRequest
+from expsvc.webhook.repository import DeliveryRepository, WebhookRepository
+from expsvc.webhook.schemas import (
+    DeliveryAttemptRead,
+    DeliveryPage,
+    DeliveryQuery,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookPage,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from expsvc.webhook.signing import new_secret
+from expsvc.webhook.targets import TargetRefused, resolve
+
+_NEWEST_FIRST = Ordering("created_at", descending=True)
+
+
+class WebhookNotFound(NotFound):
+    slug, title = "webhook-not-found", "Webhook not found"
+
+    def __init__(self, webhook_id: uuid.UUID) -> None:
+        super().__init__(f"webhook {webhook_id} does not exist", webhook_id=webhook_id)
+
+
+class WebhookDeliveryNotFound(NotFound):
+    slug, title = "webhook-delivery-not-found", "Webhook delivery not found"
+
+    def __init__(self, delivery_id: uuid.UUID) -> None:
+        super().__init__(
+            f"delivery {delivery_id} does not exist for this webhook", delivery_id=delivery_id
+        )
+
+
+class WebhookUrlNotAllowed(ValidationFailed):
+    slug, title = "webhook-url-not-allowed", "Webhook URL not allowed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            reason,
+            errors=[{"pointer": "/body/url", "message": reason, "code": "url_not_allowed"}],
+        )
+
+
+class WebhookInactive(Conflict):
+    slug, title = "webhook-inactive", "Webhook is inactive"
+
+
+class WebhookDeliveryInProgress(Conflict):
+    slug, title = "webhook-delivery-in-progress", "Webhook delivery in progress"
+
+
+class WebhookService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        allow_private_targets: bool,
+        secret_overlap: timedelta,
+    ) -> None:
+        self.endpoints = WebhookRepository(session)
+        self.deliveries = DeliveryRepository(session)
+        self.allow_private_targets = allow_private_targets
+        self.secret_overlap = secret_overlap
+
+    async def create(self, context: ActionContext, data: WebhookCreate) -> WebhookWithSecret:
+        await self._check_target(data.url)
+        row = await self.endpoints.insert(
+            {
+                "id": new_id(),
+                "created_by": context.actor,
+                "secret": new_secret(),
+                **data.model_dump(),
+            }
+        )
+        return WebhookWithSecret.model_validate(row)
+
+    async def get(self, webhook_id: uuid.UUID) -> WebhookRead:
+        return WebhookRead.model_validate(await self._row(webhook_id))
+
+    async def search(self, page_size: int, page_token: str | None) -> WebhookPage:
+        page = PageRequest(_NEWEST_FIRST, {}, page_size, page_token)
+        rows = await self.endpoints.search(page.ordering, page.after(), page_size + 1)
+        return WebhookPage(
+            items=[WebhookRead.model_validate(row) for row in rows[:page_size]],
+            next_page_token=page.next_token(rows),
+        )
+
+    async def update(
+        self, webhook_id: uuid.UUID, data: WebhookUpdate, expected: ExpectedVersions
+    ) -> WebhookRead:
+        """Change the fields present; ``active: true`` also clears the disabled state."""
+        values: dict[str, Any] = data.model_dump(exclude_unset=True)
+        if "url" in values:
+            await self._check_target(values["url"])
+        if values.get("active") is True:
+            values.update(disabled_reason=None, disabled_at=None, failing_since=None)
+        elif values.get("active") is False:
+            values.update(disabled_at=func.now())
+        row = await self.endpoints.update(webhook_id, values, expected.versions)
+        if row is None:
+            raise await self._stale(webhook_id)
+        if not row.active:
+            await self.deliveries.abandon_in_flight(webhook_id, "the webhook was deactivated")
+        return WebhookRead.model_validate(row)
+
+    async def delete(self, webhook_id: uuid.UUID, expected: ExpectedVersions) -> None:
+        """Deletes its deliveries too; an attempt in flight completes but is not recorded."""
+        if await self.endpoints.delete(webhook_id, expected.versions) is None:
+            raise await self._stale(webhook_id)
+
+    async def rotate_secret(
+        self, webhook_id: uuid.UUID, expected: ExpectedVersions
+    ) -> WebhookWithSecret:
+        """A new secret; the current one keeps signing (beside it) for the overlap."""
+        row = await self.endpoints.rotate(
+            webhook_id, new_secret(), self.secret_overlap, expected.versions
+        )
+        if row is None:
+            raise await self._stale(webhook_id)
+        return WebhookWithSecret.model_validate(row)
+
+    async def list_deliveries(self, webhook_id: uuid.UUID, query: DeliveryQuery) -> DeliveryPage:
+        await self._row(webhook_id)
+        statuses = sorted({status.value for status in query.status})
+        page = PageRequest(_NEWEST_FIRST, {"status": statuses}, query.page_size, query.page_token)
+        rows = await self.deliveries.search(
+            webhook_id, statuses, page.ordering, page.after(), query.page_size + 1
+        )
+        attempts = await self.deliveries.attempts_of([row.id for row in rows[: query.page_size]])
+        return DeliveryPage(
+            items=[_delivery(row, attempts[row.id]) for row in rows[: query.page_size]],
+            next_page_token=page.next_token(rows),
+        )
+
+    async def get_delivery(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRead:
+        row = await self.deliveries.get_of(webhook_id, delivery_id)
+        if row is None:
+            await self._row(webhook_id)
+            raise WebhookDeliveryNotFound(delivery_id)
+        attempts = await self.deliveries.attempts_of([delivery_id])
+        return _delivery(row, attempts[delivery_id])
+
+    async def redeliver(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRead:
+        """One more attempt now, with the same ``webhook-id``. A pending delivery keeps its
+        remaining retries; a finished one gets this single attempt."""
+        # Endpoint before delivery: the order in which the worker locks them.
+        endpoint = await self.endpoints.lock(webhook_id, shared=True)
+        if endpoint is None:
+            raise WebhookNotFound(webhook_id)
+        if not endpoint.active:
+            raise WebhookInactive(
+                f"webhook {webhook_id} is inactive; re-activate it (PATCH active: true) first",
+                disabled_reason=endpoint.disabled_reason,
+            )
+        delivery = await self.deliveries.lock(delivery_id)
+        if delivery is None or delivery.endpoint_id != webhook_id:
+            raise WebhookDeliveryNotFound(delivery_id)
+        if delivery.status == "delivering":
+            raise WebhookDeliveryInProgress(
+                f"delivery {delivery_id} is being attempted now; its outcome will be in the log"
+            )
+        limit = delivery.max_attempts if delivery.status == "pending" else delivery.attempts + 1
+        row = await self.deliveries.redeliver(delivery_id, limit)
+        await self.deliveries.notify()
+        return _delivery(row, (await self.deliveries.attempts_of([delivery_id]))[delivery_id])
+
+    async def _row(self, webhook_id: uuid.UUID) -> Row[Any]:
+        row = await self.endpoints.get(webhook_id)
+        if row is None:
+            raise WebhookNotFound(webhook_id)
+        return row
+
+    async def _stale(self, webhook_id: uuid.UUID) -> PreconditionFailed:
+        """The error for a write that matched no row: 404, or 412 with the current version."""
+        current = await self._row(webhook_id)
+        return PreconditionFailed(
+            f"webhook {webhook_id} is at version {current.version}",
+            current_version=current.version,
+        )
+
+    async def _check_target(self, url: str) -> None:
+        try:
+            await resolve(url, allow_private=self.allow_private_targets)
+        except TargetRefused as refused:
+            raise WebhookUrlNotAllowed(str(refused)) from None
+
+
+def _delivery(row: Row[Any], attempts: list[Row[Any]]) -> DeliveryRead:
+    return DeliveryRead(
+        id=row.id,
+        webhook_id=row.endpoint_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        status=row.status,
+        attempt_count=row.attempts,
+        max_attempts=row.max_attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_attempt_at=row.last_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        payload=row.payload,
+        attempts=[DeliveryAttemptRead.model_validate(attempt) for attempt in attempts],
+    )

@@ -1,0 +1,55 @@
+"""The ``webhooks`` sink: turns each published event into one delivery per subscribed endpoint.
+
+It writes rows in the relay's transaction (a :class:`~expsvc.event.sinks.DatabaseSink`), so an
+event becomes deliveries exactly once, however the relay crashes; the delivery worker sends them.
+An endpoint receives the events of the types it subscribes to (all when it names none) that
+occurred after it was created.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.ids import new_id
+from expsvc.webhook.repository import DeliveryRepository, WebhookRepository
+
+
+class WebhookSink:
+    name = "webhooks"
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+
+    async def publish_in(self, session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+        endpoints = await WebhookRepository(session).subscribed()
+        if not endpoints:
+            return
+        rows = [
+            self._delivery(endpoint.id, event)
+            for event in events
+            for endpoint in endpoints
+            if (not endpoint.event_types or event["type"] in endpoint.event_types)
+            and endpoint.created_at <= datetime.fromisoformat(event["time"])
+        ]
+        if rows:
+            deliveries = DeliveryRepository(session)
+            await deliveries.fan_out(rows)
+            await deliveries.notify()
+
+    def _delivery(self, endpoint_id: uuid.UUID, event: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "endpoint_id": endpoint_id,
+            "event_id": uuid.UUID(event["id"]),
+            "event_type": event["type"],
+            "payload": event,
+            "max_attempts": self.max_attempts,
+        }
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,141 @@
+"""The delivery worker's guarantees that need a worker to misbehave: crashes, send-time checks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from expsvc.app import create_app
+from expsvc.event.runtime import build_relay
+from expsvc.settings import Settings
+from expsvc.webhook.delivery import WebhookDeliverer
+from expsvc.webhook.metrics import WebhookMetrics
+from expsvc.webhook.policy import DeliveryPolicy, Outcome
+from expsvc.webhook.runtime import running
+from tests.conftest import make_settings
+from tests.helpers import create_experiment
+from tests.webhook.conftest import WEBHOOK_SETTINGS
+from tests.webhook.receiver import Receiver
+from tests.webhook.support import create_webhook, delivery_when
+
+
+@pytest.fixture
+def relay_settings(database_url: str) -> Settings:
+    return make_settings(database_url, **WEBHOOK_SETTINGS)
+
+
+@pytest.fixture
+async def relay_only(relay_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The API and an outbox relay (deliveries are written), but no delivery worker: the tests
+    run their own."""
+    app = create_app(relay_settings.model_copy(update={"relay_enabled": False}))
+    relay = build_relay(relay_settings, app.state.database, CollectorRegistry())
+    async with app.router.lifespan_context(app):
+        task = asyncio.create_task(relay.run())
+        try:
+            yield app
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+@pytest.fixture
+async def client(relay_only: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=relay_only)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield http
+
+
+def _worker(app: FastAPI, settings: Settings, **policy: Any) -> WebhookDeliverer:
+    rules = dataclasses.replace(DeliveryPolicy.from_settings(settings), **policy)
+    return WebhookDeliverer(app.state.database, rules, WebhookMetrics(CollectorRegistry()))
+
+
+async def test_a_delivery_whose_worker_died_is_retried_after_its_lease(
+    relay_only: FastAPI,
+    relay_settings: Settings,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+) -> None:
+    webhook = await create_webhook(client, receiver.url)
+    await create_experiment(client)
+    await delivery_when(client, webhook["id"], lambda d: d["status"] == "pending")
+
+    doomed = _worker(relay_only, relay_settings)
+    (claimed,) = await doomed.claim(10)  # ... and the process dies before sending
+    leased = await delivery_when(client, webhook["id"], lambda d: d["status"] == "delivering")
+    lease = datetime.fromisoformat(leased["next_attempt_at"]) - datetime.fromisoformat(
+        leased["last_attempt_at"]
+    )
+    assert lease == timedelta(seconds=relay_settings.webhook_timeout_seconds + 60)
+
+    survivor = _worker(relay_only, relay_settings)
+    async with running(survivor):
+        assert await survivor.claim(10) == []  # the lease holds
+        async with relay_only.state.database.sessionmaker() as session, session.begin():
+            await session.execute(
+                text("UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 s'")
+            )
+        survivor._wake.set()
+        delivered = await delivery_when(client, webhook["id"], lambda d: d["status"] == "succeeded")
+    assert delivered["attempt_count"] == 2  # the lost attempt counts against the budget
+    assert len(delivered["attempts"]) == 1  # ... but only what was sent is in the log
+    (request,) = receiver.requests()
+    assert request.headers["webhook-id"] == str(claimed.delivery.event_id)
+
+    # The dead worker's late report changes nothing.
+    await doomed.record(claimed.delivery, _late_outcome())
+    after = await delivery_when(client, webhook["id"], lambda d: True)
+    assert after["status"] == "succeeded"
+    assert len(after["attempts"]) == 2
+
+
+def _late_outcome() -> Outcome:
+    return Outcome(started_at=datetime.now().astimezone(), duration_ms=5, status_code=500)
+
+
+async def test_targets_are_checked_again_when_sending(
+    relay_only: FastAPI,
+    relay_settings: Settings,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+) -> None:
+    webhook = await create_webhook(client, receiver.url)  # allowed when it was created
+    await create_experiment(client)
+    strict = _worker(relay_only, relay_settings, allow_private_targets=False)
+    async with running(strict):
+        delivery = await delivery_when(client, webhook["id"], lambda d: bool(d["attempts"]))
+    (attempt,) = delivery["attempts"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("target refused: 127.0.0.1 is a loopback address")
+    assert receiver.requests() == []
+
+
+async def test_several_workers_deliver_each_event_once(
+    relay_only: FastAPI,
+    relay_settings: Settings,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+) -> None:
+    webhook = await create_webhook(client, receiver.url)
+    workers = [_worker(relay_only, relay_settings) for _ in range(3)]
+    async with running(workers[0]), running(workers[1]), running(workers[2]):
+        for index in range(20):
+            await create_experiment(client, name=f"e{index}")
+        requests = await receiver.wait_for(20)
+        await delivery_when(
+            client, webhook["id"], lambda d: d["status"] == "succeeded", deadline=20
+        )
+    ids = [request.headers["webhook-id"] for request in requests]
+    assert len(set(ids)) == len(ids) == 20
