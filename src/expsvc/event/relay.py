@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -35,6 +35,7 @@ from expsvc.event.sinks import AnySink, DatabaseSink
 _log = structlog.get_logger("expsvc.relay")
 
 SEQUENCER_LOCK_ID = 0x6578_7073_7631  # "expsv1"
+PURGE_LOCK_ID = 0x6578_7073_7632  # "expsv2"
 OUTBOX_CHANNEL = "expsvc_outbox"
 EVENTS_CHANNEL = "expsvc_events"
 
@@ -49,6 +50,9 @@ class OutboxRelay:
         source: str,
         batch_size: int = 500,
         fallback_interval: float = 5.0,
+        retention_seconds: float | None = None,
+        purge_interval: float = 0.0,
+        metrics_interval: float = 0.0,
     ) -> None:
         self.database = database
         self.sinks = list(sinks)
@@ -56,6 +60,9 @@ class OutboxRelay:
         self.source = source
         self.batch_size = batch_size
         self.fallback_interval = fallback_interval
+        self.retention_seconds = retention_seconds
+        self.purge_interval = purge_interval
+        self.metrics_interval = metrics_interval
         self._wake = asyncio.Event()
         self._sink_wakes = {sink.name: asyncio.Event() for sink in self.sinks}
 
@@ -69,6 +76,18 @@ class OutboxRelay:
             asyncio.create_task(self._publish_forever(sink), name=f"outbox-{sink.name}")
             for sink in self.sinks
         ]
+        if self.metrics_interval > 0:
+            tasks.append(
+                asyncio.create_task(
+                    _every(self.metrics_interval, self.refresh_backlog), name="outbox-metrics"
+                )
+            )
+        if self.purge_interval > 0 and self.retention_seconds is not None:
+            tasks.append(
+                asyncio.create_task(
+                    _every(self.purge_interval, self.purge_once), name="outbox-purge"
+                )
+            )
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -149,6 +168,28 @@ class OutboxRelay:
             async with self.database.sessionmaker() as session, session.begin():
                 await OutboxRepository(session).record_error(sink, error)
 
+    # --- retention --------------------------------------------------------------------------
+
+    async def purge_once(self, batch: int = 10_000) -> int | None:
+        """Delete events past retention that every sink has published; None if another relay
+        is purging. One short transaction per ``batch`` events."""
+        assert self.retention_seconds is not None
+        purged = 0
+        while True:
+            async with self.database.sessionmaker() as session, session.begin():
+                locked = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": PURGE_LOCK_ID}
+                )
+                if not locked:
+                    return None if purged == 0 else purged
+                deleted = await OutboxRepository(session).purge_delivered(
+                    [sink.name for sink in self.sinks], self.retention_seconds, batch
+                )
+            purged += deleted
+            self.metrics.purged.inc(deleted)
+            if deleted < batch:
+                return purged
+
     # --- metrics ----------------------------------------------------------------------------
 
     async def refresh_backlog(self) -> dict[str, tuple[int, float | None]]:
@@ -199,3 +240,13 @@ class OutboxRelay:
                     with contextlib.suppress(Exception):
                         await connection.close(timeout=2)
             await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+
+async def _every(interval: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run ``job`` now and every ``interval`` seconds (jittered); log its failures."""
+    while True:
+        try:
+            await job()
+        except Exception:
+            _log.exception("periodic relay job failed", job=getattr(job, "__name__", repr(job)))
+        await asyncio.sleep(interval * random.uniform(0.9, 1.1))
