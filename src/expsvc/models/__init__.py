@@ -3,11 +3,20 @@
 Repositories use the ``Table`` objects (``experiments``, ``runs`` ...) with Core statements.
 """
 
+from expsvc.models.artifact import RunArtifact, run_artifacts
 from expsvc.models.audit import AuditEntry, audit_log
 from expsvc.models.base import Base
 from expsvc.models.capture import CaptureSession, capture_sessions
 from expsvc.models.experiment import Experiment, experiments
 from expsvc.models.idempotency_key import IdempotencyKey, idempotency_keys
+from expsvc.models.integration import (
+    InboxEvent,
+    OrphanTelemetry,
+    ReconciliationReport,
+    capture_reconciliation_reports,
+    integration_inbox,
+    orphan_telemetry,
+)
 from expsvc.models.outbox import EventSinkCursor, OutboxEvent, event_sink_cursors, outbox_events
 from expsvc.models.run import Run, runs
 from expsvc.models.status_history import StatusHistory, status_history
@@ -27,18 +36,26 @@ __all__ = [
     "EventSinkCursor",
     "Experiment",
     "IdempotencyKey",
+    "InboxEvent",
+    "OrphanTelemetry",
     "OutboxEvent",
+    "ReconciliationReport",
     "Run",
+    "RunArtifact",
     "StatusHistory",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookEndpoint",
     "audit_log",
+    "capture_reconciliation_reports",
     "capture_sessions",
     "event_sink_cursors",
     "experiments",
     "idempotency_keys",
+    "integration_inbox",
+    "orphan_telemetry",
     "outbox_events",
+    "run_artifacts",
     "runs",
     "status_history",
     "webhook_deliveries",
