@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expsvc.audit.service import AuditService, Changes
 from expsvc.context import ActionContext
 from expsvc.event.catalogue import created_event, deleted_event, transition_event, updated_event
-from expsvc.event.recorder import EventRecorder, entity_snapshot
+from expsvc.event.recorder import EventRecorder, entity_snapshot, entity_snapshots
 from expsvc.history.service import StatusHistoryService
 from expsvc.lifecycle import Action, EntityKind, Status
 
@@ -52,13 +52,32 @@ class ChangeRecorder:
         self, kind: EntityKind, before: Row[Any], after: Row[Any], context: ActionContext
     ) -> list[str]:
         """Record an update; the names of the fields that really changed."""
-        old, new = entity_snapshot(before), entity_snapshot(after)
-        changes = field_changes(old, new, [f for f in new if f not in _BOOKKEEPING])
-        await self.events.record(
-            updated_event(kind), kind, [after], context, changed_fields=sorted(changes)
+        return (await self.updated_many(kind, [(before, after)], context))[0]
+
+    async def updated_many(
+        self,
+        kind: EntityKind,
+        changed: Sequence[tuple[Row[Any], Row[Any]]],
+        context: ActionContext,
+    ) -> list[list[str]]:
+        """Record updates, given as (before, after) rows; per update, the fields that changed."""
+        befores = entity_snapshots([before for before, _ in changed])
+        afters = [after for _, after in changed]
+        diffs = [
+            field_changes(old, new, [f for f in new if f not in _BOOKKEEPING])
+            for old, new in zip(befores, entity_snapshots(afters), strict=True)
+        ]
+        await self.events.record_each(
+            updated_event(kind),
+            kind,
+            afters,
+            context,
+            [{"changed_fields": sorted(diff)} for diff in diffs],
         )
-        await self.audit.record("update", kind, [(after.id, changes)], context)
-        return sorted(changes)
+        await self.audit.record(
+            "update", kind, [(a.id, diff) for a, diff in zip(afters, diffs, strict=True)], context
+        )
+        return [sorted(diff) for diff in diffs]
 
     async def deleted(
         self, kind: EntityKind, rows: Sequence[Row[Any]], context: ActionContext

@@ -3,11 +3,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.audit.schemas import AuditQuery
 from expsvc.models import audit_log
+from expsvc.repository import insert_rows
 
 
 class AuditRepository:
@@ -15,8 +16,7 @@ class AuditRepository:
         self.session = session
 
     async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(audit_log), list(rows))
+        await insert_rows(self.session, audit_log, rows)
 
     async def search(self, query: AuditQuery, before_id: int | None) -> Sequence[Row[Any]]:
         statement = select(audit_log)

@@ -31,13 +31,14 @@ class AuditService:
         context: ActionContext,
     ) -> None:
         """One row per (entity id, its field changes)."""
+        source, entity_type = context.source.value, kind.value  # enum .value is slow per row
         await self.repository.append(
             [
                 {
                     "actor": context.actor,
-                    "source": context.source.value,
+                    "source": source,
                     "action": action,
-                    "entity_type": kind.value,
+                    "entity_type": entity_type,
                     "entity_id": entity_id,
                     "changes": entity_changes,
                     "request_id": context.request_id,

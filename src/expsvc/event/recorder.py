@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +19,35 @@ from expsvc.lifecycle import EntityKind
 
 def entity_snapshot(row: Row[Any] | Any) -> dict[str, Any]:
     """The entity as the API shows it, from a table row (or a read model)."""
-    mapping = row._asdict() if isinstance(row, Row) else row.model_dump()
-    snapshot: dict[str, Any] = to_jsonable_python(mapping)
+    return entity_snapshots([row])[0]
+
+
+def entity_snapshots(rows: Sequence[Row[Any] | Any]) -> list[dict[str, Any]]:
+    """:func:`entity_snapshot` of each row; fast enough for the 10,000 rows of a bulk change."""
+    fields: tuple[str, ...] | None = None
+    snapshots = []
+    for row in rows:
+        if isinstance(row, Row):
+            fields = fields or row._fields  # Row._asdict() rebuilds the keys on every call
+            mapping = dict(zip(fields, row, strict=True))
+        else:
+            mapping = row.model_dump()
+        snapshots.append(_jsonable(mapping))
+    return snapshots
+
+
+def _jsonable(mapping: dict[str, Any]) -> dict[str, Any]:
+    try:
+        # The same JSON as to_jsonable_python (UTC as "Z", UUIDs as strings), many times faster.
+        snapshot: dict[str, Any] = orjson.loads(
+            orjson.dumps(mapping, option=_SNAPSHOT_OPTIONS, default=str)
+        )
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits inside params
+        snapshot = to_jsonable_python(mapping)
     return snapshot
+
+
+_SNAPSHOT_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 class EventRecorder:
@@ -52,6 +79,7 @@ class EventRecorder:
         common: dict[str, Any] = {"actor": context.actor, "source": context.source.value}
         if context.batch_id is not None:
             common["batch_id"] = str(context.batch_id)
+        snapshots = entity_snapshots(entities)
         await self.outbox.append(
             [
                 {
@@ -61,13 +89,13 @@ class EventRecorder:
                     "entity_id": entity.id,
                     "occurred_at": now,
                     "data": {
-                        kind.value: entity_snapshot(entity),
+                        kind.value: snapshot,
                         **common,
                         **to_jsonable_python(extra),
                     },
                     "traceparent": context.traceparent,
                     "request_id": context.request_id,
                 }
-                for entity, extra in zip(entities, details, strict=True)
+                for entity, snapshot, extra in zip(entities, snapshots, details, strict=True)
             ]
         )

@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.models import status_history
+from expsvc.repository import insert_rows
 
 
 class StatusHistoryRepository:
@@ -15,9 +16,8 @@ class StatusHistoryRepository:
         self.session = session
 
     async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append history rows; many rows go as one multi-row INSERT."""
-        if rows:
-            await self.session.execute(insert(status_history), list(rows))
+        """Append history rows: one statement however many there are."""
+        await insert_rows(self.session, status_history, rows)
 
     async def page(
         self, entity_type: str, entity_id: uuid.UUID, before_id: int | None, limit: int

@@ -32,16 +32,18 @@ class StatusHistoryService:
     ) -> None:
         """One history row per entity; ``from_status`` may differ per entity."""
         froms = [from_status] * len(entity_ids) if isinstance(from_status, Status) else from_status
+        # Enum .value is a slow property; read each once, not once per row.
+        entity_type, target, source = kind.value, to_status.value, context.source.value
         await self.repository.append(
             [
                 {
-                    "entity_type": kind.value,
+                    "entity_type": entity_type,
                     "entity_id": entity_id,
-                    "from_status": previous.value,
-                    "to_status": to_status.value,
+                    "from_status": str(previous),
+                    "to_status": target,
                     "actor": context.actor,
                     "reason": reason,
-                    "source": context.source.value,
+                    "source": source,
                     "request_id": context.request_id,
                     "batch_id": context.batch_id,
                 }
