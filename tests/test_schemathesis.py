@@ -1,9 +1,9 @@
 """Schemathesis against the real app on a real PostgreSQL database.
 
 Every operation of the app's own OpenAPI document gets generated requests (valid and invalid),
-sent in-process to the ASGI app, which talks to a fresh database per operation. A response
-fails the test when it is a 5xx, has a status code or content type the operation does not
-declare, or a body that does not match the declared schema.
+sent in-process to the ASGI app, which talks to a fresh database of this module. A response
+fails the test when it is a 5xx, or has a status code, content type, header or body the
+operation does not declare. ``EXPSVC_SCHEMATHESIS_EXAMPLES`` sets the examples per operation.
 """
 
 from __future__ import annotations
