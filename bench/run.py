@@ -107,6 +107,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--source-ref",
         help="serve this git commit's src/ (exported with git archive) instead of the work tree",
     )
+    add(
+        "--template-database",
+        help="copy this database (already at the schema head, e.g. the test suite's template)"
+        " instead of migrating an empty one",
+    )
     add("--keep-database", action="store_true")
     add("--output-dir", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args(argv)
@@ -128,9 +133,10 @@ async def _admin(url: str, *statements: str) -> list[Any]:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str, keep: bool) -> Iterator[str]:
+def fresh_database(server_url: str, template: str | None, keep: bool) -> Iterator[str]:
     name = f"expsvc_bench_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    copy = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield admin_url(server_url, name)
     finally:
@@ -510,8 +516,10 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(args.server_url, args.source_ref),
         "phase_seconds": phases.seconds,
     }
-    with fresh_database(args.server_url, args.keep_database) as database_url:
-        expsvc(database_url, out / "setup.log", "db", "upgrade")
+    with fresh_database(args.server_url, args.template_database, args.keep_database) as url:
+        database_url = url
+        if args.template_database is None:
+            expsvc(database_url, out / "setup.log", "db", "upgrade")
         phases.done("create + migrate database")
         seed = ("--experiments", str(args.experiments), "--runs", str(args.runs))
         expsvc(database_url, out / "setup.log", "seed", *seed)

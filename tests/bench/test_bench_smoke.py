@@ -1,7 +1,7 @@
 """The benchmark tooling runs end to end on a tiny configuration, so it cannot rot unnoticed.
 
-bench/run.py seeds a fresh database on the suite's PostgreSQL server, starts ``expsvc serve
---workers 2``, and drives every scenario through bench/openloop (fixed rate) and bench/wrk
+bench/run.py seeds a copy of the suite's template database, starts ``expsvc serve`` (one worker
+here, to start fast), and drives every scenario through bench/openloop (fixed rate) and bench/wrk
 (maximum throughput, keep-alive and new connection per request), and the get scenario against
 bench/reference_app.py (bare FastAPI + asyncpg, the ceiling). Figures are not checked
 here; docs/performance.md records them from a full run on a quiet machine.
@@ -24,10 +24,10 @@ OPEN_LOOP_SCENARIOS = ("get", "create", "transition", "list", "mix", "get-new-co
 WRK_SCENARIOS = ("get", "create", "transition", "list", "mix")
 
 
-def run_driver(server_url: str, output: Path, with_wrk: bool) -> dict[str, object]:
+def run_driver(server_url: str, template: str, output: Path, with_wrk: bool) -> dict[str, object]:
     command = [
         sys.executable, str(ROOT / "bench" / "run.py"),
-        "--server-url", server_url,
+        "--server-url", server_url, "--template-database", template, "--workers", "1",
         "--experiments", "4", "--runs", "300",
         "--rate", "60", "--duration", "0.5", "--warmup", "0",
         "--wrk-seconds", "1", "--wrk-connections", "2", "--wrk-threads", "1",
@@ -44,11 +44,13 @@ def run_driver(server_url: str, output: Path, with_wrk: bool) -> dict[str, objec
     return loaded
 
 
-def test_bench_driver_runs_every_scenario(server_url: str, tmp_path: Path) -> None:
+def test_bench_driver_runs_every_scenario(
+    server_url: str, template_database: str, tmp_path: Path
+) -> None:
     if shutil.which("cc") is None:
         pytest.skip("no C compiler to build bench/openloop")
     with_wrk = shutil.which("wrk") is not None
-    results = run_driver(server_url, tmp_path, with_wrk)
+    results = run_driver(server_url, template_database, tmp_path, with_wrk)
 
     openloop = results["openloop"]
     assert isinstance(openloop, dict)
