@@ -4,13 +4,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from expsvc.capture.schemas import CaptureQuery
 from expsvc.models import capture_sessions
 from expsvc.pagination import Ordering
-from expsvc.repository import EntityRepository
+from expsvc.repository import EntityRepository, id_array
 
 
 class CaptureRepository(EntityRepository):
@@ -58,16 +58,17 @@ class CaptureRepository(EntityRepository):
             query = query.where(table.c.capture_session_id == where.capture_session_id)
         return await self.fetch_page(query, ordering, after, limit)
 
-    async def stop_running_of_run(
-        self, run_id: uuid.UUID, values: dict[str, Any]
-    ) -> Sequence[Row[Any]]:
-        """Apply ``values`` to every running capture session of the run; the updated rows."""
+    async def stop_running_of_runs(
+        self, run_ids: Sequence[uuid.UUID], values: dict[str, Any]
+    ) -> list[Row[Any]]:
+        """Apply ``values`` to every running capture session of the runs; the updated rows, in
+        id order."""
         table = capture_sessions
         query = (
             update(table)
-            .where(table.c.run_id == run_id, table.c.status == "running")
+            .where(table.c.run_id == any_(id_array(run_ids)), table.c.status == "running")
             .values(**values, version=table.c.version + 1, updated_at=func.now())
             .returning(table)
         )
-        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
-        return rows
+        rows = (await self.session.execute(query)).all()
+        return sorted(rows, key=lambda row: row.id)

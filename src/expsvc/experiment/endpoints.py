@@ -5,6 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from expsvc.bulk.endpoints import bulk_response
+from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
+from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import ActionContext, CurrentContext
 from expsvc.db import DbSession, TransactionalRoute
@@ -124,6 +127,23 @@ async def delete_experiment(
     """Only draft experiments without runs can be deleted; archive the others."""
     await service.delete(context, experiment_id, expected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/bulk/tags",
+    operation_id="bulk_tag_experiments",
+    response_model=BulkResult,
+    responses=problem_responses(BulkConflict, BulkSelectionTooLarge, ValidationFailed),
+)
+async def bulk_tag_experiments(
+    body: ExperimentBulkTags, context: CurrentContext, service: Service
+) -> Response:
+    """Add and/or remove tags on up to 10,000 experiments, chosen by ids or by a filter.
+
+    Experiments whose tags would not change are ``unchanged`` (no new version, event or audit
+    row). ``atomic`` (default): all or nothing; ``partial``: change what can be changed.
+    """
+    return bulk_response(await service.bulk_tag(context, body))
 
 
 async def _transition(

@@ -15,6 +15,7 @@ from expsvc.schemas import (
     Participants,
     RequestModel,
     ResponseModel,
+    Tag,
     Tags,
 )
 
@@ -35,6 +36,17 @@ class ExperimentUpdate(NullableFieldsGuard):
     tags: Tags | None = None
     params: Params | None = None
     participants: Participants | None = None
+
+
+class ExperimentFilter(RequestModel):
+    """Which experiments: every filter given narrows the selection (AND)."""
+
+    status: list[Status] = Field(
+        default_factory=list, max_length=5, description="Experiments in any of these statuses."
+    )
+    tag: list[Tag] = Field(
+        default_factory=list, max_length=16, description="Experiments carrying all these tags."
+    )
 
 
 class ExperimentRead(ResponseModel):

@@ -6,13 +6,16 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
+from expsvc.bulk.service import answer, change_tags, cyclic_gc_paused, selected_ids
 from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound
-from expsvc.experiment.repository import ExperimentFilter, ExperimentRepository
+from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
+    ExperimentFilter,
     ExperimentPage,
     ExperimentRead,
     ExperimentUpdate,
@@ -72,7 +75,7 @@ class ExperimentService:
             page_size=page_size,
             page_token=page_token,
         )
-        where = ExperimentFilter(statuses=[s.value for s in statuses], tags=sorted(set(tags)))
+        where = ExperimentFilter(status=statuses, tag=tags)
         rows = await self.repository.search(where, page.ordering, page.after(), page_size + 1)
         return ExperimentPage(
             items=[ExperimentRead.model_validate(row) for row in rows[:page_size]],
@@ -111,6 +114,18 @@ class ExperimentService:
             )
         await self.repository.delete(experiment_id)
         await self.changes.deleted(_KIND, [current], context)
+
+    async def bulk_tag(self, context: ActionContext, request: ExperimentBulkTags) -> BulkResult:
+        """Add and/or remove tags on many experiments (see :mod:`expsvc.bulk.service`)."""
+        with cyclic_gc_paused():
+            ids = await selected_ids(
+                request.ids, request.filter, self.repository.matching_ids, "experiments"
+            )
+            batch_id = new_id()
+            items = await change_tags(
+                self.session, _KIND, self.repository, ids, request, context.in_batch(batch_id)
+            )
+            return answer(items, request, batch_id)
 
     async def transition(
         self,

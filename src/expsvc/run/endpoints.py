@@ -5,6 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from expsvc.bulk.endpoints import bulk_response
+from expsvc.bulk.schemas import BulkResult, RunBulkTags, RunBulkTransition
+from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import ActionContext, CurrentContext
 from expsvc.db import DbSession, TransactionalRoute
@@ -12,6 +15,7 @@ from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, prob
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import Action, EntityKind
+from expsvc.run.bulk import RunBulkService
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
     RunCreate,
@@ -139,6 +143,48 @@ async def _transition(
         assert reason is not None  # FailRequest requires it
         return await service.fail(context, run_id, expected, reason)
     return await service.archive(context, run_id, expected, reason)
+
+
+async def get_bulk_service(session: DbSession) -> RunBulkService:
+    return RunBulkService(session)
+
+
+BulkService = Annotated[RunBulkService, Depends(get_bulk_service)]
+_BULK_ERRORS = problem_responses(BulkConflict, BulkSelectionTooLarge, ValidationFailed)
+
+
+@router.post(
+    "/bulk/transition",
+    operation_id="bulk_transition_runs",
+    response_model=BulkResult,
+    responses=_BULK_ERRORS,
+)
+async def bulk_transition_runs(
+    body: RunBulkTransition, context: CurrentContext, service: BulkService
+) -> Response:
+    """Start, finish, fail or archive up to 10,000 runs, chosen by ids or by a filter.
+
+    The single-run rules and cascades apply to each run; every change gets its history row,
+    event and audit row, tied by the answer's ``batch_id``. ``atomic`` (default): all or
+    nothing, 409 listing the runs that cannot change. ``partial``: change what can be changed.
+    """
+    return bulk_response(await service.transition(context, body))
+
+
+@router.post(
+    "/bulk/tags",
+    operation_id="bulk_tag_runs",
+    response_model=BulkResult,
+    responses=_BULK_ERRORS,
+)
+async def bulk_tag_runs(
+    body: RunBulkTags, context: CurrentContext, service: BulkService
+) -> Response:
+    """Add and/or remove tags on up to 10,000 runs, chosen by ids or by a filter.
+
+    Runs whose tags would not change are ``unchanged`` (no new version, event or audit row).
+    """
+    return bulk_response(await service.tag(context, body))
 
 
 add_transition_routes(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -103,8 +103,8 @@ class SortDirection(StrEnum):
 _NOT_FILTERS = {"order_by", "order", "page_size", "page_token"}
 
 
-class RunQuery(RequestModel):
-    """Query of ``GET /v1/runs``: filters (each narrows the result), order and page."""
+class RunFilter(RequestModel):
+    """Which runs: every filter given narrows the selection (AND)."""
 
     experiment_id: uuid.UUID | None = None
     status: list[Status] = Field(default_factory=list, max_length=5)
@@ -119,6 +119,18 @@ class RunQuery(RequestModel):
     finished_after: datetime | None = None
     finished_before: datetime | None = None
 
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> Self:
+        for field in ("created", "started", "finished"):
+            low, high = getattr(self, f"{field}_after"), getattr(self, f"{field}_before")
+            if low is not None and high is not None and low >= high:
+                raise ValueError(f"{field}_after must be earlier than {field}_before")
+        return self
+
+
+class RunQuery(RunFilter):
+    """Query of ``GET /v1/runs``: filters (each narrows the result), order and page."""
+
     order_by: RunOrderBy = RunOrderBy.created_at
     order: SortDirection = SortDirection.desc
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
@@ -127,11 +139,3 @@ class RunQuery(RequestModel):
     def filters(self) -> dict[str, Any]:
         """The filters alone (what a page token is bound to)."""
         return self.model_dump(mode="json", exclude=_NOT_FILTERS)
-
-    @model_validator(mode="after")
-    def _ranges_are_ordered(self) -> RunQuery:
-        for field in ("created", "started", "finished"):
-            low, high = getattr(self, f"{field}_after"), getattr(self, f"{field}_before")
-            if low is not None and high is not None and low >= high:
-                raise ValueError(f"{field}_after must be earlier than {field}_before")
-        return self

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.capture.repository import CaptureRepository
@@ -28,6 +31,8 @@ from expsvc.run.schemas import (
 from expsvc.transitions import Transitioned, apply_transition, apply_update, transition_values
 
 _OPEN_EXPERIMENT = frozenset({Status.draft, Status.running})
+FIRST_RUN_STARTED = "first run started"
+_CAPTURE_STOP_REASONS = {Action.finish: "run_finished", Action.fail: "run_failed"}
 
 
 class RunNotFound(NotFound):
@@ -124,7 +129,7 @@ class RunService:
     ) -> RunRead:
         """running → finished; its running capture sessions stop with it."""
         done = await self._transition(context, run_id, Action.finish, expected, reason)
-        await self._stop_running_captures(context, run_id, "run_finished")
+        await self.stop_running_captures(context, [run_id], Action.finish)
         return RunRead.model_validate(done.row)
 
     async def fail(
@@ -132,7 +137,7 @@ class RunService:
     ) -> RunRead:
         """running → failed with a reason; its running capture sessions stop with it."""
         done = await self._transition(context, run_id, Action.fail, expected, reason)
-        await self._stop_running_captures(context, run_id, "run_failed")
+        await self.stop_running_captures(context, [run_id], Action.fail)
         return RunRead.model_validate(done.row)
 
     async def archive(
@@ -165,25 +170,40 @@ class RunService:
             experiment_id, transition_values(Status.running), only_in={Status.draft}
         )
         if started is not None:
-            await self.changes.transitioned(
-                EntityKind.experiment, Action.start, [started], Status.draft,
-                context.as_system(), "first run started",
-            )  # fmt: skip
+            await self.record_experiments_started(context, [started])
             return
         experiment = await self.experiments.lock(experiment_id, shared=True)
         assert experiment is not None  # runs cannot outlive their experiment (FK RESTRICT)
-        if experiment.status != Status.running:
-            raise ExperimentClosed(
-                f"experiment {experiment_id} is {experiment.status}; its runs cannot start",
-                experiment_status=experiment.status,
-            )
+        if refusal := start_refused(experiment_id, Status(experiment.status)):
+            raise refusal
 
-    async def _stop_running_captures(
-        self, context: ActionContext, run_id: uuid.UUID, reason: str
+    async def record_experiments_started(
+        self, context: ActionContext, started: Sequence[Row[Any]]
     ) -> None:
-        stopped = await CaptureRepository(self.session).stop_running_of_run(
-            run_id, transition_values(Status.finished)
+        """Record draft experiments that started because one of their runs did."""
+        await self.changes.transitioned(
+            EntityKind.experiment, Action.start, started, Status.draft,
+            context.as_system(), FIRST_RUN_STARTED,
+        )  # fmt: skip
+
+    async def stop_running_captures(
+        self, context: ActionContext, run_ids: Sequence[uuid.UUID], cause: Action
+    ) -> None:
+        """Stop the running capture sessions of runs that ``cause`` (finish or fail) ended."""
+        stopped = await CaptureRepository(self.session).stop_running_of_runs(
+            run_ids, transition_values(Status.finished)
         )
         await self.changes.transitioned(
-            EntityKind.capture, Action.stop, stopped, Status.running, context.as_system(), reason
-        )
+            EntityKind.capture, Action.stop, stopped, Status.running, context.as_system(),
+            _CAPTURE_STOP_REASONS[cause],
+        )  # fmt: skip
+
+
+def start_refused(experiment_id: uuid.UUID, status: Status) -> ExperimentClosed | None:
+    """Why a run of this experiment cannot start, or None if it can (draft or running)."""
+    if status in _OPEN_EXPERIMENT:
+        return None
+    return ExperimentClosed(
+        f"experiment {experiment_id} is {status}; its runs cannot start",
+        experiment_status=status,
+    )

@@ -3,6 +3,11 @@
 from .audit_entry_read import AuditEntryRead
 from .audit_entry_read_changes import AuditEntryReadChanges
 from .audit_page import AuditPage
+from .bulk_counts import BulkCounts
+from .bulk_item_result import BulkItemResult
+from .bulk_mode import BulkMode
+from .bulk_outcome import BulkOutcome
+from .bulk_result import BulkResult
 from .capture_create import CaptureCreate
 from .capture_page import CapturePage
 from .capture_read import CaptureRead
@@ -16,8 +21,11 @@ from .delivery_read_payload import DeliveryReadPayload
 from .delivery_status import DeliveryStatus
 from .entity_kind import EntityKind
 from .event_page import EventPage
+from .experiment_bulk_tags import ExperimentBulkTags
+from .experiment_bulk_tags_expected_versions_type_0 import ExperimentBulkTagsExpectedVersionsType0
 from .experiment_create import ExperimentCreate
 from .experiment_create_params import ExperimentCreateParams
+from .experiment_filter import ExperimentFilter
 from .experiment_page import ExperimentPage
 from .experiment_read import ExperimentRead
 from .experiment_read_params import ExperimentReadParams
@@ -30,10 +38,16 @@ from .not_ready_checks import NotReadyChecks
 from .problem import Problem
 from .readiness import Readiness
 from .readiness_checks import ReadinessChecks
+from .run_bulk_action import RunBulkAction
+from .run_bulk_tags import RunBulkTags
+from .run_bulk_tags_expected_versions_type_0 import RunBulkTagsExpectedVersionsType0
+from .run_bulk_transition import RunBulkTransition
+from .run_bulk_transition_expected_versions_type_0 import RunBulkTransitionExpectedVersionsType0
 from .run_create import RunCreate
 from .run_create_params import RunCreateParams
 from .run_create_with_experiment import RunCreateWithExperiment
 from .run_create_with_experiment_params import RunCreateWithExperimentParams
+from .run_filter import RunFilter
 from .run_order_by import RunOrderBy
 from .run_page import RunPage
 from .run_read import RunRead
@@ -59,6 +73,11 @@ __all__ = (
     "AuditEntryRead",
     "AuditEntryReadChanges",
     "AuditPage",
+    "BulkCounts",
+    "BulkItemResult",
+    "BulkMode",
+    "BulkOutcome",
+    "BulkResult",
     "CaptureCreate",
     "CapturePage",
     "CaptureRead",
@@ -72,8 +91,11 @@ __all__ = (
     "DeliveryStatus",
     "EntityKind",
     "EventPage",
+    "ExperimentBulkTags",
+    "ExperimentBulkTagsExpectedVersionsType0",
     "ExperimentCreate",
     "ExperimentCreateParams",
+    "ExperimentFilter",
     "ExperimentPage",
     "ExperimentRead",
     "ExperimentReadParams",
@@ -86,10 +108,16 @@ __all__ = (
     "Problem",
     "Readiness",
     "ReadinessChecks",
+    "RunBulkAction",
+    "RunBulkTags",
+    "RunBulkTagsExpectedVersionsType0",
+    "RunBulkTransition",
+    "RunBulkTransitionExpectedVersionsType0",
     "RunCreate",
     "RunCreateParams",
     "RunCreateWithExperiment",
     "RunCreateWithExperimentParams",
+    "RunFilter",
     "RunOrderBy",
     "RunPage",
     "RunRead",

@@ -1,0 +1,1 @@
+"""Bulk operations on runs and experiments: many entities per request, one batch id."""

@@ -1,0 +1,206 @@
+"""Bulk operations: what a request selects and does, and what it answers (docs/lifecycle.md)."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from expsvc.experiment.schemas import ExperimentFilter
+from expsvc.lifecycle import Status
+from expsvc.run.schemas import RunFilter
+from expsvc.schemas import MAX_TAGS, Reason, RequestModel, ResponseModel, Tag
+
+MAX_BULK_ITEMS = 10_000
+# A dry run answers with at most this many items of each outcome.
+DRY_RUN_SAMPLE = 100
+
+
+class BulkMode(StrEnum):
+    atomic = "atomic"
+    partial = "partial"
+
+
+class BulkOutcome(StrEnum):
+    ok = "ok"
+    unchanged = "unchanged"
+    not_found = "not_found"
+    precondition_failed = "precondition_failed"
+    invalid_transition = "invalid_transition"
+    experiment_closed = "experiment_closed"
+    limit_exceeded = "limit_exceeded"
+
+
+# Outcomes that refuse an atomic request; ``ok`` and ``unchanged`` do not.
+FAILURES = frozenset(BulkOutcome) - {BulkOutcome.ok, BulkOutcome.unchanged}
+
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
+_RUN_FILTER = f"The runs GET /v1/runs would list with these filters (at most {MAX_BULK_ITEMS})."
+
+
+class BulkSelection(RequestModel):
+    """Either ``ids`` or ``filter`` (declared by each operation), and how to apply the change."""
+
+    ids: list[uuid.UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BULK_ITEMS,
+        description=(
+            f"The entities to change, at most {MAX_BULK_ITEMS}; duplicates count once. "
+            "Give either ids or filter."
+        ),
+    )
+    expected_versions: dict[uuid.UUID, Version] | None = Field(
+        default=None,
+        max_length=MAX_BULK_ITEMS,
+        description=(
+            "If-Match per entity: id → the version you read. An entity at another version is "
+            "precondition_failed. Only with ids; every key must be one of them."
+        ),
+    )
+    mode: BulkMode = Field(
+        default=BulkMode.atomic,
+        description=(
+            "atomic: all or nothing (409 bulk-conflict listing the items that cannot be "
+            "changed); partial: change what can be changed and report every item."
+        ),
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Report the outcomes (counts and a sample of items) without changing anything.",
+    )
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Self:
+        selection_filter = getattr(self, "filter", None)
+        if (self.ids is None) == (selection_filter is None):
+            raise ValueError("give either ids or filter")
+        if self.expected_versions:
+            if self.ids is None:
+                raise ValueError("expected_versions needs ids")
+            unknown = set(self.expected_versions) - set(self.ids)
+            if unknown:
+                raise ValueError(f"expected_versions names ids not in ids: {sorted(unknown)[0]}")
+        return self
+
+    def expected_version(self, entity_id: uuid.UUID) -> int | None:
+        return None if self.expected_versions is None else self.expected_versions.get(entity_id)
+
+
+class RunBulkAction(StrEnum):
+    start = "start"
+    finish = "finish"
+    fail = "fail"
+    archive = "archive"
+
+
+class RunBulkTransition(BulkSelection):
+    """``POST /v1/runs/bulk/transition``: one lifecycle action on many runs."""
+
+    action: RunBulkAction
+    reason: Reason | None = Field(
+        default=None,
+        description="Recorded in every status-history row; required for fail (failure_reason).",
+    )
+    filter: RunFilter | None = Field(
+        default=None,
+        description=_RUN_FILTER,
+    )
+
+    @model_validator(mode="after")
+    def _fail_has_reason(self) -> Self:
+        if self.action is RunBulkAction.fail and self.reason is None:
+            raise ValueError("fail needs a reason")
+        return self
+
+
+class TagChange(RequestModel):
+    add: list[Tag] = Field(
+        default_factory=list, max_length=MAX_TAGS, description="Tags to add (present ones stay)."
+    )
+    remove: list[Tag] = Field(
+        default_factory=list,
+        max_length=MAX_TAGS,
+        description="Tags to remove (absent ones are ignored).",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Self:
+        if not self.add and not self.remove:
+            raise ValueError("give tags to add or to remove")
+        if both := set(self.add) & set(self.remove):
+            raise ValueError(f"tag {sorted(both)[0]!r} is both added and removed")
+        return self
+
+    def apply(self, tags: list[str]) -> list[str]:
+        """``tags`` with this change applied: a sorted set."""
+        return sorted((set(tags) | set(self.add)) - set(self.remove))
+
+
+class RunBulkTags(TagChange, BulkSelection):
+    """``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs."""
+
+    filter: RunFilter | None = Field(
+        default=None,
+        description=_RUN_FILTER,
+    )
+
+
+class ExperimentBulkTags(TagChange, BulkSelection):
+    """``POST /v1/experiments/bulk/tags``: add and/or remove tags on many experiments."""
+
+    filter: ExperimentFilter | None = Field(
+        default=None,
+        description=(
+            "The experiments GET /v1/experiments would list with these filters "
+            f"(at most {MAX_BULK_ITEMS})."
+        ),
+    )
+
+
+class BulkItemResult(ResponseModel):
+    id: uuid.UUID
+    outcome: BulkOutcome
+    status: Status | None = Field(
+        description="After the change when ok; otherwise (and in a dry run) the current status; "
+        "null when not found."
+    )
+    version: int | None = Field(
+        description="The entity's version after the change when ok (its ETag); otherwise the "
+        "current one; null when not found."
+    )
+    detail: str | None = Field(default=None, description="Why the item was not changed.")
+
+
+class BulkCounts(ResponseModel):
+    """How many selected items had each outcome."""
+
+    ok: int = 0
+    unchanged: int = 0
+    not_found: int = 0
+    precondition_failed: int = 0
+    invalid_transition: int = 0
+    experiment_closed: int = 0
+    limit_exceeded: int = 0
+
+
+class BulkResult(ResponseModel):
+    batch_id: uuid.UUID | None = Field(
+        description="Ties every history row, event and audit row of this operation "
+        "(GET /v1/audit?batch_id=...); null for a dry run."
+    )
+    dry_run: bool
+    mode: BulkMode
+    selected: int = Field(description="Distinct entities selected by ids or filter.")
+    counts: BulkCounts
+    items: list[BulkItemResult] = Field(
+        description="Per item, in id order: every item, or in a dry run a sample of at most "
+        f"{DRY_RUN_SAMPLE} items per outcome."
+    )
+    items_truncated: bool = Field(description="Whether items leaves some out (dry runs only).")
+
+
+def item_fields(item: BulkItemResult) -> dict[str, Any]:
+    return item.model_dump(mode="json", exclude_none=True)
