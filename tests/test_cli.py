@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +170,22 @@ def test_seed_refuses_a_negative_count(database_url: str) -> None:
     result = invoke("seed", "--experiments", "-1", database_url=database_url)
     assert result.exit_code == 2
     assert asyncio.run(_count(database_url)) == 0
+
+
+def test_unreachable_database_is_one_clear_line_not_a_traceback() -> None:
+    env = {
+        **os.environ,
+        "EXPSVC_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing",
+        "EXPSVC_DB_CONNECT_TIMEOUT": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "expsvc", "db", "current"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "the database cannot be used" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -1,6 +1,6 @@
 """``python -m expsvc``: the same as the ``expsvc`` command."""
 
-from expsvc.cli import app
+from expsvc.cli import run
 
 if __name__ == "__main__":
-    app(prog_name="expsvc")
+    run()

@@ -16,11 +16,8 @@ from expsvc.db import Database, create_engine
 from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
-from expsvc.event.runtime import build_relay
-from expsvc.event.runtime import running as running_relay
 from expsvc.experiment.endpoints import router as experiment_router
 from expsvc.health.endpoints import router as health_router
-from expsvc.idempotency.purge import periodic_purge
 from expsvc.migrate import head_revision
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
@@ -34,8 +31,7 @@ from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.settings import Settings
 from expsvc.webhook.endpoints import router as webhook_router
-from expsvc.webhook.runtime import build_deliverer
-from expsvc.webhook.runtime import running as delivering_webhooks
+from expsvc.worker.jobs import build_runner
 
 API_TITLE = "Experiment Service"
 API_DESCRIPTION = (
@@ -53,11 +49,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with (
-                periodic_purge(app.state.database, settings.idempotency_purge_interval_seconds),
-                running_relay(app.state.relay),
-                delivering_webhooks(app.state.webhook_deliverer),
-            ):
+            async with app.state.worker:
                 yield
         finally:
             await app.state.feed_notifier.close()
@@ -74,15 +66,9 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.schema_head = head_revision()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
     app.state.feed_notifier = FeedNotifier(app.state.database)
-    app.state.relay = (
-        build_relay(settings, app.state.database, app.state.metrics.registry)
-        if settings.relay_enabled
-        else None
-    )
-    app.state.webhook_deliverer = (
-        build_deliverer(settings, app.state.database, app.state.metrics.registry)
-        if settings.relay_enabled
-        else None
+    # The in-process worker: every registered job (the relay only with EXPSVC_RELAY_ENABLED).
+    app.state.worker = build_runner(
+        settings, app.state.database, app.state.metrics.registry, in_app=True
     )
 
     install_problem_handlers(app, settings.retry_after_seconds)

@@ -34,6 +34,17 @@ idempotency_app = typer.Typer(
 app.add_typer(idempotency_app, name="idempotency")
 
 
+def run() -> None:
+    """Console entry point: an unreachable database is one clear line, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        app(prog_name="expsvc")
+    except (OSError, SQLAlchemyError) as error:
+        typer.secho(f"error: the database cannot be used: {error}", err=True, fg="red")
+        raise SystemExit(2) from None
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=2)

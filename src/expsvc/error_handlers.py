@@ -33,6 +33,8 @@ _log = structlog.get_logger("expsvc.errors")
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P", "53")
 _QUERY_CANCELED = "57014"
 _UNIQUE_VIOLATION = "23505"
+# A table or column this release needs is missing: the schema is behind (not migrated yet).
+_SCHEMA_BEHIND = frozenset({"42P01", "42703"})
 
 
 def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
@@ -50,6 +52,11 @@ def classify_database_error(error: BaseException, retry_after: int) -> ProblemEr
         state = _sqlstate(error)
         if state == _QUERY_CANCELED:
             return RequestTimedOut("the database statement timed out", headers=retry)
+        if state in _SCHEMA_BEHIND:
+            return DatabaseUnavailable(
+                "the database schema is behind this release; run `expsvc db upgrade`",
+                headers=retry,
+            )
         if state == _UNIQUE_VIOLATION:
             return Conflict("the resource already exists")
         if (

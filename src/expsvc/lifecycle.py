@@ -26,6 +26,10 @@ class EntityKind(StrEnum):
     run = "run"
     capture = "capture"
 
+    @property
+    def article(self) -> str:
+        return "an" if self.value[0] in "aeiou" else "a"
+
 
 class Action(StrEnum):
     start = "start"

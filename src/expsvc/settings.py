@@ -80,6 +80,13 @@ class Settings(BaseSettings):
         default=600, ge=0, description="Seconds between purges of expired keys (0: no purging)."
     )
 
+    # --- worker and run liveness ------------------------------------------------------------
+    worker_shutdown_grace_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="On SIGTERM, seconds jobs get to finish their current batch before cancel.",
+    )
+
     # --- events -----------------------------------------------------------------------------
     relay_enabled: bool = Field(
         default=True,

@@ -90,6 +90,6 @@ def _add_route(
         methods=["POST"],
         response_model=read_model,
         operation_id=f"{action.value}_{kind.value}",
-        summary=f"{action.value.capitalize()} a {kind.value}: {_SUMMARIES[action]}",
+        summary=f"{action.value.capitalize()} {kind.article} {kind.value}: {_SUMMARIES[action]}",
         responses=problem_responses(BadRequest, InvalidTransition, PreconditionFailed, *errors),
     )

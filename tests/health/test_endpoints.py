@@ -53,6 +53,16 @@ async def test_ready_is_503_when_the_schema_is_missing(
     assert "schema: missing" in problem["detail"]
 
 
+async def test_writes_to_an_unmigrated_database_are_503_not_500(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    await asyncio.to_thread(downgrade, database_url, "base")
+    response = await client.post("/v1/experiments", json={"name": "e"})
+    problem = assert_problem(response, 503, "database-unavailable")
+    assert "expsvc db upgrade" in problem["detail"]
+    assert response.headers["retry-after"]
+
+
 async def test_ready_is_503_when_the_schema_is_behind(
     client: httpx.AsyncClient, database_url: str
 ) -> None:

@@ -45,6 +45,6 @@ def add_history_route(
         methods=["GET"],
         response_model=StatusHistoryPage,
         operation_id=f"get_{kind.value}_history",
-        summary=f"Status history of a {kind.value}, newest first",
+        summary=f"Status history of {kind.article} {kind.value}, newest first",
         responses=problem_responses(BadRequest, ValidationFailed, not_found),
     )

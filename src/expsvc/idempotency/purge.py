@@ -1,20 +1,14 @@
-"""Purging expired idempotency keys: one pass (CLI) and the periodic in-process task."""
+"""Purging expired idempotency keys: one pass, run by the CLI and by the worker's
+``idempotency-purge`` job (:mod:`expsvc.worker.jobs`)."""
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
-
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.db import Database
 from expsvc.idempotency.repository import IdempotencyRepository
 
 PURGE_BATCH_SIZE = 1000
-_log = structlog.get_logger("expsvc.idempotency")
 
 
 async def purge_expired_keys(database: Database, batch_size: int = PURGE_BATCH_SIZE) -> int | None:
@@ -40,31 +34,3 @@ async def purge_expired_keys(database: Database, batch_size: int = PURGE_BATCH_S
             await session.rollback()
             await repository.unlock_purge()
             await session.commit()
-
-
-async def _purge_periodically(database: Database, interval: float) -> None:
-    while True:
-        # Jitter keeps the processes of one deployment from waking together.
-        await asyncio.sleep(interval * random.uniform(0.9, 1.1))
-        try:
-            purged = await purge_expired_keys(database)
-        except Exception:
-            _log.exception("purging expired idempotency keys failed")
-            continue
-        if purged:
-            _log.info("purged expired idempotency keys", count=purged)
-
-
-@asynccontextmanager
-async def periodic_purge(database: Database, interval: float) -> AsyncIterator[None]:
-    """Purge expired keys every ``interval`` seconds while the block runs (0: never)."""
-    if interval <= 0:
-        yield
-        return
-    task = asyncio.create_task(_purge_periodically(database, interval), name="idempotency-purge")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task

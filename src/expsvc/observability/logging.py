@@ -49,3 +49,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request
     logging.getLogger("pgserver").setLevel(max(level, logging.WARNING))
+    # Alembic's migration context logs two INFO lines on every readiness check.
+    logging.getLogger("alembic.runtime.migration").setLevel(max(level, logging.WARNING))

@@ -1,8 +1,9 @@
 """``expsvc worker``: the background work of the service, in a process of its own.
 
-Runs the outbox relay, the webhook delivery worker and the periodic idempotency-key purge until
-SIGTERM/SIGINT. Any number of workers (and ``expsvc serve`` processes with their in-process
-relay) may run at once: they coordinate only through PostgreSQL locks.
+Runs every registered job and loop (:mod:`expsvc.worker.jobs`: outbox relay, webhook delivery,
+run reaper, purges) until SIGTERM/SIGINT, then lets each job finish the batch it is in and
+exits. Any number of workers (and ``expsvc serve`` processes with their in-process worker) may
+run at once: they coordinate only through PostgreSQL locks.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
 from expsvc.db import Database, create_engine
-from expsvc.event.runtime import build_relay, running
-from expsvc.idempotency.purge import periodic_purge
 from expsvc.settings import Settings
-from expsvc.webhook.runtime import build_deliverer
-from expsvc.webhook.runtime import running as delivering_webhooks
+from expsvc.worker.jobs import build_runner
 
 _log = structlog.get_logger("expsvc.worker")
 
@@ -32,15 +30,12 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    relay = build_relay(settings, database, registry)
-    _log.info("worker started", sinks=[sink.name for sink in relay.sinks])
+    runner = build_runner(settings, database, registry, in_app=False)
+    _log.info("worker started", jobs=runner.names)
     try:
-        async with (
-            running(relay),
-            delivering_webhooks(build_deliverer(settings, database, registry)),
-            periodic_purge(database, settings.idempotency_purge_interval_seconds),
-        ):
+        async with runner:
             await stop.wait()
+            _log.info("worker stopping: finishing current batches")
     finally:
         await database.dispose()
         _log.info("worker stopped")

@@ -1,0 +1,77 @@
+"""Every background job and loop of the service, registered in one place.
+
+To add a job, write a factory next to your feature: a function that takes the
+:class:`~expsvc.worker.runtime.WorkerContext` and returns the ``Job`` (or ``Loop``) objects to
+run (none when its settings switch it off), and append it to :data:`JOB_FACTORIES`. It then runs
+in ``expsvc worker`` and inside ``expsvc serve``; check ``context.in_app`` for work that must not
+run in the API process. Factories import ``expsvc.worker.runtime``, never this module, so this
+list can import them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry
+
+from expsvc.db import Database
+from expsvc.settings import Settings
+from expsvc.worker.metrics import JobMetrics
+from expsvc.worker.runtime import Job, JobRunner, Loop, Work, WorkerContext
+
+JobFactory = Callable[[WorkerContext], Iterable[Work]]
+
+
+def _outbox_relay(context: WorkerContext) -> Iterable[Work]:
+    if context.in_app and not context.settings.relay_enabled:
+        return []
+    from expsvc.event.runtime import build_relay
+
+    relay = build_relay(context.settings, context.database, context.registry)
+    return [Loop("outbox-relay", relay.run)]
+
+
+def _webhook_delivery(context: WorkerContext) -> Iterable[Work]:
+    if context.in_app and not context.settings.relay_enabled:
+        return []
+    from expsvc.webhook.runtime import build_deliverer
+
+    deliverer = build_deliverer(context.settings, context.database, context.registry)
+    return [Loop("webhook-deliverer", deliverer.run)]
+
+
+def _idempotency_purge(context: WorkerContext) -> Iterable[Work]:
+    interval = context.settings.idempotency_purge_interval_seconds
+    if interval <= 0:
+        return []
+    from expsvc.idempotency.purge import purge_expired_keys
+
+    # Not a runner singleton: the purge takes its own advisory lock (None when another holds it).
+    return [Job("idempotency-purge", interval, lambda: purge_expired_keys(context.database))]
+
+
+JOB_FACTORIES: list[JobFactory] = [
+    _outbox_relay,
+    _webhook_delivery,
+    _idempotency_purge,
+]
+
+
+def build_work(context: WorkerContext) -> list[Work]:
+    return [work for factory in JOB_FACTORIES for work in factory(context)]
+
+
+def build_runner(
+    settings: Settings, database: Database, registry: CollectorRegistry, *, in_app: bool
+) -> JobRunner:
+    """The runner of every registered job, its metrics in ``registry``."""
+    context = WorkerContext(settings, database, registry, in_app)
+    return JobRunner(
+        database,
+        build_work(context),
+        JobMetrics(registry),
+        shutdown_grace=settings.worker_shutdown_grace_seconds,
+    )
+
+
+__all__ = ["JOB_FACTORIES", "Job", "JobFactory", "Loop", "WorkerContext", "build_runner"]
