@@ -125,7 +125,7 @@ def sync_detailed(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
-    """Fail a experiment: running → failed (reason required)
+    """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
@@ -167,7 +167,7 @@ def sync(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
-    """Fail a experiment: running → failed (reason required)
+    """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
@@ -204,7 +204,7 @@ async def asyncio_detailed(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
-    """Fail a experiment: running → failed (reason required)
+    """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
@@ -244,7 +244,7 @@ async def asyncio(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
-    """Fail a experiment: running → failed (reason required)
+    """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):

@@ -126,7 +126,7 @@ def sync_detailed(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
-    """Finish a experiment: running → finished
+    """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
@@ -168,7 +168,7 @@ def sync(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
-    """Finish a experiment: running → finished
+    """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
@@ -205,7 +205,7 @@ async def asyncio_detailed(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
-    """Finish a experiment: running → finished
+    """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
@@ -245,7 +245,7 @@ async def asyncio(
     idempotency_key: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
-    """Finish a experiment: running → finished
+    """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):

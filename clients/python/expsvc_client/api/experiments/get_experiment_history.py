@@ -105,7 +105,7 @@ def sync_detailed(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> Response[Problem | StatusHistoryPage]:
-    """Status history of a experiment, newest first
+    """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
@@ -140,7 +140,7 @@ def sync(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> Problem | StatusHistoryPage | None:
-    """Status history of a experiment, newest first
+    """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
@@ -170,7 +170,7 @@ async def asyncio_detailed(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> Response[Problem | StatusHistoryPage]:
-    """Status history of a experiment, newest first
+    """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
@@ -203,7 +203,7 @@ async def asyncio(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> Problem | StatusHistoryPage | None:
-    """Status history of a experiment, newest first
+    """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
