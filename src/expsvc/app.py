@@ -30,6 +30,7 @@ from expsvc.openapi import install_openapi
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.settings import Settings
+from expsvc.telemetry.endpoints import router as telemetry_router
 from expsvc.webhook.endpoints import router as webhook_router
 from expsvc.worker.jobs import build_runner
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(event_router)
     app.include_router(webhook_router)
     app.include_router(audit_router)
+    app.include_router(telemetry_router)
 
     # Added innermost first: the body guard sits closest to the routes.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -19,6 +21,17 @@ class LogFormat(StrEnum):
 # Standard Webhooks' (and Svix's) schedule, with more 10 h steps to cover about three days: the
 # delays before each retry, in seconds. The first attempt is immediate.
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0) + (36000.0,) * 6
+
+
+def _is_webhook_secret(value: str) -> bool:
+    """``whsec_`` + base64 of 24 to 64 random bytes (Standard Webhooks)."""
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        return False
+    return 24 <= len(key) <= 64
 
 
 def default_data_dir() -> Path:
@@ -135,6 +148,15 @@ class Settings(BaseSettings):
         default=720, gt=0, description="Finished deliveries and their attempts are kept this long."
     )
 
+    # --- integrations (docs/integrations.md) -------------------------------------------------
+    telemetry_ingest_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Standard Webhooks secret (whsec_...) Telemetry Ingest signs its events with; several"
+            " separated by spaces during a rotation. Unset: the telemetry endpoint answers 404."
+        ),
+    )
+
     # --- observability --------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
@@ -164,6 +186,19 @@ class Settings(BaseSettings):
     @property
     def webhook_max_attempts(self) -> int:
         return 1 + len(self.webhook_retry_schedule)
+
+    @field_validator("telemetry_ingest_secret")
+    @classmethod
+    def _standard_webhooks_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = value.get_secret_value().split()
+        if not parts:
+            return None
+        for part in parts:
+            if not _is_webhook_secret(part):
+                raise ValueError("expected whsec_ followed by base64 of 24 to 64 bytes")
+        return value
 
     @property
     def embedded(self) -> bool:

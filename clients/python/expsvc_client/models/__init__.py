@@ -3,6 +3,7 @@
 from .audit_entry_read import AuditEntryRead
 from .audit_entry_read_changes import AuditEntryReadChanges
 from .audit_page import AuditPage
+from .batch_result import BatchResult
 from .bulk_counts import BulkCounts
 from .bulk_item_result import BulkItemResult
 from .bulk_mode import BulkMode
@@ -21,6 +22,7 @@ from .delivery_read_payload import DeliveryReadPayload
 from .delivery_status import DeliveryStatus
 from .entity_kind import EntityKind
 from .event_page import EventPage
+from .event_result import EventResult
 from .experiment_bulk_tags import ExperimentBulkTags
 from .experiment_bulk_tags_expected_versions_type_0 import ExperimentBulkTagsExpectedVersionsType0
 from .experiment_create import ExperimentCreate
@@ -38,6 +40,11 @@ from .not_ready_checks import NotReadyChecks
 from .problem import Problem
 from .readiness import Readiness
 from .readiness_checks import ReadinessChecks
+from .receive_telemetry_events_body import ReceiveTelemetryEventsBody
+from .receive_telemetry_events_body_events_item import ReceiveTelemetryEventsBodyEventsItem
+from .receive_telemetry_events_body_events_item_data import ReceiveTelemetryEventsBodyEventsItemData
+from .receive_telemetry_events_body_events_item_type import ReceiveTelemetryEventsBodyEventsItemType
+from .result import Result
 from .run_bulk_action import RunBulkAction
 from .run_bulk_tags import RunBulkTags
 from .run_bulk_tags_expected_versions_type_0 import RunBulkTagsExpectedVersionsType0
@@ -73,6 +80,7 @@ __all__ = (
     "AuditEntryRead",
     "AuditEntryReadChanges",
     "AuditPage",
+    "BatchResult",
     "BulkCounts",
     "BulkItemResult",
     "BulkMode",
@@ -91,6 +99,7 @@ __all__ = (
     "DeliveryStatus",
     "EntityKind",
     "EventPage",
+    "EventResult",
     "ExperimentBulkTags",
     "ExperimentBulkTagsExpectedVersionsType0",
     "ExperimentCreate",
@@ -108,6 +117,11 @@ __all__ = (
     "Problem",
     "Readiness",
     "ReadinessChecks",
+    "ReceiveTelemetryEventsBody",
+    "ReceiveTelemetryEventsBodyEventsItem",
+    "ReceiveTelemetryEventsBodyEventsItemData",
+    "ReceiveTelemetryEventsBodyEventsItemType",
+    "Result",
     "RunBulkAction",
     "RunBulkTags",
     "RunBulkTagsExpectedVersionsType0",
