@@ -31,6 +31,7 @@ from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.settings import Settings
 from expsvc.telemetry.endpoints import router as telemetry_router
+from expsvc.telemetry.reconciliation_endpoints import router as reconciliation_router
 from expsvc.webhook.endpoints import router as webhook_router
 from expsvc.worker.jobs import build_runner
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(experiment_runs_router)
     app.include_router(run_router)
     app.include_router(run_captures_router)
+    app.include_router(reconciliation_router)  # before /v1/captures/{capture_id}
     app.include_router(capture_router)
     app.include_router(event_router)
     app.include_router(webhook_router)

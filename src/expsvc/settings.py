@@ -156,6 +156,29 @@ class Settings(BaseSettings):
             " separated by spaces during a rotation. Unset: the telemetry endpoint answers 404."
         ),
     )
+    telemetry_ingest_url: str | None = Field(
+        default=None,
+        description="Base URL of Telemetry Ingest's status API, pulled by the reconciliation.",
+    )
+    telemetry_ingest_token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to Telemetry Ingest's status API."
+    )
+    telemetry_ingest_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="Deadline of one call to Telemetry Ingest."
+    )
+    telemetry_lost_after_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="A running capture session with no telemetry this long is failed (0: never).",
+    )
+    capture_reconcile_interval_seconds: float = Field(
+        default=60, ge=0, description="Seconds between capture reconciliation passes (0: off)."
+    )
+    integration_retention_hours: float = Field(
+        default=168,
+        gt=0,
+        description="Inbound event ids (deduplication) and orphan telemetry are kept this long.",
+    )
 
     # --- observability --------------------------------------------------------------------
     log_level: str = "INFO"

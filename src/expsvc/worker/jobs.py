@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from expsvc.db import Database
 from expsvc.settings import Settings
+from expsvc.telemetry.reconciliation import reconciliation_jobs
 from expsvc.worker.metrics import JobMetrics
 from expsvc.worker.runtime import Job, JobRunner, Loop, Work, WorkerContext
 
@@ -54,6 +55,7 @@ JOB_FACTORIES: list[JobFactory] = [
     _outbox_relay,
     _webhook_delivery,
     _idempotency_purge,
+    reconciliation_jobs,
 ]
 
 

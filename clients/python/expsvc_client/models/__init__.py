@@ -13,6 +13,7 @@ from .capture_create import CaptureCreate
 from .capture_page import CapturePage
 from .capture_read import CaptureRead
 from .capture_update import CaptureUpdate
+from .case_report import CaseReport
 from .cloud_event import CloudEvent
 from .cloud_event_data import CloudEventData
 from .delivery_attempt_read import DeliveryAttemptRead
@@ -34,16 +35,22 @@ from .experiment_read_params import ExperimentReadParams
 from .experiment_update import ExperimentUpdate
 from .experiment_update_params_type_0 import ExperimentUpdateParamsType0
 from .fail_request import FailRequest
+from .ingest_check import IngestCheck
+from .ingest_report import IngestReport
 from .liveness import Liveness
 from .not_ready import NotReady
 from .not_ready_checks import NotReadyChecks
+from .orphan_read import OrphanRead
+from .orphan_report import OrphanReport
 from .problem import Problem
+from .purge_report import PurgeReport
 from .readiness import Readiness
 from .readiness_checks import ReadinessChecks
 from .receive_telemetry_events_body import ReceiveTelemetryEventsBody
 from .receive_telemetry_events_body_events_item import ReceiveTelemetryEventsBodyEventsItem
 from .receive_telemetry_events_body_events_item_data import ReceiveTelemetryEventsBodyEventsItemData
 from .receive_telemetry_events_body_events_item_type import ReceiveTelemetryEventsBodyEventsItemType
+from .reconciliation_report_read import ReconciliationReportRead
 from .result import Result
 from .run_bulk_action import RunBulkAction
 from .run_bulk_tags import RunBulkTags
@@ -90,6 +97,7 @@ __all__ = (
     "CapturePage",
     "CaptureRead",
     "CaptureUpdate",
+    "CaseReport",
     "CloudEvent",
     "CloudEventData",
     "DeliveryAttemptRead",
@@ -111,16 +119,22 @@ __all__ = (
     "ExperimentUpdate",
     "ExperimentUpdateParamsType0",
     "FailRequest",
+    "IngestCheck",
+    "IngestReport",
     "Liveness",
     "NotReady",
     "NotReadyChecks",
+    "OrphanRead",
+    "OrphanReport",
     "Problem",
+    "PurgeReport",
     "Readiness",
     "ReadinessChecks",
     "ReceiveTelemetryEventsBody",
     "ReceiveTelemetryEventsBodyEventsItem",
     "ReceiveTelemetryEventsBodyEventsItemData",
     "ReceiveTelemetryEventsBodyEventsItemType",
+    "ReconciliationReportRead",
     "Result",
     "RunBulkAction",
     "RunBulkTags",
