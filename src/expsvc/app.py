@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from expsvc import __version__
+from expsvc.artifact.endpoints import events_router as artifact_events_router
+from expsvc.artifact.endpoints import run_artifacts_router
 from expsvc.audit.endpoints import router as audit_router
 from expsvc.capture.endpoints import router as capture_router
 from expsvc.capture.endpoints import run_captures_router
@@ -86,6 +88,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(webhook_router)
     app.include_router(audit_router)
     app.include_router(telemetry_router)
+    app.include_router(artifact_events_router)
+    app.include_router(run_artifacts_router)
 
     # Added innermost first: the body guard sits closest to the routes.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -174,6 +174,13 @@ class Settings(BaseSettings):
     capture_reconcile_interval_seconds: float = Field(
         default=60, ge=0, description="Seconds between capture reconciliation passes (0: off)."
     )
+    artifact_service_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Standard Webhooks secret the Artifact Service signs its events with (as above)."
+            " Unset: the artifact endpoint answers 404."
+        ),
+    )
     integration_retention_hours: float = Field(
         default=168,
         gt=0,
@@ -210,7 +217,7 @@ class Settings(BaseSettings):
     def webhook_max_attempts(self) -> int:
         return 1 + len(self.webhook_retry_schedule)
 
-    @field_validator("telemetry_ingest_secret")
+    @field_validator("telemetry_ingest_secret", "artifact_service_secret")
     @classmethod
     def _standard_webhooks_secrets(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:

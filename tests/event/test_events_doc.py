@@ -12,7 +12,7 @@ from expsvc.event.catalogue import EVENT_TYPES, SCHEMA_VERSION
 from expsvc.event.schemas import CloudEvent
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
-EXAMPLES = dict(re.findall(r"### `([a-z]+\.[a-z]+)`\n\n```json\n(.*?)\n```", DOC, flags=re.DOTALL))
+EXAMPLES = dict(re.findall(r"### `([a-z]+\.[a-z_]+)`\n\n```json\n(.*?)\n```", DOC, flags=re.DOTALL))
 
 
 def test_the_doc_has_examples_of_known_types_only() -> None:

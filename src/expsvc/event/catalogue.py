@@ -32,9 +32,13 @@ def deleted_event(kind: EntityKind) -> str:
     return f"{kind.value}.deleted"
 
 
+# Changes of a run's artifact links, reported by the Artifact Service (docs/integrations.md).
+RUN_ARTIFACT_EVENTS = ("run.artifact_linked", "run.artifact_updated")
+
 EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(
-        {created_event(kind) for kind in EntityKind}
+        set(RUN_ARTIFACT_EVENTS)
+        | {created_event(kind) for kind in EntityKind}
         | {updated_event(kind) for kind in EntityKind}
         | {deleted_event(EntityKind.experiment)}
         | {

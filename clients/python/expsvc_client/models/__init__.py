@@ -1,5 +1,8 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .artifact_page import ArtifactPage
+from .artifact_read import ArtifactRead
+from .artifact_status import ArtifactStatus
 from .audit_entry_read import AuditEntryRead
 from .audit_entry_read_changes import AuditEntryReadChanges
 from .audit_page import AuditPage
@@ -46,6 +49,10 @@ from .problem import Problem
 from .purge_report import PurgeReport
 from .readiness import Readiness
 from .readiness_checks import ReadinessChecks
+from .receive_artifact_events_body import ReceiveArtifactEventsBody
+from .receive_artifact_events_body_events_item import ReceiveArtifactEventsBodyEventsItem
+from .receive_artifact_events_body_events_item_data import ReceiveArtifactEventsBodyEventsItemData
+from .receive_artifact_events_body_events_item_type import ReceiveArtifactEventsBodyEventsItemType
 from .receive_telemetry_events_body import ReceiveTelemetryEventsBody
 from .receive_telemetry_events_body_events_item import ReceiveTelemetryEventsBodyEventsItem
 from .receive_telemetry_events_body_events_item_data import ReceiveTelemetryEventsBodyEventsItemData
@@ -84,6 +91,9 @@ from .webhook_update_event_types_type_0_item import WebhookUpdateEventTypesType0
 from .webhook_with_secret import WebhookWithSecret
 
 __all__ = (
+    "ArtifactPage",
+    "ArtifactRead",
+    "ArtifactStatus",
     "AuditEntryRead",
     "AuditEntryReadChanges",
     "AuditPage",
@@ -130,6 +140,10 @@ __all__ = (
     "PurgeReport",
     "Readiness",
     "ReadinessChecks",
+    "ReceiveArtifactEventsBody",
+    "ReceiveArtifactEventsBodyEventsItem",
+    "ReceiveArtifactEventsBodyEventsItemData",
+    "ReceiveArtifactEventsBodyEventsItemType",
     "ReceiveTelemetryEventsBody",
     "ReceiveTelemetryEventsBodyEventsItem",
     "ReceiveTelemetryEventsBodyEventsItemData",

@@ -16,6 +16,8 @@ class WebhookCreateEventTypesItem(StrEnum):
     EXPERIMENT_STARTED = "experiment.started"
     EXPERIMENT_UPDATED = "experiment.updated"
     RUN_ARCHIVED = "run.archived"
+    RUN_ARTIFACT_LINKED = "run.artifact_linked"
+    RUN_ARTIFACT_UPDATED = "run.artifact_updated"
     RUN_CREATED = "run.created"
     RUN_FAILED = "run.failed"
     RUN_FINISHED = "run.finished"
