@@ -13,6 +13,7 @@ import typer
 
 from expsvc import __version__
 from expsvc.settings import Settings
+from expsvc.telemetry.cli import telemetry_app
 
 app = typer.Typer(
     name="expsvc",
@@ -32,6 +33,7 @@ idempotency_app = typer.Typer(
     help="Maintain stored Idempotency-Key responses.", no_args_is_help=True
 )
 app.add_typer(idempotency_app, name="idempotency")
+app.add_typer(telemetry_app, name="telemetry")
 
 
 def run() -> None:
