@@ -20,6 +20,7 @@ from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
 from expsvc.experiment.endpoints import router as experiment_router
 from expsvc.health.endpoints import router as health_router
+from expsvc.liveness.endpoints import router as liveness_router
 from expsvc.migrate import head_revision
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
@@ -81,6 +82,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(experiment_router)
     app.include_router(experiment_runs_router)
     app.include_router(run_router)
+    app.include_router(liveness_router)
     app.include_router(run_captures_router)
     app.include_router(reconciliation_router)  # before /v1/captures/{capture_id}
     app.include_router(capture_router)

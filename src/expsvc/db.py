@@ -9,7 +9,7 @@ only flush; :func:`get_session` hands endpoints the route's session.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
@@ -24,6 +24,9 @@ from starlette.responses import Response
 
 from expsvc.idempotency.route import declare_idempotency, respond_idempotently
 from expsvc.settings import Settings
+
+# OpenAPI extension on operations that ignore Idempotency-Key (see RepeatableRoute).
+IGNORED_KEY_EXTENSION = "x-idempotency-key"
 
 
 def async_database_url(url: str) -> str:
@@ -80,13 +83,22 @@ DbSession = Annotated[AsyncSession, Depends(get_session)]
 class TransactionalRoute(APIRoute):
     """One transaction per request: opened before the endpoint, committed before the response.
 
-    POST routes also honour ``Idempotency-Key`` (see :mod:`expsvc.idempotency`).
+    POST routes also honour ``Idempotency-Key`` (see :mod:`expsvc.idempotency`), unless the
+    route class sets ``honours_idempotency_key`` to False.
     """
 
+    honours_idempotency_key: ClassVar[bool] = True
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        options["dependencies"], options["responses"] = declare_idempotency(
-            options.get("methods"), options.get("dependencies"), options.get("responses")
-        )
+        if self.honours_idempotency_key:
+            options["dependencies"], options["responses"] = declare_idempotency(
+                options.get("methods"), options.get("dependencies"), options.get("responses")
+            )
+        else:
+            options["openapi_extra"] = {
+                **(options.get("openapi_extra") or {}),
+                IGNORED_KEY_EXTENSION: "ignored",
+            }
         super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -98,9 +110,19 @@ class TransactionalRoute(APIRoute):
             # rolls back whatever the endpoint wrote.
             async with database.sessionmaker() as session:
                 request.state.db_session = session
-                response = await respond_idempotently(request, session, handler)
+                if self.honours_idempotency_key:
+                    response = await respond_idempotently(request, session, handler)
+                else:
+                    response = await handler(request)
                 if response.status_code < 400 and session.in_transaction():
                     await session.commit()
                 return response
 
         return in_transaction
+
+
+class RepeatableRoute(TransactionalRoute):
+    """For POSTs that are harmless to repeat (run heartbeats): ``Idempotency-Key`` is ignored,
+    neither checked nor stored, so such calls cost no idempotency write."""
+
+    honours_idempotency_key = False

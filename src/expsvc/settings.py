@@ -99,6 +99,24 @@ class Settings(BaseSettings):
         gt=0,
         description="On SIGTERM, seconds jobs get to finish their current batch before cancel.",
     )
+    run_heartbeat_timeout_seconds: int = Field(
+        default=600,
+        ge=10,
+        le=604_800,
+        description="A running run with no heartbeat (or start) for this long is failed.",
+    )
+    run_max_duration_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=31_536_000,
+        description="Runs running longer than this are failed (unset: no limit).",
+    )
+    reaper_interval_seconds: float = Field(
+        default=30, ge=0, description="Seconds between passes of the run reaper (0: off)."
+    )
+    reaper_batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="Runs the reaper fails per transaction."
+    )
 
     # --- events -----------------------------------------------------------------------------
     relay_enabled: bool = Field(

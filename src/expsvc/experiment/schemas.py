@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from expsvc.lifecycle import Status
+from expsvc.liveness.schemas import HeartbeatTimeout, MaxDuration
 from expsvc.schemas import (
     Description,
     Name,
@@ -26,16 +27,20 @@ class ExperimentCreate(RequestModel):
     tags: Tags = Field(default_factory=list)
     params: Params = Field(default_factory=dict)
     participants: Participants = Field(default_factory=list)
+    heartbeat_timeout_seconds: HeartbeatTimeout | None = None
+    max_duration_seconds: MaxDuration | None = None
 
 
 class ExperimentUpdate(NullableFieldsGuard):
-    """Only the fields present are changed; ``description: null`` clears it."""
+    """Only the fields present are changed; ``null`` clears the description and the limits."""
 
     name: Name | None = None
     description: Description | None = None
     tags: Tags | None = None
     params: Params | None = None
     participants: Participants | None = None
+    heartbeat_timeout_seconds: HeartbeatTimeout | None = None
+    max_duration_seconds: MaxDuration | None = None
 
 
 class ExperimentFilter(RequestModel):
@@ -64,6 +69,8 @@ class ExperimentRead(ResponseModel):
     started_at: datetime | None
     finished_at: datetime | None
     archived_at: datetime | None
+    heartbeat_timeout_seconds: int | None
+    max_duration_seconds: int | None
     version: int = Field(description="Increments on every change; the ETag is derived from it.")
 
 

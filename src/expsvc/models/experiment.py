@@ -35,6 +35,9 @@ class Experiment(Base):
     started_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     archived_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    # Liveness limits for the experiment's runs (None: the service-wide settings).
+    heartbeat_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    max_duration_seconds: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (

@@ -49,6 +49,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     archived_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    # Liveness limits of this run (None: its experiment's, else the service-wide settings).
+    heartbeat_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    max_duration_seconds: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (
@@ -61,6 +64,12 @@ class Run(Base):
         # Byte-order collation: serves both ORDER BY name and the name-prefix filter (LIKE 'x%').
         Index("ix_runs_name_c_id", text('name COLLATE "C"'), "id"),
         Index("ix_runs_tags", "tags", postgresql_using="gin"),
+        # The reaper's scan of running runs; not on last_heartbeat_at, so heartbeats stay HOT.
+        Index(
+            "ix_runs_running_started_at",
+            "started_at",
+            postgresql_where=text("status = 'running'"),
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from expsvc.lifecycle import Status
+from expsvc.liveness.schemas import HeartbeatTimeout, MaxDuration
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import (
     Name,
@@ -37,6 +38,8 @@ class RunFields(RequestModel):
     git_sha: GitSha | None = None
     git_branch: GitBranch | None = None
     git_repository: GitRepository | None = None
+    heartbeat_timeout_seconds: HeartbeatTimeout | None = None
+    max_duration_seconds: MaxDuration | None = None
 
 
 class RunCreate(RunFields):
@@ -50,7 +53,7 @@ class RunCreateWithExperiment(RunFields):
 
 
 class RunUpdate(NullableFieldsGuard):
-    """Only the fields present are changed; ``null`` clears the git fields."""
+    """Only the fields present are changed; ``null`` clears the git fields and the limits."""
 
     name: Name | None = None
     tags: Tags | None = None
@@ -59,6 +62,8 @@ class RunUpdate(NullableFieldsGuard):
     git_sha: GitSha | None = None
     git_branch: GitBranch | None = None
     git_repository: GitRepository | None = None
+    heartbeat_timeout_seconds: HeartbeatTimeout | None = None
+    max_duration_seconds: MaxDuration | None = None
 
 
 class RunRead(ResponseModel):
@@ -80,6 +85,8 @@ class RunRead(ResponseModel):
     finished_at: datetime | None
     archived_at: datetime | None
     last_heartbeat_at: datetime | None
+    heartbeat_timeout_seconds: int | None
+    max_duration_seconds: int | None
     version: int
 
 

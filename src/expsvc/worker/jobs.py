@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry
 
 from expsvc.db import Database
+from expsvc.liveness.jobs import reaper_jobs
 from expsvc.settings import Settings
 from expsvc.telemetry.reconciliation import reconciliation_jobs
 from expsvc.worker.metrics import JobMetrics
@@ -55,6 +56,7 @@ JOB_FACTORIES: list[JobFactory] = [
     _outbox_relay,
     _webhook_delivery,
     _idempotency_purge,
+    reaper_jobs,
     reconciliation_jobs,
 ]
 

@@ -23,6 +23,8 @@ class ExperimentCreate:
         tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
         params (ExperimentCreateParams | Unset): Free-form JSON object, at most 65536 bytes serialised.
         participants (list[str] | Unset):
+        heartbeat_timeout_seconds (int | None | Unset):
+        max_duration_seconds (int | None | Unset):
     """
 
     name: str
@@ -30,6 +32,8 @@ class ExperimentCreate:
     tags: list[str] | Unset = UNSET
     params: ExperimentCreateParams | Unset = UNSET
     participants: list[str] | Unset = UNSET
+    heartbeat_timeout_seconds: int | None | Unset = UNSET
+    max_duration_seconds: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         name = self.name
@@ -52,6 +56,18 @@ class ExperimentCreate:
         if not isinstance(self.participants, Unset):
             participants = self.participants
 
+        heartbeat_timeout_seconds: int | None | Unset
+        if isinstance(self.heartbeat_timeout_seconds, Unset):
+            heartbeat_timeout_seconds = UNSET
+        else:
+            heartbeat_timeout_seconds = self.heartbeat_timeout_seconds
+
+        max_duration_seconds: int | None | Unset
+        if isinstance(self.max_duration_seconds, Unset):
+            max_duration_seconds = UNSET
+        else:
+            max_duration_seconds = self.max_duration_seconds
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -67,6 +83,10 @@ class ExperimentCreate:
             field_dict["params"] = params
         if participants is not UNSET:
             field_dict["participants"] = participants
+        if heartbeat_timeout_seconds is not UNSET:
+            field_dict["heartbeat_timeout_seconds"] = heartbeat_timeout_seconds
+        if max_duration_seconds is not UNSET:
+            field_dict["max_duration_seconds"] = max_duration_seconds
 
         return field_dict
 
@@ -97,12 +117,32 @@ class ExperimentCreate:
 
         participants = cast(list[str], d.pop("participants", UNSET))
 
+        def _parse_heartbeat_timeout_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        heartbeat_timeout_seconds = _parse_heartbeat_timeout_seconds(d.pop("heartbeat_timeout_seconds", UNSET))
+
+        def _parse_max_duration_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_duration_seconds = _parse_max_duration_seconds(d.pop("max_duration_seconds", UNSET))
+
         experiment_create = cls(
             name=name,
             description=description,
             tags=tags,
             params=params,
             participants=participants,
+            heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+            max_duration_seconds=max_duration_seconds,
         )
 
         return experiment_create

@@ -35,6 +35,8 @@ class ExperimentRead:
         started_at (datetime.datetime | None):
         finished_at (datetime.datetime | None):
         archived_at (datetime.datetime | None):
+        heartbeat_timeout_seconds (int | None):
+        max_duration_seconds (int | None):
         version (int): Increments on every change; the ETag is derived from it.
     """
 
@@ -52,6 +54,8 @@ class ExperimentRead:
     started_at: datetime.datetime | None
     finished_at: datetime.datetime | None
     archived_at: datetime.datetime | None
+    heartbeat_timeout_seconds: int | None
+    max_duration_seconds: int | None
     version: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -98,6 +102,12 @@ class ExperimentRead:
         else:
             archived_at = self.archived_at
 
+        heartbeat_timeout_seconds: int | None
+        heartbeat_timeout_seconds = self.heartbeat_timeout_seconds
+
+        max_duration_seconds: int | None
+        max_duration_seconds = self.max_duration_seconds
+
         version = self.version
 
         field_dict: dict[str, Any] = {}
@@ -118,6 +128,8 @@ class ExperimentRead:
                 "started_at": started_at,
                 "finished_at": finished_at,
                 "archived_at": archived_at,
+                "heartbeat_timeout_seconds": heartbeat_timeout_seconds,
+                "max_duration_seconds": max_duration_seconds,
                 "version": version,
             }
         )
@@ -206,6 +218,20 @@ class ExperimentRead:
 
         archived_at = _parse_archived_at(d.pop("archived_at"))
 
+        def _parse_heartbeat_timeout_seconds(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        heartbeat_timeout_seconds = _parse_heartbeat_timeout_seconds(d.pop("heartbeat_timeout_seconds"))
+
+        def _parse_max_duration_seconds(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        max_duration_seconds = _parse_max_duration_seconds(d.pop("max_duration_seconds"))
+
         version = d.pop("version")
 
         experiment_read = cls(
@@ -223,6 +249,8 @@ class ExperimentRead:
             started_at=started_at,
             finished_at=finished_at,
             archived_at=archived_at,
+            heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+            max_duration_seconds=max_duration_seconds,
             version=version,
         )
 

@@ -16,7 +16,7 @@ T = TypeVar("T", bound="ExperimentUpdate")
 
 @_attrs_define
 class ExperimentUpdate:
-    """Only the fields present are changed; ``description: null`` clears it.
+    """Only the fields present are changed; ``null`` clears the description and the limits.
 
     Attributes:
         name (None | str | Unset):
@@ -24,6 +24,8 @@ class ExperimentUpdate:
         tags (list[str] | None | Unset):
         params (ExperimentUpdateParamsType0 | None | Unset):
         participants (list[str] | None | Unset):
+        heartbeat_timeout_seconds (int | None | Unset):
+        max_duration_seconds (int | None | Unset):
     """
 
     name: None | str | Unset = UNSET
@@ -31,6 +33,8 @@ class ExperimentUpdate:
     tags: list[str] | None | Unset = UNSET
     params: ExperimentUpdateParamsType0 | None | Unset = UNSET
     participants: list[str] | None | Unset = UNSET
+    heartbeat_timeout_seconds: int | None | Unset = UNSET
+    max_duration_seconds: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.experiment_update_params_type_0 import ExperimentUpdateParamsType0  # noqa: PLC0415
@@ -73,6 +77,18 @@ class ExperimentUpdate:
         else:
             participants = self.participants
 
+        heartbeat_timeout_seconds: int | None | Unset
+        if isinstance(self.heartbeat_timeout_seconds, Unset):
+            heartbeat_timeout_seconds = UNSET
+        else:
+            heartbeat_timeout_seconds = self.heartbeat_timeout_seconds
+
+        max_duration_seconds: int | None | Unset
+        if isinstance(self.max_duration_seconds, Unset):
+            max_duration_seconds = UNSET
+        else:
+            max_duration_seconds = self.max_duration_seconds
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -86,6 +102,10 @@ class ExperimentUpdate:
             field_dict["params"] = params
         if participants is not UNSET:
             field_dict["participants"] = participants
+        if heartbeat_timeout_seconds is not UNSET:
+            field_dict["heartbeat_timeout_seconds"] = heartbeat_timeout_seconds
+        if max_duration_seconds is not UNSET:
+            field_dict["max_duration_seconds"] = max_duration_seconds
 
         return field_dict
 
@@ -164,12 +184,32 @@ class ExperimentUpdate:
 
         participants = _parse_participants(d.pop("participants", UNSET))
 
+        def _parse_heartbeat_timeout_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        heartbeat_timeout_seconds = _parse_heartbeat_timeout_seconds(d.pop("heartbeat_timeout_seconds", UNSET))
+
+        def _parse_max_duration_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_duration_seconds = _parse_max_duration_seconds(d.pop("max_duration_seconds", UNSET))
+
         experiment_update = cls(
             name=name,
             description=description,
             tags=tags,
             params=params,
             participants=participants,
+            heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+            max_duration_seconds=max_duration_seconds,
         )
 
         return experiment_update

@@ -28,6 +28,8 @@ class RunCreateWithExperiment:
         git_sha (None | str | Unset):
         git_branch (None | str | Unset):
         git_repository (None | str | Unset):
+        heartbeat_timeout_seconds (int | None | Unset):
+        max_duration_seconds (int | None | Unset):
     """
 
     name: str
@@ -38,6 +40,8 @@ class RunCreateWithExperiment:
     git_sha: None | str | Unset = UNSET
     git_branch: None | str | Unset = UNSET
     git_repository: None | str | Unset = UNSET
+    heartbeat_timeout_seconds: int | None | Unset = UNSET
+    max_duration_seconds: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         name = self.name
@@ -74,6 +78,18 @@ class RunCreateWithExperiment:
         else:
             git_repository = self.git_repository
 
+        heartbeat_timeout_seconds: int | None | Unset
+        if isinstance(self.heartbeat_timeout_seconds, Unset):
+            heartbeat_timeout_seconds = UNSET
+        else:
+            heartbeat_timeout_seconds = self.heartbeat_timeout_seconds
+
+        max_duration_seconds: int | None | Unset
+        if isinstance(self.max_duration_seconds, Unset):
+            max_duration_seconds = UNSET
+        else:
+            max_duration_seconds = self.max_duration_seconds
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -94,6 +110,10 @@ class RunCreateWithExperiment:
             field_dict["git_branch"] = git_branch
         if git_repository is not UNSET:
             field_dict["git_repository"] = git_repository
+        if heartbeat_timeout_seconds is not UNSET:
+            field_dict["heartbeat_timeout_seconds"] = heartbeat_timeout_seconds
+        if max_duration_seconds is not UNSET:
+            field_dict["max_duration_seconds"] = max_duration_seconds
 
         return field_dict
 
@@ -144,6 +164,24 @@ class RunCreateWithExperiment:
 
         git_repository = _parse_git_repository(d.pop("git_repository", UNSET))
 
+        def _parse_heartbeat_timeout_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        heartbeat_timeout_seconds = _parse_heartbeat_timeout_seconds(d.pop("heartbeat_timeout_seconds", UNSET))
+
+        def _parse_max_duration_seconds(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_duration_seconds = _parse_max_duration_seconds(d.pop("max_duration_seconds", UNSET))
+
         run_create_with_experiment = cls(
             name=name,
             experiment_id=experiment_id,
@@ -153,6 +191,8 @@ class RunCreateWithExperiment:
             git_sha=git_sha,
             git_branch=git_branch,
             git_repository=git_repository,
+            heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+            max_duration_seconds=max_duration_seconds,
         )
 
         return run_create_with_experiment

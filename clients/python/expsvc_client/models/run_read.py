@@ -39,6 +39,8 @@ class RunRead:
         finished_at (datetime.datetime | None):
         archived_at (datetime.datetime | None):
         last_heartbeat_at (datetime.datetime | None):
+        heartbeat_timeout_seconds (int | None):
+        max_duration_seconds (int | None):
         version (int):
     """
 
@@ -60,6 +62,8 @@ class RunRead:
     finished_at: datetime.datetime | None
     archived_at: datetime.datetime | None
     last_heartbeat_at: datetime.datetime | None
+    heartbeat_timeout_seconds: int | None
+    max_duration_seconds: int | None
     version: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -120,6 +124,12 @@ class RunRead:
         else:
             last_heartbeat_at = self.last_heartbeat_at
 
+        heartbeat_timeout_seconds: int | None
+        heartbeat_timeout_seconds = self.heartbeat_timeout_seconds
+
+        max_duration_seconds: int | None
+        max_duration_seconds = self.max_duration_seconds
+
         version = self.version
 
         field_dict: dict[str, Any] = {}
@@ -144,6 +154,8 @@ class RunRead:
                 "finished_at": finished_at,
                 "archived_at": archived_at,
                 "last_heartbeat_at": last_heartbeat_at,
+                "heartbeat_timeout_seconds": heartbeat_timeout_seconds,
+                "max_duration_seconds": max_duration_seconds,
                 "version": version,
             }
         )
@@ -263,6 +275,20 @@ class RunRead:
 
         last_heartbeat_at = _parse_last_heartbeat_at(d.pop("last_heartbeat_at"))
 
+        def _parse_heartbeat_timeout_seconds(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        heartbeat_timeout_seconds = _parse_heartbeat_timeout_seconds(d.pop("heartbeat_timeout_seconds"))
+
+        def _parse_max_duration_seconds(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        max_duration_seconds = _parse_max_duration_seconds(d.pop("max_duration_seconds"))
+
         version = d.pop("version")
 
         run_read = cls(
@@ -284,6 +310,8 @@ class RunRead:
             finished_at=finished_at,
             archived_at=archived_at,
             last_heartbeat_at=last_heartbeat_at,
+            heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+            max_duration_seconds=max_duration_seconds,
             version=version,
         )
 

@@ -121,8 +121,8 @@ def sync_detailed(
         experiment_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (ExperimentUpdate): Only the fields present are changed; ``description: null`` clears
-            it.
+        body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
+            description and the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,8 +158,8 @@ def sync(
         experiment_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (ExperimentUpdate): Only the fields present are changed; ``description: null`` clears
-            it.
+        body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
+            description and the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,8 +190,8 @@ async def asyncio_detailed(
         experiment_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (ExperimentUpdate): Only the fields present are changed; ``description: null`` clears
-            it.
+        body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
+            description and the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -225,8 +225,8 @@ async def asyncio(
         experiment_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (ExperimentUpdate): Only the fields present are changed; ``description: null`` clears
-            it.
+        body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
+            description and the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

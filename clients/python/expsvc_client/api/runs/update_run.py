@@ -117,7 +117,8 @@ def sync_detailed(
         run_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields.
+        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
+            the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,7 +154,8 @@ def sync(
         run_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields.
+        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
+            the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,7 +186,8 @@ async def asyncio_detailed(
         run_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields.
+        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
+            the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -218,7 +221,8 @@ async def asyncio(
         run_id (UUID):
         if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
             since.
-        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields.
+        body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
+            the limits.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -1,0 +1,82 @@
+"""Run liveness: heartbeats, and the reaper that fails running runs which stopped beating or
+ran too long."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.auth.principal import Principal
+from expsvc.capture.service import RunNotRunning
+from expsvc.concurrency import ExpectedVersions
+from expsvc.context import ActionContext
+from expsvc.db import Database
+from expsvc.ids import new_id
+from expsvc.lifecycle import Source
+from expsvc.liveness.repository import LivenessRepository
+from expsvc.run.service import RunNotFound, RunService
+
+REAPER = Principal("system:reaper")
+_ANY_VERSION = ExpectedVersions(None)
+_log = structlog.get_logger("expsvc.reaper")
+
+
+class HeartbeatService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.liveness = LivenessRepository(session)
+
+    async def beat(self, run_id: uuid.UUID) -> None:
+        """Record that the running run is alive: one UPDATE; nothing else is written."""
+        if await self.liveness.beat(run_id):
+            return
+        status = await self.liveness.status_of(run_id)
+        if status is None:
+            raise RunNotFound(run_id)
+        raise RunNotRunning(
+            f"run {run_id} is {status}; only running runs take heartbeats",
+            run_id=run_id,
+            run_status=status,
+        )
+
+
+class RunReaper:
+    """Fails running runs past their heartbeat timeout or maximum duration, a batch at a time.
+
+    Each batch is one transaction: the runs are claimed ``FOR NO KEY UPDATE SKIP LOCKED`` and
+    failed through :meth:`RunService.fail` (history, audit, event; running capture sessions
+    stopped), all committed together or not at all.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        heartbeat_timeout: int,
+        max_duration: int | None,
+        batch_size: int,
+    ) -> None:
+        self.database = database
+        self.heartbeat_timeout = heartbeat_timeout
+        self.max_duration = max_duration
+        self.batch_size = batch_size
+
+    async def reap_batch(self) -> int:
+        """Fail one batch of stale runs; how many."""
+        batch_id = new_id()
+        context = ActionContext(
+            principal=REAPER, request_id=None, source=Source.worker, batch_id=batch_id
+        )
+        async with self.database.sessionmaker() as session, session.begin():
+            stale = await LivenessRepository(session).claim_stale(
+                self.heartbeat_timeout, self.max_duration, self.batch_size
+            )
+            runs = RunService(session)
+            for run in stale:
+                await runs.fail(context, run.id, _ANY_VERSION, run.reason)
+        for run in stale:
+            _log.warning(
+                "run reaped", run_id=str(run.id), reason=run.reason, batch_id=str(batch_id)
+            )
+        return len(stale)
