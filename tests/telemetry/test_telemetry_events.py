@@ -422,3 +422,17 @@ async def test_heartbeats_write_no_events_or_audit(ingest: httpx.AsyncClient) ->
     before = await audit(ingest, capture["id"])
     await send(ingest, [event("telemetry.heartbeat", capture_session_id="cs-quiet")] * 1)
     assert await audit(ingest, capture["id"]) == before
+
+
+async def test_heartbeats_are_written_to_the_second(ingest: httpx.AsyncClient) -> None:
+    capture = await started_capture_setup(ingest, "cs-resolution")
+    await ingest.post(f"/v1/captures/{capture['id']}/start")
+    base = datetime.now(UTC) - timedelta(minutes=1)
+    for offset, expected in ((0.0, 0.0), (0.5, 0.0), (2.0, 2.0)):
+        at = (base + timedelta(seconds=offset)).isoformat()
+        beat = event("telemetry.heartbeat", capture_session_id="cs-resolution", last_data_at=at)
+        assert results(await send(ingest, [beat])) == ["applied"]
+        for path in (f"/v1/captures/{capture['id']}", f"/v1/runs/{capture['run_id']}"):
+            body = await get(ingest, path)
+            seen = body.get("last_telemetry_at") or body["last_heartbeat_at"]
+            assert datetime.fromisoformat(seen) == base + timedelta(seconds=expected)

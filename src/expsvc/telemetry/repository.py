@@ -12,7 +12,7 @@ from sqlalchemy import ColumnClause, Row, Select, func, literal_column, select, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.models import capture_sessions, orphan_telemetry, runs
+from expsvc.models import capture_sessions, orphan_telemetry
 
 
 @dataclass
@@ -25,21 +25,44 @@ class OrphanSighting:
     last_payload: dict[str, Any]
 
 
-# GREATEST ignores NULL; LEAST(seen, now()) keeps a sender's fast clock from stamping the future.
+# Heartbeats move a timestamp forward only when it gains at least this much: most of a busy
+# session's heartbeats then write nothing and take no row lock (runs would serialise on one).
+HEARTBEAT_RESOLUTION_SECONDS = 1.0
+
+# The rows due are locked in id order (the CTE), so concurrent batches never wait on each other
+# in a cycle; LEAST(seen, now()) keeps a sender's fast clock from stamping the future.
 _RUN_HEARTBEATS = text(
     """
-    UPDATE runs AS r
-    SET last_heartbeat_at = GREATEST(r.last_heartbeat_at, LEAST(b.seen, now()))
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[])) AS b(id, seen)
-    WHERE r.id = b.id AND r.status = 'running'
+    WITH due AS (
+        SELECT r.id, LEAST(b.seen, now()) AS seen
+        FROM runs AS r
+        JOIN unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[])) AS b(id, seen)
+            ON r.id = b.id
+        WHERE r.status = 'running' AND (
+            r.last_heartbeat_at IS NULL
+            OR r.last_heartbeat_at
+                < LEAST(b.seen, now()) - make_interval(secs => :resolution)
+        )
+        ORDER BY r.id
+        FOR NO KEY UPDATE OF r
+    )
+    UPDATE runs AS r SET last_heartbeat_at = due.seen FROM due WHERE r.id = due.id
     """
 )
 _CAPTURE_HEARTBEATS = text(
     """
-    UPDATE capture_sessions AS c
-    SET last_telemetry_at = GREATEST(c.last_telemetry_at, LEAST(b.seen, now()))
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[])) AS b(id, seen)
-    WHERE c.id = b.id
+    WITH due AS (
+        SELECT c.id, LEAST(b.seen, now()) AS seen
+        FROM capture_sessions AS c
+        JOIN unnest(CAST(:ids AS uuid[]), CAST(:seen AS timestamptz[])) AS b(id, seen)
+            ON c.id = b.id
+        WHERE c.last_telemetry_at IS NULL
+            OR c.last_telemetry_at
+                < LEAST(b.seen, now()) - make_interval(secs => :resolution)
+        ORDER BY c.id
+        FOR NO KEY UPDATE OF c
+    )
+    UPDATE capture_sessions AS c SET last_telemetry_at = due.seen FROM due WHERE c.id = due.id
     """
 )
 _MERGED_TYPES: ColumnClause[Any] = literal_column(
@@ -66,32 +89,18 @@ class TelemetryRepository:
     async def record_heartbeats(
         self, captures: Mapping[uuid.UUID, datetime], running_runs: Mapping[uuid.UUID, datetime]
     ) -> None:
-        """Move last_telemetry_at (and the runs' last_heartbeat_at) forward, never back.
+        """Move last_telemetry_at (and the runs' last_heartbeat_at) forward, never back, to
+        the nearest :data:`HEARTBEAT_RESOLUTION_SECONDS`.
 
-        Rows are locked runs first, then sessions, each in id order — the order a run finish
-        takes them — so concurrent batches and run transitions do not deadlock on them.
+        Runs first, then sessions: the order a run finish takes their locks.
         """
-        if running_runs:
-            ids = sorted(running_runs)
-            await self._lock_in_order(runs, ids)
-            await self.session.execute(
-                _RUN_HEARTBEATS, {"ids": ids, "seen": [running_runs[i] for i in ids]}
-            )
-        if captures:
-            ids = sorted(captures)
-            await self._lock_in_order(capture_sessions, ids)
-            await self.session.execute(
-                _CAPTURE_HEARTBEATS, {"ids": ids, "seen": [captures[i] for i in ids]}
-            )
-
-    async def _lock_in_order(self, table: Any, ids: list[uuid.UUID]) -> None:
-        query = (
-            select(table.c.id)
-            .where(table.c.id.in_(ids))
-            .order_by(table.c.id)
-            .with_for_update(key_share=True)
-        )
-        await self.session.execute(query)
+        for statement, seen in ((_RUN_HEARTBEATS, running_runs), (_CAPTURE_HEARTBEATS, captures)):
+            if seen:
+                ids = sorted(seen)
+                values = {"ids": ids, "seen": [seen[i] for i in ids]}
+                await self.session.execute(
+                    statement, {**values, "resolution": HEARTBEAT_RESOLUTION_SECONDS}
+                )
 
     async def record_orphans(self, sightings: Mapping[str, OrphanSighting]) -> None:
         if not sightings:
