@@ -29,7 +29,7 @@ def _timestamp(name: str, default: str | None = None, nullable: bool = True) -> 
 def upgrade() -> None:
     # New tables only (safe expand): nothing reads or writes them before this release, so plain
     # CREATE INDEX takes no lock anything live waits on. Sensor links need no table: they are
-    # capture_sessions.sensors (docs/adr/0007-integrations.md).
+    # capture_sessions.sensors (docs/adr/0009-integration-inbox-and-reconciliation.md).
     op.create_table(
         "integration_inbox",
         sa.Column("source", sa.String(length=32), nullable=False),
