@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.lifecycle import Status
@@ -160,18 +161,28 @@ class ExperimentBulkTags(TagChange, BulkSelection):
     )
 
 
-class BulkItemResult(ResponseModel):
+# A TypedDict, not a model: a 10,000-item answer builds and serialises these in a fraction of
+# the time models take.
+class BulkItemResult(TypedDict):
+    """The outcome for one selected entity."""
+
     id: uuid.UUID
     outcome: BulkOutcome
-    status: Status | None = Field(
-        description="After the change when ok; otherwise (and in a dry run) the current status; "
-        "null when not found."
-    )
-    version: int | None = Field(
-        description="The entity's version after the change when ok (its ETag); otherwise the "
-        "current one; null when not found."
-    )
-    detail: str | None = Field(default=None, description="Why the item was not changed.")
+    status: Annotated[
+        Status | None,
+        Field(
+            description="After the change when ok; otherwise (and in a dry run) the current "
+            "status; null when not found."
+        ),
+    ]
+    version: Annotated[
+        int | None,
+        Field(
+            description="The entity's version after the change when ok (its ETag); otherwise "
+            "the current one; null when not found."
+        ),
+    ]
+    detail: Annotated[str | None, Field(description="Why the item was not changed.")]
 
 
 class BulkCounts(ResponseModel):
@@ -200,7 +211,3 @@ class BulkResult(ResponseModel):
         f"{DRY_RUN_SAMPLE} items per outcome."
     )
     items_truncated: bool = Field(description="Whether items leaves some out (dry runs only).")
-
-
-def item_fields(item: BulkItemResult) -> dict[str, Any]:
-    return item.model_dump(mode="json", exclude_none=True)

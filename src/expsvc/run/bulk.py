@@ -132,7 +132,7 @@ class RunBulkService:
         current: Mapping[uuid.UUID, Row[Any]],
         experiments: Mapping[uuid.UUID, Row[Any]],
     ) -> list[BulkItemResult]:
-        ok = [i.id for i in items if i.outcome is BulkOutcome.ok]
+        ok = [i["id"] for i in items if i["outcome"] is BulkOutcome.ok]
         if not ok:
             return items
         if action is Action.start:

@@ -9,14 +9,14 @@ from attrs import field as _attrs_field
 
 from ..models.bulk_outcome import BulkOutcome
 from ..models.status import Status
-from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="BulkItemResult")
 
 
 @_attrs_define
 class BulkItemResult:
-    """
+    """The outcome for one selected entity.
+
     Attributes:
         id (UUID):
         outcome (BulkOutcome):
@@ -24,14 +24,14 @@ class BulkItemResult:
             found.
         version (int | None): The entity's version after the change when ok (its ETag); otherwise the current one; null
             when not found.
-        detail (None | str | Unset): Why the item was not changed.
+        detail (None | str): Why the item was not changed.
     """
 
     id: UUID
     outcome: BulkOutcome
     status: None | Status
     version: int | None
-    detail: None | str | Unset = UNSET
+    detail: None | str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,11 +48,8 @@ class BulkItemResult:
         version: int | None
         version = self.version
 
-        detail: None | str | Unset
-        if isinstance(self.detail, Unset):
-            detail = UNSET
-        else:
-            detail = self.detail
+        detail: None | str
+        detail = self.detail
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -62,10 +59,9 @@ class BulkItemResult:
                 "outcome": outcome,
                 "status": status,
                 "version": version,
+                "detail": detail,
             }
         )
-        if detail is not UNSET:
-            field_dict["detail"] = detail
 
         return field_dict
 
@@ -98,14 +94,12 @@ class BulkItemResult:
 
         version = _parse_version(d.pop("version"))
 
-        def _parse_detail(data: object) -> None | str | Unset:
+        def _parse_detail(data: object) -> None | str:
             if data is None:
                 return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+            return cast(None | str, data)
 
-        detail = _parse_detail(d.pop("detail", UNSET))
+        detail = _parse_detail(d.pop("detail"))
 
         bulk_item_result = cls(
             id=id,
