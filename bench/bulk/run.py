@@ -191,16 +191,19 @@ async def one_round(
     }
 
 
-def machine() -> dict[str, Any]:
+def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "python": platform.python_version(),
-        "busy_marker": Path("/tmp/expsvc-bench-go").exists(),  # noqa: S108 - shared convention
+        # Present while the shared machine is kept quiet for benchmarks.
+        "quiet_marker": Path("/tmp/expsvc-bench-go").exists(),  # noqa: S108 - shared convention
     }
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()
     name = f"expsvc_bulkbench_{datetime.now(UTC):%Y%m%d%H%M%S}"
     url = database_url(args.server_url, name)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -234,7 +237,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "start_median_seconds": statistics.median(r["start_seconds"] for r in rounds),
         "finish_median_seconds": statistics.median(r["finish_seconds"] for r in rounds),
         "rounds": rounds,
-        "machine": machine(),
+        "machine": machine(load_before),
         "command": " ".join(["python", "bench/bulk/run.py", *sys.argv[1:]]),
         "time": datetime.now(UTC).isoformat(),
     }
