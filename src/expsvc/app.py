@@ -14,6 +14,8 @@ from expsvc.artifact.endpoints import run_artifacts_router
 from expsvc.audit.endpoints import router as audit_router
 from expsvc.capture.endpoints import router as capture_router
 from expsvc.capture.endpoints import run_captures_router
+from expsvc.card.endpoints import router as card_router
+from expsvc.card.metrics_client import MetricsServiceClient
 from expsvc.db import Database, create_engine
 from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
@@ -57,6 +59,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
             async with app.state.worker:
                 yield
         finally:
+            if app.state.metrics_service is not None:
+                await app.state.metrics_service.close()
             await app.state.feed_notifier.close()
             await app.state.database.dispose()
 
@@ -75,6 +79,9 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.worker = build_runner(
         settings, app.state.database, app.state.metrics.registry, in_app=True
     )
+    app.state.metrics_service = MetricsServiceClient.from_settings(
+        settings, app.state.metrics.registry
+    )
 
     install_problem_handlers(app, settings.retry_after_seconds)
     install_openapi(app)
@@ -83,6 +90,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(experiment_runs_router)
     app.include_router(run_router)
     app.include_router(liveness_router)
+    app.include_router(card_router)
     app.include_router(run_captures_router)
     app.include_router(reconciliation_router)  # before /v1/captures/{capture_id}
     app.include_router(capture_router)

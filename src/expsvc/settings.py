@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         default=100, ge=1, le=10_000, description="Runs the reaper fails per transaction."
     )
 
+    # --- metrics service ------------------------------------------------------------------
+    metrics_service_url: str | None = Field(
+        default=None,
+        description="Base URL of the Metrics Service, for run cards (unset: cards carry none).",
+    )
+    metrics_service_timeout_seconds: float = Field(
+        default=0.3, gt=0, le=30, description="Whole-request deadline of one Metrics call."
+    )
+    metrics_breaker_failure_threshold: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive Metrics failures that open the breaker."
+    )
+    metrics_breaker_cooldown_seconds: float = Field(
+        default=30, gt=0, description="Seconds the open breaker waits before one trial call."
+    )
+
     # --- events -----------------------------------------------------------------------------
     relay_enabled: bool = Field(
         default=True,

@@ -16,6 +16,7 @@ from .capture_create import CaptureCreate
 from .capture_page import CapturePage
 from .capture_read import CaptureRead
 from .capture_update import CaptureUpdate
+from .card_part import CardPart
 from .case_report import CaseReport
 from .cloud_event import CloudEvent
 from .cloud_event_data import CloudEventData
@@ -41,6 +42,7 @@ from .fail_request import FailRequest
 from .ingest_check import IngestCheck
 from .ingest_report import IngestReport
 from .liveness import Liveness
+from .metric_aggregate import MetricAggregate
 from .not_ready import NotReady
 from .not_ready_checks import NotReadyChecks
 from .orphan_read import OrphanRead
@@ -64,11 +66,14 @@ from .run_bulk_tags import RunBulkTags
 from .run_bulk_tags_expected_versions_type_0 import RunBulkTagsExpectedVersionsType0
 from .run_bulk_transition import RunBulkTransition
 from .run_bulk_transition_expected_versions_type_0 import RunBulkTransitionExpectedVersionsType0
+from .run_card import RunCard
 from .run_create import RunCreate
 from .run_create_params import RunCreateParams
 from .run_create_with_experiment import RunCreateWithExperiment
 from .run_create_with_experiment_params import RunCreateWithExperimentParams
 from .run_filter import RunFilter
+from .run_metrics import RunMetrics
+from .run_metrics_aggregates import RunMetricsAggregates
 from .run_order_by import RunOrderBy
 from .run_page import RunPage
 from .run_read import RunRead
@@ -107,6 +112,7 @@ __all__ = (
     "CapturePage",
     "CaptureRead",
     "CaptureUpdate",
+    "CardPart",
     "CaseReport",
     "CloudEvent",
     "CloudEventData",
@@ -132,6 +138,7 @@ __all__ = (
     "IngestCheck",
     "IngestReport",
     "Liveness",
+    "MetricAggregate",
     "NotReady",
     "NotReadyChecks",
     "OrphanRead",
@@ -155,11 +162,14 @@ __all__ = (
     "RunBulkTagsExpectedVersionsType0",
     "RunBulkTransition",
     "RunBulkTransitionExpectedVersionsType0",
+    "RunCard",
     "RunCreate",
     "RunCreateParams",
     "RunCreateWithExperiment",
     "RunCreateWithExperimentParams",
     "RunFilter",
+    "RunMetrics",
+    "RunMetricsAggregates",
     "RunOrderBy",
     "RunPage",
     "RunRead",

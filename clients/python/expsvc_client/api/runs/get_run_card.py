@@ -1,0 +1,202 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.run_card import RunCard
+from ...types import Response
+
+
+def _get_kwargs(
+    run_id: UUID,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/runs/{run_id}/card".format(
+            run_id=quote(str(run_id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | RunCard | None:
+    if response.status_code == 200:
+        response_200 = RunCard.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | RunCard]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    run_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[Problem | RunCard]:
+    """Get Run Card
+
+     The run with its capture sessions, sensors, artifacts and metric aggregates, for a card.
+
+    The aggregates come from the Metrics Service within ``EXPSVC_METRICS_SERVICE_TIMEOUT_SECONDS``
+    (0.3 s by default). When it fails, is too slow, or its circuit breaker is open, the card is
+    still 200, with ``metrics: null`` and ``degraded: ["metrics"]``.
+
+    Args:
+        run_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | RunCard]
+    """
+
+    kwargs = _get_kwargs(
+        run_id=run_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    run_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Problem | RunCard | None:
+    """Get Run Card
+
+     The run with its capture sessions, sensors, artifacts and metric aggregates, for a card.
+
+    The aggregates come from the Metrics Service within ``EXPSVC_METRICS_SERVICE_TIMEOUT_SECONDS``
+    (0.3 s by default). When it fails, is too slow, or its circuit breaker is open, the card is
+    still 200, with ``metrics: null`` and ``degraded: ["metrics"]``.
+
+    Args:
+        run_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | RunCard
+    """
+
+    return sync_detailed(
+        run_id=run_id,
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    run_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[Problem | RunCard]:
+    """Get Run Card
+
+     The run with its capture sessions, sensors, artifacts and metric aggregates, for a card.
+
+    The aggregates come from the Metrics Service within ``EXPSVC_METRICS_SERVICE_TIMEOUT_SECONDS``
+    (0.3 s by default). When it fails, is too slow, or its circuit breaker is open, the card is
+    still 200, with ``metrics: null`` and ``degraded: ["metrics"]``.
+
+    Args:
+        run_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | RunCard]
+    """
+
+    kwargs = _get_kwargs(
+        run_id=run_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    run_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Problem | RunCard | None:
+    """Get Run Card
+
+     The run with its capture sessions, sensors, artifacts and metric aggregates, for a card.
+
+    The aggregates come from the Metrics Service within ``EXPSVC_METRICS_SERVICE_TIMEOUT_SECONDS``
+    (0.3 s by default). When it fails, is too slow, or its circuit breaker is open, the card is
+    still 200, with ``metrics: null`` and ``degraded: ["metrics"]``.
+
+    Args:
+        run_id (UUID):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | RunCard
+    """
+
+    return (
+        await asyncio_detailed(
+            run_id=run_id,
+            client=client,
+        )
+    ).parsed
