@@ -257,3 +257,26 @@ async def test_the_app_exposes_job_metrics(database_url: str) -> None:
                         break
                     await asyncio.sleep(0.05)
     assert 'expsvc_job_duration_seconds_bucket{job="idempotency-purge"' in text
+
+
+async def test_a_cancelled_singleton_pass_releases_its_lock(
+    database: Database, database_url: str
+) -> None:
+    started = asyncio.Event()
+
+    async def job() -> int:
+        started.set()
+        await asyncio.sleep(60)
+        return 0
+
+    runner = runner_for(
+        database, Job("cut-short", 3600, job, singleton=True, run_at_start=True), grace=0.1
+    )
+    await runner.start()
+    await started.wait()
+    await runner.stop()
+    other = await asyncpg.connect(database_url)
+    try:
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", lock_id_for("cut-short"))
+    finally:
+        await other.close()

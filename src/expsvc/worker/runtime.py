@@ -30,6 +30,7 @@ from typing import Literal
 import structlog
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from expsvc.db import Database
 from expsvc.settings import Settings
@@ -189,11 +190,7 @@ class JobRunner:
             try:
                 return await job.run()
             finally:
-                with contextlib.suppress(Exception):
-                    await connection.execute(
-                        text("SELECT pg_advisory_unlock(:id)"), {"id": job.lock_id}
-                    )
-                    await connection.commit()
+                await _unlock(connection, job.lock_id)
 
     async def _pass(self, job: Job) -> None:
         """Run the job; while its batches come back full, run it again (unless stopping)."""
@@ -231,3 +228,16 @@ class JobRunner:
                 delay = min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
                 _log.exception("loop crashed; restarting", job=loop.name, error=repr(error))
                 await asyncio.sleep(delay)
+
+
+async def _unlock(connection: AsyncConnection, lock_id: int) -> None:
+    """Release a session-level advisory lock; a connection that may still hold it (the unlock
+    failed or was cancelled) is closed instead of going back to the pool, which releases it."""
+    try:
+        await connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+        await connection.commit()
+    except BaseException as error:
+        await connection.invalidate()
+        if not isinstance(error, Exception):
+            raise
+        _log.warning("could not release a job lock; connection closed", error=repr(error))
