@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from expsvc.auth.principal import Principal
 from expsvc.context import ActionContext, action_context
-from expsvc.db import Database
+from expsvc.db import IGNORED_KEY_EXTENSION, Database
 from expsvc.errors import BadRequest, ValidationFailed
 from expsvc.integration.processor import validation_detail
 from expsvc.integration.schemas import MAX_BATCH_EVENTS, EventBatch
@@ -36,7 +36,16 @@ _ATTEMPTS = 3
 
 
 class IntegrationRoute(APIRoute):
-    """One transaction per request, committed before the response; retried on deadlock."""
+    """One transaction per request, committed before the response; retried on deadlock.
+
+    ``Idempotency-Key`` is ignored (the operation says so in OpenAPI, as RepeatableRoute's do):
+    each event's id is its idempotency key.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        extra = options.get("openapi_extra") or {}
+        options["openapi_extra"] = {**extra, IGNORED_KEY_EXTENSION: "ignored"}
+        super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
