@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     event_retention_hours: float = Field(
         default=168, gt=0, description="Published events stay readable in /v1/events this long."
     )
+    event_purge_interval_seconds: float = Field(
+        default=600,
+        ge=0,
+        description="Seconds between deletions of events past retention (0: never delete).",
+    )
+    relay_metrics_interval_seconds: float = Field(
+        default=15, ge=0, description="Seconds between refreshes of the backlog metrics (0: off)."
+    )
     redis_url: str | None = Field(
         default=None, description="Publish events to a Redis Stream (unset: off)."
     )

@@ -226,8 +226,14 @@ async def test_killing_a_relay_mid_batch_loses_nothing(
                 await asyncio.sleep(0.002)
             worker.kill9()
             kills.append(length)
-        start_worker(database_url, redis_url, redis_stream, **small_batches)
+        last = start_worker(database_url, redis_url, redis_stream, **small_batches)
     entries = await wait_for_ids(redis_url, redis_stream, set(ids))
+    # `expsvc worker --metrics-port` shows the backlog drained (refreshed every 0.2 s here).
+    stop = time.monotonic() + 30
+    while last.metrics().get(("expsvc_outbox_backlog_events", "redis")) != 0:
+        assert time.monotonic() < stop, last.metrics()
+        await asyncio.sleep(0.1)
+    assert last.metrics()[("expsvc_outbox_oldest_unpublished_age_seconds", "redis")] == 0
 
     assert {fields["id"] for _, fields in entries} == set(ids)
     assert [e["id"] for e in first_deliveries(entries)] == ids  # log order, every event
