@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from expsvc.db import Database
+from expsvc.error_handlers import classify_database_error
 from expsvc.settings import Settings
 from expsvc.worker.metrics import JobMetrics
 
@@ -168,7 +169,11 @@ class JobRunner:
             items = await (self._run_locked(job) if job.singleton else job.run())
         except Exception as error:
             self.metrics.record(job.name, "failed", time.perf_counter() - started, 0)
-            _log.exception("job failed", job=job.name, error=repr(error))
+            if classify_database_error(error, retry_after=1) is not None:
+                # An outage, not a bug: one line per pass, no traceback, until it comes back.
+                _log.warning("job failed: database unavailable", job=job.name, error=repr(error))
+            else:
+                _log.exception("job failed", job=job.name, error=repr(error))
             return "failed", 0
         outcome: Outcome = "skipped" if items is None else "ok"
         count = items or 0
