@@ -18,13 +18,13 @@ def reaper_jobs(context: WorkerContext) -> Iterable[Work]:
         max_duration=settings.run_max_duration_seconds,
         batch_size=settings.reaper_batch_size,
     )
-    # Not a singleton: every worker reaps, each claiming its runs with SKIP LOCKED.
+    # Not a singleton: every worker reaps, each claiming its runs with SKIP LOCKED. The first
+    # pass comes one interval after start, not while the process (and the database) warm up.
     return [
         Job(
             "run-reaper",
             settings.reaper_interval_seconds,
             reaper.reap_batch,
             batch_size=settings.reaper_batch_size,
-            run_at_start=True,
         )
     ]
