@@ -280,3 +280,32 @@ async def test_a_cancelled_singleton_pass_releases_its_lock(
         assert await other.fetchval("SELECT pg_try_advisory_lock($1)", lock_id_for("cut-short"))
     finally:
         await other.close()
+
+
+def test_every_registered_job_runs_in_the_worker_and_the_relay_ones_in_serve_if_enabled(
+    settings: Settings,
+) -> None:
+    from expsvc.worker.jobs import build_runner
+
+    relay_jobs = {"outbox-relay", "webhook-deliverer", "outbox-backlog-metrics"}
+    relay_jobs.add("event-retention-purge")
+    serve_off = build_runner(settings, None, CollectorRegistry(), in_app=True)  # type: ignore[arg-type]
+    assert relay_jobs.isdisjoint(serve_off.names)
+    assert {"idempotency-purge", "run-reaper", "capture-reconciliation"} <= set(serve_off.names)
+    on = settings.model_copy(update={"relay_enabled": True})
+    serve_on = build_runner(on, None, CollectorRegistry(), in_app=True)  # type: ignore[arg-type]
+    worker = build_runner(settings, None, CollectorRegistry(), in_app=False)  # type: ignore[arg-type]
+    assert set(serve_on.names) == set(worker.names) == relay_jobs | set(serve_off.names)
+
+
+async def test_the_relay_chores_run_as_jobs_not_inside_the_relay(database_url: str) -> None:
+    from expsvc.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(database_url, relay_enabled=True))
+    async with app.router.lifespan_context(app):
+        await asyncio.sleep(0.3)  # the relay has started its own tasks by now
+        names = {task.get_name() for task in asyncio.all_tasks()}
+    assert "outbox-sequencer" in names
+    assert {"outbox-relay", "outbox-backlog-metrics", "event-retention-purge"} <= names
+    assert not {"outbox-metrics", "outbox-purge"} & names  # the relay's own chore tasks

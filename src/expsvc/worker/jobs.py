@@ -25,12 +25,29 @@ JobFactory = Callable[[WorkerContext], Iterable[Work]]
 
 
 def _outbox_relay(context: WorkerContext) -> Iterable[Work]:
-    if context.in_app and not context.settings.relay_enabled:
+    settings = context.settings
+    if context.in_app and not settings.relay_enabled:
         return []
     from expsvc.event.runtime import build_relay
 
-    relay = build_relay(context.settings, context.database, context.registry)
-    return [Loop("outbox-relay", relay.run)]
+    relay = build_relay(settings, context.database, context.registry)
+    work: list[Work] = [Loop("outbox-relay", relay.run)]
+    # The relay's periodic chores run as jobs of their own here (metrics, graceful stop), not
+    # as tasks inside relay.run; as before, each first runs at start.
+    relay.metrics_interval = relay.purge_interval = 0.0
+    if settings.relay_metrics_interval_seconds > 0:
+
+        async def refresh_backlog() -> int:
+            await relay.refresh_backlog()
+            return 0  # gauges refreshed; no items
+
+        interval = settings.relay_metrics_interval_seconds
+        work.append(Job("outbox-backlog-metrics", interval, refresh_backlog, run_at_start=True))
+    if settings.event_purge_interval_seconds > 0 and relay.retention_seconds is not None:
+        # Not a runner singleton: purge_once takes its own lock (None when another holds it).
+        interval = settings.event_purge_interval_seconds
+        work.append(Job("event-retention-purge", interval, relay.purge_once, run_at_start=True))
+    return work
 
 
 def _webhook_delivery(context: WorkerContext) -> Iterable[Work]:
