@@ -37,7 +37,7 @@ IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
 _Read = TypeVar("_Read", bound=WebhookRead)
 
 
-def get_service(request: Request, session: DbSession) -> WebhookService:
+async def get_service(request: Request, session: DbSession) -> WebhookService:
     settings: Settings = request.app.state.settings
     return WebhookService(
         session,
