@@ -100,12 +100,13 @@ async def stream_events(
         after = int(last_event_id)
     types = _check_types(type)
     state = request.app.state
+    notifier: FeedNotifier = state.feed_notifier
+    token = notifier.token()
     # Fail before the stream starts (e.g. expired cursor), while a problem+json is possible.
     first, cursor = await read_feed(state.database, state.settings.event_source, after, 100, types)
-    notifier: FeedNotifier = state.feed_notifier
 
     async def stream() -> AsyncIterator[bytes]:
-        nonlocal cursor
+        nonlocal cursor, token
         batch = first
         yield b"retry: 2000\n\n"
         last_write = time.monotonic()
@@ -117,7 +118,8 @@ async def stream_events(
                 if time.monotonic() - last_write >= _KEEPALIVE_SECONDS:
                     yield b": keepalive\n\n"  # keeps proxies from closing an idle stream
                     last_write = time.monotonic()
-                await notifier.wait(_KEEPALIVE_SECONDS)
+                await notifier.wait(_KEEPALIVE_SECONDS, token)
+            token = notifier.token()
             batch, cursor = await read_feed(
                 state.database, state.settings.event_source, cursor, 100, types
             )

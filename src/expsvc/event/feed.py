@@ -49,11 +49,16 @@ class FeedNotifier:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def wait(self, at_most: float) -> None:
-        """Return when the log grows (or after ``at_most`` seconds)."""
+    def token(self) -> asyncio.Event:
+        """Take before reading the log: ``wait(at_most, token)`` then returns at once if the log
+        grew meanwhile, so a notification between the read and the wait is not lost."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen_forever(), name="feed-listener")
-        event = self._changed
+        return self._changed
+
+    async def wait(self, at_most: float, token: asyncio.Event | None = None) -> None:
+        """Return when the log grows (or after ``at_most`` seconds)."""
+        event = self.token() if token is None else token
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), at_most)
 
