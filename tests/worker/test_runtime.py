@@ -309,3 +309,25 @@ async def test_the_relay_chores_run_as_jobs_not_inside_the_relay(database_url: s
     assert "outbox-sequencer" in names
     assert {"outbox-relay", "outbox-backlog-metrics", "event-retention-purge"} <= names
     assert not {"outbox-metrics", "outbox-purge"} & names  # the relay's own chore tasks
+
+
+async def test_stop_does_not_hang_on_a_loop_that_swallows_a_cancellation(
+    database: Database,
+) -> None:
+    swallowed: list[int] = []
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(1)  # as a lost cancellation would leave it: still running
+
+    runner = runner_for(database, Loop("stubborn", stubborn))
+    await runner.start()
+    await asyncio.sleep(0.05)
+    async with asyncio.timeout(5):
+        await runner.stop()
+    assert swallowed == [1]

@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -142,14 +142,15 @@ class JobRunner:
     async def stop(self) -> None:
         """Let running passes finish (within the grace period), then stop everything."""
         self._stopping.set()
-        for task in self._loop_tasks:
-            task.cancel()
+        loops = asyncio.create_task(_cancel_until_done(self._loop_tasks))
         pending: set[asyncio.Task[None]] = set()
         if self._job_tasks:
             _, pending = await asyncio.wait(self._job_tasks, timeout=self.shutdown_grace)
         for task in pending:
             _log.warning("job did not finish within the shutdown grace period", job=task.get_name())
-            task.cancel()
+        await _cancel_until_done(pending)
+        await loops
+        # All done: collect their outcomes so none is reported as never retrieved.
         await asyncio.gather(*self._job_tasks, *self._loop_tasks, return_exceptions=True)
         self._job_tasks, self._loop_tasks = [], []
 
@@ -214,9 +215,11 @@ class JobRunner:
 
     async def _sleep(self, interval: float) -> None:
         """Sleep about ``interval`` seconds, or until stopping."""
-        # Jitter keeps the processes of one deployment from waking together.
+        # Jitter keeps the processes of one deployment from waking together. asyncio.timeout,
+        # not wait_for: Python 3.11's wait_for can swallow a cancellation that races its timeout.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), interval * random.uniform(0.9, 1.1))
+            async with asyncio.timeout(interval * random.uniform(0.9, 1.1)):
+                await self._stopping.wait()
 
     # --- loops ------------------------------------------------------------------------------
 
@@ -233,6 +236,19 @@ class JobRunner:
                 delay = min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
                 _log.exception("loop crashed; restarting", job=loop.name, error=repr(error))
                 await asyncio.sleep(delay)
+
+
+async def _cancel_until_done(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait for them, cancelling again while one is still running: a
+    cancellation can be lost (Python 3.11's wait_for swallows one that races its timeout) and
+    shutdown must not hang on it."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+        for task in pending:
+            _log.warning("task still running after cancel; cancelling again", job=task.get_name())
 
 
 async def _unlock(connection: AsyncConnection, lock_id: int) -> None:
