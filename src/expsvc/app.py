@@ -17,6 +17,7 @@ from expsvc.capture.endpoints import run_captures_router
 from expsvc.card.endpoints import router as card_router
 from expsvc.card.metrics_client import MetricsServiceClient
 from expsvc.db import Database, create_engine
+from expsvc.docs_ui import install_docs_ui
 from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
@@ -69,6 +70,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs_ui, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = Database(create_engine(settings, url))
@@ -100,6 +103,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(artifact_events_router)
     app.include_router(run_artifacts_router)
+    install_docs_ui(app)
 
     # Added innermost first: the body guard sits closest to the routes.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
