@@ -1,32 +1,29 @@
-"""Engine, sessions and the one-transaction-per-request rule.
+"""Engine and sessions.
 
-:class:`TransactionalRoute` opens the request's session, runs the endpoint (through the
-idempotency check on POST), and commits after the endpoint returns and *before* the response is
-sent, so a failed commit becomes an error response and is never reported as success. Services
-only flush; :func:`get_session` hands endpoints the route's session.
+No pre-ping on checkout (a round trip on every request): a connection that died while pooled
+fails its first statement, SQLAlchemy then invalidates the whole pool, and the route runs the
+request again on a fresh connection (:mod:`expsvc.routing`). :func:`failed_on_first_statement`
+tells such a failure from one in the middle of a transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, ClassVar
+from typing import Any
 
-from fastapi import Depends, Request
-from fastapi.routing import APIRoute
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from starlette.responses import Response
 
-from expsvc.idempotency.route import declare_idempotency, respond_idempotently
 from expsvc.settings import Settings
 
-# OpenAPI extension on operations that ignore Idempotency-Key (see RepeatableRoute).
-IGNORED_KEY_EXTENSION = "x-idempotency-key"
+# Keys in a pooled connection's ``info``, and on a wrapped error.
+_STATEMENTS_OK = "expsvc_statements_ok"
+_FIRST_STATEMENT_ATTR = "expsvc_failed_on_first_statement"
 
 
 def async_database_url(url: str) -> str:
@@ -46,83 +43,63 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
     server_settings = {"application_name": "expsvc"}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
-    return create_async_engine(
+    engine = create_async_engine(
         async_database_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        # A restarted PostgreSQL leaves dead connections in the pool; pre-ping replaces them so
-        # the service recovers by itself instead of failing the next request on each of them.
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": settings.db_connect_timeout, "server_settings": server_settings},
     )
+    _track_first_statements(engine)
+    return engine
+
+
+def _track_first_statements(engine: AsyncEngine) -> None:
+    """Count each checkout's successful statements, and mark an error raised by the first."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine.pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        record.info[_STATEMENTS_OK] = 0
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _executed(conn: Any, *args: Any) -> None:
+        conn.info[_STATEMENTS_OK] = conn.info.get(_STATEMENTS_OK, 0) + 1
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: ExceptionContext) -> None:
+        connection = context.connection
+        if context.is_disconnect and connection is not None:
+            first = not connection.info.get(_STATEMENTS_OK, 0)
+            setattr(context.sqlalchemy_exception, _FIRST_STATEMENT_ATTR, first)
+
+
+def failed_on_first_statement(error: sa_exc.DBAPIError) -> bool:
+    """The connection was found dead by the first statement of its checkout (nothing written)."""
+    return bool(getattr(error, _FIRST_STATEMENT_ATTR, False))
+
+
+def sqlstate(error: sa_exc.DBAPIError) -> str | None:
+    original = error.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return str(code) if code else None
 
 
 class Database:
-    """The engine and session factory of one running app."""
+    """The engine and session factories of one running app.
+
+    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self.read_sessionmaker = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def get_session(request: Request) -> AsyncSession:
-    session: AsyncSession | None = getattr(request.state, "db_session", None)
-    if session is None:
-        raise RuntimeError("no database session: the route must use TransactionalRoute")
-    return session
-
-
-DbSession = Annotated[AsyncSession, Depends(get_session)]
-
-
-class TransactionalRoute(APIRoute):
-    """One transaction per request: opened before the endpoint, committed before the response.
-
-    POST routes also honour ``Idempotency-Key`` (see :mod:`expsvc.idempotency`), unless the
-    route class sets ``honours_idempotency_key`` to False.
-    """
-
-    honours_idempotency_key: ClassVar[bool] = True
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        if self.honours_idempotency_key:
-            options["dependencies"], options["responses"] = declare_idempotency(
-                options.get("methods"), options.get("dependencies"), options.get("responses")
-            )
-        else:
-            options["openapi_extra"] = {
-                **(options.get("openapi_extra") or {}),
-                IGNORED_KEY_EXTENSION: "ignored",
-            }
-        super().__init__(path, endpoint, **options)
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def in_transaction(request: Request) -> Response:
-            database: Database = request.app.state.database
-            # Leaving the block on an error response or an exception closes the session, which
-            # rolls back whatever the endpoint wrote.
-            async with database.sessionmaker() as session:
-                request.state.db_session = session
-                if self.honours_idempotency_key:
-                    response = await respond_idempotently(request, session, handler)
-                else:
-                    response = await handler(request)
-                if response.status_code < 400 and session.in_transaction():
-                    await session.commit()
-                return response
-
-        return in_transaction
-
-
-class RepeatableRoute(TransactionalRoute):
-    """For POSTs that are harmless to repeat (run heartbeats): ``Idempotency-Key`` is ignored,
-    neither checked nor stored, so such calls cost no idempotency write."""
-
-    honours_idempotency_key = False

@@ -8,17 +8,16 @@ from fastapi import APIRouter, Query, Request
 from expsvc.artifact.schemas import SOURCE, ArtifactEventType, ArtifactPage, ArtifactQuery
 from expsvc.artifact.service import ArtifactEventService, ArtifactService
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
-from expsvc.integration.processor import InboxProcessor
-from expsvc.integration.route import (
-    IntegrationRoute,
+from expsvc.integration.edge import (
     integration_context,
     signed_events,
     signed_request_openapi,
 )
+from expsvc.integration.processor import InboxProcessor
 from expsvc.integration.schemas import BatchResult
 from expsvc.integration.signature import IntegrationDisabled, InvalidSignature
+from expsvc.routing import DbSession, IntegrationRoute, TransactionalRoute
 from expsvc.run.service import RunNotFound
 from expsvc.settings import Settings
 from expsvc.telemetry.schemas import batch_schema

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query
 from expsvc.audit.schemas import AuditPage, AuditQuery
 from expsvc.audit.service import AuditService
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
+from expsvc.routing import DbSession, TransactionalRoute
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=TransactionalRoute)
 

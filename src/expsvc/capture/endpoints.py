@@ -24,10 +24,10 @@ from expsvc.capture.service import (
 )
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import ActionContext, CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import Action, EntityKind
+from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.service import RunNotFound
 from expsvc.transition_routes import add_transition_routes
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from expsvc.card.schemas import RunCard
 from expsvc.card.service import CardService
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import ValidationFailed, problem_responses
+from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.service import RunNotFound
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=TransactionalRoute)

@@ -10,7 +10,6 @@ from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
 from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import ActionContext, CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
@@ -28,6 +27,7 @@ from expsvc.experiment.service import (
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.schemas import Tag
 from expsvc.transition_routes import add_transition_routes
 

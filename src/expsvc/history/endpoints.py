@@ -10,13 +10,13 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Path, Query
 
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession
 from expsvc.errors import BadRequest, ProblemError, ValidationFailed, problem_responses
 from expsvc.history.schemas import StatusHistoryPage
 from expsvc.history.service import StatusHistoryService
 from expsvc.lifecycle import EntityKind
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.repository import EntityRepository
+from expsvc.routing import DbSession
 
 
 def add_history_route(

@@ -4,8 +4,19 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+import orjson
+from sqlalchemy import (
+    CursorResult,
+    Float,
+    LargeBinary,
+    Row,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.models import idempotency_keys as _table
@@ -17,6 +28,43 @@ PURGE_LOCK_ID = int.from_bytes(
 )
 
 
+# Statements built once: the request path only binds values.
+_CLAIM = text(
+    """
+    WITH key_lock AS (
+        SELECT pg_try_advisory_xact_lock(hashtextextended(:lock_name, 0)) AS locked
+    ), claimed AS (
+        INSERT INTO idempotency_keys AS record (principal, key, method, path, fingerprint,
+            response_status, response_headers, response_body, created_at, expires_at)
+        SELECT :principal, :key, :method, :path, :fingerprint, 0, '{}'::jsonb, ''::bytea,
+            now(), now() + make_interval(secs => :ttl_seconds)
+        FROM key_lock WHERE key_lock.locked
+        ON CONFLICT (principal, key) DO UPDATE SET
+            method = excluded.method, path = excluded.path,
+            fingerprint = excluded.fingerprint, response_status = 0,
+            response_headers = '{}'::jsonb, response_body = ''::bytea,
+            created_at = excluded.created_at, expires_at = excluded.expires_at
+        WHERE record.expires_at <= now()
+        RETURNING 1
+    )
+    SELECT key_lock.locked, EXISTS (SELECT FROM claimed) AS claimed FROM key_lock
+    """
+).bindparams(bindparam("ttl_seconds", type_=Float()))
+_GET_LIVE = select(_table).where(
+    _table.c.principal == bindparam("principal"),
+    _table.c.key == bindparam("key"),
+    _table.c.expires_at > func.now(),
+)
+_STORE_RESPONSE = text(
+    """
+    UPDATE idempotency_keys
+    SET response_status = :status, response_headers = CAST(:headers AS jsonb),
+        response_body = :body
+    WHERE principal = :principal AND key = :key
+    """
+).bindparams(bindparam("body", type_=LargeBinary()))
+
+
 def _key_lock_name(principal: str, key: str) -> str:
     # PostgreSQL text cannot hold NUL, so the pair is made unambiguous by a length prefix.
     return f"{len(principal)}:{principal}{key}"
@@ -26,30 +74,53 @@ class IdempotencyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def try_lock_key(self, principal: str, key: str) -> bool:
-        """Take the key's transaction-scoped advisory lock; False if another request holds it."""
-        lock_id = func.hashtextextended(_key_lock_name(principal, key), 0)
-        result = await self.session.execute(select(func.pg_try_advisory_xact_lock(lock_id)))
-        return bool(result.scalar_one())
+    async def claim(
+        self, principal: str, key: str, method: str, path: str, fingerprint: str, ttl: timedelta
+    ) -> tuple[bool, bool]:
+        """Lock the key for this transaction and claim it; (locked, claimed), one round trip.
+
+        Not locked: another transaction holds the key. Locked but not claimed: a live record
+        of the key exists (read it with :meth:`get_live`). Claimed: a placeholder record, or an
+        expired record taken over, that :meth:`store_response` completes before the commit.
+        ``ON CONFLICT`` sees a record committed after this statement's snapshot was taken, so a
+        request that held the lock until just now is never run twice.
+        """
+        row = (
+            await self.session.execute(
+                _CLAIM,
+                {
+                    "lock_name": _key_lock_name(principal, key),
+                    "principal": principal,
+                    "key": key,
+                    "method": method,
+                    "path": path,
+                    "fingerprint": fingerprint,
+                    "ttl_seconds": ttl.total_seconds(),
+                },
+            )
+        ).one()
+        return bool(row.locked), bool(row.claimed)
 
     async def get_live(self, principal: str, key: str) -> Row[Any] | None:
-        query = select(_table).where(
-            _table.c.principal == principal,
-            _table.c.key == key,
-            _table.c.expires_at > func.now(),
-        )
-        row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
+        row: Row[Any] | None = (
+            await self.session.execute(_GET_LIVE, {"principal": principal, "key": key})
+        ).one_or_none()
         return row
 
-    async def save(self, values: dict[str, Any], ttl: timedelta) -> None:
-        """Insert the key's record; an expired record of the same key is replaced."""
-        values = {**values, "expires_at": func.now() + ttl, "created_at": func.now()}
-        statement = insert(_table).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[_table.c.principal, _table.c.key],
-            set_={name: statement.excluded[name] for name in values},
+    async def store_response(
+        self, principal: str, key: str, status: int, headers: dict[str, str], body: bytes
+    ) -> None:
+        """Complete the record this transaction claimed with the response to replay."""
+        await self.session.execute(
+            _STORE_RESPONSE,
+            {
+                "principal": principal,
+                "key": key,
+                "status": status,
+                "headers": orjson.dumps(headers).decode(),
+                "body": body,
+            },
         )
-        await self.session.execute(statement)
 
     async def purge_expired(self, batch_size: int) -> int:
         """Delete up to ``batch_size`` expired records; returns how many were deleted."""

@@ -1,4 +1,4 @@
-"""Idempotency at the HTTP edge: called by :class:`expsvc.db.TransactionalRoute`."""
+"""Idempotency at the HTTP edge: called by :class:`expsvc.routing.TransactionalRoute`."""
 
 from __future__ import annotations
 
@@ -99,21 +99,15 @@ async def respond_idempotently(
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         retry_after=settings.retry_after_seconds,
     )
-    stored = await service.claim(principal, key, request_fingerprint)
+    stored_path = path[:_MAX_STORED_PATH]
+    stored = await service.claim(principal, key, request.method, stored_path, request_fingerprint)
     if stored is not None:
         return _replay(stored)
     response = await handler(request)
     # Failures are not stored: they wrote nothing, so running them again is harmless and lets
     # the client retry with the same key after fixing the cause (docs/adr/0005).
     if response.status_code < 400:
-        await service.record(
-            principal,
-            key,
-            request.method,
-            path[:_MAX_STORED_PATH],
-            request_fingerprint,
-            _capture(response),
-        )
+        await service.record(principal, key, _capture(response))
     return response
 
 

@@ -88,21 +88,25 @@ class IdempotencyService:
         self.retry_after = retry_after
 
     async def claim(
-        self, principal: str, key: str, request_fingerprint: str
+        self, principal: str, key: str, method: str, path: str, request_fingerprint: str
     ) -> StoredResponse | None:
-        """Lock the key for this transaction; the stored response if it was already used.
+        """Claim the key for this transaction; the stored response if it was already used.
 
         Raises :class:`IdempotencyKeyInFlight` while another request holds the key and
         :class:`IdempotencyKeyReused` when the stored request was a different one.
         """
-        if not await self.repository.try_lock_key(principal, key):
+        locked, claimed = await self.repository.claim(
+            principal, key, method, path, request_fingerprint, self.ttl
+        )
+        if not locked:
             raise IdempotencyKeyInFlight(
                 "a request with this Idempotency-Key is still being processed; retry later",
                 headers={"Retry-After": str(self.retry_after)},
             )
-        row = await self.repository.get_live(principal, key)
-        if row is None:
+        if claimed:
             return None
+        row = await self.repository.get_live(principal, key)
+        assert row is not None  # live (not claimable) and locked by us: it cannot go away
         if row.fingerprint != request_fingerprint:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used for a different request "
@@ -110,26 +114,8 @@ class IdempotencyService:
             )
         return StoredResponse(row.response_status, row.response_headers, row.response_body)
 
-    async def record(
-        self,
-        principal: str,
-        key: str,
-        method: str,
-        path: str,
-        request_fingerprint: str,
-        response: StoredResponse,
-    ) -> None:
+    async def record(self, principal: str, key: str, response: StoredResponse) -> None:
         """Store the response of the request that claimed ``key``, for later replays."""
-        await self.repository.save(
-            {
-                "principal": principal,
-                "key": key,
-                "method": method,
-                "path": path,
-                "fingerprint": request_fingerprint,
-                "response_status": response.status,
-                "response_headers": dict(response.headers),
-                "response_body": response.body,
-            },
-            self.ttl,
+        await self.repository.store_response(
+            principal, key, response.status, dict(response.headers), response.body
         )

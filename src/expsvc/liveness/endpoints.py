@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Response, status
 
 from expsvc.capture.service import RunNotRunning
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession, RepeatableRoute
 from expsvc.errors import ValidationFailed, problem_responses
 from expsvc.liveness.service import HeartbeatService
+from expsvc.routing import DbSession, RepeatableRoute
 from expsvc.run.service import RunNotFound
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=RepeatableRoute)

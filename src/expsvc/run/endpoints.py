@@ -10,11 +10,11 @@ from expsvc.bulk.schemas import BulkResult, RunBulkTags, RunBulkTransition
 from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import ActionContext, CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import Action, EntityKind
+from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.bulk import RunBulkService
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (

@@ -2,17 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from expsvc.db import DbSession
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
-from expsvc.integration.processor import InboxProcessor
-from expsvc.integration.route import (
-    IntegrationRoute,
+from expsvc.integration.edge import (
     integration_context,
     signed_events,
     signed_request_openapi,
 )
+from expsvc.integration.processor import InboxProcessor
 from expsvc.integration.schemas import BatchResult
 from expsvc.integration.signature import IntegrationDisabled, InvalidSignature
+from expsvc.routing import DbSession, IntegrationRoute
 from expsvc.settings import Settings
 from expsvc.telemetry.schemas import SOURCE, TELEMETRY_BATCH_SCHEMA
 from expsvc.telemetry.service import TelemetryEventService

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import NotFound, problem_responses
+from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.telemetry.reconciliation_repository import ReconciliationRepository
 from expsvc.telemetry.reconciliation_schemas import ReconciliationReportRead
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import CurrentContext
-from expsvc.db import DbSession, TransactionalRoute
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.settings import Settings
 from expsvc.webhook.schemas import (
     DeliveryPage,

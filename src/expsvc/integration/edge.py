@@ -1,77 +1,27 @@
-"""The HTTP edge of inbound integrations: signed bodies, one transaction, no Idempotency-Key.
+"""The HTTP edge of inbound integrations: signed bodies and the context of their changes.
 
 Neighbours authenticate by signature, not through the API Gateway, so these routes resolve no
 principal from the identity header; the sender is the actor. The inbox deduplicates by event
-id, which is why :class:`IntegrationRoute` skips the Idempotency-Key machinery.
+id, which is why their route class (:class:`expsvc.routing.IntegrationRoute`) skips the
+Idempotency-Key machinery.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.routing import APIRoute
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import exc as sa_exc
-from starlette.responses import Response
 
 from expsvc.auth.principal import Principal
 from expsvc.context import ActionContext, action_context
-from expsvc.db import IGNORED_KEY_EXTENSION, Database
 from expsvc.errors import BadRequest, ValidationFailed
 from expsvc.integration.processor import validation_detail
 from expsvc.integration.schemas import MAX_BATCH_EVENTS, EventBatch
 from expsvc.integration.signature import IntegrationDisabled, verify
 from expsvc.lifecycle import Source
-
-# Deadlock and serialization failure: the batch met another transaction's locks in a cycle.
-# Nothing was applied; running it again (at most this many times) almost always succeeds.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-_ATTEMPTS = 3
-
-
-class IntegrationRoute(APIRoute):
-    """One transaction per request, committed before the response; retried on deadlock.
-
-    ``Idempotency-Key`` is ignored (the operation says so in OpenAPI, as RepeatableRoute's do):
-    each event's id is its idempotency key.
-    """
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        extra = options.get("openapi_extra") or {}
-        options["openapi_extra"] = {**extra, IGNORED_KEY_EXTENSION: "ignored"}
-        super().__init__(path, endpoint, **options)
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def in_transaction(request: Request) -> Response:
-            database: Database = request.app.state.database
-            for attempt in range(1, _ATTEMPTS + 1):
-                async with database.sessionmaker() as session:
-                    request.state.db_session = session
-                    try:
-                        response = await handler(request)
-                        if response.status_code < 400 and session.in_transaction():
-                            await session.commit()
-                        return response
-                    except sa_exc.DBAPIError as error:
-                        if attempt == _ATTEMPTS or _sqlstate(error) not in _RETRYABLE_SQLSTATES:
-                            raise
-                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
-            raise AssertionError("unreachable")
-
-        return in_transaction
-
-
-def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
-    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return str(code) if code else None
 
 
 async def signed_events(request: Request, secret: SecretStr | None, name: str) -> list[Any]:

@@ -1,0 +1,175 @@
+"""The route classes: one transaction per request, committed before the response is sent.
+
+:class:`TransactionalRoute` opens the request's session, runs the endpoint (through the
+idempotency check on POST), and commits after the endpoint returns and *before* the response is
+sent, so a failed commit becomes an error response and is never reported as success. Services
+only flush; :func:`get_session` hands endpoints the route's session.
+
+Reads (GET, HEAD) run without BEGIN/COMMIT: each statement is consistent on its own, as it is
+in a READ COMMITTED transaction, and two round trips fewer per read.
+
+A request is run again, once, when its transaction cannot have written anything and a second
+attempt will probably succeed: a dead pooled connection failed its first statement (the pool is
+invalidated on a disconnect, so the retry gets a fresh connection; no pre-ping round trip on
+every checkout), or PostgreSQL broke a deadlock or a serialization failure by aborting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from expsvc.db import Database, failed_on_first_statement, sqlstate
+from expsvc.errors import ServiceUnavailable
+from expsvc.idempotency.route import declare_idempotency, respond_idempotently
+from expsvc.settings import Settings
+
+# OpenAPI extension on operations that ignore Idempotency-Key (see RepeatableRoute).
+IGNORED_KEY_EXTENSION = "x-idempotency-key"
+# Deadlock and serialization failure: PostgreSQL aborted the transaction, nothing was applied.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class CommitOutcomeUnknown(ServiceUnavailable):
+    slug, title = "commit-outcome-unknown", "Commit outcome unknown"
+
+
+class TransactionAborted(ServiceUnavailable):
+    slug, title = "transaction-aborted", "Transaction aborted by a conflict"
+
+
+async def get_session(request: Request) -> AsyncSession:
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        raise RuntimeError("no database session: the route must use TransactionalRoute")
+    return session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+class TransactionalRoute(APIRoute):
+    """One transaction per request: opened before the endpoint, committed before the response.
+
+    POST routes also honour ``Idempotency-Key`` (see :mod:`expsvc.idempotency`), unless the
+    route class sets ``honours_idempotency_key`` to False. ``attempts`` bounds the runs of a
+    request that met a deadlock or serialization failure.
+    """
+
+    honours_idempotency_key: ClassVar[bool] = True
+    attempts: ClassVar[int] = 2
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        if self.honours_idempotency_key:
+            options["dependencies"], options["responses"] = declare_idempotency(
+                options.get("methods"), options.get("dependencies"), options.get("responses")
+            )
+        else:
+            options["openapi_extra"] = {
+                **(options.get("openapi_extra") or {}),
+                IGNORED_KEY_EXTENSION: "ignored",
+            }
+        super().__init__(path, endpoint, **options)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if self.honours_idempotency_key:
+            endpoint_handler = handler
+
+            async def handler(request: Request) -> Response:
+                session: AsyncSession = request.state.db_session
+                return await respond_idempotently(request, session, endpoint_handler)
+
+        attempts = self.attempts
+
+        async def in_transaction(request: Request) -> Response:
+            database: Database = request.app.state.database
+            read_only = request.method in _READ_METHODS
+            attempt = 1
+            while True:
+                try:
+                    return await _run_once(database, request, handler, read_only)
+                except sa_exc.DBAPIError as error:
+                    if _worth_another_attempt(error, attempt, attempts):
+                        pass
+                    elif sqlstate(error) in _RETRYABLE_SQLSTATES:
+                        raise _transaction_aborted(request) from error
+                    else:
+                        raise
+                attempt += 1
+                await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+
+        return in_transaction
+
+
+class RepeatableRoute(TransactionalRoute):
+    """For POSTs that are harmless to repeat (run heartbeats): ``Idempotency-Key`` is ignored,
+    neither checked nor stored, so such calls cost no idempotency write."""
+
+    honours_idempotency_key = False
+
+
+class IntegrationRoute(RepeatableRoute):
+    """Signed batches from neighbours: each event's id is its idempotency key (the inbox), so
+    ``Idempotency-Key`` is ignored; a batch meets other writers' locks more often than a single
+    change does, so it gets more attempts."""
+
+    attempts = 3
+
+
+async def _run_once(
+    database: Database, request: Request, handler: Handler, read_only: bool
+) -> Response:
+    # Leaving the block on an error response or an exception closes the session, which rolls
+    # back whatever the endpoint wrote.
+    factory = database.read_sessionmaker if read_only else database.sessionmaker
+    async with factory() as session:
+        request.state.db_session = session
+        response = await handler(request)
+        if not read_only and response.status_code < 400 and session.in_transaction():
+            try:
+                await session.commit()
+            except sa_exc.DBAPIError as error:
+                if error.connection_invalidated:
+                    raise _commit_outcome_unknown(request) from error
+                raise
+        return response
+
+
+def _worth_another_attempt(error: sa_exc.DBAPIError, attempt: int, attempts: int) -> bool:
+    if attempt >= attempts:
+        return False
+    if sqlstate(error) in _RETRYABLE_SQLSTATES:
+        return True
+    # A dead pooled connection (PostgreSQL restarted, a proxy dropped it) fails the first
+    # statement; nothing was written and the pool has been invalidated. One retry only.
+    return attempt == 1 and failed_on_first_statement(error)
+
+
+def _transaction_aborted(request: Request) -> TransactionAborted:
+    settings: Settings = request.app.state.settings
+    return TransactionAborted(
+        "the change met a concurrent one and was rolled back again; nothing was applied, "
+        "retry the request",
+        headers={"Retry-After": str(settings.retry_after_seconds)},
+    )
+
+
+def _commit_outcome_unknown(request: Request) -> CommitOutcomeUnknown:
+    settings: Settings = request.app.state.settings
+    return CommitOutcomeUnknown(
+        "the connection to the database was lost while committing: the change may or may not "
+        "have been applied; retry with the same Idempotency-Key to find out safely",
+        headers={"Retry-After": str(settings.retry_after_seconds)},
+    )
