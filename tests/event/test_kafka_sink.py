@@ -18,8 +18,10 @@ import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from expsvc.event.sinks.kafka import KafkaPublishError, KafkaSink
 from tests.event.support import feed_until, relay_app
 from tests.helpers import act, create_experiment, create_run
+from tests.services import free_port
 
 PARTITIONS = 3
 RUNS = 20
@@ -185,3 +187,13 @@ async def test_events_arrive_keyed_with_the_cloudevents_header_and_in_order_per_
             await asyncio.to_thread(again.close)
     assert all(m.offset() >= start.get(m.partition(), 0) for m in more)  # nothing read again
     assert unique_ids(more) - unique_ids(messages) == {value(more[-1])["id"]}
+
+
+async def test_a_batch_the_broker_never_acknowledged_is_not_reported_published() -> None:
+    sink = KafkaSink(f"127.0.0.1:{free_port()}", "expsvc.unreachable", flush_timeout=1.0)
+    event = {"id": str(uuid.uuid4()), "subject": f"runs/{uuid.uuid4()}", "type": "run.created"}
+    try:
+        with pytest.raises(KafkaPublishError, match="1 of 1 records not acknowledged"):
+            await sink.publish([event])
+    finally:
+        await sink.close()

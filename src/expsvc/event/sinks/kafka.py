@@ -38,10 +38,15 @@ class KafkaSink:
         )
 
     async def publish(self, events: Sequence[dict[str, Any]]) -> None:
+        """Return only when the broker acknowledged every record of ``events``; else raise."""
+        acknowledged = 0
         errors: list[KafkaError] = []
 
-        def delivered(error: KafkaError | None, _: Message) -> None:
-            if error is not None:
+        def on_delivery(error: KafkaError | None, _: Message) -> None:
+            nonlocal acknowledged
+            if error is None:
+                acknowledged += 1
+            else:
                 errors.append(error)
 
         for event in events:
@@ -50,13 +55,16 @@ class KafkaSink:
                 key=event["subject"].rsplit("/", 1)[-1].encode(),
                 value=orjson.dumps(event),
                 headers=[("content-type", CLOUDEVENTS_MEDIA_TYPE.encode())],
-                on_delivery=delivered,
+                on_delivery=on_delivery,
             )
         # flush() blocks while librdkafka delivers; keep the event loop free meanwhile.
         remaining = await asyncio.to_thread(self.producer.flush, self.flush_timeout)
-        if remaining or errors:
+        # Success is this batch's own count of successful delivery reports, not flush()'s
+        # return alone (that is the whole producer's queue, other batches' records included).
+        if acknowledged != len(events):
             raise KafkaPublishError(
-                f"{remaining} undelivered, {len(errors)} failed: {errors[:1] or 'timeout'}"
+                f"{len(events) - acknowledged} of {len(events)} records not acknowledged"
+                f" ({len(errors)} failed, {remaining} still queued): {errors[:1] or 'timeout'}"
             )
 
     async def close(self) -> None:
