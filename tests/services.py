@@ -121,7 +121,12 @@ def tansu_binary() -> str:
 
 @dataclass
 class KafkaBroker:
-    """The Tansu broker (Kafka protocol, memory storage, one node) on 127.0.0.1 only."""
+    """The Tansu broker (Kafka protocol, memory storage, one node) on 127.0.0.1 only.
+
+    Its high watermark (ListOffsets ``latest``, ``get_watermark_offsets``) is the last record
+    batch's base offset + 1, short of the log end when that batch holds several records; fetches
+    still return every record. Read a partition to its end by content, not by the watermark.
+    """
 
     directory: Path
     port: int = field(default_factory=free_port)
