@@ -1,8 +1,8 @@
 """Everything a change leaves behind, written in the change's own transaction.
 
 Every create, update, delete and transition goes through :class:`ChangeRecorder`, which writes
-its audit row, its outbox event and, for transitions, its status-history row. Services call it
-right after the domain write; nothing here commits.
+its audit row, its outbox event and, for transitions, its status-history row, all with one
+statement. Services call it right after the domain write; nothing here commits.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.audit.service import AuditService, Changes
+from expsvc.audit.service import Changes, audit_rows
+from expsvc.change_log import ChangeLogRepository
 from expsvc.context import ActionContext
 from expsvc.event.catalogue import created_event, deleted_event, transition_event, updated_event
-from expsvc.event.recorder import EventRecorder, entity_snapshot, entity_snapshots
-from expsvc.history.service import StatusHistoryService
+from expsvc.event.recorder import entity_snapshot, entity_snapshots, event_rows
+from expsvc.history.service import history_rows
 from expsvc.lifecycle import Action, EntityKind, Status
 
 
@@ -35,17 +36,17 @@ def field_changes(
 
 
 class ChangeRecorder:
-    def __init__(self, session: AsyncSession) -> None:
-        self.history = StatusHistoryService(session)
-        self.events = EventRecorder(session)
-        self.audit = AuditService(session)
+    """Writes each change's history, audit and outbox rows with one statement."""
 
-    async def created(
-        self, kind: EntityKind, rows: Sequence[Row[Any]], context: ActionContext
-    ) -> None:
-        await self.events.record(created_event(kind), kind, rows, context)
-        await self.audit.record(
-            "create", kind, [(row.id, _all_fields(None, row)) for row in rows], context
+    def __init__(self, session: AsyncSession) -> None:
+        self.change_log = ChangeLogRepository(session)
+
+    async def created(self, kind: EntityKind, rows: Sequence[Any], context: ActionContext) -> None:
+        await self.change_log.write(
+            audit=audit_rows(
+                "create", kind, [(row.id, _all_fields(None, row)) for row in rows], context
+            ),
+            events=event_rows(created_event(kind), kind, rows, context, [{}] * len(rows)),
         )
 
     async def updated(
@@ -67,24 +68,28 @@ class ChangeRecorder:
             field_changes(old, new, [f for f in new if f not in _BOOKKEEPING])
             for old, new in zip(befores, entity_snapshots(afters), strict=True)
         ]
-        await self.events.record_each(
-            updated_event(kind),
-            kind,
-            afters,
-            context,
-            [{"changed_fields": sorted(diff)} for diff in diffs],
-        )
-        await self.audit.record(
-            "update", kind, [(a.id, diff) for a, diff in zip(afters, diffs, strict=True)], context
+        await self.change_log.write(
+            audit=audit_rows(
+                "update", kind, [(a.id, d) for a, d in zip(afters, diffs, strict=True)], context
+            ),
+            events=event_rows(
+                updated_event(kind),
+                kind,
+                afters,
+                context,
+                [{"changed_fields": sorted(diff)} for diff in diffs],
+            ),
         )
         return [sorted(diff) for diff in diffs]
 
     async def deleted(
         self, kind: EntityKind, rows: Sequence[Row[Any]], context: ActionContext
     ) -> None:
-        await self.events.record(deleted_event(kind), kind, rows, context)
-        await self.audit.record(
-            "delete", kind, [(row.id, _all_fields(row, None)) for row in rows], context
+        await self.change_log.write(
+            audit=audit_rows(
+                "delete", kind, [(row.id, _all_fields(row, None)) for row in rows], context
+            ),
+            events=event_rows(deleted_event(kind), kind, rows, context, [{}] * len(rows)),
         )
 
     async def transitioned(
@@ -101,29 +106,32 @@ class ChangeRecorder:
             return
         froms = [previous] * len(rows) if isinstance(previous, Status) else list(previous)
         target = Status(rows[0].status)
-        await self.history.record(kind, [r.id for r in rows], froms, target, context, reason)
-        await self.events.record_each(
-            transition_event(kind, action),
-            kind,
-            rows,
-            context,
-            [{"previous_status": f, "reason": reason} for f in froms],
-        )
-        await self.audit.record(
-            action.value,
-            kind,
-            [
-                (row.id, _transition_changes(old, row, reason))
-                for row, old in zip(rows, froms, strict=True)
-            ],
-            context,
+        await self.change_log.write(
+            history=history_rows(kind, [r.id for r in rows], froms, target, context, reason),
+            audit=audit_rows(
+                action.value,
+                kind,
+                [
+                    (row.id, _transition_changes(old, row, reason))
+                    for row, old in zip(rows, froms, strict=True)
+                ],
+                context,
+            ),
+            events=event_rows(
+                transition_event(kind, action),
+                kind,
+                rows,
+                context,
+                [{"previous_status": f, "reason": reason} for f in froms],
+            ),
         )
 
 
 _BOOKKEEPING = frozenset({"version", "updated_at"})
 
 
-def _all_fields(before: Row[Any] | None, after: Row[Any] | None) -> Changes:
+def _all_fields(before: Any, after: Any) -> Changes:
+    """Every field of the entity (a Row or a named tuple of its columns), before and after."""
     old = None if before is None else entity_snapshot(before)
     new = None if after is None else entity_snapshot(after)
     fields = [f for f in (new or old or {}) if f not in _BOOKKEEPING]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Collection, Sequence
@@ -12,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    String,
     Table,
     Text,
     and_,
@@ -45,15 +45,14 @@ class EntityRepository:
         return row
 
     async def get(self, entity_id: uuid.UUID) -> Row[Any] | None:
-        result = await self.session.execute(select(self.table).where(self.table.c.id == entity_id))
+        result = await self.session.execute(_by_id(self.table, None), {"id": entity_id})
         row: Row[Any] | None = result.one_or_none()
         return row
 
     async def lock(self, entity_id: uuid.UUID, *, shared: bool = False) -> Row[Any] | None:
         """Read the row and lock it until the transaction ends (``FOR SHARE`` when ``shared``)."""
-        query = select(self.table).where(self.table.c.id == entity_id)
-        query = query.with_for_update(read=shared, key_share=not shared)
-        row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
+        query = _by_id(self.table, "share" if shared else "no key update")
+        row: Row[Any] | None = (await self.session.execute(query, {"id": entity_id})).one_or_none()
         return row
 
     async def update(
@@ -161,6 +160,16 @@ class EntityRepository:
         return rows
 
 
+@functools.cache
+def _by_id(table: Table, lock: str | None) -> Select[Any]:
+    """``SELECT * … WHERE id = :id`` [FOR SHARE | FOR NO KEY UPDATE], built once per table:
+    a statement object reused across requests also reuses its cache key."""
+    query = select(table).where(table.c.id == bindparam("id"))
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share", key_share=lock != "share")
+    return query
+
+
 def _keyset_after(
     column: Any, id_column: Any, after: tuple[Any, uuid.UUID], ordering: Ordering, nullable: bool
 ) -> ColumnElement[bool]:
@@ -185,52 +194,6 @@ def text_array(values: Sequence[str | None]) -> Any:
     return bindparam("texts", list(values), type_=_PlainArray(Text()), unique=True)
 
 
-async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) with one statement, however many there are.
-
-    ``INSERT … SELECT … FROM unnest(<one array per column>)``: a single round trip and a single
-    plan where ``executemany`` runs the INSERT once per row (seconds for a 10,000-item bulk
-    operation). A column with the same value in every row (the actor, the request id, the batch
-    id ...) goes once, as a scalar. JSONB values go as JSON text (orjson) and are cast back in
-    SQL. Rows are inserted in list order, so identity columns follow it.
-    """
-    if not rows:
-        return
-    names = list(rows[0])
-    varying: list[str] = []
-    arrays = []
-    constants: dict[str, Any] = {}
-    for name in names:
-        column_type = table.c[name].type
-        values = [row[name] for row in rows]
-        is_json = isinstance(column_type, JSONB)
-        if is_json:
-            values = [None if v is None else _json_text(v) for v in values]
-        # Text, not varchar(n): a cast to varchar(n) would truncate silently; the INSERT's own
-        # assignment to the column refuses an overlong value instead.
-        element_type = Text() if is_json or isinstance(column_type, String) else column_type
-        first = values[0]
-        if all(value == first for value in values):
-            constants[name] = bindparam(f"value_{name}", first, type_=element_type)
-        else:
-            varying.append(name)
-            arrays.append(bindparam(f"unnest_{name}", values, type_=_PlainArray(element_type)))
-    if varying:
-        source: Any = (
-            func.unnest(*arrays)
-            .table_valued(*varying, with_ordinality="ordinality")
-            .render_derived()
-        )
-    columns = []
-    for name in names:
-        value = constants[name] if name in constants else source.c[name]
-        columns.append(cast(value, JSONB) if isinstance(table.c[name].type, JSONB) else value)
-    query = select(*columns)
-    if varying:
-        query = query.select_from(source).order_by(source.c.ordinality)
-    await session.execute(insert(table).from_select(names, query))
-
-
 class _PlainArray(ARRAY[Any]):
     """An array parameter handed to asyncpg as the list it is: ARRAY's own bind processing
     visits every element in Python, a tenth of a second per 10,000-row insert."""
@@ -241,7 +204,8 @@ class _PlainArray(ARRAY[Any]):
         return None
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON text for a JSONB value: orjson, or the stdlib for what orjson cannot encode."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, which JSONB can hold

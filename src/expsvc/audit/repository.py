@@ -8,15 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.audit.schemas import AuditQuery
 from expsvc.models import audit_log
-from expsvc.repository import insert_rows
 
 
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        await insert_rows(self.session, audit_log, rows)
 
     async def search(self, query: AuditQuery, before_id: int | None) -> Sequence[Row[Any]]:
         statement = select(audit_log)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.audit.repository import AuditRepository
 from expsvc.audit.schemas import AuditEntryRead, AuditPage, AuditQuery
+from expsvc.change_log import ChangeLogRepository
 from expsvc.context import ActionContext
 from expsvc.errors import InvalidPageToken
 from expsvc.lifecycle import EntityKind
@@ -19,9 +20,35 @@ Changes = dict[str, dict[str, Any]]
 _ORDERING = "id:desc"
 
 
+def audit_rows(
+    action: str,
+    kind: EntityKind,
+    changes: Sequence[tuple[uuid.UUID, Changes]],
+    context: ActionContext,
+) -> list[dict[str, Any]]:
+    """One audit row per (entity id, its field changes)."""
+    source, entity_type = context.source.value, kind.value  # enum .value is slow per row
+    return [
+        {
+            "actor": context.actor,
+            "source": source,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "changes": entity_changes,
+            "request_id": context.request_id,
+            "idempotency_key": context.idempotency_key,
+            "batch_id": context.batch_id,
+            "client_address": context.client_address,
+        }
+        for entity_id, entity_changes in changes
+    ]
+
+
 class AuditService:
     def __init__(self, session: AsyncSession) -> None:
         self.repository = AuditRepository(session)
+        self.change_log = ChangeLogRepository(session)
 
     async def record(
         self,
@@ -30,25 +57,8 @@ class AuditService:
         changes: Sequence[tuple[uuid.UUID, Changes]],
         context: ActionContext,
     ) -> None:
-        """One row per (entity id, its field changes)."""
-        source, entity_type = context.source.value, kind.value  # enum .value is slow per row
-        await self.repository.append(
-            [
-                {
-                    "actor": context.actor,
-                    "source": source,
-                    "action": action,
-                    "entity_type": entity_type,
-                    "entity_id": entity_id,
-                    "changes": entity_changes,
-                    "request_id": context.request_id,
-                    "idempotency_key": context.idempotency_key,
-                    "batch_id": context.batch_id,
-                    "client_address": context.client_address,
-                }
-                for entity_id, entity_changes in changes
-            ]
-        )
+        """One row per (entity id, its field changes), alone (changes use ChangeRecorder)."""
+        await self.change_log.write(audit=audit_rows(action, kind, changes, context))
 
     async def search(self, query: AuditQuery) -> AuditPage:
         before = None

@@ -9,15 +9,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.models import event_sink_cursors, outbox_events
-from expsvc.repository import insert_rows
 
 
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        await insert_rows(self.session, outbox_events, rows)
 
     async def sequence_pending(self, limit: int) -> int:
         """Give committed, unsequenced events a ``seq`` in id order; how many were sequenced.

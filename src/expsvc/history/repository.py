@@ -8,16 +8,11 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.models import status_history
-from expsvc.repository import insert_rows
 
 
 class StatusHistoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append history rows: one statement however many there are."""
-        await insert_rows(self.session, status_history, rows)
 
     async def page(
         self, entity_type: str, entity_id: uuid.UUID, before_id: int | None, limit: int

@@ -56,20 +56,18 @@ class RunService:
     async def create(
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
     ) -> RunRead:
-        # FOR SHARE: an experiment finishing concurrently waits for us, then sees this run.
-        experiment = await self.experiments.lock(experiment_id, shared=True)
-        if experiment is None:
-            raise ExperimentNotFound(experiment_id)
-        if experiment.status not in _OPEN_EXPERIMENT:
-            raise ExperimentClosed(
-                f"experiment {experiment_id} is {experiment.status}; runs can be created only "
-                "in draft or running experiments",
-                experiment_status=experiment.status,
-            )
         values = data.model_dump(exclude={"experiment_id"})
-        row = await self.runs.insert(
+        experiment_status, row = await self.runs.create_in_open_experiment(
             {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values}
         )
+        if experiment_status is None:
+            raise ExperimentNotFound(experiment_id)
+        if row is None:
+            raise ExperimentClosed(
+                f"experiment {experiment_id} is {experiment_status}; runs can be created only "
+                "in draft or running experiments",
+                experiment_status=experiment_status,
+            )
         await self.changes.created(EntityKind.run, [row], context)
         return RunRead.model_validate(row)
 
