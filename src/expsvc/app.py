@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from prometheus_client import CollectorRegistry
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp
 
 from expsvc import __version__
 from expsvc.artifact.endpoints import events_router as artifact_events_router
@@ -27,11 +30,7 @@ from expsvc.liveness.endpoints import router as liveness_router
 from expsvc.migrate import head_revision
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
-from expsvc.observability.middleware import (
-    BodyGuardMiddleware,
-    ObservabilityMiddleware,
-    RequestTimeoutMiddleware,
-)
+from expsvc.observability.middleware import RequestMiddleware
 from expsvc.openapi import install_openapi
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
@@ -46,6 +45,30 @@ API_DESCRIPTION = (
     "The single source of truth for Experiments, Runs and CaptureSessions. "
     "Errors are RFC 9457 application/problem+json."
 )
+
+
+class ServiceApp(FastAPI):
+    """FastAPI with a shorter middleware stack: the app's own middleware (one layer,
+    :class:`RequestMiddleware`), Starlette's ``ExceptionMiddleware`` (it hands the problem
+    handlers to the routes) and FastAPI's ``AsyncExitStackMiddleware`` (closes uploaded files).
+
+    Left out of FastAPI's stack, as redundant here: ``ServerErrorMiddleware`` (RequestMiddleware
+    answers every exception raised before the response starts, and uvicorn anything else),
+    ``ExceptionTelemetryMiddleware`` (FastAPI's native OpenTelemetry, when enabled, sees every
+    exception that gets past RequestMiddleware in its own wrapper) and ``AppBodyLimitMiddleware``
+    (a pass-through without an app-wide ``max_body_size``; the body limit is RequestMiddleware's).
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        if self.max_body_size is not None:
+            raise RuntimeError("use EXPSVC_MAX_BODY_BYTES (RequestMiddleware), not max_body_size")
+        if {500, Exception} & self.exception_handlers.keys():
+            raise RuntimeError("RequestMiddleware's on_error answers unclaimed exceptions")
+        app: ASGIApp = AsyncExitStackMiddleware(self.router)
+        app = ExceptionMiddleware(app, handlers=self.exception_handlers, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
@@ -65,7 +88,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
             await app.state.feed_notifier.close()
             await app.state.database.dispose()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=API_TITLE,
         description=API_DESCRIPTION,
         version=__version__,
@@ -86,7 +109,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         settings, app.state.metrics.registry
     )
 
-    install_problem_handlers(app, settings.retry_after_seconds)
+    on_unexpected = install_problem_handlers(app, settings.retry_after_seconds)
     install_openapi(app)
     app.include_router(health_router)
     app.include_router(experiment_router)
@@ -105,14 +128,14 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(run_artifacts_router)
     install_docs_ui(app)
 
-    # Added innermost first: the body guard sits closest to the routes.
-    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
-        RequestTimeoutMiddleware,
+        RequestMiddleware,
+        metrics=app.state.metrics,
         timeout=settings.request_timeout,
         retry_after=settings.retry_after_seconds,
+        max_body_bytes=settings.max_body_bytes,
+        on_error=on_unexpected,
     )
-    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expsvc.errors import (
     BadRequest,
@@ -106,41 +105,13 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(allowed) or None
 
 
-class _UnexpectedErrorMiddleware:
-    """Answers exceptions no handler claimed with a 500 problem, inside the middleware stack.
+def install_problem_handlers(
+    app: FastAPI, retry_after: int
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Register the problem handlers; return the one of last resort, for exceptions no handler
+    claims, which :class:`~expsvc.observability.middleware.RequestMiddleware` calls while the
+    request id is still in place (Starlette would call it outside every middleware)."""
 
-    Starlette runs a handler registered for ``Exception`` in its outermost middleware, after the
-    request-id middleware has finished: that 500 would lack X-Request-ID and its log line the
-    request id. Installed innermost, this one answers while both are still in place.
-    """
-
-    def __init__(
-        self, app: ASGIApp, render: Callable[[Request, Exception], Awaitable[Response]]
-    ) -> None:
-        self.app = app
-        self.render = render
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as error:
-            if started:
-                raise
-            response = await self.render(Request(scope, receive), error)
-            await response(scope, receive, send)
-
-
-def install_problem_handlers(app: FastAPI, retry_after: int) -> None:
     async def on_problem(request: Request, error: Exception) -> Response:
         assert isinstance(error, ProblemError)
         return problem_response(error, request.url.path)
@@ -181,5 +152,4 @@ def install_problem_handlers(app: FastAPI, retry_after: int) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     for error_type in (sa_exc.SQLAlchemyError, OSError, TimeoutError):
         app.add_exception_handler(error_type, on_unexpected)
-    app.add_exception_handler(Exception, on_unexpected)
-    app.add_middleware(_UnexpectedErrorMiddleware, render=on_unexpected)
+    return on_unexpected
