@@ -16,7 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from expsvc import __version__
+from expsvc import __version__, cli
 from expsvc.cli import app
 from expsvc.migrate import head_revision
 
@@ -189,3 +189,14 @@ def test_unreachable_database_is_one_clear_line_not_a_traceback() -> None:
     assert done.returncode == 2
     assert "the database cannot be used" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_serve_refuses_to_start_without_uvloop_or_httptools(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli, "SERVER_MODULES", ("uvloop", "expsvc_test_no_such_parser"))
+    monkeypatch.setenv("EXPSVC_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/never")
+    result = invoke("serve")
+    assert result.exit_code == 2
+    assert "expsvc_test_no_such_parser" in flat(result.output)
+    assert "uvloop and" not in flat(result.output)  # only what is missing is named

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -70,6 +71,26 @@ def main(
         raise typer.Exit()
 
 
+# serve pins these, not uvicorn's "auto", which falls back to asyncio and h11 without a word: with
+# the asyncio loop, uvicorn's multi-worker listener leaves Nagle's algorithm on for accepted
+# sockets, 40 ms on every keep-alive request after the first (docs/performance.md).
+SERVER_MODULES = ("uvloop", "httptools")
+
+
+def _require_server_modules() -> None:
+    missing = []
+    for module in SERVER_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        _fail(
+            f"expsvc serve needs {' and '.join(missing)}, which cannot be imported; install "
+            "uvicorn[standard] (without uvloop, keep-alive requests can wait 40 ms each)"
+        )
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     # uvicorn re-raises the SIGTERM it handled once it has shut down. Python's default action
     # would then kill the process before atexit runs, leaving the embedded PostgreSQL running.
@@ -98,6 +119,7 @@ def serve(
     applied only with --migrate (or `expsvc db upgrade`); /health/ready reports a schema that
     is behind.
     """
+    _require_server_modules()
     import uvicorn
 
     from expsvc.embedded import DataDirBusy, lock_data_dir, start_embedded_postgres
@@ -126,6 +148,8 @@ def serve(
         host=host or settings.host,
         port=settings.port if port is None else port,
         workers=workers or settings.workers,
+        loop="uvloop",  # both checked by _require_server_modules
+        http="httptools",
         log_config=None,
         access_log=False,
         proxy_headers=False,
