@@ -5,29 +5,37 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections import namedtuple
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
+    String,
     Table,
     Text,
+    TextualSelect,
     and_,
     any_,
     bindparam,
     cast,
+    column,
     func,
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.lifecycle import Status, timestamp_column
 from expsvc.pagination import Ordering
 
 
@@ -77,6 +85,38 @@ class EntityRepository:
             query = query.where(table.c.status.in_(list(only_in)))
         row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
         return row
+
+    async def transition_one(
+        self, entity_id: uuid.UUID, change: TransitionChange
+    ) -> TransitionOutcome:
+        """Lock the entity and apply ``change`` if it allows it, in one statement.
+
+        The row is locked (``FOR NO KEY UPDATE``) whether or not it changes, after its parent
+        (``FOR SHARE``, when the change has a parent guard): the order every path takes them.
+        """
+        statement = _transition_statement(self.table, change.target, change.parent)
+        parameters: dict[str, Any] = {
+            "id": entity_id,
+            "target": change.target.value,
+            "sources": [status.value for status in change.sources],
+            "any_version": change.versions is None,
+            "versions": sorted(change.versions or ()),
+        }
+        if change.target is Status.failed:
+            parameters["reason"] = change.reason
+        if change.parent is not None:
+            parameters["parent_statuses"] = [status.value for status in change.parent.statuses]
+        row = (await self.session.execute(statement, parameters)).one_or_none()
+        if row is None:
+            return TransitionOutcome(None, None, None, None, None)
+        changed = _NAMED_ROWS[self.table.name](*row[_OUTCOME_COLUMNS:]) if row.id else None
+        return TransitionOutcome(
+            Status(row.previous_status),
+            row.previous_version,
+            row.parent_id,
+            row.parent_status,
+            changed,
+        )
 
     async def lock_many(
         self, ids: Sequence[uuid.UUID], columns: Sequence[str] = ()
@@ -158,6 +198,107 @@ class EntityRepository:
         result = await self.session.execute(query.limit(limit))
         rows: Sequence[Row[Any]] = result.all()
         return rows
+
+
+@dataclass(frozen=True)
+class ParentGuard:
+    """A transition allowed only while the entity's parent (``table``, through ``foreign_key``)
+    is in one of ``statuses``; the parent is locked ``FOR SHARE`` meanwhile."""
+
+    table: Table
+    foreign_key: str
+    statuses: frozenset[Status]
+
+
+@dataclass(frozen=True)
+class TransitionChange:
+    target: Status
+    sources: frozenset[Status]
+    versions: frozenset[int] | None  # None: any version
+    reason: str | None = None
+    parent: ParentGuard | None = None
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    """What :meth:`EntityRepository.transition_one` found and did.
+
+    ``previous_status`` is None when the entity does not exist; ``row`` (the entity after the
+    change) is None when the change did not apply.
+    """
+
+    previous_status: Status | None
+    previous_version: int | None
+    parent_id: uuid.UUID | None
+    parent_status: str | None
+    row: Any
+
+
+_OUTCOME_COLUMNS = 4  # previous_status, previous_version, parent_id, parent_status
+# A named tuple per table: rows of text statements, shaped like the table's own rows.
+_NAMED_ROWS: dict[str, Any] = {}
+
+
+def named_row_type(table: Table) -> Any:
+    """The named tuple of ``table``'s columns (what event snapshots and read models take)."""
+    if table.name not in _NAMED_ROWS:
+        _NAMED_ROWS[table.name] = namedtuple(
+            f"{table.name}_row", [column.name for column in table.c]
+        )
+    return _NAMED_ROWS[table.name]
+
+
+@functools.cache
+def _transition_statement(
+    table: Table, target: Status, parent: ParentGuard | None
+) -> TextualSelect:
+    """The statement of :meth:`EntityRepository.transition_one`, built once per shape."""
+    named_row_type(table)
+    name = table.name
+    assignments = ["status = :target", f"{timestamp_column(target)} = now()"]
+    if target is Status.failed:
+        assignments.append("failure_reason = :reason")
+    assignments += ["version = t.version + 1", "updated_at = now()"]
+    parent_cte, parent_first, parent_allows = "", "", ""
+    parent_id, parent_status = "CAST(NULL AS uuid)", "NULL"
+    if parent is not None:
+        parent_cte = (
+            f"parent AS (SELECT p.id, p.status FROM {parent.table.name} p WHERE p.id = "  # noqa: S608
+            f"(SELECT {parent.foreign_key} FROM {name} WHERE id = :id) FOR SHARE), "
+        )
+        # A sub-select in the WHERE clause runs before the scan: the parent is locked first.
+        parent_first = " AND (SELECT count(*) FROM parent) >= 0"
+        parent_allows = " AND EXISTS (SELECT FROM parent WHERE status = ANY(:parent_statuses))"
+        parent_id, parent_status = "(SELECT id FROM parent)", "(SELECT status FROM parent)"
+    returned = ", ".join(f"updated.{column.name}" for column in table.c)
+    sql = f"""
+        WITH {parent_cte}locked AS (
+            SELECT id, status, version FROM {name} WHERE id = :id{parent_first}
+            FOR NO KEY UPDATE
+        ), updated AS (
+            UPDATE {name} AS t SET {", ".join(assignments)}
+            FROM locked
+            WHERE t.id = locked.id AND locked.status = ANY(:sources)
+              AND (:any_version OR locked.version = ANY(:versions)){parent_allows}
+            RETURNING t.*
+        )
+        SELECT locked.status AS previous_status, locked.version AS previous_version,
+               {parent_id} AS parent_id, {parent_status} AS parent_status, {returned}
+        FROM locked LEFT JOIN updated ON true
+    """  # noqa: S608 (built from table and column names, never from values)
+    statement = text(sql).bindparams(
+        bindparam("sources", type_=_PlainArray(Text())),
+        bindparam("versions", type_=_PlainArray(Integer())),
+    )
+    if parent is not None:
+        statement = statement.bindparams(bindparam("parent_statuses", type_=_PlainArray(Text())))
+    return statement.columns(
+        column("previous_status", String()),
+        column("previous_version", Integer()),
+        column("parent_id", UUID(as_uuid=True)),
+        column("parent_status", String()),
+        *table.c,
+    )
 
 
 @functools.cache

@@ -18,13 +18,21 @@ from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import PreconditionFailed, ProblemError
-from expsvc.lifecycle import Action, EntityKind, Status, plan_transition, timestamp_column
-from expsvc.repository import EntityRepository
+from expsvc.lifecycle import (
+    ACTIONS,
+    TRANSITIONS,
+    Action,
+    EntityKind,
+    Status,
+    plan_transition,
+    timestamp_column,
+)
+from expsvc.repository import EntityRepository, ParentGuard, TransitionChange
 
 
 @dataclass(frozen=True)
 class Transitioned:
-    row: Row[Any]
+    row: Any  # the entity after the change (a named tuple of its table's columns)
     previous: Status
 
 
@@ -42,6 +50,11 @@ def check_version(kind: EntityKind, row: Row[Any], expected: ExpectedVersions) -
         )
 
 
+# Called when a guarded transition did not apply: (parent id, parent status, entity status,
+# entity version); raises the parent's refusal if that is the reason.
+ParentCheck = Callable[[uuid.UUID | None, str | None, Status, int], None]
+
+
 async def apply_transition(
     session: AsyncSession,
     repository: EntityRepository,
@@ -52,22 +65,49 @@ async def apply_transition(
     expected: ExpectedVersions,
     not_found: Callable[[uuid.UUID], ProblemError],
     reason: str | None = None,
+    parent: tuple[ParentGuard, ParentCheck] | None = None,
 ) -> Transitioned:
-    """Lock the entity, validate ``action`` against the transition table, apply, record history.
+    """Lock the entity, apply ``action`` if the transition table allows it, record it.
 
-    Concurrent transitions of one entity serialise on the row lock: the second sees the first's
-    result and is refused if it no longer applies, so history never gets two rows for one change.
+    One statement locks, checks and updates (:meth:`EntityRepository.transition_one`); only a
+    refusal reads what it found to say why, in the order: not found, the parent's check
+    (``parent``: a guard and what to raise when the parent's status refuses), the version,
+    the transition table. Concurrent transitions of one entity serialise on the row lock: the
+    second sees the first's result and is refused if it no longer applies, so history never
+    gets two rows for one change.
     """
-    row = await repository.lock(entity_id)
-    if row is None:
+    transition = TRANSITIONS[action]
+    # An action this kind does not have matches no status, and is refused by the table below.
+    sources = transition.sources if action in ACTIONS[kind] else frozenset()
+    change = TransitionChange(
+        target=transition.target,
+        sources=sources,
+        versions=expected.versions,
+        reason=reason,
+        parent=None if parent is None else parent[0],
+    )
+    outcome = await repository.transition_one(entity_id, change)
+    if outcome.previous_status is None or outcome.previous_version is None:
         raise not_found(entity_id)
-    check_version(kind, row, expected)
-    current = Status(row.status)
-    target = plan_transition(kind, action, current)
-    updated = await repository.update(entity_id, transition_values(target, reason))
-    assert updated is not None  # locked above
-    await ChangeRecorder(session).transitioned(kind, action, [updated], current, context, reason)
-    return Transitioned(updated, current)
+    if outcome.row is None:
+        if parent is not None:
+            parent[1](
+                outcome.parent_id,
+                outcome.parent_status,
+                outcome.previous_status,
+                outcome.previous_version,
+            )
+        if not expected.accepts(outcome.previous_version):
+            raise PreconditionFailed(
+                f"{kind} {entity_id} is at version {outcome.previous_version}",
+                current_version=outcome.previous_version,
+            )
+        plan_transition(kind, action, outcome.previous_status)
+        raise AssertionError(f"{kind} {entity_id}: transition refused for no known reason")
+    await ChangeRecorder(session).transitioned(
+        kind, action, [outcome.row], outcome.previous_status, context, reason
+    )
+    return Transitioned(outcome.row, outcome.previous_status)
 
 
 async def apply_update(

@@ -20,17 +20,20 @@ from expsvc.capture.schemas import (
 from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
-from expsvc.errors import Conflict, NotFound
+from expsvc.errors import Conflict, NotFound, PreconditionFailed
 from expsvc.ids import new_id
 from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
+from expsvc.models import runs
 from expsvc.pagination import Ordering, PageRequest
+from expsvc.repository import ParentGuard
 from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
-from expsvc.transitions import apply_transition, apply_update, check_version
+from expsvc.transitions import apply_transition, apply_update
 
 _KIND = EntityKind.capture
 _NEWEST_FIRST = Ordering("created_at", descending=True)
 _EDITABLE = frozenset({Status.draft, Status.running})
+_RUN_RUNNING = ParentGuard(runs, "run_id", frozenset({Status.running}))
 
 
 class CaptureNotFound(NotFound):
@@ -150,24 +153,32 @@ class CaptureService:
         reason: str | None,
     ) -> CaptureRead:
         """draft → running, only while the session's run is running."""
-        capture = await self.captures.get(capture_id)
-        if capture is None:
-            raise CaptureNotFound(capture_id)
-        # FOR SHARE before the session's own lock (the order RunService.finish takes them): a
-        # run finishing concurrently either waits for this start and then stops the session,
-        # or finishes first and this start sees it.
-        run = await self.runs.lock(capture.run_id, shared=True)
-        assert run is not None  # sessions cannot outlive their run (FK RESTRICT)
-        if run.status != Status.running:
+
+        def refuse_unless_run_running(
+            run_id: uuid.UUID | None, run_status: str | None, status: Status, version: int
+        ) -> None:
+            if run_status == Status.running:
+                return
             # A stale version or a session that cannot start at all is the better answer.
-            check_version(_KIND, capture, expected)
-            plan_transition(_KIND, Action.start, Status(capture.status))
+            if not expected.accepts(version):
+                raise PreconditionFailed(
+                    f"{_KIND} {capture_id} is at version {version}", current_version=version
+                )
+            plan_transition(_KIND, Action.start, status)
             raise RunNotRunning(
-                f"run {run.id} is {run.status}; capture sessions start only while it is running",
-                run_id=run.id,
-                run_status=run.status,
+                f"run {run_id} is {run_status}; capture sessions start only while it is running",
+                run_id=run_id,
+                run_status=run_status,
             )
-        return await self._apply(context, capture_id, Action.start, expected, reason)
+
+        # The run is locked FOR SHARE before the session (the order RunService.finish takes
+        # them): a run finishing concurrently either waits for this start and then stops the
+        # session, or finishes first and this start sees it.
+        done = await apply_transition(
+            self.session, self.captures, _KIND, capture_id, Action.start, context, expected,
+            CaptureNotFound, reason, (_RUN_RUNNING, refuse_unless_run_running),
+        )  # fmt: skip
+        return CaptureRead.model_validate(done.row)
 
     async def transition(
         self,

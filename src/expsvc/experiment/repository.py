@@ -4,16 +4,29 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, select
+from sqlalchemy import Row, Select, delete, select, text
 
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.models import experiments
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository
 
+_START_DRAFT_OF_RUN = text(
+    "UPDATE experiments AS e SET status = 'running', started_at = now(), "  # noqa: S608
+    "version = e.version + 1, updated_at = now() FROM runs AS r "
+    "WHERE r.id = :run_id AND e.id = r.experiment_id AND e.status = 'draft' "
+    "RETURNING " + ", ".join(f"e.{column.name}" for column in experiments.c)
+).columns(*experiments.c)
+
 
 class ExperimentRepository(EntityRepository):
     table = experiments
+
+    async def start_draft_of_run(self, run_id: uuid.UUID) -> Row[Any] | None:
+        """Start the run's experiment if it is a draft; the started experiment, or None."""
+        result = await self.session.execute(_START_DRAFT_OF_RUN, {"run_id": run_id})
+        row: Row[Any] | None = result.one_or_none()
+        return row
 
     async def search(
         self,

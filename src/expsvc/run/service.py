@@ -18,7 +18,9 @@ from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
+from expsvc.models import experiments
 from expsvc.pagination import Ordering, PageRequest
+from expsvc.repository import ParentGuard
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
     RunCreate,
@@ -28,9 +30,17 @@ from expsvc.run.schemas import (
     RunUpdate,
     SortDirection,
 )
-from expsvc.transitions import Transitioned, apply_transition, apply_update, transition_values
+from expsvc.transitions import (
+    ParentCheck,
+    Transitioned,
+    apply_transition,
+    apply_update,
+    transition_values,
+)
 
 _OPEN_EXPERIMENT = frozenset({Status.draft, Status.running})
+# A run starts only while its experiment is open, which is locked FOR SHARE meanwhile.
+_EXPERIMENT_OPEN = ParentGuard(experiments, "experiment_id", _OPEN_EXPERIMENT)
 FIRST_RUN_STARTED = "first run started"
 _CAPTURE_STOP_REASONS = {Action.finish: "run_finished", Action.fail: "run_failed"}
 
@@ -111,11 +121,12 @@ class RunService:
         reason: str | None,
     ) -> RunRead:
         """draft → running; a draft experiment starts with its first run, in this transaction."""
-        run = await self.runs.get(run_id)
-        if run is None:
-            raise RunNotFound(run_id)
-        await self._open_experiment_for_start(context, run.experiment_id)
-        done = await self._transition(context, run_id, Action.start, expected, reason)
+        started = await self.experiments.start_draft_of_run(run_id)
+        if started is not None:
+            await self.record_experiments_started(context, [started])
+        done = await self._transition(
+            context, run_id, Action.start, expected, reason, (_EXPERIMENT_OPEN, _refuse_start)
+        )
         return RunRead.model_validate(done.row)
 
     async def finish(
@@ -126,17 +137,13 @@ class RunService:
         reason: str | None,
     ) -> RunRead:
         """running → finished; its running capture sessions stop with it."""
-        done = await self._transition(context, run_id, Action.finish, expected, reason)
-        await self.stop_running_captures(context, [run_id], Action.finish)
-        return RunRead.model_validate(done.row)
+        return await self._end(context, run_id, Action.finish, expected, reason)
 
     async def fail(
         self, context: ActionContext, run_id: uuid.UUID, expected: ExpectedVersions, reason: str
     ) -> RunRead:
         """running → failed with a reason; its running capture sessions stop with it."""
-        done = await self._transition(context, run_id, Action.fail, expected, reason)
-        await self.stop_running_captures(context, [run_id], Action.fail)
-        return RunRead.model_validate(done.row)
+        return await self._end(context, run_id, Action.fail, expected, reason)
 
     async def archive(
         self,
@@ -148,6 +155,20 @@ class RunService:
         done = await self._transition(context, run_id, Action.archive, expected, reason)
         return RunRead.model_validate(done.row)
 
+    async def _end(
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        action: Action,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> RunRead:
+        done = await self._transition(context, run_id, action, expected, reason)
+        # Always: a session started just before this run's lock was granted is running now,
+        # although the transition's own statement (its snapshot older) could not see it.
+        await self.stop_running_captures(context, [run_id], action)
+        return RunRead.model_validate(done.row)
+
     async def _transition(
         self,
         context: ActionContext,
@@ -155,25 +176,12 @@ class RunService:
         action: Action,
         expected: ExpectedVersions,
         reason: str | None,
+        parent: tuple[ParentGuard, ParentCheck] | None = None,
     ) -> Transitioned:
         return await apply_transition(
             self.session, self.runs, EntityKind.run, run_id, action, context, expected,
-            RunNotFound, reason,
+            RunNotFound, reason, parent,
         )  # fmt: skip
-
-    async def _open_experiment_for_start(
-        self, context: ActionContext, experiment_id: uuid.UUID
-    ) -> None:
-        started = await self.experiments.update(
-            experiment_id, transition_values(Status.running), only_in={Status.draft}
-        )
-        if started is not None:
-            await self.record_experiments_started(context, [started])
-            return
-        experiment = await self.experiments.lock(experiment_id, shared=True)
-        assert experiment is not None  # runs cannot outlive their experiment (FK RESTRICT)
-        if refusal := start_refused(experiment_id, Status(experiment.status)):
-            raise refusal
 
     async def record_experiments_started(
         self, context: ActionContext, started: Sequence[Row[Any]]
@@ -195,6 +203,16 @@ class RunService:
             EntityKind.capture, Action.stop, stopped, Status.running, context.as_system(),
             _CAPTURE_STOP_REASONS[cause],
         )  # fmt: skip
+
+
+def _refuse_start(
+    experiment_id: uuid.UUID | None, experiment_status: str | None, status: Status, version: int
+) -> None:
+    # Runs cannot outlive their experiment (FK RESTRICT).
+    assert experiment_id is not None
+    assert experiment_status is not None
+    if refusal := start_refused(experiment_id, Status(experiment_status)):
+        raise refusal
 
 
 def start_refused(experiment_id: uuid.UUID, status: Status) -> ExperimentClosed | None:
