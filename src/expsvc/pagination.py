@@ -71,6 +71,14 @@ def decode_page_token(token: str, ordering: str, filters: dict[str, Any]) -> lis
 
 
 @dataclass(frozen=True)
+class RowPage:
+    """A page as rows, for endpoints that answer it without a read model per row."""
+
+    rows: Sequence[Any]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True)
 class PageRequest:
     """One page of a keyset-paginated list: its ordering, filters, size and incoming token."""
 

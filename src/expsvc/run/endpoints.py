@@ -14,6 +14,7 @@ from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, prob
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import Action, EntityKind
+from expsvc.responses import entity_response, page_response
 from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.bulk import RunBulkService
 from expsvc.run.repository import RunRepository
@@ -82,31 +83,31 @@ async def create_run(
 @router.get(
     "/{run_id}",
     operation_id="get_run",
+    response_model=RunRead,
     responses=problem_responses(RunNotFound, ValidationFailed),
 )
-async def get_run(
-    run_id: uuid.UUID, _: CurrentContext, service: Service, response: Response
-) -> RunRead:
+async def get_run(run_id: uuid.UUID, _: CurrentContext, service: Service) -> Response:
     run = await service.get(run_id)
-    response.headers["ETag"] = etag_for(run.version)
-    return run
+    return entity_response(run, RunRead, {"ETag": etag_for(run.version)})
 
 
 @router.get(
     "",
     operation_id="list_runs",
+    response_model=RunPage,
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_runs(
     query: Annotated[RunQuery, Query()], _: CurrentContext, service: Service
-) -> RunPage:
+) -> Response:
     """Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
     values (last ascending, first descending). Unknown parameters are refused.
     """
-    return await service.search(query)
+    page = await service.search(query)
+    return page_response(page.rows, page.next_page_token, RunRead, RunPage)
 
 
 @router.patch(

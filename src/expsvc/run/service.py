@@ -19,12 +19,11 @@ from expsvc.experiment.service import ExperimentNotFound
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.models import experiments
-from expsvc.pagination import Ordering, PageRequest
+from expsvc.pagination import Ordering, PageRequest, RowPage
 from expsvc.repository import ParentGuard
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
     RunCreate,
-    RunPage,
     RunQuery,
     RunRead,
     RunUpdate,
@@ -81,13 +80,15 @@ class RunService:
         await self.changes.created(EntityKind.run, [row], context)
         return RunRead.model_validate(row)
 
-    async def get(self, run_id: uuid.UUID) -> RunRead:
+    async def get(self, run_id: uuid.UUID) -> Row[Any]:
+        """The run's row (the endpoint answers it as a :class:`RunRead`)."""
         row = await self.runs.get(run_id)
         if row is None:
             raise RunNotFound(run_id)
-        return RunRead.model_validate(row)
+        return row
 
-    async def search(self, query: RunQuery) -> RunPage:
+    async def search(self, query: RunQuery) -> RowPage:
+        """One page of runs (rows, answered as a :class:`RunPage`)."""
         page = PageRequest(
             ordering=Ordering(query.order_by.value, descending=query.order is SortDirection.desc),
             filters=query.filters(),
@@ -95,10 +96,7 @@ class RunService:
             page_token=query.page_token,
         )
         rows = await self.runs.search(query, page.ordering, page.after(), query.page_size + 1)
-        return RunPage(
-            items=[RunRead.model_validate(row) for row in rows[: query.page_size]],
-            next_page_token=page.next_token(rows),
-        )
+        return RowPage(rows[: query.page_size], page.next_token(rows))
 
     async def update(
         self,

@@ -1,0 +1,63 @@
+"""Runs answered straight from rows are byte for byte what their read models would give."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from expsvc.db import async_database_url
+from expsvc.models import runs
+from expsvc.run.schemas import RunPage, RunRead
+from tests.helpers import create_experiment
+
+VARIED = {
+    "tags": ["team:vision", "a-b", "x"],
+    "params": {
+        "lr": 0.1,
+        "name": 'ünïcode "quoted"',
+        "big": 9007199254740993,
+        "nested": {"list": [1, 2.5, None, "s"]},
+    },
+    "participants": ["ana", "bo"],
+    "git_sha": "0123456789abcdef0123456789abcdef01234567",
+    "git_branch": "feature/ä",
+    "heartbeat_timeout_seconds": 60,
+}
+
+
+async def _rows(database_url: str) -> list[object]:
+    engine = create_async_engine(async_database_url(database_url))
+    try:
+        async with engine.connect() as connection:
+            query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc())
+            return list((await connection.execute(query)).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_run_and_run_pages_are_the_read_models_json(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    experiment = await create_experiment(client)
+    path = f"/v1/experiments/{experiment['id']}/runs"
+    plain = (await client.post(path, json={"name": "plain"})).json()
+    created = await client.post(path, json={"name": "varied", **VARIED})
+    assert created.status_code == 201, created.text
+    varied = created.json()
+    started = await client.post(f"/v1/runs/{varied['id']}/start")
+    assert started.status_code == 200, started.text
+    rows = await _rows(database_url)
+    expected = {str(row.id): RunRead.model_validate(row).model_dump_json() for row in rows}
+    for run in (plain, varied):
+        answer = await client.get(f"/v1/runs/{run['id']}")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.content.decode() == expected[run["id"]]
+    page = await client.get("/v1/runs", params={"page_size": 10})
+    assert (
+        page.content.decode()
+        == RunPage.model_validate(
+            {"items": rows, "next_page_token": None}, from_attributes=True
+        ).model_dump_json()
+    )
