@@ -1,8 +1,9 @@
-"""The one transition table for Experiments, Runs and CaptureSessions.
+"""The one action table for Experiments, Runs and CaptureSessions.
 
 ``draft → running → finished | failed``, and ``draft | finished | failed → archived``. A capture
-session's ``stop`` is its ``finish``. Every transition anywhere in the code goes through
-:func:`plan_transition`, so an invalid one is refused the same way everywhere.
+session's ``stop`` is its ``finish``. Every transition anywhere in the code is checked against
+:data:`TRANSITIONS` (:func:`plan_transition`), so an invalid one is refused the same way
+everywhere; route summaries, event types and bulk actions are derived from it too.
 """
 
 from __future__ import annotations
@@ -71,6 +72,25 @@ ACTIONS: dict[EntityKind, tuple[Action, ...]] = {
 }
 
 TERMINAL = frozenset({Status.finished, Status.failed, Status.archived})
+
+# Event names say what happened: ``run.started``, ``capture.stopped`` (docs/events.md).
+PAST_TENSE: dict[Action, str] = {
+    Action.start: "started",
+    Action.finish: "finished",
+    Action.stop: "stopped",
+    Action.fail: "failed",
+    Action.archive: "archived",
+}
+# Actions that need a reason (it becomes the entity's failure_reason).
+REASON_REQUIRED = frozenset({Action.fail})
+
+
+def transition_summary(action: Action) -> str:
+    """``draft | finished | failed → archived``: the table's row for ``action``, in words."""
+    transition = TRANSITIONS[action]
+    sources = " | ".join(status for status in Status if status in transition.sources)
+    required = " (reason required)" if action in REASON_REQUIRED else ""
+    return f"{sources} → {transition.target}{required}"
 
 
 class InvalidTransition(Conflict):

@@ -15,17 +15,18 @@ from pydantic import BaseModel
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ProblemError, problem_responses
-from expsvc.lifecycle import ACTIONS, Action, EntityKind, InvalidTransition
+from expsvc.lifecycle import (
+    ACTIONS,
+    REASON_REQUIRED,
+    Action,
+    EntityKind,
+    InvalidTransition,
+    transition_summary,
+)
 from expsvc.schemas import FailRequest, TransitionRequest
 
+# The service's transition(context, entity_id, action, expected, reason), bound to a service.
 RunAction = Callable[[Any, Any, uuid.UUID, Action, ExpectedVersions, str | None], Awaitable[Any]]
-_SUMMARIES = {
-    Action.start: "draft → running",
-    Action.finish: "running → finished",
-    Action.stop: "running → finished",
-    Action.fail: "running → failed (reason required)",
-    Action.archive: "draft | finished | failed → archived",
-}
 
 
 def add_transition_routes(
@@ -55,7 +56,7 @@ def _add_route(
     path_name = f"{kind.value}_id"
     EntityId = Annotated[uuid.UUID, Path(alias=path_name)]
 
-    if action is Action.fail:
+    if action in REASON_REQUIRED:
 
         async def endpoint(
             entity_id: EntityId,
@@ -90,6 +91,8 @@ def _add_route(
         methods=["POST"],
         response_model=read_model,
         operation_id=f"{action.value}_{kind.value}",
-        summary=f"{action.value.capitalize()} {kind.article} {kind.value}: {_SUMMARIES[action]}",
+        summary=(
+            f"{action.value.capitalize()} {kind.article} {kind.value}: {transition_summary(action)}"
+        ),
         responses=problem_responses(BadRequest, InvalidTransition, PreconditionFailed, *errors),
     )

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from expsvc.experiment.schemas import ExperimentFilter
-from expsvc.lifecycle import Status
+from expsvc.lifecycle import ACTIONS, REASON_REQUIRED, Action, EntityKind, Status
 from expsvc.run.schemas import RunFilter
 from expsvc.schemas import MAX_TAGS, Reason, RequestModel, ResponseModel, Tag
 
@@ -90,11 +90,10 @@ class BulkSelection(RequestModel):
         return None if self.expected_versions is None else self.expected_versions.get(entity_id)
 
 
-class RunBulkAction(StrEnum):
-    start = "start"
-    finish = "finish"
-    fail = "fail"
-    archive = "archive"
+# A run's lifecycle actions, from the one action table.
+RunBulkAction = StrEnum(  # type: ignore[misc]
+    "RunBulkAction", [(action.value, action.value) for action in ACTIONS[EntityKind.run]]
+)
 
 
 class RunBulkTransition(BulkSelection):
@@ -112,7 +111,7 @@ class RunBulkTransition(BulkSelection):
 
     @model_validator(mode="after")
     def _fail_has_reason(self) -> Self:
-        if self.action is RunBulkAction.fail and self.reason is None:
+        if Action(self.action) in REASON_REQUIRED and self.reason is None:
             raise ValueError("fail needs a reason")
         return self
 

@@ -23,10 +23,10 @@ from expsvc.capture.service import (
     RunNotRunning,
 )
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
-from expsvc.context import ActionContext, CurrentContext
+from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.history.endpoints import add_history_route
-from expsvc.lifecycle import Action, EntityKind
+from expsvc.lifecycle import EntityKind
 from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.service import RunNotFound
 from expsvc.transition_routes import add_transition_routes
@@ -136,23 +136,12 @@ async def update_capture(
     return capture
 
 
-async def _transition(
-    service: CaptureService,
-    context: ActionContext,
-    capture_id: uuid.UUID,
-    action: Action,
-    expected: ExpectedVersions,
-    reason: str | None,
-) -> CaptureRead:
-    return await service.transition(context, capture_id, action, expected, reason)
-
-
 add_transition_routes(
     router,
     EntityKind.capture,
     CaptureRead,
     get_service,
-    _transition,
+    CaptureService.transition,
     (CaptureNotFound, RunNotRunning),
 )
 add_history_route(router, EntityKind.capture, CaptureRepository, CaptureNotFound)

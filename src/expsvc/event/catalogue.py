@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from expsvc.lifecycle import Action, EntityKind
+from expsvc.lifecycle import ACTIONS, PAST_TENSE, Action, EntityKind
 
 SCHEMA_VERSION = "1"
-
-_PAST_TENSE = {
-    Action.start: "started",
-    Action.finish: "finished",
-    Action.stop: "stopped",
-    Action.fail: "failed",
-    Action.archive: "archived",
-}
 
 
 def transition_event(kind: EntityKind, action: Action) -> str:
     """``run.started``, ``capture.stopped`` ... (the roadmap's names, exactly)."""
-    return f"{kind.value}.{_PAST_TENSE[action]}"
+    return f"{kind.value}.{PAST_TENSE[action]}"
 
 
 def created_event(kind: EntityKind) -> str:
@@ -43,11 +35,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(
         | {deleted_event(EntityKind.experiment)}
         | {
             transition_event(kind, action)
-            for kind, actions in (
-                (EntityKind.experiment, (Action.start, Action.finish, Action.fail, Action.archive)),
-                (EntityKind.run, (Action.start, Action.finish, Action.fail, Action.archive)),
-                (EntityKind.capture, (Action.start, Action.stop, Action.fail, Action.archive)),
-            )
+            for kind, actions in ACTIONS.items()
             for action in actions
         }
     )

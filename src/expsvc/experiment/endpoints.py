@@ -9,7 +9,7 @@ from expsvc.bulk.endpoints import bulk_response
 from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
 from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
-from expsvc.context import ActionContext, CurrentContext
+from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
@@ -25,7 +25,7 @@ from expsvc.experiment.service import (
     ExperimentService,
 )
 from expsvc.history.endpoints import add_history_route
-from expsvc.lifecycle import Action, EntityKind, Status
+from expsvc.lifecycle import EntityKind, Status
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.schemas import Tag
@@ -146,23 +146,12 @@ async def bulk_tag_experiments(
     return bulk_response(await service.bulk_tag(context, body))
 
 
-async def _transition(
-    service: ExperimentService,
-    context: ActionContext,
-    experiment_id: uuid.UUID,
-    action: Action,
-    expected: ExpectedVersions,
-    reason: str | None,
-) -> ExperimentRead:
-    return await service.transition(context, experiment_id, action, expected, reason)
-
-
 add_transition_routes(
     router,
     EntityKind.experiment,
     ExperimentRead,
     get_service,
-    _transition,
+    ExperimentService.transition,
     (ExperimentNotFound, ExperimentHasRunningRuns),
 )
 add_history_route(router, EntityKind.experiment, ExperimentRepository, ExperimentNotFound)

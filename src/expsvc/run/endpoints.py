@@ -9,11 +9,11 @@ from expsvc.bulk.endpoints import bulk_response
 from expsvc.bulk.schemas import BulkResult, RunBulkTags, RunBulkTransition
 from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
-from expsvc.context import ActionContext, CurrentContext
+from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.experiment.service import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
-from expsvc.lifecycle import Action, EntityKind
+from expsvc.lifecycle import EntityKind
 from expsvc.responses import entity_response, page_response
 from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.bulk import RunBulkService
@@ -128,24 +128,6 @@ async def update_run(
     return run
 
 
-async def _transition(
-    service: RunService,
-    context: ActionContext,
-    run_id: uuid.UUID,
-    action: Action,
-    expected: ExpectedVersions,
-    reason: str | None,
-) -> RunRead:
-    if action is Action.start:
-        return await service.start(context, run_id, expected, reason)
-    if action is Action.finish:
-        return await service.finish(context, run_id, expected, reason)
-    if action is Action.fail:
-        assert reason is not None  # FailRequest requires it
-        return await service.fail(context, run_id, expected, reason)
-    return await service.archive(context, run_id, expected, reason)
-
-
 async def get_bulk_service(session: DbSession) -> RunBulkService:
     return RunBulkService(session)
 
@@ -189,6 +171,11 @@ async def bulk_tag_runs(
 
 
 add_transition_routes(
-    router, EntityKind.run, RunRead, get_service, _transition, (RunNotFound, ExperimentClosed)
+    router,
+    EntityKind.run,
+    RunRead,
+    get_service,
+    RunService.transition,
+    (RunNotFound, ExperimentClosed),
 )
 add_history_route(router, EntityKind.run, RunRepository, RunNotFound)

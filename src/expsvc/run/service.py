@@ -42,6 +42,7 @@ _OPEN_EXPERIMENT = frozenset({Status.draft, Status.running})
 _EXPERIMENT_OPEN = ParentGuard(experiments, "experiment_id", _OPEN_EXPERIMENT)
 FIRST_RUN_STARTED = "first run started"
 _CAPTURE_STOP_REASONS = {Action.finish: "run_finished", Action.fail: "run_failed"}
+_ENDS_CAPTURES = frozenset(_CAPTURE_STOP_REASONS)
 
 
 class RunNotFound(NotFound):
@@ -111,6 +112,22 @@ class RunService:
         )  # fmt: skip
         return RunRead.model_validate(row)
 
+    async def transition(
+        self,
+        context: ActionContext,
+        run_id: uuid.UUID,
+        action: Action,
+        expected: ExpectedVersions,
+        reason: str | None,
+    ) -> RunRead:
+        """Apply ``action`` (validated against the action table) with its cascades."""
+        if action is Action.start:
+            return await self.start(context, run_id, expected, reason)
+        if action in _ENDS_CAPTURES:
+            return await self._end(context, run_id, action, expected, reason)
+        done = await self._transition(context, run_id, action, expected, reason)
+        return RunRead.model_validate(done.row)
+
     async def start(
         self,
         context: ActionContext,
@@ -127,31 +144,11 @@ class RunService:
         )
         return RunRead.model_validate(done.row)
 
-    async def finish(
-        self,
-        context: ActionContext,
-        run_id: uuid.UUID,
-        expected: ExpectedVersions,
-        reason: str | None,
-    ) -> RunRead:
-        """running → finished; its running capture sessions stop with it."""
-        return await self._end(context, run_id, Action.finish, expected, reason)
-
     async def fail(
         self, context: ActionContext, run_id: uuid.UUID, expected: ExpectedVersions, reason: str
     ) -> RunRead:
         """running → failed with a reason; its running capture sessions stop with it."""
         return await self._end(context, run_id, Action.fail, expected, reason)
-
-    async def archive(
-        self,
-        context: ActionContext,
-        run_id: uuid.UUID,
-        expected: ExpectedVersions,
-        reason: str | None,
-    ) -> RunRead:
-        done = await self._transition(context, run_id, Action.archive, expected, reason)
-        return RunRead.model_validate(done.row)
 
     async def _end(
         self,
