@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -152,7 +151,3 @@ class OutboxRepository:
             outbox_events.delete().where(outbox_events.c.id.in_(doomed.scalar_subquery()))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def new_event_id() -> uuid.UUID:
-    return uuid.uuid4()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from prometheus_client import CollectorRegistry
 
 from expsvc.db import Database
@@ -44,18 +40,3 @@ def build_relay(settings: Settings, database: Database, registry: CollectorRegis
         purge_interval=settings.event_purge_interval_seconds,
         metrics_interval=settings.relay_metrics_interval_seconds,
     )
-
-
-@contextlib.asynccontextmanager
-async def running(relay: OutboxRelay | None) -> AsyncIterator[None]:
-    """Run ``relay`` in the background for the duration of the block (no-op for None)."""
-    if relay is None:
-        yield
-        return
-    task = asyncio.create_task(relay.run(), name="outbox-relay")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
