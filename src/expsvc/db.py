@@ -74,10 +74,11 @@ def _track_first_statements(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "handle_error")
     def _failed(context: ExceptionContext) -> None:
-        connection = context.connection
-        if context.is_disconnect and connection is not None:
+        connection, wrapped = context.connection, context.sqlalchemy_exception
+        # No wrapped error: not a driver error (a cancellation, a timeout of our own).
+        if context.is_disconnect and connection is not None and wrapped is not None:
             first = not connection.info.get(_STATEMENTS_OK, 0)
-            setattr(context.sqlalchemy_exception, _FIRST_STATEMENT_ATTR, first)
+            setattr(wrapped, _FIRST_STATEMENT_ATTR, first)
 
 
 def failed_on_first_statement(error: sa_exc.DBAPIError) -> bool:
