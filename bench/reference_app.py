@@ -1,10 +1,31 @@
-"""The ceiling of our stack: bare FastAPI + asyncpg on uvicorn, no ORM, no middleware.
+"""The ceiling of our stack: bare FastAPI + asyncpg on uvicorn running the service's own SQL.
 
-DESIGN.md quotes its figures on this machine (about 5,500 get-by-id/s and 2,500 creates/s under
-wrk, 2 workers); bench/run.py measures it again in the same run as the service, against the same
-database, so the comparison holds even on a busy machine. A get is one round trip; a create is
-one transaction of three inserts (the run, a status-history row, an outbox row), as in the
-service. Run it with:
+bench/run.py measures it in the same run as the service, against the same database and with
+the same wrk scripts, so "service / reference" is what the service's Python costs on top of
+the statements it has to run. To keep that ratio honest this app runs *the service's
+statements*: it imports the SQLAlchemy constructs the service builds at import, compiles them
+for asyncpg once (``$1`` placeholders, parameters in order) and executes the text through
+asyncpg's prepared statements, in the same order and in the same transaction as the service.
+When the service's statements change, this app follows; when their parameters change, it
+refuses to start (:func:`_compile`) rather than drift.
+
+What it leaves out is the service's Python around the statements: no middleware, no
+validation models, no services or recorders; an audit row and an event are a run snapshot and
+a few fields, as the service writes them. Per request:
+
+* get ``GET /v1/runs/{id}``: ``SELECT * FROM runs WHERE id = $1`` (``_by_id``), no
+  transaction (the service reads in autocommit too);
+* create ``POST /v1/experiments/{id}/runs``: BEGIN; the idempotency claim (with an
+  ``Idempotency-Key``); the run insert guarded by its open experiment; the change log (audit
+  row and ``run.created`` event); the stored response; COMMIT;
+* start ``POST /v1/runs/{id}/start``: BEGIN; claim; start the experiment if it is a draft
+  (and, if it did, its change log); the guarded transition; the run's change log; stored
+  response; COMMIT;
+* finish ``POST /v1/runs/{id}/finish``: BEGIN; claim; the transition; the run's change log;
+  stop the run's running capture sessions (and, if any stopped, their change log); stored
+  response; COMMIT.
+
+Run it with:
 
     EXPSVC_REFERENCE_DATABASE_URL=postgresql://... \\
         uvicorn reference_app:app --app-dir bench --workers 2 --no-access-log
@@ -12,37 +33,152 @@ service. Run it with:
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 from fastapi import FastAPI, Request, Response
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.sql import ClauseElement
 
-_GET = "SELECT * FROM runs WHERE id = $1"
-_INSERT_RUN = """
-INSERT INTO runs (id, experiment_id, name, status, tags, params, participants, git_sha,
-                  created_by, created_at, updated_at, version)
-VALUES ($1, $2, $3, 'draft', $4, $5, '{}', $6, 'anonymous', now(), now(), 1)
-RETURNING *
-"""
-_INSERT_HISTORY = """
-INSERT INTO status_history (entity_type, entity_id, from_status, to_status, actor, source)
-VALUES ('run', $1, 'draft', 'draft', 'anonymous', 'user')
-"""
-_INSERT_OUTBOX = """
-INSERT INTO outbox_events (event_id, type, entity_type, entity_id, occurred_at, data)
-VALUES ($1, 'run.created', 'run', $2, now(), $3)
-"""
+from expsvc.auth.principal import ANONYMOUS
+from expsvc.capture.repository import CaptureRepository
+from expsvc.change_log import _TABLES, _WRITE
+from expsvc.event.catalogue import created_event, transition_event
+from expsvc.experiment.repository import _START_DRAFT_OF_RUN
+from expsvc.idempotency.repository import _CLAIM, _GET_LIVE, _STORE_RESPONSE, _key_lock_name
+from expsvc.ids import new_id
+from expsvc.lifecycle import TRANSITIONS, Action, EntityKind, Status
+from expsvc.models import runs
+from expsvc.repository import _by_id, _transition_statement
+from expsvc.run.repository import _CREATE_IN_OPEN_EXPERIMENT
+from expsvc.run.service import _CAPTURE_STOP_REASONS, _EXPERIMENT_OPEN, FIRST_RUN_STARTED
+from expsvc.settings import Settings
+from expsvc.transitions import transition_values
+
+_DIALECT = asyncpg_dialect()
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A service statement compiled for asyncpg: its text and its parameters in order."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]  # values bound inside the construct (Core statements)
+
+    def args(self, values: dict[str, Any]) -> list[Any]:
+        fixed = self.fixed
+        return [values[name] if name in values else fixed[name] for name in self.names]
+
+
+def _compile(statement: ClauseElement, given: Collection[str]) -> Statement:
+    """Compile ``statement`` as the service's engine does; refuse parameters we do not give."""
+    compiled = statement.compile(dialect=_DIALECT)
+    names = tuple(compiled.positiontup or ())
+    fixed = {name: value for name, value in compiled.params.items() if value is not None}
+    unknown = set(names) - set(given) - set(fixed)
+    if unknown:
+        raise RuntimeError(
+            f"a service statement takes parameters the reference app does not give: "
+            f"{sorted(unknown)}; update bench/reference_app.py\n{compiled.string}"
+        )
+    return Statement(compiled.string, names, fixed)
+
+
+class _StandInSession:
+    """Catches the statements a repository method executes, returning no rows."""
+
+    def __init__(self) -> None:
+        self.executed: list[ClauseElement] = []
+
+    async def execute(self, statement: ClauseElement, parameters: Any = None) -> Any:
+        self.executed.append(statement)
+        return self
+
+    def all(self) -> list[Any]:
+        return []
+
+
+def _capture_stop() -> tuple[Statement, str]:
+    """``CaptureRepository.stop_running_of_runs`` builds its UPDATE per call: compile the one it
+    builds for one run (caught on a stand-in session); the name of the run-id array parameter."""
+    placeholder = uuid.UUID(int=0)
+    session = _StandInSession()
+    repository = CaptureRepository(session)  # type: ignore[arg-type]
+    call = repository.stop_running_of_runs([placeholder], transition_values(Status.finished))
+    try:
+        call.send(None)  # awaits nothing but the stand-in's execute
+    except StopIteration:
+        pass
+    else:
+        raise RuntimeError("stop_running_of_runs awaited more than its statement")
+    [statement] = session.executed
+    compiled = statement.compile(dialect=_DIALECT)
+    [ids] = [name for name, value in compiled.params.items() if value == [placeholder]]
+    return _compile(statement, {ids}), ids
+
+
+_CHANGE_LOG_NAMES = frozenset(
+    f"{prefix}_{name}" for _, prefix, columns in _TABLES for name, _ in columns
+)
+_HISTORY_NAMES = tuple(name for name in _CHANGE_LOG_NAMES if name.startswith("h_"))
+_RUN_COLUMNS = tuple(column.name for column in runs.c)
+_TRANSITION_GIVEN = {"id", "target", "sources", "any_version", "versions", "parent_statuses"}
+
+GET = _compile(_by_id(runs, None), {"id"})
+CLAIM = _compile(
+    _CLAIM, {"lock_name", "principal", "key", "method", "path", "fingerprint", "ttl_seconds"}
+)
+GET_LIVE = _compile(_GET_LIVE, {"principal", "key"})
+STORE_RESPONSE = _compile(_STORE_RESPONSE, {"status", "headers", "body", "principal", "key"})
+CREATE = _compile(_CREATE_IN_OPEN_EXPERIMENT, {"experiment_id", *_RUN_COLUMNS})
+CHANGE_LOG = _compile(_WRITE, _CHANGE_LOG_NAMES)
+START_DRAFT_EXPERIMENT = _compile(_START_DRAFT_OF_RUN, {"run_id"})
+START = _compile(_transition_statement(runs, Status.running, _EXPERIMENT_OPEN), _TRANSITION_GIVEN)
+FINISH = _compile(_transition_statement(runs, Status.finished, None), _TRANSITION_GIVEN)
+STOP_CAPTURES, _CAPTURE_RUN_IDS = _capture_stop()
+
+_START_VALUES = {
+    "target": Status.running.value,
+    "sources": [status.value for status in TRANSITIONS[Action.start].sources],
+    "any_version": True,  # no If-Match
+    "versions": [],
+    "parent_statuses": [status.value for status in _EXPERIMENT_OPEN.statuses],
+}
+_FINISH_VALUES = {
+    "target": Status.finished.value,
+    "sources": [status.value for status in TRANSITIONS[Action.finish].sources],
+    "any_version": True,
+    "versions": [],
+}
+_RUN = EntityKind.run
+_RUN_CREATED = created_event(_RUN)
+_OUTCOME_COLUMNS = 4  # previous_status, previous_version, parent_id, parent_status
+_TTL_SECONDS = 3600.0 * Settings.model_fields["idempotency_ttl_hours"].default  # the default
+_BOOKKEEPING = frozenset({"version", "updated_at"})
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+_MEDIA_TYPE = "application/json"
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS)  # asyncpg's UUIDs as str
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else _dumps(value).decode()
 
 
 async def _init(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        "jsonb", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog"
     )
 
 
@@ -59,33 +195,295 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
-def _json(row: asyncpg.Record, status: int = 200) -> Response:
-    body = orjson.dumps(dict(row), default=str)
-    return Response(body, status_code=status, media_type="application/json")
+class _Refused(Exception):
+    """Ends the request's transaction (rolled back) with this response."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """What the audit rows and events say about the request."""
+
+    actor: str
+    request_id: str
+    idempotency_key: str | None
+    client_address: str | None
+
+
+def _caller(request: Request) -> _Caller:
+    return _Caller(
+        ANONYMOUS,
+        os.urandom(16).hex(),  # the service's request id: 32 hex digits
+        request.headers.get("idempotency-key"),
+        request.client.host if request.client else None,
+    )
+
+
+def _change_log(
+    caller: _Caller,
+    kind: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    action: str,
+    event_type: str,
+    source: str,
+    changes: Sequence[dict[str, Any]],
+    details: dict[str, Any],
+    history: tuple[str, str, str | None] | None = None,
+) -> list[Any]:
+    """The change log statement's arguments for ``rows`` (entities after the change): an audit
+    row and an event each, and a status-history row each when ``history`` (from, to, reason)."""
+    ids = [row["id"] for row in rows]
+    count = len(ids)
+    values: dict[str, Any] = {
+        "a_actor": [caller.actor] * count,
+        "a_source": [source] * count,
+        "a_action": [action] * count,
+        "a_entity_type": [kind] * count,
+        "a_entity_id": ids,
+        "a_changes": [_dumps(change).decode() for change in changes],
+        "a_request_id": [caller.request_id] * count,
+        "a_idempotency_key": [caller.idempotency_key] * count,
+        "a_batch_id": [None] * count,
+        "a_client_address": [caller.client_address] * count,
+        "e_event_id": [uuid.uuid4() for _ in ids],
+        "e_type": [event_type] * count,
+        "e_entity_type": [kind] * count,
+        "e_entity_id": ids,
+        "e_occurred_at": [datetime.now(UTC)] * count,
+        "e_data": [
+            _dumps({kind: row, "actor": caller.actor, "source": source, **details}).decode()
+            for row in rows
+        ],
+        "e_traceparent": [None] * count,
+        "e_request_id": [caller.request_id] * count,
+    }
+    if history is None:
+        values.update({name: [] for name in _HISTORY_NAMES})
+    else:
+        previous, target, reason = history
+        values |= {
+            "h_entity_type": [kind] * count,
+            "h_entity_id": ids,
+            "h_from_status": [previous] * count,
+            "h_to_status": [target] * count,
+            "h_actor": [caller.actor] * count,
+            "h_reason": [reason] * count,
+            "h_source": [source] * count,
+            "h_request_id": [caller.request_id] * count,
+            "h_batch_id": [None] * count,
+        }
+    return CHANGE_LOG.args(values)
+
+
+def _transition_log(
+    caller: _Caller,
+    kind: EntityKind,
+    rows: Sequence[dict[str, Any]],
+    action: Action,
+    previous: str,
+    source: str,
+    reason: str | None,
+) -> list[Any]:
+    target = rows[0]["status"]
+    change: dict[str, Any] = {"status": {"before": previous, "after": target}}
+    if reason is not None:
+        change["reason"] = {"before": None, "after": reason}
+    return _change_log(
+        caller, kind.value, rows, action=action.value, event_type=transition_event(kind, action),
+        source=source, changes=[change] * len(rows),
+        details={"previous_status": previous, "reason": reason},
+        history=(previous, target, reason),
+    )  # fmt: skip
+
+
+def _answer(run: dict[str, Any], status: int, location: bool = False) -> Response:
+    headers = {"etag": f'"{run["version"]}"'}
+    if location:
+        headers["location"] = f"/v1/runs/{run['id']}"
+    return Response(_dumps(run), status_code=status, media_type=_MEDIA_TYPE, headers=headers)
+
+
+def _problem(status: int, detail: str) -> Response:
+    body = _dumps({"status": status, "detail": detail})
+    return Response(body, status_code=status, media_type="application/problem+json")
+
+
+async def _claim(connection: asyncpg.Connection, request: Request, body: bytes) -> None:
+    """The idempotency claim, first in the transaction (no key: nothing)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return
+    path = request.url.path
+    row = await connection.fetchrow(
+        CLAIM.sql,
+        *CLAIM.args(
+            {
+                "lock_name": _key_lock_name(ANONYMOUS, key),
+                "principal": ANONYMOUS,
+                "key": key,
+                "method": "POST",
+                "path": path,
+                # The service canonicalises a JSON body first; the digest is what it stores.
+                "fingerprint": hashlib.sha256(b"POST" + path.encode() + body).hexdigest(),
+                "ttl_seconds": _TTL_SECONDS,
+            }
+        ),
+    )
+    if not row["locked"]:
+        raise _Refused(_problem(409, "a request with this Idempotency-Key is in progress"))
+    if not row["claimed"]:  # a replay (the benchmark's keys never repeat)
+        stored = await connection.fetchrow(
+            GET_LIVE.sql, *GET_LIVE.args({"principal": ANONYMOUS, "key": key})
+        )
+        replay = Response(stored["response_body"], status_code=stored["response_status"])
+        replay.headers.update({**stored["response_headers"], "idempotent-replayed": "true"})
+        raise _Refused(replay)
+
+
+async def _store(connection: asyncpg.Connection, request: Request, response: Response) -> None:
+    """The response stored with the claimed key, last in the transaction."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return
+    headers = {name: value for name, value in response.headers.items() if name != "content-length"}
+    await connection.execute(
+        STORE_RESPONSE.sql,
+        *STORE_RESPONSE.args(
+            {
+                "status": response.status_code,
+                "headers": _dumps(headers).decode(),
+                "body": response.body,
+                "principal": ANONYMOUS,
+                "key": key,
+            }
+        ),
+    )
 
 
 @app.get("/v1/runs/{run_id}")
 async def get_run(run_id: uuid.UUID, request: Request) -> Response:
-    row = await request.app.state.pool.fetchrow(_GET, run_id)
+    row = await request.app.state.pool.fetchrow(GET.sql, run_id)
     if row is None:
-        return Response(status_code=404)
-    return _json(row)
+        return _problem(404, f"run {run_id} does not exist")
+    return _answer(dict(row), 200)
 
 
 @app.post("/v1/experiments/{experiment_id}/runs")
 async def create_run(experiment_id: uuid.UUID, request: Request) -> Response:
-    body: dict[str, Any] = orjson.loads(await request.body())
-    run_id = uuid.uuid4()
-    async with request.app.state.pool.acquire() as connection, connection.transaction():
-        row = await connection.fetchrow(
-            _INSERT_RUN,
-            run_id,
-            experiment_id,
-            body["name"],
-            body.get("tags", []),
-            body.get("params", {}),
-            body.get("git_sha"),
-        )
-        await connection.execute(_INSERT_HISTORY, run_id)
-        await connection.execute(_INSERT_OUTBOX, uuid.uuid4(), run_id, {"id": str(run_id)})
-    return _json(row, 201)
+    body = await request.body()
+    fields: dict[str, Any] = orjson.loads(body)
+    caller = _caller(request)
+    values = {
+        "experiment_id": experiment_id,
+        "id": new_id(),
+        "name": fields["name"],
+        "tags": fields.get("tags", []),
+        "params": _json_text(fields.get("params", {})),
+        "participants": fields.get("participants", []),
+        "git_sha": fields.get("git_sha"),
+        "git_branch": fields.get("git_branch"),
+        "git_repository": fields.get("git_repository"),
+        "heartbeat_timeout_seconds": fields.get("heartbeat_timeout_seconds"),
+        "max_duration_seconds": fields.get("max_duration_seconds"),
+        "created_by": caller.actor,
+    }
+    try:
+        async with request.app.state.pool.acquire() as connection, connection.transaction():
+            await _claim(connection, request, body)
+            row = await connection.fetchrow(CREATE.sql, *CREATE.args(values))
+            if row is None:
+                raise _Refused(_problem(404, f"experiment {experiment_id} does not exist"))
+            if row["id"] is None:
+                raise _Refused(_problem(409, f"experiment {experiment_id} is closed"))
+            run = dict(zip(_RUN_COLUMNS, tuple(row)[1:], strict=True))
+            changes = {
+                name: {"before": None, "after": value}
+                for name, value in run.items()
+                if value is not None and name not in _BOOKKEEPING
+            }
+            await connection.execute(
+                CHANGE_LOG.sql,
+                *_change_log(
+                    caller, "run", [run], action="create", event_type=_RUN_CREATED,
+                    source="user", changes=[changes], details={},
+                ),
+            )  # fmt: skip
+            response = _answer(run, 201, location=True)
+            await _store(connection, request, response)
+    except _Refused as refused:
+        return refused.response
+    return response
+
+
+async def _transition(
+    connection: asyncpg.Connection,
+    statement: Statement,
+    values: dict[str, Any],
+    run_id: uuid.UUID,
+    caller: _Caller,
+    action: Action,
+) -> dict[str, Any]:
+    """The run's guarded transition and its change log; the run after it."""
+    row = await connection.fetchrow(statement.sql, *statement.args({**values, "id": run_id}))
+    if row is None:
+        raise _Refused(_problem(404, f"run {run_id} does not exist"))
+    if row["id"] is None:
+        raise _Refused(_problem(409, f"cannot {action.value} a {row['previous_status']} run"))
+    run = dict(zip(_RUN_COLUMNS, tuple(row)[_OUTCOME_COLUMNS:], strict=True))
+    log = _transition_log(caller, _RUN, [run], action, row["previous_status"], "user", None)
+    await connection.execute(CHANGE_LOG.sql, *log)
+    return run
+
+
+@app.post("/v1/runs/{run_id}/start")
+async def start_run(run_id: uuid.UUID, request: Request) -> Response:
+    body = await request.body()
+    caller = _caller(request)
+    try:
+        async with request.app.state.pool.acquire() as connection, connection.transaction():
+            await _claim(connection, request, body)
+            started = await connection.fetchrow(
+                START_DRAFT_EXPERIMENT.sql, *START_DRAFT_EXPERIMENT.args({"run_id": run_id})
+            )
+            if started is not None:  # the first run of a draft experiment starts it
+                log = _transition_log(
+                    caller, EntityKind.experiment, [dict(started)], Action.start, "draft",
+                    "system", FIRST_RUN_STARTED,
+                )  # fmt: skip
+                await connection.execute(CHANGE_LOG.sql, *log)
+            run = await _transition(connection, START, _START_VALUES, run_id, caller, Action.start)
+            response = _answer(run, 200)
+            await _store(connection, request, response)
+    except _Refused as refused:
+        return refused.response
+    return response
+
+
+@app.post("/v1/runs/{run_id}/finish")
+async def finish_run(run_id: uuid.UUID, request: Request) -> Response:
+    body = await request.body()
+    caller = _caller(request)
+    try:
+        async with request.app.state.pool.acquire() as connection, connection.transaction():
+            await _claim(connection, request, body)
+            run = await _transition(
+                connection, FINISH, _FINISH_VALUES, run_id, caller, Action.finish
+            )
+            stopped = await connection.fetch(
+                STOP_CAPTURES.sql, *STOP_CAPTURES.args({_CAPTURE_RUN_IDS: [run_id]})
+            )
+            if stopped:  # the service records them only when there are any
+                rows = sorted((dict(row) for row in stopped), key=lambda row: row["id"])
+                log = _transition_log(
+                    caller, EntityKind.capture, rows, Action.stop, "running", "system",
+                    _CAPTURE_STOP_REASONS[Action.finish],
+                )  # fmt: skip
+                await connection.execute(CHANGE_LOG.sql, *log)
+            response = _answer(run, 200)
+            await _store(connection, request, response)
+    except _Refused as refused:
+        return refused.response
+    return response

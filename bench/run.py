@@ -13,6 +13,10 @@ pools, then for each scenario:
 * maximum throughput with wrk (closed loop, --wrk-connections keep-alive connections) and
   again with a new connection per request (wrk -H "Connection: close").
 
+Then it stops the service and runs the same wrk scripts for get, create and transition against
+bench/reference_app.py (bare FastAPI + asyncpg running the service's own statements): the
+service's req/s over the reference's is the share of the stack's ceiling it reaches.
+
 Prints a table, writes everything to bench/results/<time>/results.json and drops the database
 (unless --keep-database). Needs wrk (apt-get install wrk) unless --skip-wrk, and a C compiler.
 """
@@ -65,6 +69,8 @@ from tools import (
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 START_DEADLINE = 60.0
+# What bench/reference_app.py serves (the transition scenario's creates included).
+REFERENCE_SCENARIOS = ("get", "create", "transition")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -99,9 +105,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--skip-openloop", action="store_true", help="only the wrk throughput runs")
     add(
         "--reference-scenarios",
-        default="get,create",
-        help="wrk scenarios also run against bench/reference_app.py (bare FastAPI + asyncpg),"
-        " the ceiling of the stack; empty: none",
+        default=",".join(REFERENCE_SCENARIOS),
+        help="wrk scenarios also run against bench/reference_app.py (bare FastAPI + asyncpg"
+        " running the service's statements), the ceiling of the stack; a subset of "
+        + ", ".join(REFERENCE_SCENARIOS)
+        + "; empty: none",
     )
     add(
         "--source-ref",
@@ -381,16 +389,31 @@ def run_scenarios(
                 args, wrk, meter, port, data_dir, wrk_scenarios, args.idempotency, phases
             )
     ceiling = [s.strip() for s in args.reference_scenarios.split(",") if s.strip()]
-    if not set(ceiling) <= {"get", "create"}:
-        raise SystemExit("the reference app serves only the get and create scenarios")
+    if not set(ceiling) <= set(REFERENCE_SCENARIOS):
+        raise SystemExit(
+            "the reference app serves only the " + ", ".join(REFERENCE_SCENARIOS) + " scenarios"
+        )
     if wrk is not None and ceiling:
         with reference(database_url, args.workers, out / "reference.log") as (port, pid):
             phases.done("reference start")
             meter = CpuMeter(pid, database_backends(database_url))
+            # With the same Idempotency-Key setting: the reference claims and stores keys too.
             results["reference"] = throughput(
-                args, wrk, meter, port, data_dir, ceiling, False, phases, "reference "
+                args, wrk, meter, port, data_dir, ceiling, args.idempotency, phases, "reference "
             )
+        results["service_share_of_ceiling"] = ceiling_shares(results)
     return results
+
+
+def ceiling_shares(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Service req/s over reference req/s, per scenario and wrk mode, where both ran."""
+    shares: dict[str, dict[str, float]] = {}
+    for scenario, modes in results.get("reference", {}).items():
+        for mode, ceiling in modes.items():
+            service = results["wrk"].get(scenario, {}).get(mode)
+            if service is not None and ceiling["rps"]:
+                shares.setdefault(scenario, {})[mode] = round(service["rps"] / ceiling["rps"], 3)
+    return shares
 
 
 def throughput(
@@ -471,12 +494,21 @@ def table(results: dict[str, Any]) -> str:
             f"{cells[5]:>8} {cells[6]:>7}  "
             f"{_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}"
         )
+    shares = ceiling_shares(results)
     for name, throughput in results.get("reference", {}).items():
         keep, fresh = throughput.get("keep_alive"), throughput.get("new_connection")
         label = f"ceiling {name}"
-        lines.append(f"{label:<20} {'':>67}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}")
+        share = shares.get(name, {})
+        lines.append(
+            f"{label:<20} {'':>67}  {_wrk_cell(keep):>21} {_wrk_cell(fresh):>19}"
+            f"  service/ceiling {_share_cell(share.get('keep_alive'))}"
+            f" / {_share_cell(share.get('new_connection'))}"
+        )
     if "reference" in results:
-        lines.append("(ceiling: bench/reference_app.py, bare FastAPI + asyncpg, same database)")
+        lines.append(
+            "(ceiling: bench/reference_app.py, bare FastAPI + asyncpg running the service's"
+            " statements, same database; service/ceiling: keep-alive / new connection req/s)"
+        )
     nodelay = results.get("nodelay")
     if nodelay:
         lines.append(
@@ -501,6 +533,10 @@ def _wrk_cell(summary: dict[str, Any] | None) -> str:
         return ""
     failed = f" ({summary['failed']} failed)" if summary["failed"] else ""
     return f"{summary['rps']:.0f}{failed}"
+
+
+def _share_cell(share: float | None) -> str:
+    return "-" if share is None else f"{share:.0%}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,11 @@
 
 bench/run.py seeds a copy of the suite's template database, starts ``expsvc serve`` (one worker
 here, to start fast), and drives every scenario through bench/openloop (fixed rate) and bench/wrk
-(maximum throughput, keep-alive and new connection per request), and the get scenario against
-bench/reference_app.py (bare FastAPI + asyncpg, the ceiling). Figures are not checked
-here; docs/performance.md records them from a full run on a quiet machine.
+(maximum throughput, keep-alive and new connection per request), and the get, create and
+transition scenarios against bench/reference_app.py (bare FastAPI + asyncpg running the
+service's own statements, the ceiling), so a change of those statements that the reference can
+no longer follow shows here. Figures are not checked here; docs/performance.md records them
+from a full run on a quiet machine.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.process
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_LOOP_SCENARIOS = ("get", "create", "transition", "list", "mix", "get-new-connection")
 WRK_SCENARIOS = ("get", "create", "transition", "list", "mix")
+REFERENCE_SCENARIOS = ("get", "create", "transition")
 
 
 def run_driver(server_url: str, template: str, output: Path, with_wrk: bool) -> dict[str, object]:
@@ -31,7 +34,7 @@ def run_driver(server_url: str, template: str, output: Path, with_wrk: bool) -> 
         "--experiments", "4", "--runs", "300",
         "--rate", "60", "--duration", "0.5", "--warmup", "0",
         "--wrk-seconds", "1", "--wrk-connections", "2", "--wrk-threads", "1",
-        "--reference-scenarios", "get",
+        "--reference-scenarios", ",".join(REFERENCE_SCENARIOS),
         "--output-dir", str(output),
     ]  # fmt: skip
     if not with_wrk:
@@ -78,6 +81,10 @@ def test_bench_driver_runs_every_scenario(
             assert summary["failed"] == 0, (scenario, mode, summary)
     ceiling = results["reference"]
     assert isinstance(ceiling, dict)
-    for mode in ("keep_alive", "new_connection"):
-        assert ceiling["get"][mode]["requests"] > 0
-        assert ceiling["get"][mode]["failed"] == 0
+    for scenario in REFERENCE_SCENARIOS:
+        for mode in ("keep_alive", "new_connection"):
+            assert ceiling[scenario][mode]["requests"] > 0, (scenario, mode)
+            assert ceiling[scenario][mode]["failed"] == 0, (scenario, mode, ceiling[scenario])
+    shares = results["service_share_of_ceiling"]
+    assert isinstance(shares, dict)
+    assert set(shares) == set(REFERENCE_SCENARIOS)
