@@ -27,6 +27,7 @@ from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import EntityKind
+from expsvc.responses import entity_response, page_response
 from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.run.service import RunNotFound
 from expsvc.transition_routes import add_transition_routes
@@ -70,6 +71,7 @@ async def create_capture(
 @run_captures_router.get(
     "/{run_id}/captures",
     operation_id="list_run_captures",
+    response_model=CapturePage,
     responses=problem_responses(BadRequest, RunNotFound, ValidationFailed),
 )
 async def list_run_captures(
@@ -77,42 +79,43 @@ async def list_run_captures(
     query: Annotated[RunCaptureQuery, Query()],
     _: CurrentContext,
     service: Service,
-) -> CapturePage:
+) -> Response:
     """The run's capture sessions, newest first (created_at, then id), keyset-paginated.
 
     Unknown parameters are refused.
     """
-    return await service.search_in_run(run_id, query)
+    page = await service.search_in_run(run_id, query)
+    return page_response(page.rows, page.next_page_token, CaptureRead, CapturePage)
 
 
 @router.get(
     "/{capture_id}",
     operation_id="get_capture",
+    response_model=CaptureRead,
     responses=problem_responses(CaptureNotFound, ValidationFailed),
 )
-async def get_capture(
-    capture_id: uuid.UUID, _: CurrentContext, service: Service, response: Response
-) -> CaptureRead:
+async def get_capture(capture_id: uuid.UUID, _: CurrentContext, service: Service) -> Response:
     capture = await service.get(capture_id)
-    response.headers["ETag"] = etag_for(capture.version)
-    return capture
+    return entity_response(capture, CaptureRead, {"ETag": etag_for(capture.version)})
 
 
 @router.get(
     "",
     operation_id="list_captures",
+    response_model=CapturePage,
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_captures(
     query: Annotated[CaptureQuery, Query()],
     _: CurrentContext,
     service: Service,
-) -> CapturePage:
+) -> Response:
     """Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
 
     Unknown parameters are refused.
     """
-    return await service.search(query)
+    page = await service.search(query)
+    return page_response(page.rows, page.next_page_token, CaptureRead, CapturePage)
 
 
 @router.patch(

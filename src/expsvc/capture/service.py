@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expsvc.capture.repository import CaptureRepository
 from expsvc.capture.schemas import (
     CaptureCreate,
-    CapturePage,
     CaptureQuery,
     CaptureRead,
     CaptureUpdate,
@@ -24,7 +23,7 @@ from expsvc.errors import Conflict, NotFound, PreconditionFailed
 from expsvc.ids import new_id
 from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
 from expsvc.models import runs
-from expsvc.pagination import Ordering, PageRequest
+from expsvc.pagination import Ordering, PageRequest, RowPage
 from expsvc.repository import ParentGuard
 from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
@@ -106,14 +105,15 @@ class CaptureService:
         await self.changes.created(_KIND, [row], context)
         return CaptureRead.model_validate(row)
 
-    async def get(self, capture_id: uuid.UUID) -> CaptureRead:
+    async def get(self, capture_id: uuid.UUID) -> Row[Any]:
+        """The session's row (answered as a :class:`CaptureRead`)."""
         row = await self.captures.get(capture_id)
         if row is None:
             raise CaptureNotFound(capture_id)
-        return CaptureRead.model_validate(row)
+        return row
 
-    async def search(self, query: CaptureQuery) -> CapturePage:
-        """Newest first (created_at, then id), keyset-paginated."""
+    async def search(self, query: CaptureQuery) -> RowPage:
+        """Newest first (created_at, then id), keyset-paginated (answered as a CapturePage)."""
         page = PageRequest(
             ordering=_NEWEST_FIRST,
             filters=query.filters(),
@@ -121,12 +121,9 @@ class CaptureService:
             page_token=query.page_token,
         )
         rows = await self.captures.search(query, page.ordering, page.after(), query.page_size + 1)
-        return CapturePage(
-            items=[CaptureRead.model_validate(row) for row in rows[: query.page_size]],
-            next_page_token=page.next_token(rows),
-        )
+        return RowPage(rows[: query.page_size], page.next_token(rows))
 
-    async def search_in_run(self, run_id: uuid.UUID, query: RunCaptureQuery) -> CapturePage:
+    async def search_in_run(self, run_id: uuid.UUID, query: RunCaptureQuery) -> RowPage:
         if await self.runs.get(run_id) is None:
             raise RunNotFound(run_id)
         return await self.search(CaptureQuery(run_id=run_id, **query.model_dump()))

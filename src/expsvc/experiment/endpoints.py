@@ -27,6 +27,7 @@ from expsvc.experiment.service import (
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import EntityKind, Status
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.responses import entity_response, page_response
 from expsvc.routing import DbSession, TransactionalRoute
 from expsvc.schemas import Tag
 from expsvc.transition_routes import add_transition_routes
@@ -62,19 +63,18 @@ async def create_experiment(
 @router.get(
     "/{experiment_id}",
     operation_id="get_experiment",
+    response_model=ExperimentRead,
     responses=problem_responses(ExperimentNotFound, ValidationFailed),
 )
-async def get_experiment(
-    experiment_id: uuid.UUID, _: CurrentContext, service: Service, response: Response
-) -> ExperimentRead:
+async def get_experiment(experiment_id: uuid.UUID, _: CurrentContext, service: Service) -> Response:
     experiment = await service.get(experiment_id)
-    response.headers["ETag"] = etag_for(experiment.version)
-    return experiment
+    return entity_response(experiment, ExperimentRead, {"ETag": etag_for(experiment.version)})
 
 
 @router.get(
     "",
     operation_id="list_experiments",
+    response_model=ExperimentPage,
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_experiments(
@@ -88,9 +88,10 @@ async def list_experiments(
     ] = [],  # noqa: B006
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     page_token: Annotated[str | None, Query(max_length=2048)] = None,
-) -> ExperimentPage:
+) -> Response:
     """Newest first (created_at, then id), keyset-paginated."""
-    return await service.search(status, tag, page_size, page_token)
+    page = await service.search(status, tag, page_size, page_token)
+    return page_response(page.rows, page.next_page_token, ExperimentRead, ExperimentPage)
 
 
 @router.patch(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
@@ -16,13 +18,12 @@ from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
     ExperimentFilter,
-    ExperimentPage,
     ExperimentRead,
     ExperimentUpdate,
 )
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
-from expsvc.pagination import Ordering, PageRequest
+from expsvc.pagination import Ordering, PageRequest, RowPage
 from expsvc.run.repository import RunRepository
 from expsvc.transitions import apply_transition, apply_update, check_version
 
@@ -60,15 +61,17 @@ class ExperimentService:
         await self.changes.created(_KIND, [row], context)
         return ExperimentRead.model_validate(row)
 
-    async def get(self, experiment_id: uuid.UUID) -> ExperimentRead:
+    async def get(self, experiment_id: uuid.UUID) -> Row[Any]:
+        """The experiment's row (answered as an :class:`ExperimentRead`)."""
         row = await self.repository.get(experiment_id)
         if row is None:
             raise ExperimentNotFound(experiment_id)
-        return ExperimentRead.model_validate(row)
+        return row
 
     async def search(
         self, statuses: list[Status], tags: list[str], page_size: int, page_token: str | None
-    ) -> ExperimentPage:
+    ) -> RowPage:
+        """One page of experiments (rows, answered as an :class:`ExperimentPage`)."""
         page = PageRequest(
             ordering=_NEWEST_FIRST,
             filters={"status": sorted(statuses), "tag": sorted(set(tags))},
@@ -77,10 +80,7 @@ class ExperimentService:
         )
         where = ExperimentFilter(status=statuses, tag=tags)
         rows = await self.repository.search(where, page.ordering, page.after(), page_size + 1)
-        return ExperimentPage(
-            items=[ExperimentRead.model_validate(row) for row in rows[:page_size]],
-            next_page_token=page.next_token(rows),
-        )
+        return RowPage(rows[:page_size], page.next_token(rows))
 
     async def update(
         self,
