@@ -59,8 +59,9 @@ class FeedNotifier:
     async def wait(self, at_most: float, token: asyncio.Event | None = None) -> None:
         """Return when the log grows (or after ``at_most`` seconds)."""
         event = self.token() if token is None else token
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), at_most)
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout: see WebhookDeliverer._sleep
+            async with asyncio.timeout(at_most):
+                await event.wait()
 
     def _notify(self, *_: Any) -> None:
         event, self._changed = self._changed, asyncio.Event()

@@ -214,8 +214,9 @@ class OutboxRelay:
             self._wake_sinks()
 
     async def _sleep_until_woken(self, event: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), self.fallback_interval)
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout: see WebhookDeliverer._sleep
+            async with asyncio.timeout(self.fallback_interval):
+                await event.wait()
         if event.is_set():
             # Let the commits of the next few milliseconds join this batch: under a few hundred
             # writes a second, a batch per notification cost each write a relay transaction

@@ -215,8 +215,11 @@ class WebhookDeliverer:
             _log.warning("webhook housekeeping failed", error=repr(error))
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
+        # races its timeout, and a deliverer that missed its cancel hung a shutdown for good.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     def _on_notification(self, *_: Any) -> None:
