@@ -102,20 +102,19 @@ class OutboxRelay:
     # --- sequencing -------------------------------------------------------------------------
 
     async def sequence_once(self) -> int:
-        """Sequence one batch; 0 when nothing is pending or another relay is sequencing."""
-        async with self.database.sessionmaker() as session, session.begin():
-            locked = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": SEQUENCER_LOCK_ID}
+        """Sequence one batch; 0 when nothing is pending or another relay is sequencing.
+
+        One statement in autocommit (lock, number, notify): one round trip per wake-up, and
+        one for a relay that finds another sequencing.
+        """
+        async with self.database.read_sessionmaker() as session:
+            count = await OutboxRepository(session).sequence_pending(
+                SEQUENCER_LOCK_ID, self.batch_size, EVENTS_CHANNEL
             )
-            if not locked:
-                return 0
-            count = await OutboxRepository(session).sequence_pending(self.batch_size)
-            if count:
-                await session.execute(text(f"NOTIFY {EVENTS_CHANNEL}"))
         if count:
             self.metrics.sequenced.inc(count)
             self._wake_sinks()
-        return count
+        return count or 0
 
     async def _sequence_forever(self) -> None:
         while True:

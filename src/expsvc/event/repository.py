@@ -3,42 +3,58 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, literal_column, select, text, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.models import event_sink_cursors, outbox_events
+
+# nextval() in a CTE over an ordered scan keeps the id order within the batch.
+_SEQUENCE_PENDING = text(
+    """
+    WITH sequencer AS (
+        SELECT pg_try_advisory_xact_lock(:lock_id) AS locked
+    ), pending AS (
+        SELECT id FROM outbox_events
+        WHERE seq IS NULL AND (SELECT locked FROM sequencer)
+        ORDER BY id LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), numbered AS (
+        SELECT id, nextval('outbox_event_seq') AS seq FROM pending
+    ), sequenced AS (
+        UPDATE outbox_events SET seq = numbered.seq, sequenced_at = clock_timestamp()
+        FROM numbered WHERE outbox_events.id = numbered.id
+        RETURNING 1
+    ), counted AS (
+        SELECT count(*) AS sequenced FROM sequenced
+    )
+    SELECT (SELECT locked FROM sequencer) AS locked, counted.sequenced,
+           CASE WHEN counted.sequenced > 0 THEN pg_notify(:channel, '') END AS notified
+    FROM counted
+    """
+)
 
 
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def sequence_pending(self, limit: int) -> int:
-        """Give committed, unsequenced events a ``seq`` in id order; how many were sequenced.
+    async def sequence_pending(self, lock_id: int, limit: int, channel: str) -> int | None:
+        """Give committed, unsequenced events a ``seq`` in id order and notify ``channel``, if
+        this transaction gets the sequencer's lock; how many were sequenced (None: another
+        relay is sequencing). One statement, so in autocommit it is its own transaction.
 
-        Run by one process at a time (the caller holds an advisory lock), so sequencing
-        transactions are serial and ``seq`` never has a hole a reader could step over.
+        The lock (``pg_try_advisory_xact_lock(lock_id)``) makes sequencing transactions serial,
+        so ``seq`` never has a hole a reader could step over. Rows another sequencer numbered
+        after this statement's snapshot are re-checked under ``FOR UPDATE`` (``seq IS NULL`` no
+        longer holds) and skipped.
         """
-        pending = (
-            select(outbox_events.c.id)
-            .where(outbox_events.c.seq.is_(None))
-            .order_by(outbox_events.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("pending")
-        )
-        numbered = select(
-            pending.c.id, literal_column("nextval('outbox_event_seq')").label("seq")
-        ).cte("numbered")
-        # nextval() in a CTE over an ordered scan keeps the id order within the batch.
-        query = (
-            update(outbox_events)
-            .where(outbox_events.c.id == numbered.c.id)
-            .values(seq=numbered.c.seq, sequenced_at=func.clock_timestamp())
-        )
-        result = await self.session.execute(query)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        row = (
+            await self.session.execute(
+                _SEQUENCE_PENDING, {"lock_id": lock_id, "limit": limit, "channel": channel}
+            )
+        ).one()
+        return int(row.sequenced) if row.locked else None
 
     async def read_after(
         self, after_seq: int, limit: int, types: Sequence[str] = ()
