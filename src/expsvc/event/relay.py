@@ -57,6 +57,8 @@ class OutboxRelay:
     ) -> None:
         self.database = database
         self.sinks = list(sinks)
+        # Sinks whose cursor row this relay has seen (rows are never deleted).
+        self._cursors_seen: set[str] = set()
         self.metrics = metrics
         self.source = source
         self.batch_size = batch_size
@@ -131,9 +133,10 @@ class OutboxRelay:
         """Publish the sink's next batch; how many events (0: caught up or sink busy)."""
         async with self.database.sessionmaker() as session, session.begin():
             outbox = OutboxRepository(session)
-            last_seq = await outbox.claim_cursor(sink.name)
+            last_seq = await outbox.claim_cursor(sink.name, sink.name in self._cursors_seen)
             if last_seq is None:
                 return 0  # another relay holds this sink
+            self._cursors_seen.add(sink.name)
             rows = await outbox.read_after(last_seq, self.batch_size)
             if not rows:
                 return 0

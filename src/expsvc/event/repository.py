@@ -70,17 +70,21 @@ class OutboxRepository:
         value = await self.session.scalar(select(func.min(outbox_events.c.seq)))
         return None if value is None else int(value)
 
-    async def claim_cursor(self, sink: str) -> int | None:
-        """Lock the sink's cursor for this transaction; None if another relay holds it."""
+    async def claim_cursor(self, sink: str, exists: bool = False) -> int | None:
+        """Lock the sink's cursor for this transaction; None if another relay holds it.
+
+        ``exists``: the caller has seen the cursor row before (cursors are never deleted), so a
+        miss can only mean another relay holds it: one round trip, winner or loser.
+        """
         query = (
             select(event_sink_cursors.c.last_seq)
             .where(event_sink_cursors.c.sink == sink)
             .with_for_update(skip_locked=True)
         )
         value = (await self.session.execute(query)).scalar_one_or_none()
-        if value is None:
+        if value is None and not exists:
             # Missing (a new sink: create it) or locked by another relay (then this finds
-            # the row and SKIP LOCKED still answers nothing). One round trip when it exists.
+            # the row and SKIP LOCKED still answers nothing).
             await self.session.execute(
                 pg_insert(event_sink_cursors).values(sink=sink).on_conflict_do_nothing()
             )
