@@ -158,18 +158,21 @@ def _worth_another_attempt(error: sa_exc.DBAPIError, attempt: int, attempts: int
 
 
 def _transaction_aborted(request: Request) -> TransactionAborted:
-    settings: Settings = request.app.state.settings
     return TransactionAborted(
         "the change met a concurrent one and was rolled back again; nothing was applied, "
         "retry the request",
-        headers={"Retry-After": str(settings.retry_after_seconds)},
+        headers=_retry_after(request),
     )
 
 
 def _commit_outcome_unknown(request: Request) -> CommitOutcomeUnknown:
-    settings: Settings = request.app.state.settings
     return CommitOutcomeUnknown(
         "the connection to the database was lost while committing: the change may or may not "
         "have been applied; retry with the same Idempotency-Key to find out safely",
-        headers={"Retry-After": str(settings.retry_after_seconds)},
+        headers=_retry_after(request),
     )
+
+
+def _retry_after(request: Request) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
+    return {"Retry-After": str(settings.retry_after_seconds)}
