@@ -6,7 +6,7 @@ import functools
 import json
 import uuid
 from collections import namedtuple
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -68,10 +68,9 @@ class EntityRepository:
         entity_id: uuid.UUID,
         values: dict[str, Any],
         versions: frozenset[int] | None = None,
-        only_in: Collection[str] | None = None,
     ) -> Row[Any] | None:
-        """Apply ``values`` and bump the version, if the row is at one of ``versions`` and in
-        one of the statuses ``only_in`` (either unchecked when None); the new row or None."""
+        """Apply ``values`` and bump the version, if the row is at one of ``versions`` (any
+        when None); the new row or None."""
         table = self.table
         query = (
             update(table)
@@ -81,8 +80,6 @@ class EntityRepository:
         )
         if versions is not None:
             query = query.where(table.c.version.in_(versions))
-        if only_in is not None:
-            query = query.where(table.c.status.in_(list(only_in)))
         row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
         return row
 
