@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from expsvc.db import sqlstate
 from expsvc.errors import (
     BadRequest,
     Conflict,
@@ -36,19 +37,13 @@ _UNIQUE_VIOLATION = "23505"
 _SCHEMA_BEHIND = frozenset({"42P01", "42703"})
 
 
-def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
-    original = error.orig
-    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    return str(code) if code else None
-
-
 def classify_database_error(error: BaseException, retry_after: int) -> ProblemError | None:
     """Map driver/pool failures to 503 (or 409 for unique violations); None if not ours."""
     retry = {"Retry-After": str(retry_after)}
     if isinstance(error, sa_exc.TimeoutError):
         return DatabaseUnavailable("no database connection became free in time", headers=retry)
     if isinstance(error, sa_exc.DBAPIError):
-        state = _sqlstate(error)
+        state = sqlstate(error)
         if state == _QUERY_CANCELED:
             return RequestTimedOut("the database statement timed out", headers=retry)
         if state in _SCHEMA_BEHIND:
