@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 
 from expsvc.app import create_app
+from expsvc.integration.edge import wall_clock
 from expsvc.webhook.signing import new_secret
 from tests.capture.support import history, make_capture, make_run
 from tests.conftest import make_settings
@@ -54,14 +57,16 @@ def _missing_signature(body: bytes) -> dict[str, str]:
     return headers
 
 
-# 10 s past the 300 s tolerance: int() drops up to a second, and the request takes time; with
-# 301 the future case failed whenever signing and checking straddled a second boundary.
+# Far outside the 300 s tolerance, on the wall clock: int() drops up to a second and a loaded
+# machine takes its time, so a timestamp near the boundary (301 s once) is accepted now and then.
+# The boundary itself is pinned on an injected clock (test_the_tolerance_boundary_over_http and
+# tests/integration/test_signature.py).
 def _stale(body: bytes) -> dict[str, str]:
-    return signed(body, timestamp=int(time.time()) - 310)
+    return signed(body, timestamp=int(time.time()) - 600)
 
 
 def _future(body: bytes) -> dict[str, str]:
-    return signed(body, timestamp=int(time.time()) + 310)
+    return signed(body, timestamp=int(time.time()) + 600)
 
 
 def _tampered(body: bytes) -> dict[str, str]:
@@ -104,6 +109,39 @@ async def test_unsigned_or_badly_signed_batches_are_401_and_apply_nothing(
     # Nothing was recorded either: the same event, signed, is new (not a duplicate).
     assert results(await send(ingest, [start])) == ["applied"]
     assert (await get(ingest, f"/v1/captures/{capture['id']}"))["status"] == "running"
+
+
+SIGNED_AT = 1_764_158_400  # a fixed past second: only the injected clock can accept it
+
+
+@pytest.mark.parametrize(
+    ("now", "status"),
+    [
+        (SIGNED_AT + 300, 200),  # signed exactly 300 s ago
+        (SIGNED_AT + 300.001, 401),
+        (SIGNED_AT - 300, 200),  # signed exactly 300 s ahead of our clock
+        (SIGNED_AT - 300.001, 401),
+    ],
+)
+async def test_the_tolerance_boundary_over_http(
+    integrated_app: FastAPI, ingest: httpx.AsyncClient, now: float, status: int
+) -> None:
+    def pinned() -> float:
+        return now
+
+    def pinned_clock() -> Callable[[], float]:
+        return pinned
+
+    integrated_app.dependency_overrides[wall_clock] = pinned_clock
+    body = _body(event("telemetry.heartbeat", capture_session_id="cs-boundary"))
+    response = await ingest.post(
+        TELEMETRY_PATH, content=body, headers=signed(body, timestamp=SIGNED_AT)
+    )
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.json()["type"].endswith("/invalid-signature")
+    else:
+        assert results(response.json()) == ["orphaned"]
 
 
 async def test_a_signature_among_several_and_a_rotated_secret_are_accepted(

@@ -10,6 +10,7 @@ from expsvc.artifact.service import ArtifactEventService, ArtifactService
 from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.integration.edge import (
+    SignatureClock,
     integration_context,
     signed_events,
     signed_request_openapi,
@@ -45,7 +46,9 @@ _BATCH_SCHEMA = batch_schema(
     ),
     openapi_extra=signed_request_openapi(_BATCH_SCHEMA),
 )
-async def receive_artifact_events(request: Request, session: DbSession) -> BatchResult:
+async def receive_artifact_events(
+    request: Request, session: DbSession, clock: SignatureClock
+) -> BatchResult:
     """The Artifact Service's events: artifact.linked, artifact.status_changed and
     model.approved, signed like a Standard Webhook with EXPSVC_ARTIFACT_SERVICE_SECRET.
 
@@ -53,7 +56,9 @@ async def receive_artifact_events(request: Request, session: DbSession) -> Batch
     secret is configured. See docs/integrations.md.
     """
     settings: Settings = request.app.state.settings
-    events = await signed_events(request, settings.artifact_service_secret, "Artifact Service")
+    events = await signed_events(
+        request, settings.artifact_service_secret, "Artifact Service", clock
+    )
     service = ArtifactEventService(session, await integration_context(request, SOURCE))
     processor = InboxProcessor(session, SOURCE, service.context.request_id)
     return await processor.process(events, service.apply)

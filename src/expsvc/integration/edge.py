@@ -9,10 +9,11 @@ Idempotency-Key machinery.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Depends, Request
 from pydantic import SecretStr, ValidationError
 
 from expsvc.auth.principal import Principal
@@ -23,13 +24,26 @@ from expsvc.integration.schemas import MAX_BATCH_EVENTS, EventBatch
 from expsvc.integration.signature import IntegrationDisabled, verify
 from expsvc.lifecycle import Source
 
+Clock = Callable[[], float]
 
-async def signed_events(request: Request, secret: SecretStr | None, name: str) -> list[Any]:
+
+def wall_clock() -> Clock:
+    """The clock signature timestamps are checked against: Unix seconds, as a dependency so a
+    test can pin it (``app.dependency_overrides[wall_clock]``)."""
+    return time.time
+
+
+SignatureClock = Annotated[Clock, Depends(wall_clock)]
+
+
+async def signed_events(
+    request: Request, secret: SecretStr | None, name: str, clock: Clock = time.time
+) -> list[Any]:
     """The events of a correctly signed request body; 404 when ``secret`` is unset."""
     if secret is None:
         raise IntegrationDisabled(f"the {name} integration is not configured on this service")
     body = await request.body()
-    verify(secret.get_secret_value().split(), request.headers, body, time.time())
+    verify(secret.get_secret_value().split(), request.headers, body, clock())
     return parse_batch(body)
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.integration.edge import (
+    SignatureClock,
     integration_context,
     signed_events,
     signed_request_openapi,
@@ -27,7 +28,9 @@ router = APIRouter(prefix="/v1/integrations", tags=["integrations"], route_class
     ),
     openapi_extra=signed_request_openapi(TELEMETRY_BATCH_SCHEMA),
 )
-async def receive_telemetry_events(request: Request, session: DbSession) -> BatchResult:
+async def receive_telemetry_events(
+    request: Request, session: DbSession, clock: SignatureClock
+) -> BatchResult:
     """Telemetry Ingest's events: capture.started, capture.stopped, sensor.linked and
     telemetry.heartbeat, signed like a Standard Webhook with EXPSVC_TELEMETRY_INGEST_SECRET.
 
@@ -35,7 +38,9 @@ async def receive_telemetry_events(request: Request, session: DbSession) -> Batc
     secret is configured. See docs/integrations.md.
     """
     settings: Settings = request.app.state.settings
-    events = await signed_events(request, settings.telemetry_ingest_secret, "Telemetry Ingest")
+    events = await signed_events(
+        request, settings.telemetry_ingest_secret, "Telemetry Ingest", clock
+    )
     service = TelemetryEventService(session, await integration_context(request, SOURCE))
     processor = InboxProcessor(session, SOURCE, service.context.request_id)
     return await processor.process(events, service.apply)
