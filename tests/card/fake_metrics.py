@@ -11,12 +11,15 @@ from typing import Any
 
 class FakeMetrics:
     """``aggregates`` maps a run id to its aggregates (others: 404). ``delay`` makes every
-    answer that slow, ``status`` makes every answer that status, ``body`` replaces the body,
-    ``drop`` closes connections without an answer. ``requests`` records (path, headers)."""
+    answer that slow, ``hold`` keeps every answer until ``release`` is set (``stop`` sets it),
+    ``status`` makes every answer that status, ``body`` replaces the body, ``drop`` closes
+    connections without an answer. ``requests`` records (path, headers)."""
 
     def __init__(self) -> None:
         self.aggregates: dict[str, dict[str, Any]] = {}
         self.delay = 0.0
+        self.hold = False
+        self.release = threading.Event()
         self.status: int | None = None
         self.body: bytes | None = None
         self.drop = False
@@ -37,7 +40,7 @@ class FakeMetrics:
             return len(self.requests)
 
     def healthy(self) -> None:
-        self.delay, self.status, self.body, self.drop = 0.0, None, None, False
+        self.delay, self.hold, self.status, self.body, self.drop = 0.0, False, None, None, False
 
     def _answer(self, path: str) -> tuple[int, bytes]:
         if self.status is not None:
@@ -68,6 +71,8 @@ class FakeMetrics:
                     )
                 if fake.delay:
                     time.sleep(fake.delay)
+                if fake.hold:
+                    fake.release.wait(timeout=60)
                 if fake.drop:
                     self.close_connection = True
                     self.connection.close()
@@ -89,5 +94,6 @@ class FakeMetrics:
         return self
 
     def stop(self) -> None:
+        self.release.set()  # held answers go out: server_close waits for their threads
         self._server.shutdown()
         self._server.server_close()
