@@ -121,6 +121,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " instead of migrating an empty one",
     )
     add("--keep-database", action="store_true")
+    add(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for expsvc serve (repeatable), e.g. EXPSVC_RELAY_ENABLED=false"
+        " to measure what the in-process relay costs",
+    )
     add("--output-dir", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args(argv)
 
@@ -208,10 +216,13 @@ def _server(
 
 
 @contextlib.contextmanager
-def serve(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, int]]:
+def serve(
+    database_url: str, workers: int, log: Path, extra_env: dict[str, str]
+) -> Iterator[tuple[int, int]]:
     """``expsvc serve`` on a free port until ready; yields (port, pid)."""
     command = [sys.executable, "-m", "expsvc", "serve", "--workers", str(workers)]
-    with _server(command, service_env(database_url), "/health/ready", log) as (port, pid):
+    env = service_env(database_url) | extra_env
+    with _server(command, env, "/health/ready", log) as (port, pid):
         yield port, pid
 
 
@@ -360,7 +371,8 @@ def run_scenarios(
     total = int(args.rate * (args.warmup + args.duration))
     transitions = 0 if args.skip_openloop else sum(transitions_needed(s, total) for s in scenarios)
     results: dict[str, Any] = {"openloop": {}, "wrk": {}}
-    with serve(database_url, args.workers, out / "serve.log") as (port, pid):
+    extra_env = dict(item.split("=", 1) for item in args.service_env)
+    with serve(database_url, args.workers, out / "serve.log", extra_env) as (port, pid):
         phases.done("serve start")
         half = transitions // 2 + 1
         pools = asyncio.run(prepare_pools(database_url, port, half, half))

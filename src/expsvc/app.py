@@ -85,7 +85,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         finally:
             if app.state.metrics_service is not None:
                 await app.state.metrics_service.close()
-            await app.state.feed_notifier.close()
+            app.state.feed_notifier.close()
             await app.state.database.dispose()
 
     app = ServiceApp(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from expsvc.listen import Listener
 from expsvc.repository import json_text
 from expsvc.settings import Settings
 
@@ -93,9 +94,10 @@ def sqlstate(error: sa_exc.DBAPIError) -> str | None:
 
 
 class Database:
-    """The engine and session factories of one running app.
+    """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
     ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
+    ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -106,6 +108,8 @@ class Database:
             expire_on_commit=False,
             autoflush=False,
         )
+        self.listener = Listener(plain_database_url(engine.url))
 
     async def dispose(self) -> None:
+        await self.listener.close()
         await self.engine.dispose()

@@ -278,6 +278,45 @@ async def test_two_relays_at_once_lose_nothing(
     assert duplicates(entries) == 0  # the cursor row lock lets one relay publish at a time
 
 
+@pytest.mark.process
+async def test_one_relay_leads_and_a_standby_takes_over_when_it_dies(
+    database_url: str,
+    redis_url: str,
+    redis_stream: str,
+    start_worker: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    workers = [start_worker(database_url, redis_url, redis_stream) for _ in range(2)]
+    await create_experiments(database_url, 300, per_transaction=10)
+    await wait_for_ids(redis_url, redis_stream, set(await outbox_event_ids(database_url)))
+
+    def sequenced(worker: Worker) -> float:
+        return worker.metrics().get(("expsvc_outbox_sequenced_events_total", ""), 0)
+
+    # Only the leader works: the other is never woken by a commit.
+    leaders = [worker for worker in workers if sequenced(worker) > 0]
+    assert len(leaders) == 1, [sequenced(worker) for worker in workers]
+    leader = leaders[0]
+    standby = next(worker for worker in workers if worker is not leader)
+    assert standby.metrics().get(("expsvc_outbox_published_events_total", "redis"), 0) == 0
+
+    leader.kill9()  # its session, and the leader's lock with it, ends with the process
+    killed_at = time.monotonic()
+    await create_experiments(database_url, 100, per_transaction=10)
+    entries = await wait_for_ids(
+        redis_url, redis_stream, set(await outbox_event_ids(database_url))
+    )
+    took_over = time.monotonic() - killed_at
+    assert sequenced(standby) == 100
+    assert standby.metrics()[("expsvc_outbox_published_events_total", "redis")] == 100
+    assert [e["id"] for e in first_deliveries(entries)] == await outbox_event_ids(database_url)
+    report(
+        capsys,
+        f"relay failover: leader killed, standby published the next 100 events within "
+        f"{took_over:.1f}s, {duplicates(entries)} duplicates",
+    )
+
+
 # --- Redis goes away -----------------------------------------------------------------------------
 
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import asyncpg
-import structlog
-
-from expsvc.db import Database, plain_database_url
+from expsvc.db import Database
 from expsvc.errors import ProblemError
 from expsvc.event.envelope import cloudevent
 from expsvc.event.relay import EVENTS_CHANNEL
 from expsvc.event.repository import OutboxRepository
-
-_log = structlog.get_logger("expsvc.feed")
 
 
 class CursorExpired(ProblemError):
@@ -42,18 +37,18 @@ async def read_feed(
 
 
 class FeedNotifier:
-    """One LISTEN connection per process; live streams wait on it instead of polling."""
+    """Live streams wait on the process's LISTEN connection instead of polling."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def token(self) -> asyncio.Event:
         """Take before reading the log: ``wait(at_most, token)`` then returns at once if the log
         grew meanwhile, so a notification between the read and the wait is not lost."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen_forever(), name="feed-listener")
+        if self._unsubscribe is None:  # the first live stream subscribes, for good
+            self._unsubscribe = self.database.listener.subscribe(EVENTS_CHANNEL, self._notify)
         return self._changed
 
     async def wait(self, at_most: float, token: asyncio.Event | None = None) -> None:
@@ -63,30 +58,11 @@ class FeedNotifier:
             async with asyncio.timeout(at_most):
                 await event.wait()
 
-    def _notify(self, *_: Any) -> None:
+    def _notify(self) -> None:
         event, self._changed = self._changed, asyncio.Event()
         event.set()
 
-    async def _listen_forever(self) -> None:
-        while True:
-            lost = asyncio.Event()
-            connection: asyncpg.Connection | None = None
-            try:
-                connection = await asyncpg.connect(plain_database_url(self.database.engine.url))
-                connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(EVENTS_CHANNEL, self._notify)
-                self._notify()
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                _log.warning("feed cannot LISTEN; streams poll meanwhile", error=repr(error))
-            finally:
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await connection.close(timeout=2)
-            await asyncio.sleep(2.0)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None

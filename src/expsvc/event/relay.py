@@ -1,6 +1,10 @@
 """The outbox relay: sequences committed events and publishes them to every sink.
 
-Two steps, both coordinated only through PostgreSQL so any number of relays may run:
+One relay works at a time: each process's relay stands by until it takes the leader's session
+advisory lock on its process's LISTEN connection (:mod:`expsvc.listen`), and relays until that
+connection is lost (the process died or lost the database); a standby retries every couple of
+seconds. Leadership only saves work (one process woken per commit, not every one): the two
+steps are coordinated through PostgreSQL alone and stay safe with any number of relays at once.
 
 1. **Sequencing** (one process at a time, ``pg_try_advisory_xact_lock``): committed events get a
    gapless ``seq`` in the order they became visible. Readers follow ``seq``, so an event that
@@ -10,8 +14,8 @@ Two steps, both coordinated only through PostgreSQL so any number of relays may 
    LOCKED``) reads the next batch after it, publishes, and advances the cursor in the same
    transaction. A crash between publish and commit republishes the batch: at least once.
 
-Woken by LISTEN/NOTIFY (``expsvc_outbox`` on every commit with events, ``expsvc_events`` after
-sequencing); a slow fallback timer covers a lost notification.
+The leader is woken by LISTEN/NOTIFY (``expsvc_outbox`` on every commit with events,
+``expsvc_events`` after sequencing); a slow fallback timer covers a lost notification.
 """
 
 from __future__ import annotations
@@ -19,14 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import asyncpg
 import structlog
 from sqlalchemy import text
 
-from expsvc.db import Database, plain_database_url
+from expsvc.db import Database
 from expsvc.event.envelope import cloudevent
 from expsvc.event.metrics import RelayMetrics
 from expsvc.event.repository import OutboxRepository
@@ -36,6 +38,7 @@ _log = structlog.get_logger("expsvc.relay")
 
 SEQUENCER_LOCK_ID = 0x6578_7073_7631  # "expsv1"
 PURGE_LOCK_ID = 0x6578_7073_7632  # "expsv2"
+LEADER_LOCK_ID = 0x6578_7073_7633  # "expsv3": held by the leading relay's session
 OUTBOX_CHANNEL = "expsvc_outbox"
 _COALESCE_SECONDS = 0.01
 EVENTS_CHANNEL = "expsvc_events"
@@ -51,9 +54,8 @@ class OutboxRelay:
         source: str,
         batch_size: int = 500,
         fallback_interval: float = 5.0,
+        standby_interval: float = 2.0,
         retention_seconds: float | None = None,
-        purge_interval: float = 0.0,
-        metrics_interval: float = 0.0,
     ) -> None:
         self.database = database
         self.sinks = list(sinks)
@@ -63,43 +65,57 @@ class OutboxRelay:
         self.source = source
         self.batch_size = batch_size
         self.fallback_interval = fallback_interval
+        self.standby_interval = standby_interval
         self.retention_seconds = retention_seconds
-        self.purge_interval = purge_interval
-        self.metrics_interval = metrics_interval
         self._wake = asyncio.Event()
         self._sink_wakes = {sink.name: asyncio.Event() for sink in self.sinks}
 
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled: stand by until this process leads the relays, then relay until
+        it no longer does (its LISTEN connection, which holds the leader's lock, was lost)."""
+        listener = self.database.listener
+        try:
+            while True:
+                generation = await listener.try_lock(LEADER_LOCK_ID)
+                if generation is None:
+                    await asyncio.sleep(self.standby_interval * random.uniform(0.5, 1.0))
+                    continue
+                _log.info("relay leading")
+                try:
+                    await self._lead(listener.lost(generation))
+                finally:
+                    await listener.unlock(LEADER_LOCK_ID, generation)
+                _log.warning("relay lost its leadership with its LISTEN connection; standing by")
+        finally:
+            for sink in self.sinks:
+                with contextlib.suppress(Exception):
+                    await sink.close()
+
+    async def _lead(self, lost: asyncio.Event) -> None:
+        """Sequence and publish until ``lost`` is set (or a task fails: the runner restarts)."""
+        listener = self.database.listener
+        unsubscribe = [
+            listener.subscribe(OUTBOX_CHANNEL, self._wake.set),
+            listener.subscribe(EVENTS_CHANNEL, self._wake_sinks),
+        ]
         tasks = [
-            asyncio.create_task(self._listen_forever(), name="outbox-listener"),
             asyncio.create_task(self._sequence_forever(), name="outbox-sequencer"),
+            asyncio.create_task(lost.wait(), name="outbox-leadership"),
         ]
         tasks += [
             asyncio.create_task(self._publish_forever(sink), name=f"outbox-{sink.name}")
             for sink in self.sinks
         ]
-        if self.metrics_interval > 0:
-            tasks.append(
-                asyncio.create_task(
-                    _every(self.metrics_interval, self.refresh_backlog), name="outbox-metrics"
-                )
-            )
-        if self.purge_interval > 0 and self.retention_seconds is not None:
-            tasks.append(
-                asyncio.create_task(
-                    _every(self.purge_interval, self.purge_once), name="outbox-purge"
-                )
-            )
         try:
-            await asyncio.gather(*tasks)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a failed task's error goes to the runner
         finally:
+            for stop in unsubscribe:
+                stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for sink in self.sinks:
-                with contextlib.suppress(Exception):
-                    await sink.close()
 
     # --- sequencing -------------------------------------------------------------------------
 
@@ -209,12 +225,6 @@ class OutboxRelay:
         for event in self._sink_wakes.values():
             event.set()
 
-    def _on_notification(self, _: Any, __: int, channel: str, ___: str) -> None:
-        if channel == OUTBOX_CHANNEL:
-            self._wake.set()
-        else:
-            self._wake_sinks()
-
     async def _sleep_until_woken(self, event: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):  # asyncio.timeout: see WebhookDeliverer._sleep
             async with asyncio.timeout(self.fallback_interval):
@@ -225,37 +235,3 @@ class OutboxRelay:
             # (about a tenth of the service's CPU) for at most this much added latency.
             await asyncio.sleep(_COALESCE_SECONDS)
         event.clear()
-
-    async def _listen_forever(self) -> None:
-        """Keep a LISTEN connection; reconnect when the database drops it."""
-        failures = 0
-        while True:
-            connection: asyncpg.Connection | None = None
-            lost = asyncio.Event()
-            try:
-                connection = await asyncpg.connect(plain_database_url(self.database.engine.url))
-                connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(OUTBOX_CHANNEL, self._on_notification)
-                await connection.add_listener(EVENTS_CHANNEL, self._on_notification)
-                failures = 0
-                self._wake.set()  # catch up on whatever committed while we were not listening
-                self._wake_sinks()
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                failures += 1
-                _log.warning("relay cannot LISTEN; polling meanwhile", error=repr(error))
-            finally:
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await connection.close(timeout=2)
-            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-
-
-async def _every(interval: float, job: Callable[[], Awaitable[object]]) -> None:
-    """Run ``job`` now and every ``interval`` seconds (jittered); log its failures."""
-    while True:
-        try:
-            await job()
-        except Exception:
-            _log.exception("periodic relay job failed", job=getattr(job, "__name__", repr(job)))
-        await asyncio.sleep(interval * random.uniform(0.9, 1.1))

@@ -37,6 +37,4 @@ def build_relay(settings: Settings, database: Database, registry: CollectorRegis
         source=settings.event_source,
         batch_size=settings.relay_batch_size,
         retention_seconds=settings.event_retention_hours * 3600,
-        purge_interval=settings.event_purge_interval_seconds,
-        metrics_interval=settings.relay_metrics_interval_seconds,
     )

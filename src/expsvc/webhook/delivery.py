@@ -24,11 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import structlog
 from sqlalchemy import Row
 
-from expsvc.db import Database, plain_database_url
+from expsvc.db import Database
 from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import Decision, DeliveryPolicy, Outcome
 from expsvc.webhook.repository import (
@@ -77,13 +76,14 @@ class WebhookDeliverer:
         """Deliver until cancelled; attempts in flight are cancelled (their leases expire)."""
         async with new_client(self.policy.timeout) as client:
             sender = WebhookSender(client, self.policy.timeout, self.policy.allow_private_targets)
-            listener = asyncio.create_task(self._listen_forever(), name="webhook-listener")
+            unsubscribe = self.database.listener.subscribe(DELIVERY_CHANNEL, self._wake.set)
             try:
                 await self._deliver_forever(sender)
             finally:
-                for task in [listener, *self._tasks]:
+                unsubscribe()
+                for task in self._tasks:
                     task.cancel()
-                await asyncio.gather(listener, *self._tasks, return_exceptions=True)
+                await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _deliver_forever(self, sender: WebhookSender) -> None:
         failures = 0
@@ -221,31 +221,6 @@ class WebhookDeliverer:
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
         self._wake.clear()
-
-    def _on_notification(self, *_: Any) -> None:
-        self._wake.set()
-
-    async def _listen_forever(self) -> None:
-        """Keep a LISTEN connection; reconnect when the database drops it."""
-        failures = 0
-        while True:
-            connection: asyncpg.Connection | None = None
-            lost = asyncio.Event()
-            try:
-                connection = await asyncpg.connect(plain_database_url(self.database.engine.url))
-                connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(DELIVERY_CHANNEL, self._on_notification)
-                failures = 0
-                self._wake.set()  # catch up on whatever was written while we were not listening
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                failures += 1
-                _log.warning("webhook worker cannot LISTEN; polling meanwhile", error=repr(error))
-            finally:
-                if connection is not None and not connection.is_closed():
-                    with contextlib.suppress(Exception):
-                        await connection.close(timeout=2)
-            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
 
 
 def _attempt_row(delivery: Row[Any], outcome: Outcome) -> dict[str, Any]:

@@ -32,9 +32,8 @@ def _outbox_relay(context: WorkerContext) -> Iterable[Work]:
 
     relay = build_relay(settings, context.database, context.registry)
     work: list[Work] = [Loop("outbox-relay", relay.run)]
-    # The relay's periodic chores run as jobs of their own here (metrics, graceful stop), not
-    # as tasks inside relay.run; as before, each first runs at start.
-    relay.metrics_interval = relay.purge_interval = 0.0
+    # The relay's periodic chores are jobs of their own (metrics, graceful stop), each first run
+    # at start; they run in every process, not only in the leading relay's.
     if settings.relay_metrics_interval_seconds > 0:
 
         async def refresh_backlog() -> int:
