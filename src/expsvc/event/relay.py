@@ -169,6 +169,8 @@ class OutboxRelay:
         failures = 0
         wake = self._sink_wakes[sink.name]
         while True:
+            if isinstance(sink, DatabaseSink) and (quiet := sink.quiet_for()) > 0:
+                await asyncio.sleep(quiet)  # then catch up on what gathered meanwhile
             try:
                 while await self.publish_once(sink) == self.batch_size:
                     pass

@@ -4,10 +4,17 @@ It writes rows in the relay's transaction (a :class:`~expsvc.event.sinks.Databas
 event becomes deliveries exactly once, however the relay crashes; the delivery worker sends them.
 An endpoint receives the events of the types it subscribes to (all when it names none) that
 occurred after it was created.
+
+With no active endpoint the sink writes nothing, and then says so for a second
+(:meth:`WebhookSink.quiet_for`): the relay leaves its cursor behind meanwhile instead of
+spending a transaction per batch on it. Nothing is lost by lagging: an endpoint receives only
+events that occurred after it was created, so catching up later fans out exactly the rows an
+immediate pass would have; an endpoint's first events just wait up to that second.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,16 +25,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expsvc.ids import new_id
 from expsvc.webhook.repository import DeliveryRepository, WebhookRepository
 
+_QUIET_SECONDS = 1.0
+
 
 class WebhookSink:
     name = "webhooks"
 
     def __init__(self, max_attempts: int) -> None:
         self.max_attempts = max_attempts
+        self._no_endpoints_until = 0.0  # time.monotonic()
+
+    def quiet_for(self) -> float:
+        return max(0.0, self._no_endpoints_until - time.monotonic())
 
     async def publish_in(self, session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
         endpoints = await WebhookRepository(session).subscribed()
         if not endpoints:
+            self._no_endpoints_until = time.monotonic() + _QUIET_SECONDS
             return
         rows = [
             self._delivery(endpoint.id, event)

@@ -30,6 +30,11 @@ class DatabaseSink(Protocol):
 
     async def publish_in(self, session: AsyncSession, events: Sequence[dict[str, Any]]) -> None: ...
 
+    def quiet_for(self) -> float:
+        """Seconds the relay may leave this sink alone: it knows its output would be empty (no
+        webhook endpoints) and that catching up later writes the same rows."""
+        ...
+
     async def close(self) -> None: ...
 
 
