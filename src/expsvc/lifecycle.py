@@ -101,9 +101,14 @@ def allowed_actions(kind: EntityKind, current: Status) -> list[Action]:
     return [a for a in ACTIONS[kind] if current in TRANSITIONS[a].sources]
 
 
+def allows(kind: EntityKind, action: Action, current: Status) -> bool:
+    """Whether the table lets a ``current`` entity of ``kind`` take ``action``."""
+    return action in ACTIONS[kind] and current in TRANSITIONS[action].sources
+
+
 def plan_transition(kind: EntityKind, action: Action, current: Status) -> Status:
     """The status ``action`` leads to from ``current``; :class:`InvalidTransition` if none."""
-    if action not in ACTIONS[kind] or current not in TRANSITIONS[action].sources:
+    if not allows(kind, action, current):
         allowed = allowed_actions(kind, current)
         raise InvalidTransition(
             f"cannot {action} a {current} {kind}; allowed: {', '.join(allowed) or 'none'}",

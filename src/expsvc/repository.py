@@ -116,12 +116,13 @@ class EntityRepository:
         )
 
     async def lock_many(
-        self, ids: Sequence[uuid.UUID], columns: Sequence[str] = ()
+        self, ids: Sequence[uuid.UUID], columns: Sequence[str] = (), *, skip_locked: bool = False
     ) -> dict[uuid.UUID, Row[Any]]:
         """Lock the rows of ``ids`` that exist, in id order, and read ``columns`` (all if none).
 
         Every bulk operation takes its row locks in id order, so two of them never deadlock,
         and a single-entity action (one row) waits for a bulk one or the other way round.
+        ``skip_locked``: rows another transaction holds are left out instead of waited for.
         """
         table = self.table
         selected = [table.c[name] for name in ("id", *columns)] if columns else [table]
@@ -129,9 +130,21 @@ class EntityRepository:
             select(*selected)
             .where(table.c.id == any_(id_array(ids)))
             .order_by(table.c.id)
-            .with_for_update(key_share=True)
+            .with_for_update(key_share=True, skip_locked=skip_locked)
         )
         return {row.id: row for row in (await self.session.execute(query)).all()}
+
+    async def parent_ids(self, ids: Sequence[uuid.UUID], foreign_key: str) -> list[uuid.UUID]:
+        """The parents (through ``foreign_key``) of the rows of ``ids``, in id order; unlocked:
+        an entity never changes its parent."""
+        parent = self.table.c[foreign_key]
+        query = (
+            select(parent)
+            .where(self.table.c.id == any_(id_array(ids)))
+            .group_by(parent)
+            .order_by(parent)
+        )
+        return list((await self.session.execute(query)).scalars())
 
     async def update_many(self, ids: Sequence[uuid.UUID], values: dict[str, Any]) -> list[Row[Any]]:
         """Apply ``values`` to the (already locked) rows of ``ids``; the new rows in id order."""

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
@@ -151,6 +152,64 @@ async def test_a_run_both_silent_and_too_long_is_reported_as_heartbeat_lost(
     (run_id,) = await insert_running_runs(database_url, 1, started_ago=7200, heartbeat_ago=3600)
     assert await reaper(database, max_duration=3600).reap_batch() == 1
     assert (await run_row(database_url, run_id))["failure_reason"] == "heartbeat_lost"
+
+
+async def test_a_batch_of_both_reasons_records_each_run_once_under_one_batch_id(
+    client: httpx.AsyncClient, database: Database, database_url: str
+) -> None:
+    silent = await insert_running_runs(database_url, 2, started_ago=1000, heartbeat_ago=900)
+    capped = await create_experiment(client, max_duration_seconds=600)
+    too_long = await insert_running_runs(
+        database_url, 2, started_ago=700, heartbeat_ago=1, experiment_id=uuid.UUID(capped["id"])
+    )
+    reasons = {
+        **dict.fromkeys(silent, "heartbeat_lost"),
+        **dict.fromkeys(too_long, "max_duration_exceeded"),
+    }
+    captures: dict[uuid.UUID, uuid.UUID] = {}
+    for run_id in reasons:
+        response = await client.post(f"/v1/runs/{run_id}/captures", json={})
+        capture = uuid.UUID(response.json()["id"])
+        await act(client, f"/v1/captures/{capture}", "start")
+        captures[capture] = run_id
+
+    assert await reaper(database).reap_batch() == 4
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        runs_history = await connection.fetch(
+            "SELECT entity_id, reason, batch_id, actor, source FROM status_history"
+            " WHERE entity_type = 'run' AND to_status = 'failed'"
+        )
+        audit = await connection.fetch(
+            "SELECT entity_id, changes -> 'reason' ->> 'after' AS reason, batch_id"
+            " FROM audit_log WHERE entity_type = 'run' AND action = 'fail'"
+        )
+        events = await connection.fetch(
+            "SELECT entity_id, data ->> 'reason' AS reason, data ->> 'batch_id' AS batch_id,"
+            " data -> 'run' ->> 'failure_reason' AS failure_reason"
+            " FROM outbox_events WHERE type = 'run.failed'"
+        )
+        captures_history = await connection.fetch(
+            "SELECT entity_id, reason, batch_id, source FROM status_history"
+            " WHERE entity_type = 'capture' AND to_status = 'finished'"
+        )
+    finally:
+        await connection.close()
+    (batch_id,) = {row["batch_id"] for row in runs_history}
+    assert batch_id is not None
+    assert sorted((r["entity_id"], r["reason"]) for r in runs_history) == sorted(reasons.items())
+    assert {(r["actor"], r["source"]) for r in runs_history} == {("system:reaper", "worker")}
+    assert sorted((r["entity_id"], r["reason"]) for r in audit) == sorted(reasons.items())
+    assert {r["batch_id"] for r in audit} == {batch_id}
+    assert sorted((r["entity_id"], r["reason"]) for r in events) == sorted(reasons.items())
+    assert all(r["failure_reason"] == r["reason"] for r in events)
+    assert {r["batch_id"] for r in events} == {str(batch_id)}
+    # Each run's running capture session stopped with it, once, in the same batch.
+    assert sorted(r["entity_id"] for r in captures_history) == sorted(captures)
+    assert {(r["reason"], r["batch_id"], r["source"]) for r in captures_history} == {
+        ("run_failed", batch_id, "system")
+    }
 
 
 async def test_runs_in_other_statuses_are_left_alone(

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Row, any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from expsvc.capture.schemas import CaptureQuery
+from expsvc.lifecycle import Status
 from expsvc.models import capture_sessions
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository, id_array
@@ -59,14 +60,17 @@ class CaptureRepository(EntityRepository):
         return await self.fetch_page(query, ordering, after, limit)
 
     async def stop_running_of_runs(
-        self, run_ids: Sequence[uuid.UUID], values: dict[str, Any]
+        self, run_ids: Sequence[uuid.UUID], sources: Collection[Status], values: dict[str, Any]
     ) -> list[Row[Any]]:
-        """Apply ``values`` to every running capture session of the runs; the updated rows, in
-        id order."""
+        """Apply ``values`` to every capture session of the runs in one of ``sources`` (the
+        statuses the action table lets stop); the updated rows, in id order."""
         table = capture_sessions
         query = (
             update(table)
-            .where(table.c.run_id == any_(id_array(run_ids)), table.c.status == "running")
+            .where(
+                table.c.run_id == any_(id_array(run_ids)),
+                table.c.status.in_([status.value for status in sources]),
+            )
             .values(**values, version=table.c.version + 1, updated_at=func.now())
             .returning(table)
         )

@@ -22,9 +22,7 @@ from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed
 from expsvc.ids import new_id
 from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
-from expsvc.models import runs
 from expsvc.pagination import Ordering, PageRequest, RowPage
-from expsvc.repository import ParentGuard
 from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
 from expsvc.transitions import apply_transition, apply_update
@@ -32,7 +30,6 @@ from expsvc.transitions import apply_transition, apply_update
 _KIND = EntityKind.capture
 _NEWEST_FIRST = Ordering("created_at", descending=True)
 _EDITABLE = frozenset({Status.draft, Status.running})
-_RUN_RUNNING = ParentGuard(runs, "run_id", frozenset({Status.running}))
 
 
 class CaptureNotFound(NotFound):
@@ -168,12 +165,12 @@ class CaptureService:
                 run_status=run_status,
             )
 
-        # The run is locked FOR SHARE before the session (the order RunService.finish takes
-        # them): a run finishing concurrently either waits for this start and then stops the
-        # session, or finishes first and this start sees it.
+        # The run is locked FOR SHARE before the session (the engine's parent guard; the order
+        # a run's finish takes them): a run finishing concurrently either waits for this start
+        # and then stops the session, or finishes first and this start sees it.
         done = await apply_transition(
-            self.session, self.captures, _KIND, capture_id, Action.start, context, expected,
-            CaptureNotFound, reason, (_RUN_RUNNING, refuse_unless_run_running),
+            self.session, _KIND, capture_id, Action.start, context, expected,
+            CaptureNotFound, reason, refuse_unless_run_running,
         )  # fmt: skip
         return CaptureRead.model_validate(done.row)
 
@@ -199,9 +196,8 @@ class CaptureService:
         reason: str | None,
     ) -> CaptureRead:
         done = await apply_transition(
-            self.session, self.captures, _KIND, capture_id, action, context,
-            expected, CaptureNotFound, reason,
-        )  # fmt: skip
+            self.session, _KIND, capture_id, action, context, expected, CaptureNotFound, reason
+        )
         return CaptureRead.model_validate(done.row)
 
 

@@ -139,8 +139,8 @@ class ExperimentService:
         if action is not Action.start:
             await self._refuse_if_runs_running(experiment_id)
         done = await apply_transition(
-            self.session, self.repository, EntityKind.experiment, experiment_id, action,
-            context, expected, ExperimentNotFound, reason,
+            self.session, _KIND, experiment_id, action, context, expected,
+            ExperimentNotFound, reason,
         )  # fmt: skip
         return ExperimentRead.model_validate(done.row)
 

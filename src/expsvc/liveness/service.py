@@ -4,22 +4,22 @@ ran too long."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.auth.principal import Principal
 from expsvc.capture.service import RunNotRunning
-from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.ids import new_id
-from expsvc.lifecycle import Source
-from expsvc.liveness.repository import LivenessRepository
-from expsvc.run.service import RunNotFound, RunService
+from expsvc.lifecycle import Action, EntityKind, Source
+from expsvc.liveness.repository import LivenessRepository, StaleRun
+from expsvc.run.service import RunNotFound
+from expsvc.transitions import transition_many
 
 REAPER = Principal("system:reaper")
-_ANY_VERSION = ExpectedVersions(None)
 _log = structlog.get_logger("expsvc.reaper")
 
 
@@ -45,8 +45,9 @@ class RunReaper:
     """Fails running runs past their heartbeat timeout or maximum duration, a batch at a time.
 
     Each batch is one transaction: the runs are claimed ``FOR NO KEY UPDATE SKIP LOCKED`` and
-    failed through :meth:`RunService.fail` (history, audit, event; running capture sessions
-    stopped), all committed together or not at all.
+    failed through :func:`expsvc.transitions.transition_many`, one call per reason (history,
+    audit, event with the batch's id; running capture sessions stopped), all committed
+    together or not at all.
     """
 
     def __init__(
@@ -68,15 +69,25 @@ class RunReaper:
         context = ActionContext(
             principal=REAPER, request_id=None, source=Source.worker, batch_id=batch_id
         )
+        failed: list[tuple[uuid.UUID, str]] = []
         async with self.database.sessionmaker() as session, session.begin():
             stale = await LivenessRepository(session).claim_stale(
                 self.heartbeat_timeout, self.max_duration, self.batch_size
             )
-            runs = RunService(session)
-            for run in stale:
-                await runs.fail(context, run.id, _ANY_VERSION, run.reason)
-        for run in stale:
-            _log.warning(
-                "run reaped", run_id=str(run.id), reason=run.reason, batch_id=str(batch_id)
-            )
-        return len(stale)
+            for reason, run_ids in _by_reason(stale).items():
+                planned = await transition_many(
+                    session, EntityKind.run, run_ids, Action.fail, context,
+                    reason=reason, atomic=False, skip_locked=True,
+                )  # fmt: skip
+                failed += [(p.id, reason) for p in planned if p.refusal is None]
+        for run_id, reason in failed:
+            _log.warning("run reaped", run_id=str(run_id), reason=reason, batch_id=str(batch_id))
+        return len(failed)
+
+
+def _by_reason(stale: Sequence[StaleRun]) -> dict[str, list[uuid.UUID]]:
+    """The runs' ids by reason (heartbeat_lost, max_duration_exceeded), each in id order."""
+    grouped: dict[str, list[uuid.UUID]] = {}
+    for run in stale:
+        grouped.setdefault(run.reason, []).append(run.id)
+    return {reason: sorted(ids) for reason, ids in sorted(grouped.items())}

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Select,
     String,
     TextualSelect,
-    any_,
     column,
     func,
     literal,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 
 from expsvc.models import runs
 from expsvc.pagination import Ordering
-from expsvc.repository import EntityRepository, id_array, json_text
+from expsvc.repository import EntityRepository, json_text
 from expsvc.run.schemas import RunFilter
 
 
@@ -111,16 +110,6 @@ class RunRepository(EntityRepository):
     async def matching_ids(self, where: RunFilter, limit: int) -> list[uuid.UUID]:
         """Ids of the runs ``where`` selects, in id order, at most ``limit``."""
         query = _filtered(select(runs.c.id), where).order_by(runs.c.id).limit(limit)
-        return list((await self.session.execute(query)).scalars())
-
-    async def experiment_ids(self, run_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-        """The experiments these runs belong to, in id order (unlocked: it never changes)."""
-        query = (
-            select(runs.c.experiment_id)
-            .where(runs.c.id == any_(id_array(run_ids)))
-            .group_by(runs.c.experiment_id)
-            .order_by(runs.c.experiment_id)
-        )
         return list((await self.session.execute(query)).scalars())
 
     async def running_ids(self, experiment_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
