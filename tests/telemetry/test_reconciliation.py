@@ -159,6 +159,34 @@ async def test_sessions_without_telemetry_are_failed(harness: Harness) -> None:
     )  # fmt: skip
 
 
+async def test_a_session_a_request_holds_is_left_for_the_next_pass(harness: Harness) -> None:
+    capture = await harness.running_capture("cs-held")
+    await harness.sql(
+        "UPDATE capture_sessions SET started_at = now() - interval '2 hours' WHERE id = $1",
+        _uuid(capture["id"]),
+    )
+    holder = await asyncpg.connect(harness.database_url)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute(
+            "SELECT 1 FROM capture_sessions WHERE id = $1 FOR NO KEY UPDATE", _uuid(capture["id"])
+        )
+        report = await asyncio.wait_for(harness.reconcile(), 30)  # skipped, not waited for
+        assert report["failed_telemetry_lost"]["count"] == 0
+        await transaction.rollback()
+    finally:
+        await holder.close()
+    assert (await harness.capture(capture["id"]))["status"] == "running"
+
+    report = await harness.reconcile()
+    assert report["failed_telemetry_lost"]["capture_ids"] == [capture["id"]]
+    failed = await history(harness.client, capture["id"])
+    assert [(e["from_status"], e["to_status"], e["reason"]) for e in failed[:1]] == [
+        ("running", "failed", "telemetry_lost")
+    ]
+
+
 @pytest.mark.parametrize("overrides", [{"telemetry_lost_after_seconds": 0}])
 async def test_telemetry_loss_can_be_switched_off(harness: Harness) -> None:
     capture = await harness.running_capture("cs-off")

@@ -32,11 +32,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.auth.principal import Principal
-from expsvc.changes import ChangeRecorder
 from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.integration.repository import purge_inbox
-from expsvc.lifecycle import Action, EntityKind, Source, Status
+from expsvc.lifecycle import Action, EntityKind, Source
 from expsvc.settings import Settings
 from expsvc.telemetry.ingest import MAX_IDS_PER_REQUEST, IngestClient, IngestUnavailable
 from expsvc.telemetry.reconciliation_repository import ReconciliationRepository
@@ -51,6 +50,7 @@ from expsvc.telemetry.reconciliation_schemas import (
     ReconciliationFindings,
 )
 from expsvc.telemetry.repository import TelemetryRepository
+from expsvc.transitions import Planned, transition_many
 
 if TYPE_CHECKING:
     from expsvc.worker.runtime import Work, WorkerContext
@@ -134,13 +134,15 @@ class Reconciler:
 
     async def _close(
         self, session: AsyncSession, victims: Select[Any], action: Action, reason: str
-    ) -> list[Any]:
-        target = Status.finished if action is Action.stop else Status.failed
-        rows = list(await ReconciliationRepository(session).close_running(victims, target, reason))
-        await ChangeRecorder(session).transitioned(
-            EntityKind.capture, action, rows, Status.running, self.context, reason
-        )
-        return rows
+    ) -> list[Planned]:
+        """Claim the running sessions of ``victims`` and apply ``action`` through the engine;
+        the sessions it changed."""
+        ids = await ReconciliationRepository(session).claim_running(victims)
+        planned = await transition_many(
+            session, EntityKind.capture, ids, action, self.context,
+            reason=reason, atomic=False, skip_locked=True,
+        )  # fmt: skip
+        return [p for p in planned if p.refusal is None]
 
     async def _pull_ingest(self, stopped: _Case) -> IngestReport:
         if self.settings.telemetry_ingest_url is None:

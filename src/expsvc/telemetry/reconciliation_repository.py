@@ -7,17 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, exists, func, select, text, update
+from sqlalchemy import Row, Select, delete, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.lifecycle import TERMINAL, Status
+from expsvc.lifecycle import TERMINAL
 from expsvc.models import (
     capture_reconciliation_reports,
     capture_sessions,
     orphan_telemetry,
     runs,
 )
-from expsvc.transitions import transition_values
 
 _cs = capture_sessions
 _reports = capture_reconciliation_reports
@@ -29,29 +28,16 @@ class ReconciliationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def close_running(
-        self, victims: Select[Any], target: Status, reason: str | None
-    ) -> Sequence[Row[Any]]:
-        """Move the running sessions ``victims`` (a query of ids) to ``target``; the new rows.
+    async def claim_running(self, victims: Select[Any]) -> list[uuid.UUID]:
+        """Lock the running sessions of ``victims`` (a query of ids); their ids, in id order.
 
         Rows another transaction holds are skipped (the next pass gets them), so a pass never
-        waits behind a request; the status is checked again under the lock.
+        waits behind a request; the query's conditions are checked again under the lock.
         """
         locked = victims.where(_cs.c.status == "running").with_for_update(
             skip_locked=True, key_share=True
         )
-        query = (
-            update(_cs)
-            .where(_cs.c.id.in_(locked.scalar_subquery()), _cs.c.status == "running")
-            .values(
-                **transition_values(target, reason),
-                version=_cs.c.version + 1,
-                updated_at=func.now(),
-            )
-            .returning(_cs)
-        )
-        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
-        return rows
+        return sorted((await self.session.execute(locked)).scalars())
 
     @staticmethod
     def of_closed_runs(limit: int) -> Select[Any]:
