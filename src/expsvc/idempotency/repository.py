@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.change_log import PendingChanges, followed_by
 from expsvc.models import idempotency_keys as _table
 
 # A fixed 64-bit advisory lock id for the singleton purge job (derived, not hand-picked, so it
@@ -55,14 +56,17 @@ _GET_LIVE = select(_table).where(
     _table.c.key == bindparam("key"),
     _table.c.expires_at > func.now(),
 )
-_STORE_RESPONSE = text(
-    """
+_STORE_RESPONSE_SQL = """
     UPDATE idempotency_keys
     SET response_status = :status, response_headers = CAST(:headers AS jsonb),
         response_body = :body
     WHERE principal = :principal AND key = :key
-    """
-).bindparams(bindparam("body", type_=LargeBinary()))
+"""
+_STORE_RESPONSE = text(_STORE_RESPONSE_SQL).bindparams(bindparam("body", type_=LargeBinary()))
+# The request's change log and its stored response: the transaction's last statement.
+_STORE_RESPONSE_WITH_CHANGES = text(followed_by(_STORE_RESPONSE_SQL)).bindparams(
+    bindparam("body", type_=LargeBinary())
+)
 
 
 def _key_lock_name(principal: str, key: str) -> str:
@@ -108,19 +112,29 @@ class IdempotencyRepository:
         return row
 
     async def store_response(
-        self, principal: str, key: str, status: int, headers: dict[str, str], body: bytes
+        self,
+        principal: str,
+        key: str,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        changes: PendingChanges,
     ) -> None:
-        """Complete the record this transaction claimed with the response to replay."""
-        await self.session.execute(
-            _STORE_RESPONSE,
-            {
-                "principal": principal,
-                "key": key,
-                "status": status,
-                "headers": orjson.dumps(headers).decode(),
-                "body": body,
-            },
-        )
+        """Complete the record this transaction claimed with the response to replay, writing
+        the request's pending ``changes`` in the same statement."""
+        parameters = {
+            "principal": principal,
+            "key": key,
+            "status": status,
+            "headers": orjson.dumps(headers).decode(),
+            "body": body,
+        }
+        if changes:
+            await self.session.execute(
+                _STORE_RESPONSE_WITH_CHANGES, parameters | changes.parameters()
+            )
+        else:
+            await self.session.execute(_STORE_RESPONSE, parameters)
 
     async def purge_expired(self, batch_size: int) -> int:
         """Delete up to ``batch_size`` expired records; returns how many were deleted."""

@@ -108,6 +108,8 @@ async def respond_idempotently(
     # the client retry with the same key after fixing the cause (docs/adr/0005).
     if response.status_code < 400:
         await service.record(principal, key, _capture(response))
+    else:
+        await service.not_recorded()
     return response
 
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.change_log import ChangeLogRepository
 from expsvc.errors import BadRequest, Conflict, ValidationFailed
 from expsvc.idempotency.repository import IdempotencyRepository
 
@@ -84,6 +85,7 @@ class IdempotencyService:
 
     def __init__(self, session: AsyncSession, ttl: timedelta, retry_after: int) -> None:
         self.repository = IdempotencyRepository(session)
+        self.change_log = ChangeLogRepository(session)
         self.ttl = ttl
         self.retry_after = retry_after
 
@@ -104,6 +106,7 @@ class IdempotencyService:
                 headers={"Retry-After": str(self.retry_after)},
             )
         if claimed:
+            self.change_log.defer()  # it joins the statement that stores the response
             return None
         row = await self.repository.get_live(principal, key)
         assert row is not None  # live (not claimable) and locked by us: it cannot go away
@@ -115,7 +118,17 @@ class IdempotencyService:
         return StoredResponse(row.response_status, row.response_headers, row.response_body)
 
     async def record(self, principal: str, key: str, response: StoredResponse) -> None:
-        """Store the response of the request that claimed ``key``, for later replays."""
+        """Store the response of the request that claimed ``key``, for later replays, with
+        the request's change log, held back since the claim: one statement."""
         await self.repository.store_response(
-            principal, key, response.status, dict(response.headers), response.body
+            principal,
+            key,
+            response.status,
+            dict(response.headers),
+            response.body,
+            self.change_log.take_pending(),
         )
+
+    async def not_recorded(self) -> None:
+        """The claimed request answered without a response to store: write its change log."""
+        await self.change_log.write_pending()
