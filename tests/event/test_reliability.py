@@ -303,9 +303,7 @@ async def test_one_relay_leads_and_a_standby_takes_over_when_it_dies(
     leader.kill9()  # its session, and the leader's lock with it, ends with the process
     killed_at = time.monotonic()
     await create_experiments(database_url, 100, per_transaction=10)
-    entries = await wait_for_ids(
-        redis_url, redis_stream, set(await outbox_event_ids(database_url))
-    )
+    entries = await wait_for_ids(redis_url, redis_stream, set(await outbox_event_ids(database_url)))
     took_over = time.monotonic() - killed_at
     assert sequenced(standby) == 100
     assert standby.metrics()[("expsvc_outbox_published_events_total", "redis")] == 100

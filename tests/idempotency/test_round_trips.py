@@ -86,7 +86,7 @@ async def test_a_keyed_run_start_writes_both_changes_with_its_stored_response(
     history = await client.get(f"/v1/experiments/{experiment['id']}/history")
     assert [h["to_status"] for h in history.json()["items"]] == ["running"]
     history = await client.get(f"/v1/runs/{run['id']}/history")
-    assert [h["to_status"] for h in history.json()["items"]][0] == "running"
+    assert [h["to_status"] for h in history.json()["items"]] == ["running"]
 
 
 async def test_without_a_key_or_with_a_refusal_the_change_log_is_written_as_before(
