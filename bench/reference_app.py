@@ -53,17 +53,28 @@ from expsvc.capture.repository import CaptureRepository
 from expsvc.change_log import _TABLES, _WRITE
 from expsvc.event.catalogue import created_event, transition_event
 from expsvc.experiment.repository import _START_DRAFT_OF_RUN
-from expsvc.idempotency.repository import _CLAIM, _GET_LIVE, _STORE_RESPONSE, _key_lock_name
+from expsvc.idempotency.repository import (
+    _CLAIM,
+    _GET_LIVE,
+    _STORE_RESPONSE_WITH_CHANGES,
+    _key_lock_name,
+)
 from expsvc.ids import new_id
 from expsvc.lifecycle import TRANSITIONS, Action, EntityKind, Status
 from expsvc.models import runs
 from expsvc.repository import _by_id, _transition_statement
 from expsvc.run.repository import _CREATE_IN_OPEN_EXPERIMENT
-from expsvc.run.service import _CAPTURE_STOP_REASONS, _EXPERIMENT_OPEN, FIRST_RUN_STARTED
 from expsvc.settings import Settings
-from expsvc.transitions import transition_values
+from expsvc.transitions import (
+    _CAPTURE_STOP_REASONS,
+    FIRST_RUN_STARTED,
+    PARENT_GUARDS,
+    transition_values,
+)
 
 _DIALECT = asyncpg_dialect()
+# IN (…) lists rendered as the engine expands them at execution: one $n per element.
+_EXPAND = {"render_postcompile": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +92,7 @@ class Statement:
 
 def _compile(statement: ClauseElement, given: Collection[str]) -> Statement:
     """Compile ``statement`` as the service's engine does; refuse parameters we do not give."""
-    compiled = statement.compile(dialect=_DIALECT)
+    compiled = statement.compile(dialect=_DIALECT, compile_kwargs=_EXPAND)
     names = tuple(compiled.positiontup or ())
     fixed = {name: value for name, value in compiled.params.items() if value is not None}
     unknown = set(names) - set(given) - set(fixed)
@@ -113,7 +124,10 @@ def _capture_stop() -> tuple[Statement, str]:
     placeholder = uuid.UUID(int=0)
     session = _StandInSession()
     repository = CaptureRepository(session)  # type: ignore[arg-type]
-    call = repository.stop_running_of_runs([placeholder], transition_values(Status.finished))
+    stop = TRANSITIONS[Action.stop]
+    call = repository.stop_running_of_runs(
+        [placeholder], stop.sources, transition_values(stop.target)
+    )
     try:
         call.send(None)  # awaits nothing but the stand-in's execute
     except StopIteration:
@@ -121,7 +135,7 @@ def _capture_stop() -> tuple[Statement, str]:
     else:
         raise RuntimeError("stop_running_of_runs awaited more than its statement")
     [statement] = session.executed
-    compiled = statement.compile(dialect=_DIALECT)
+    compiled = statement.compile(dialect=_DIALECT, compile_kwargs=_EXPAND)
     [ids] = [name for name, value in compiled.params.items() if value == [placeholder]]
     return _compile(statement, {ids}), ids
 
@@ -138,10 +152,14 @@ CLAIM = _compile(
     _CLAIM, {"lock_name", "principal", "key", "method", "path", "fingerprint", "ttl_seconds"}
 )
 GET_LIVE = _compile(_GET_LIVE, {"principal", "key"})
-STORE_RESPONSE = _compile(_STORE_RESPONSE, {"status", "headers", "body", "principal", "key"})
+_STORE_GIVEN = {"status", "headers", "body", "principal", "key"}
+STORE_RESPONSE_WITH_CHANGES = _compile(
+    _STORE_RESPONSE_WITH_CHANGES, _STORE_GIVEN | _CHANGE_LOG_NAMES
+)
 CREATE = _compile(_CREATE_IN_OPEN_EXPERIMENT, {"experiment_id", *_RUN_COLUMNS})
 CHANGE_LOG = _compile(_WRITE, _CHANGE_LOG_NAMES)
 START_DRAFT_EXPERIMENT = _compile(_START_DRAFT_OF_RUN, {"run_id"})
+_EXPERIMENT_OPEN = PARENT_GUARDS[(EntityKind.run, Action.start)]
 START = _compile(_transition_statement(runs, Status.running, _EXPERIMENT_OPEN), _TRANSITION_GIVEN)
 FINISH = _compile(_transition_statement(runs, Status.finished, None), _TRANSITION_GIVEN)
 STOP_CAPTURES, _CAPTURE_RUN_IDS = _capture_stop()
@@ -232,8 +250,8 @@ def _change_log(
     changes: Sequence[dict[str, Any]],
     details: dict[str, Any],
     history: tuple[str, str, str | None] | None = None,
-) -> list[Any]:
-    """The change log statement's arguments for ``rows`` (entities after the change): an audit
+) -> dict[str, Any]:
+    """The change log statement's values for ``rows`` (entities after the change): an audit
     row and an event each, and a status-history row each when ``history`` (from, to, reason)."""
     ids = [row["id"] for row in rows]
     count = len(ids)
@@ -275,7 +293,7 @@ def _change_log(
             "h_request_id": [caller.request_id] * count,
             "h_batch_id": [None] * count,
         }
-    return CHANGE_LOG.args(values)
+    return values
 
 
 def _transition_log(
@@ -286,7 +304,7 @@ def _transition_log(
     previous: str,
     source: str,
     reason: str | None,
-) -> list[Any]:
+) -> dict[str, Any]:
     target = rows[0]["status"]
     change: dict[str, Any] = {"status": {"before": previous, "after": target}}
     if reason is not None:
@@ -343,24 +361,36 @@ async def _claim(connection: asyncpg.Connection, request: Request, body: bytes) 
         raise _Refused(replay)
 
 
-async def _store(connection: asyncpg.Connection, request: Request, response: Response) -> None:
-    """The response stored with the claimed key, last in the transaction."""
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return
-    headers = {name: value for name, value in response.headers.items() if name != "content-length"}
-    await connection.execute(
-        STORE_RESPONSE.sql,
-        *STORE_RESPONSE.args(
-            {
-                "status": response.status_code,
-                "headers": _dumps(headers).decode(),
-                "body": response.body,
-                "principal": ANONYMOUS,
-                "key": key,
-            }
-        ),
-    )
+class _ChangeLog:
+    """The request's change-log writes, as the service makes them: each at once without an
+    Idempotency-Key; with one, held for the statement that stores the response."""
+
+    def __init__(self, connection: asyncpg.Connection, request: Request) -> None:
+        self.connection = connection
+        self.key = request.headers.get("idempotency-key")
+        self.held: dict[str, list[Any]] = {name: [] for name in _CHANGE_LOG_NAMES}
+
+    async def write(self, values: dict[str, Any]) -> None:
+        if self.key is None:
+            await self.connection.execute(CHANGE_LOG.sql, *CHANGE_LOG.args(values))
+            return
+        for name, column in values.items():
+            self.held[name] += column
+
+    async def store(self, response: Response) -> None:
+        """The held rows and the response stored with the claimed key: the last statement."""
+        if self.key is None:
+            return
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        stored = {
+            "status": response.status_code,
+            "headers": _dumps(headers).decode(),
+            "body": response.body,
+            "principal": ANONYMOUS,
+            "key": self.key,
+        }
+        statement = STORE_RESPONSE_WITH_CHANGES
+        await self.connection.execute(statement.sql, *statement.args(self.held | stored))
 
 
 @app.get("/v1/runs/{run_id}")
@@ -404,15 +434,15 @@ async def create_run(experiment_id: uuid.UUID, request: Request) -> Response:
                 for name, value in run.items()
                 if value is not None and name not in _BOOKKEEPING
             }
-            await connection.execute(
-                CHANGE_LOG.sql,
-                *_change_log(
+            log = _ChangeLog(connection, request)
+            await log.write(
+                _change_log(
                     caller, "run", [run], action="create", event_type=_RUN_CREATED,
                     source="user", changes=[changes], details={},
                 ),
             )  # fmt: skip
             response = _answer(run, 201, location=True)
-            await _store(connection, request, response)
+            await log.store(response)
     except _Refused as refused:
         return refused.response
     return response
@@ -425,6 +455,7 @@ async def _transition(
     run_id: uuid.UUID,
     caller: _Caller,
     action: Action,
+    log: _ChangeLog,
 ) -> dict[str, Any]:
     """The run's guarded transition and its change log; the run after it."""
     row = await connection.fetchrow(statement.sql, *statement.args({**values, "id": run_id}))
@@ -433,8 +464,9 @@ async def _transition(
     if row["id"] is None:
         raise _Refused(_problem(409, f"cannot {action.value} a {row['previous_status']} run"))
     run = dict(zip(_RUN_COLUMNS, tuple(row)[_OUTCOME_COLUMNS:], strict=True))
-    log = _transition_log(caller, _RUN, [run], action, row["previous_status"], "user", None)
-    await connection.execute(CHANGE_LOG.sql, *log)
+    await log.write(
+        _transition_log(caller, _RUN, [run], action, row["previous_status"], "user", None)
+    )
     return run
 
 
@@ -445,18 +477,22 @@ async def start_run(run_id: uuid.UUID, request: Request) -> Response:
     try:
         async with request.app.state.pool.acquire() as connection, connection.transaction():
             await _claim(connection, request, body)
+            log = _ChangeLog(connection, request)
             started = await connection.fetchrow(
                 START_DRAFT_EXPERIMENT.sql, *START_DRAFT_EXPERIMENT.args({"run_id": run_id})
             )
             if started is not None:  # the first run of a draft experiment starts it
-                log = _transition_log(
-                    caller, EntityKind.experiment, [dict(started)], Action.start, "draft",
-                    "system", FIRST_RUN_STARTED,
+                await log.write(
+                    _transition_log(
+                        caller, EntityKind.experiment, [dict(started)], Action.start, "draft",
+                        "system", FIRST_RUN_STARTED,
+                    )
                 )  # fmt: skip
-                await connection.execute(CHANGE_LOG.sql, *log)
-            run = await _transition(connection, START, _START_VALUES, run_id, caller, Action.start)
+            run = await _transition(
+                connection, START, _START_VALUES, run_id, caller, Action.start, log
+            )
             response = _answer(run, 200)
-            await _store(connection, request, response)
+            await log.store(response)
     except _Refused as refused:
         return refused.response
     return response
@@ -469,21 +505,23 @@ async def finish_run(run_id: uuid.UUID, request: Request) -> Response:
     try:
         async with request.app.state.pool.acquire() as connection, connection.transaction():
             await _claim(connection, request, body)
+            log = _ChangeLog(connection, request)
             run = await _transition(
-                connection, FINISH, _FINISH_VALUES, run_id, caller, Action.finish
+                connection, FINISH, _FINISH_VALUES, run_id, caller, Action.finish, log
             )
             stopped = await connection.fetch(
                 STOP_CAPTURES.sql, *STOP_CAPTURES.args({_CAPTURE_RUN_IDS: [run_id]})
             )
             if stopped:  # the service records them only when there are any
                 rows = sorted((dict(row) for row in stopped), key=lambda row: row["id"])
-                log = _transition_log(
-                    caller, EntityKind.capture, rows, Action.stop, "running", "system",
-                    _CAPTURE_STOP_REASONS[Action.finish],
+                await log.write(
+                    _transition_log(
+                        caller, EntityKind.capture, rows, Action.stop, "running", "system",
+                        _CAPTURE_STOP_REASONS[Action.finish],
+                    )
                 )  # fmt: skip
-                await connection.execute(CHANGE_LOG.sql, *log)
             response = _answer(run, 200)
-            await _store(connection, request, response)
+            await log.store(response)
     except _Refused as refused:
         return refused.response
     return response
