@@ -185,9 +185,29 @@ class EntityRepository:
         rows = (await self.session.execute(query)).all()
         return sorted(rows, key=lambda row: row.id)
 
-    def sort_column(self, name: str) -> ColumnElement[Any]:
-        column: ColumnElement[Any] = self.table.c[name]
+    @classmethod
+    def sort_column(cls, name: str) -> ColumnElement[Any]:
+        column: ColumnElement[Any] = cls.table.c[name]
         return column
+
+    @classmethod
+    def page_statement(
+        cls, query: Select[Any], ordering: Ordering, after_null: bool | None
+    ) -> Select[Any]:
+        """``query`` in ``ordering`` (then id), past a keyset and up to a limit that are bound
+        at execution (:meth:`fetch_built_page`): one statement for every page of a query's
+        shape, so a hot list can build it once. ``after_null``: None on the first page, else
+        whether the last row served had no sort value."""
+        column = cls.sort_column(ordering.column)
+        id_column = cls.table.c.id
+        if after_null is not None:
+            nullable = bool(cls.table.c[ordering.column].nullable)
+            query = query.where(_keyset_after(column, id_column, after_null, ordering, nullable))
+        if ordering.descending:
+            query = query.order_by(column.desc(), id_column.desc())
+        else:
+            query = query.order_by(column.asc(), id_column.asc())
+        return query.limit(bindparam(_PAGE_LIMIT))
 
     async def fetch_page(
         self,
@@ -196,17 +216,23 @@ class EntityRepository:
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
     ) -> Sequence[Row[Any]]:
-        column = self.sort_column(ordering.column)
-        id_column = self.table.c.id
+        after_null = None if after is None else after[0] is None
+        statement = self.page_statement(query, ordering, after_null)
+        return await self.fetch_built_page(statement, after, limit)
+
+    async def fetch_built_page(
+        self,
+        statement: Select[Any],
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+        parameters: dict[str, Any] | None = None,
+    ) -> Sequence[Row[Any]]:
+        """Execute a :meth:`page_statement` with its filters' ``parameters``."""
+        values = dict(parameters or {})
+        values[_PAGE_LIMIT] = limit
         if after is not None:
-            nullable = bool(self.table.c[ordering.column].nullable)
-            query = query.where(_keyset_after(column, id_column, after, ordering, nullable))
-        if ordering.descending:
-            query = query.order_by(column.desc(), id_column.desc())
-        else:
-            query = query.order_by(column.asc(), id_column.asc())
-        result = await self.session.execute(query.limit(limit))
-        rows: Sequence[Row[Any]] = result.all()
+            values[_AFTER_VALUE], values[_AFTER_ID] = after
+        rows: Sequence[Row[Any]] = (await self.session.execute(statement, values)).all()
         return rows
 
 
@@ -321,16 +347,21 @@ def _by_id(table: Table, lock: str | None) -> Select[Any]:
     return query
 
 
+_PAGE_LIMIT, _AFTER_VALUE, _AFTER_ID = "page_limit", "page_after_value", "page_after_id"
+
+
 def _keyset_after(
-    column: Any, id_column: Any, after: tuple[Any, uuid.UUID], ordering: Ordering, nullable: bool
+    column: Any, id_column: Any, after_null: bool, ordering: Ordering, nullable: bool
 ) -> ColumnElement[bool]:
-    """Rows strictly after ``after`` in ORDER BY column, id (NULL counts as the largest)."""
-    value, last_id = after
+    """Rows strictly after the bound (sort value, id) in ORDER BY column, id (NULL counts as
+    the largest); ``after_null``: the bound sort value is NULL."""
+    value: Any = bindparam(_AFTER_VALUE)
+    last_id: Any = bindparam(_AFTER_ID)
     if ordering.descending:
-        if value is None:  # NULLs came first; then come the rest of the NULLs and every value
+        if after_null:  # NULLs came first; then come the rest of the NULLs and every value
             return or_(and_(column.is_(None), id_column < last_id), column.is_not(None))
         return or_(column < value, and_(column == value, id_column < last_id))
-    if value is None:  # ascending: NULLs are last
+    if after_null:  # ascending: NULLs are last
         return and_(column.is_(None), id_column > last_id)
     condition = or_(column > value, and_(column == value, id_column > last_id))
     return or_(condition, column.is_(None)) if nullable else condition
