@@ -149,11 +149,11 @@ class OutboxRelay:
         """Publish the sink's next batch; how many events (0: caught up or sink busy)."""
         async with self.database.sessionmaker() as session, session.begin():
             outbox = OutboxRepository(session)
-            last_seq = await outbox.claim_cursor(sink.name, sink.name in self._cursors_seen)
-            if last_seq is None:
+            seen = sink.name in self._cursors_seen
+            rows = await outbox.claim_batch(sink.name, self.batch_size, seen)
+            if rows is None:
                 return 0  # another relay holds this sink
             self._cursors_seen.add(sink.name)
-            rows = await outbox.read_after(last_seq, self.batch_size)
             if not rows:
                 return 0
             events = [cloudevent(row, self.source) for row in rows]

@@ -35,6 +35,23 @@ _SEQUENCE_PENDING = text(
 )
 
 
+# A sink's cursor locked (skipped when another relay holds it) and the batch after it, in one
+# statement: no rows when the cursor is held (or missing); one row of NULL event columns when
+# the sink is caught up.
+_CLAIM_BATCH = text(
+    f"""
+    WITH cursor AS (
+        SELECT last_seq FROM event_sink_cursors WHERE sink = :sink FOR UPDATE SKIP LOCKED
+    )
+    SELECT cursor.last_seq AS cursor_seq, {", ".join(f"batch.{c.name}" for c in outbox_events.c)}
+    FROM cursor LEFT JOIN LATERAL (
+        SELECT * FROM outbox_events WHERE seq > cursor.last_seq ORDER BY seq LIMIT :limit
+    ) AS batch ON true
+    ORDER BY batch.seq
+    """  # noqa: S608 - column names from the table definition
+)
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -70,26 +87,27 @@ class OutboxRepository:
         value = await self.session.scalar(select(func.min(outbox_events.c.seq)))
         return None if value is None else int(value)
 
-    async def claim_cursor(self, sink: str, exists: bool = False) -> int | None:
-        """Lock the sink's cursor for this transaction; None if another relay holds it.
+    async def claim_batch(
+        self, sink: str, limit: int, exists: bool = False
+    ) -> Sequence[Row[Any]] | None:
+        """Lock the sink's cursor for this transaction and read the next ``limit`` events
+        after it; None if another relay holds the cursor.
 
         ``exists``: the caller has seen the cursor row before (cursors are never deleted), so a
         miss can only mean another relay holds it: one round trip, winner or loser.
         """
-        query = (
-            select(event_sink_cursors.c.last_seq)
-            .where(event_sink_cursors.c.sink == sink)
-            .with_for_update(skip_locked=True)
-        )
-        value = (await self.session.execute(query)).scalar_one_or_none()
-        if value is None and not exists:
+        parameters = {"sink": sink, "limit": limit}
+        rows = (await self.session.execute(_CLAIM_BATCH, parameters)).all()
+        if not rows and not exists:
             # Missing (a new sink: create it) or locked by another relay (then this finds
             # the row and SKIP LOCKED still answers nothing).
             await self.session.execute(
                 pg_insert(event_sink_cursors).values(sink=sink).on_conflict_do_nothing()
             )
-            value = (await self.session.execute(query)).scalar_one_or_none()
-        return None if value is None else int(value)
+            rows = (await self.session.execute(_CLAIM_BATCH, parameters)).all()
+        if not rows:
+            return None
+        return [] if rows[0].seq is None else rows
 
     async def advance_cursor(self, sink: str, last_seq: int, published: int) -> None:
         await self.session.execute(
