@@ -299,6 +299,8 @@ async def test_one_relay_leads_and_a_standby_takes_over_when_it_dies(
     leader = leaders[0]
     standby = next(worker for worker in workers if worker is not leader)
     assert standby.metrics().get(("expsvc_outbox_published_events_total", "redis"), 0) == 0
+    assert leader.metrics()[("expsvc_outbox_relay_leading", "")] == 1
+    assert standby.metrics()[("expsvc_outbox_relay_leading", "")] == 0
 
     leader.kill9()  # its session, and the leader's lock with it, ends with the process
     killed_at = time.monotonic()
@@ -306,6 +308,7 @@ async def test_one_relay_leads_and_a_standby_takes_over_when_it_dies(
     entries = await wait_for_ids(redis_url, redis_stream, set(await outbox_event_ids(database_url)))
     took_over = time.monotonic() - killed_at
     assert sequenced(standby) == 100
+    assert standby.metrics()[("expsvc_outbox_relay_leading", "")] == 1
     assert standby.metrics()[("expsvc_outbox_published_events_total", "redis")] == 100
     assert [e["id"] for e in first_deliveries(entries)] == await outbox_event_ids(database_url)
     report(

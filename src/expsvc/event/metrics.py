@@ -36,6 +36,11 @@ class RelayMetrics:
             "Events given their position in the log by this process.",
             registry=registry,
         )
+        self.leading = Gauge(
+            "expsvc_outbox_relay_leading",
+            "1 while this process's relay leads (sequences and publishes), 0 while it stands by.",
+            registry=registry,
+        )
         self.purged = Counter(
             "expsvc_outbox_purged_events",
             "Events deleted by this process once published everywhere and past retention.",

@@ -81,9 +81,11 @@ class OutboxRelay:
                     await asyncio.sleep(self.standby_interval * random.uniform(0.5, 1.0))
                     continue
                 _log.info("relay leading")
+                self.metrics.leading.set(1)
                 try:
                     await self._lead(listener.lost(generation))
                 finally:
+                    self.metrics.leading.set(0)
                     await listener.unlock(LEADER_LOCK_ID, generation)
                 _log.warning("relay lost its leadership with its LISTEN connection; standing by")
         finally:
