@@ -14,8 +14,11 @@ steps are coordinated through PostgreSQL alone and stay safe with any number of 
    LOCKED``) reads the next batch after it, publishes, and advances the cursor in the same
    transaction. A crash between publish and commit republishes the batch: at least once.
 
-The leader is woken by LISTEN/NOTIFY (``expsvc_outbox`` on every commit with events,
-``expsvc_events`` after sequencing); a slow fallback timer covers a lost notification.
+The leader polls for committed events (every 10 ms while it finds some, backing off to 100 ms
+while it finds none): commits do not NOTIFY, as a notifying commit holds PostgreSQL's one
+notification lock through its WAL flush and would serialise every write (migration 0008). The
+sequencer's ``expsvc_events`` notification wakes publishers and SSE streams; a slow fallback
+timer covers a lost one.
 """
 
 from __future__ import annotations
@@ -39,8 +42,12 @@ _log = structlog.get_logger("expsvc.relay")
 SEQUENCER_LOCK_ID = 0x6578_7073_7631  # "expsv1"
 PURGE_LOCK_ID = 0x6578_7073_7632  # "expsv2"
 LEADER_LOCK_ID = 0x6578_7073_7633  # "expsv3": held by the leading relay's session
-OUTBOX_CHANNEL = "expsvc_outbox"
 _COALESCE_SECONDS = 0.01
+# The leader looks for committed, unsequenced events this often: at the shorter interval while
+# it finds some, doubling to the longer one while it finds none. Commits do not NOTIFY: a
+# notifying commit holds PostgreSQL's notification-queue lock until its WAL flush, so every
+# write would wait for the one before it (migration 0008).
+_POLL_SECONDS = (0.01, 0.1)
 EVENTS_CHANNEL = "expsvc_events"
 
 
@@ -54,6 +61,7 @@ class OutboxRelay:
         source: str,
         batch_size: int = 500,
         fallback_interval: float = 5.0,
+        poll_interval: tuple[float, float] = _POLL_SECONDS,
         standby_interval: float = 2.0,
         retention_seconds: float | None = None,
     ) -> None:
@@ -65,9 +73,9 @@ class OutboxRelay:
         self.source = source
         self.batch_size = batch_size
         self.fallback_interval = fallback_interval
+        self.poll_interval = poll_interval
         self.standby_interval = standby_interval
         self.retention_seconds = retention_seconds
-        self._wake = asyncio.Event()
         self._sink_wakes = {sink.name: asyncio.Event() for sink in self.sinks}
 
     async def run(self) -> None:
@@ -96,10 +104,7 @@ class OutboxRelay:
     async def _lead(self, lost: asyncio.Event) -> None:
         """Sequence and publish until ``lost`` is set (or a task fails: the runner restarts)."""
         listener = self.database.listener
-        unsubscribe = [
-            listener.subscribe(OUTBOX_CHANNEL, self._wake.set),
-            listener.subscribe(EVENTS_CHANNEL, self._wake_sinks),
-        ]
+        unsubscribe = [listener.subscribe(EVENTS_CHANNEL, self._wake_sinks)]
         tasks = [
             asyncio.create_task(self._sequence_forever(), name="outbox-sequencer"),
             asyncio.create_task(lost.wait(), name="outbox-leadership"),
@@ -137,13 +142,18 @@ class OutboxRelay:
         return count or 0
 
     async def _sequence_forever(self) -> None:
+        shortest, longest = self.poll_interval
+        interval = shortest
         while True:
+            found = 0
             try:
-                while await self.sequence_once() == self.batch_size:
-                    pass
+                while (count := await self.sequence_once()) == self.batch_size:
+                    found += count
+                found += count
             except Exception:
                 _log.exception("sequencing failed")
-            await self._sleep_until_woken(self._wake)
+            interval = shortest if found else min(longest, interval * 2)
+            await asyncio.sleep(interval)
 
     # --- publishing -------------------------------------------------------------------------
 
