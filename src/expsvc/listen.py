@@ -131,6 +131,9 @@ class Listener:
             except _CONNECT_ERRORS as error:
                 failures += 1
                 _log.warning("cannot LISTEN; waiters poll meanwhile", error=repr(error))
+            except Exception:  # never let the process's one listener die for good
+                failures += 1
+                _log.exception("LISTEN connection failed unexpectedly; reconnecting")
             await asyncio.sleep(min(30.0, 0.5 * 2**failures))
 
     async def _serve_one_connection(self) -> None:
