@@ -150,15 +150,11 @@ class ChangeLogRepository:
 
     def defer(self) -> None:
         """Hold this session's change-log rows until :meth:`take_pending` (the caller then
-        writes them with its last statement, or with :meth:`write_pending`)."""
+        writes them with its last statement, or drops them with a transaction that rolls
+        back)."""
         self.session.info[_PENDING] = PendingChanges()
 
     def take_pending(self) -> PendingChanges:
         """The rows held since :meth:`defer`; writes go straight to the tables again."""
         pending: PendingChanges = self.session.info.pop(_PENDING, None) or PendingChanges()
         return pending
-
-    async def write_pending(self) -> None:
-        pending = self.take_pending()
-        if pending:
-            await self.session.execute(_WRITE, pending.parameters())

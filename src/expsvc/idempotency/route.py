@@ -109,7 +109,7 @@ async def respond_idempotently(
     if response.status_code < 400:
         await service.record(principal, key, _capture(response))
     else:
-        await service.not_recorded()
+        service.not_recorded()  # the route rolls an answer >= 400 back
     return response
 
 

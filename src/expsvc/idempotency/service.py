@@ -129,6 +129,6 @@ class IdempotencyService:
             self.change_log.take_pending(),
         )
 
-    async def not_recorded(self) -> None:
-        """The claimed request answered without a response to store: write its change log."""
-        await self.change_log.write_pending()
+    def not_recorded(self) -> None:
+        """The claimed request failed: its transaction rolls back, so its held rows go too."""
+        self.change_log.take_pending()
