@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from expsvc.app import create_app
+from expsvc.db import Database, create_engine
 from expsvc.migrate import upgrade
 from expsvc.settings import LogFormat, Settings
 
@@ -110,6 +111,16 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)
+
+
+@pytest.fixture
+async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
+    """The engine and sessions of one process, on the test's database (no app around them)."""
+    db = Database(create_engine(settings, database_url))
+    try:
+        yield db
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture

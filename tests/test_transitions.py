@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from sqlalchemy import event
 
 from expsvc.auth.principal import Principal
 from expsvc.context import ActionContext
-from expsvc.db import Database, create_engine
+from expsvc.db import Database
 from expsvc.lifecycle import Action, EntityKind, Status
-from expsvc.settings import Settings
 from expsvc.transitions import Refusal, transition_many
 from tests.capture.support import make_capture, make_run
 
 _CONTEXT = ActionContext(principal=Principal("tester"), request_id=None)
-
-
-@pytest.fixture
-async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
-    db = Database(create_engine(settings, database_url))
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 @contextlib.contextmanager

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 from prometheus_client import CollectorRegistry
 
 from expsvc.db import Database, create_engine
@@ -17,15 +15,6 @@ from expsvc.settings import Settings
 from expsvc.worker.jobs import build_runner
 from tests.helpers import act, create_experiment, create_run, history
 from tests.liveness.support import FAIL_HISTORY, fetch, insert_running_runs, run_row
-
-
-@pytest.fixture
-async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
-    db = Database(create_engine(settings, database_url))
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 def reaper(database: Database, timeout: int = 600, max_duration: int | None = None) -> RunReaper:

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import asyncpg
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from expsvc.db import Database, create_engine
+from expsvc.db import Database
 from expsvc.settings import Settings
 from expsvc.worker.metrics import JobMetrics
 from expsvc.worker.runtime import Job, JobRunner, Loop, lock_id_for
 
 FAST = 0.02
-
-
-@pytest.fixture
-async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
-    db = Database(create_engine(settings, database_url))
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
