@@ -57,8 +57,12 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to wait for a pooled connection before 503."
     )
+    # A refused connection (PostgreSQL down) fails at once whatever this says; the timeout only
+    # bounds an unreachable host. At 3 s, twenty connection attempts of one burst on a loaded CI
+    # host expired together while PostgreSQL was up and answering them, and their requests got
+    # 503 for nothing.
     db_connect_timeout: float = Field(
-        default=3.0, gt=0, description="Seconds to wait for a new database connection."
+        default=10.0, gt=0, description="Seconds to wait for a new database connection."
     )
     db_statement_timeout_ms: int = Field(
         default=10_000, ge=0, description="PostgreSQL statement_timeout per connection (0: off)."
