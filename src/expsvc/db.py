@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -56,6 +57,9 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         # orjson for JSONB both ways (the stdlib's json was a twentieth of a list's CPU).
         json_deserializer=orjson.loads,
         json_serializer=json_text,
+        # An error's text (logged, and wrapped in tracebacks) shows the SQL, never the bound
+        # values: they can hold secrets and personal data (docs/adr/0011).
+        hide_parameters=True,
     )
     _track_first_statements(engine)
     return engine
@@ -75,11 +79,24 @@ def _track_first_statements(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "handle_error")
     def _failed(context: ExceptionContext) -> None:
+        _forget_row_values(context.original_exception)
         connection, wrapped = context.connection, context.sqlalchemy_exception
         # No wrapped error: not a driver error (a cancellation, a timeout of our own).
         if context.is_disconnect and connection is not None and wrapped is not None:
             first = not connection.info.get(_STATEMENTS_OK, 0)
             setattr(wrapped, _FIRST_STATEMENT_ATTR, first)
+
+
+def _forget_row_values(error: BaseException | None) -> None:
+    """Drop PostgreSQL's DETAIL from the driver's error: it quotes the failing row or key
+    (``Key (name)=(…) already exists``), data that ``hide_parameters`` keeps out of the SQL
+    part of the error text, and it would reach the logs through the chained traceback."""
+    for _ in range(4):  # SQLAlchemy's adapter error, then asyncpg's as its cause
+        if error is None:
+            return
+        if isinstance(error, asyncpg.PostgresError):
+            error.detail = None
+        error = error.__cause__ or error.__context__
 
 
 def failed_on_first_statement(error: sa_exc.DBAPIError) -> bool:

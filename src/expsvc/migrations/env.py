@@ -51,7 +51,9 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(async_database_url(_url()), poolclass=NullPool)
+    engine = create_async_engine(
+        async_database_url(_url()), poolclass=NullPool, hide_parameters=True
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)
