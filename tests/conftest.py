@@ -28,6 +28,8 @@ from expsvc.migrate import upgrade
 from expsvc.settings import LogFormat, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The secret key of every test app on an external database (EXPSVC_SECRET_KEYS is required there).
+TEST_SECRET_KEY = "dGVzdC1vbmx5LWtleS1vZi10aGUtZXhwc3ZjLXN1aXQ="
 
 
 def _ci() -> bool:
@@ -103,6 +105,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_level": "WARNING",
         # Most tests look at the API only; event tests switch the relay on themselves.
         "relay_enabled": False,
+        "secret_keys": TEST_SECRET_KEY,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -46,6 +46,7 @@ import pytest
 
 from expsvc.concurrency import etag_for
 from expsvc.run.schemas import RunRead
+from tests.conftest import TEST_SECRET_KEY
 from tests.services import free_port
 from tests.test_serve_process import Serve, service_env
 
@@ -305,7 +306,12 @@ async def test_sigkill_under_create_load_loses_no_answered_create_and_duplicates
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = service_env(tmp_path / "data", free_port(), EXPSVC_DATABASE_URL=database_url)
+    env = service_env(
+        tmp_path / "data",
+        free_port(),
+        EXPSVC_DATABASE_URL=database_url,
+        EXPSVC_SECRET_KEYS=TEST_SECRET_KEY,
+    )
     phases = [time.monotonic()]
     service = start_service(env)
     phases.append(time.monotonic())

@@ -49,6 +49,8 @@ from expsvc_client.models import (
 )
 from expsvc_client.types import Response
 
+from tests.conftest import TEST_SECRET_KEY
+
 pytestmark = pytest.mark.process
 
 START_DEADLINE = 60.0
@@ -66,7 +68,11 @@ def base_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """``uvicorn expsvc.app:create_app_from_environment`` on a free port and the test's database."""
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("EXPSVC_")}
-    env |= {"EXPSVC_DATABASE_URL": database_url, "EXPSVC_LOG_LEVEL": "WARNING"}
+    env |= {
+        "EXPSVC_DATABASE_URL": database_url,
+        "EXPSVC_SECRET_KEYS": TEST_SECRET_KEY,
+        "EXPSVC_LOG_LEVEL": "WARNING",
+    }
     log = tmp_path / "uvicorn.log"
     command = [sys.executable, "-m", "uvicorn", "expsvc.app:create_app_from_environment"]
     command += ["--factory", "--host", "127.0.0.1", "--port", str(port)]

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from expsvc.migrate import downgrade, head_revision
+from tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.process
 
@@ -122,6 +123,11 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
         stop_embedded_postgres(path / "postgres")
 
 
+# Never contacted: no event happens after it is created.
+HOOK = {"url": "http://93.184.215.14/hooks"}
+HOOK_KEY = {"Idempotency-Key": "h"}
+
+
 def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
     spawn: Spawn, data_dir: Path
 ) -> None:
@@ -132,6 +138,10 @@ def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
 
     created = httpx.post(f"{first.base_url}/v1/experiments", json={"name": "durable"}, timeout=10)
     assert created.status_code == 201, created.text
+    # Zero configuration: a key of its own in the data dir seals the stored webhook answer.
+    hook = httpx.post(f"{first.base_url}/v1/webhooks", json=HOOK, headers=HOOK_KEY, timeout=10)
+    assert hook.status_code == 201, hook.text
+    assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
 
     second = subprocess.run(
         [sys.executable, "-m", "expsvc", "serve"],
@@ -156,6 +166,10 @@ def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
     fetched = httpx.get(f"{again.base_url}/v1/experiments/{created.json()['id']}", timeout=10)
     assert fetched.status_code == 200, fetched.text
     assert fetched.json() == created.json()
+    # The same key after the restart: the sealed answer replays.
+    replayed = httpx.post(f"{again.base_url}/v1/webhooks", json=HOOK, headers=HOOK_KEY, timeout=10)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == hook.content
     assert again.terminate() == 0, again.output()
 
 
@@ -163,7 +177,12 @@ def test_serve_on_a_database_behind_head_is_not_ready_until_migrated(
     spawn: Spawn, data_dir: Path, database_url: str
 ) -> None:
     downgrade(database_url, "base")  # a sync test: no event loop to keep free
-    env = service_env(data_dir, free_port(), EXPSVC_DATABASE_URL=database_url)
+    env = service_env(
+        data_dir,
+        free_port(),
+        EXPSVC_DATABASE_URL=database_url,
+        EXPSVC_SECRET_KEYS=TEST_SECRET_KEY,
+    )
 
     unmigrated = spawn(env)
     response = unmigrated.wait_answering(200, 503)

@@ -34,6 +34,7 @@ from expsvc.observability.middleware import RequestMiddleware
 from expsvc.openapi import install_openapi
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
+from expsvc.secret.keys import load_secret_box
 from expsvc.settings import Settings
 from expsvc.telemetry.endpoints import router as telemetry_router
 from expsvc.telemetry.reconciliation_endpoints import router as reconciliation_router
@@ -97,6 +98,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # First: without usable keys the service refuses to start (docs/adr/0011).
+    app.state.secret_box = load_secret_box(settings)
     app.state.database = Database(create_engine(settings, url))
     app.state.schema_head = head_revision()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))

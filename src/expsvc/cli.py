@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from expsvc import __version__
+from expsvc.secret.cli import secrets_app
 from expsvc.settings import Settings
 from expsvc.telemetry.cli import telemetry_app
 
@@ -35,6 +36,7 @@ idempotency_app = typer.Typer(
 )
 app.add_typer(idempotency_app, name="idempotency")
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(secrets_app, name="secrets")
 
 
 def run() -> None:
@@ -125,9 +127,15 @@ def serve(
     from expsvc.embedded import DataDirBusy, lock_data_dir, start_embedded_postgres
     from expsvc.migrate import upgrade
     from expsvc.observability.logging import configure_logging
+    from expsvc.secret.keys import SecretKeysError, parse_keys, secret_keys
 
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = Settings()
+    try:
+        keys = secret_keys(settings)  # the embedded default's key file is made here
+        parse_keys(keys)
+    except SecretKeysError as error:
+        _fail(str(error))
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     configure_logging(settings)
     url = settings.database_url
     if url is None:
@@ -140,8 +148,10 @@ def serve(
         migrate = True
     if migrate:
         upgrade(url)
-    # Worker processes read their settings from the environment; hand them the resolved URL.
+    # Worker processes read their settings from the environment; hand them the resolved URL
+    # and keys (with the URL set, they would not look for the data dir's key file).
     os.environ["EXPSVC_DATABASE_URL"] = url
+    os.environ["EXPSVC_SECRET_KEYS"] = keys
     uvicorn.run(
         "expsvc.app:create_app_from_environment",
         factory=True,

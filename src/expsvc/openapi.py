@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import SecretStr
 
 from expsvc.errors import PROBLEM_MEDIA_TYPE
 
@@ -100,9 +101,12 @@ _NO_DATABASE = "postgresql://openapi@127.0.0.1:1/none"
 
 def build_openapi() -> dict[str, Any]:
     from expsvc.app import create_app
+    from expsvc.secret.keys import generate_key
     from expsvc.settings import Settings
 
-    return create_app(Settings(database_url=_NO_DATABASE)).openapi()
+    # A throwaway key: nothing is sealed while building the spec.
+    settings = Settings(database_url=_NO_DATABASE, secret_keys=SecretStr(generate_key()))
+    return create_app(settings).openapi()
 
 
 def render_openapi(document: dict[str, Any]) -> str:

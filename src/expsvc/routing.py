@@ -86,10 +86,11 @@ class TransactionalRoute(APIRoute):
         handler = super().get_route_handler()
         if self.honours_idempotency_key:
             endpoint_handler = handler
+            seal = bool(getattr(self.response_model, "holds_secret", False))
 
             async def handler(request: Request) -> Response:
                 session: AsyncSession = request.state.db_session
-                return await respond_idempotently(request, session, endpoint_handler)
+                return await respond_idempotently(request, session, endpoint_handler, seal=seal)
 
         attempts = self.attempts
 

@@ -79,6 +79,10 @@ class NullableFieldsGuard(RequestModel):
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    # True on answers that carry a secret: their stored Idempotency-Key copy is encrypted
+    # (docs/adr/0011); every other stored answer skips that cost.
+    holds_secret: ClassVar[bool] = False
+
 
 def _unique_sorted(values: list[str]) -> list[str]:
     return sorted(set(values))

@@ -193,6 +193,16 @@ class Settings(BaseSettings):
         default=720, gt=0, description="Finished deliveries and their attempts are kept this long."
     )
 
+    # --- secrets at rest (docs/adr/0011-secrets-at-rest.md) ----------------------------------
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet keys, comma-separated, that encrypt secrets at rest: the first encrypts, all"
+            " decrypt (add the new key first to rotate). Unset: the embedded default keeps a key"
+            " in the data dir; with EXPSVC_DATABASE_URL set, the service refuses to start."
+        ),
+    )
+
     # --- integrations (docs/integrations.md) -------------------------------------------------
     telemetry_ingest_secret: SecretStr | None = Field(
         default=None,

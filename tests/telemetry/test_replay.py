@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from expsvc.telemetry.replay import ReplayStats
+from tests.conftest import TEST_SECRET_KEY
 from tests.telemetry.support import TELEMETRY_SECRET, event
 from tests.test_serve_process import Serve, Spawn, free_port, service_env, spawn
 
@@ -26,6 +27,7 @@ def live(spawn: Spawn, database_url: str, tmp_path: Path) -> Serve:
         tmp_path / "data",
         free_port(),
         EXPSVC_DATABASE_URL=database_url,
+        EXPSVC_SECRET_KEYS=TEST_SECRET_KEY,
         EXPSVC_TELEMETRY_INGEST_SECRET=TELEMETRY_SECRET,
         EXPSVC_RELAY_ENABLED="false",
         EXPSVC_CAPTURE_RECONCILE_INTERVAL_SECONDS="0",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -10,9 +11,11 @@ from sqlalchemy import (
     Float,
     LargeBinary,
     Row,
+    Select,
     bindparam,
     delete,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -67,6 +70,11 @@ _STORE_RESPONSE = text(_STORE_RESPONSE_SQL).bindparams(bindparam("body", type_=L
 _STORE_RESPONSE_WITH_CHANGES = text(followed_by(_STORE_RESPONSE_SQL)).bindparams(
     bindparam("body", type_=LargeBinary())
 )
+
+
+_REPLACE_BODY = text(
+    "UPDATE idempotency_keys SET response_body = :body WHERE principal = :principal AND key = :key"
+).bindparams(bindparam("body", type_=LargeBinary()))
 
 
 def _key_lock_name(principal: str, key: str) -> str:
@@ -135,6 +143,31 @@ class IdempotencyRepository:
             )
         else:
             await self.session.execute(_STORE_RESPONSE, parameters)
+
+    async def sealed_page(
+        self, prefix: bytes, after: tuple[str, str] | None, limit: int
+    ) -> Sequence[Row[Any]]:
+        """Live records whose stored body starts with ``prefix`` (sealed), locked, in key order
+        after ``after``: one batch of a key rotation."""
+        sealed = func.substring(_table.c.response_body, 1, len(prefix)) == literal(
+            prefix, LargeBinary()
+        )
+        query: Select[Any] = (
+            select(_table.c.principal, _table.c.key, _table.c.response_body)
+            .where(sealed, _table.c.expires_at > func.now())
+            .order_by(_table.c.principal, _table.c.key)
+            .limit(limit)
+            .with_for_update()
+        )
+        if after is not None:
+            query = query.where(tuple_(_table.c.principal, _table.c.key) > after)
+        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        return rows
+
+    async def replace_bodies(self, bodies: Sequence[dict[str, Any]]) -> None:
+        """Set ``response_body`` of each ``{principal, key, body}`` (one executemany)."""
+        if bodies:
+            await self.session.execute(_REPLACE_BODY, list(bodies))
 
     async def purge_expired(self, batch_size: int) -> int:
         """Delete up to ``batch_size`` expired records; returns how many were deleted."""

@@ -79,12 +79,13 @@ def declare_idempotency(
 
 
 async def respond_idempotently(
-    request: Request, session: AsyncSession, handler: Handler
+    request: Request, session: AsyncSession, handler: Handler, *, seal: bool = False
 ) -> Response:
     """Run ``handler`` under the request's ``Idempotency-Key``, or replay its stored response.
 
     Runs inside the request's transaction: the claim, the endpoint's writes and the stored
-    response commit together, or not at all.
+    response commit together, or not at all. ``seal``: the answer carries a secret, so its
+    stored copy is encrypted (docs/adr/0011).
     """
     raw_key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if raw_key is None or request.method != "POST":
@@ -98,6 +99,7 @@ async def respond_idempotently(
         session,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         retry_after=settings.retry_after_seconds,
+        box=request.app.state.secret_box,
     )
     stored_path = path[:_MAX_STORED_PATH]
     stored = await service.claim(principal, key, request.method, stored_path, request_fingerprint)
@@ -107,7 +109,7 @@ async def respond_idempotently(
     # Failures are not stored: they wrote nothing, so running them again is harmless and lets
     # the client retry with the same key after fixing the cause (docs/adr/0005).
     if response.status_code < 400:
-        await service.record(principal, key, _capture(response))
+        await service.record(principal, key, _capture(response), seal=seal)
     else:
         service.not_recorded()  # the route rolls an answer >= 400 back
     return response

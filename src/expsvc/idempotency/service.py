@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from expsvc.change_log import ChangeLogRepository
 from expsvc.errors import BadRequest, Conflict, ValidationFailed
 from expsvc.idempotency.repository import IdempotencyRepository
+from expsvc.secret.box import SecretBox
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -83,19 +84,23 @@ def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
 class IdempotencyService:
     """Claims keys and stores responses within the caller's transaction; never commits."""
 
-    def __init__(self, session: AsyncSession, ttl: timedelta, retry_after: int) -> None:
+    def __init__(
+        self, session: AsyncSession, ttl: timedelta, retry_after: int, box: SecretBox
+    ) -> None:
         self.repository = IdempotencyRepository(session)
         self.change_log = ChangeLogRepository(session)
         self.ttl = ttl
         self.retry_after = retry_after
+        self.box = box
 
     async def claim(
         self, principal: str, key: str, method: str, path: str, request_fingerprint: str
     ) -> StoredResponse | None:
         """Claim the key for this transaction; the stored response if it was already used.
 
-        Raises :class:`IdempotencyKeyInFlight` while another request holds the key and
-        :class:`IdempotencyKeyReused` when the stored request was a different one.
+        Raises :class:`IdempotencyKeyInFlight` while another request holds the key,
+        :class:`IdempotencyKeyReused` when the stored request was a different one, and
+        :class:`~expsvc.secret.box.SecretUndecryptable` when its sealed body cannot be opened.
         """
         locked, claimed = await self.repository.claim(
             principal, key, method, path, request_fingerprint, self.ttl
@@ -115,17 +120,21 @@ class IdempotencyService:
                 "this Idempotency-Key was used for a different request "
                 f"({row.method} {row.path}); use a new key for a new request"
             )
-        return StoredResponse(row.response_status, row.response_headers, row.response_body)
+        body = self.box.open(row.response_body)  # unchanged unless sealed
+        return StoredResponse(row.response_status, row.response_headers, body)
 
-    async def record(self, principal: str, key: str, response: StoredResponse) -> None:
+    async def record(
+        self, principal: str, key: str, response: StoredResponse, *, seal: bool = False
+    ) -> None:
         """Store the response of the request that claimed ``key``, for later replays, with
-        the request's change log, held back since the claim: one statement."""
+        the request's change log, held back since the claim: one statement. ``seal``: the
+        body carries a secret and is stored encrypted."""
         await self.repository.store_response(
             principal,
             key,
             response.status,
             dict(response.headers),
-            response.body,
+            self.box.seal(response.body) if seal else response.body,
             self.change_log.take_pending(),
         )
 

@@ -8,9 +8,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import CurrentContext
-from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
+from expsvc.errors import (
+    BadRequest,
+    InternalError,
+    PreconditionFailed,
+    ValidationFailed,
+    problem_responses,
+)
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.routing import DbSession, TransactionalRoute
+from expsvc.secret.box import SecretUndecryptable
 from expsvc.settings import Settings
 from expsvc.webhook.schemas import (
     DeliveryPage,
@@ -58,7 +65,9 @@ def _tagged(webhook: _Read, response: Response) -> _Read:
     "",
     status_code=status.HTTP_201_CREATED,
     operation_id="create_webhook",
-    responses=problem_responses(WebhookUrlNotAllowed, ValidationFailed),
+    responses=problem_responses(
+        WebhookUrlNotAllowed, ValidationFailed, InternalError, SecretUndecryptable
+    ),
 )
 async def create_webhook(
     body: WebhookCreate, context: CurrentContext, service: Service, response: Response
@@ -128,7 +137,9 @@ async def delete_webhook(
 @router.post(
     "/{webhook_id}/rotate-secret",
     operation_id="rotate_webhook_secret",
-    responses=problem_responses(BadRequest, WebhookNotFound, PreconditionFailed),
+    responses=problem_responses(
+        BadRequest, WebhookNotFound, PreconditionFailed, InternalError, SecretUndecryptable
+    ),
 )
 async def rotate_webhook_secret(
     webhook_id: uuid.UUID,

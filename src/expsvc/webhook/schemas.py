@@ -95,6 +95,8 @@ class WebhookRead(ResponseModel):
 
 
 class WebhookWithSecret(WebhookRead):
+    holds_secret: ClassVar[bool] = True
+
     secret: str = Field(
         description="Signing secret (Standard Webhooks, `whsec_…`). Shown only in this answer: "
         "store it now.",
