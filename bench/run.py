@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -162,9 +163,18 @@ def fresh_database(server_url: str, template: str | None, keep: bool) -> Iterato
             asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# An external database needs secret keys (docs/runbook.md); the benchmark's database is thrown
+# away, so one key made per run will do.
+_SECRET_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
 def service_env(database_url: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("EXPSVC_")}
-    return env | {"EXPSVC_DATABASE_URL": database_url, "EXPSVC_LOG_LEVEL": "WARNING"}
+    return env | {
+        "EXPSVC_DATABASE_URL": database_url,
+        "EXPSVC_LOG_LEVEL": "WARNING",
+        "EXPSVC_SECRET_KEYS": _SECRET_KEY,
+    }
 
 
 def expsvc(database_url: str, log: Path, *args: str) -> None:

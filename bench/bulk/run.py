@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -93,6 +94,9 @@ def start_service(url: str, port: int, workers: int, log: Path) -> subprocess.Po
         "EXPSVC_HOST": "127.0.0.1",
         "EXPSVC_PORT": str(port),
         "EXPSVC_WORKERS": str(workers),
+        # An external database needs secret keys; this benchmark's database is thrown away.
+        "EXPSVC_SECRET_KEYS": os.environ.get("EXPSVC_SECRET_KEYS")
+        or base64.urlsafe_b64encode(os.urandom(32)).decode(),
     }
     command = [sys.executable, "-m", "expsvc", "serve", "--migrate"]
     return subprocess.Popen(  # noqa: S603 - our own CLI
