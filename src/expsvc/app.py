@@ -25,6 +25,7 @@ from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
 from expsvc.experiment.endpoints import router as experiment_router
+from expsvc.grant.endpoints import router as grant_router
 from expsvc.health.endpoints import router as health_router
 from expsvc.liveness.endpoints import router as liveness_router
 from expsvc.migrate import head_revision
@@ -116,6 +117,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(health_router)
     app.include_router(experiment_router)
+    app.include_router(grant_router)
     app.include_router(experiment_runs_router)
     app.include_router(run_router)
     app.include_router(liveness_router)

@@ -37,6 +37,8 @@ idempotency_app = typer.Typer(
 app.add_typer(idempotency_app, name="idempotency")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(secrets_app, name="secrets")
+grants_app = typer.Typer(help="Maintain experiment grants.", no_args_is_help=True)
+app.add_typer(grants_app, name="grants")
 
 
 def run() -> None:
@@ -259,6 +261,30 @@ def idempotency_purge(
         typer.echo("another process is purging idempotency keys right now; nothing done")
     else:
         typer.echo(f"purged {purged} expired idempotency keys")
+
+
+@grants_app.command("backfill")
+def grants_backfill() -> None:
+    """Make each experiment without any grant owned by its creator (idempotent). Run once
+    after upgrading from a release without grants: experiments the old release created
+    during the rollout have none, and only admins see them until then."""
+    import asyncio
+
+    from expsvc.db import Database, create_engine
+    from expsvc.grant.repository import GrantRepository
+
+    settings = Settings()
+    url = _database_url(settings)
+
+    async def backfill() -> int:
+        database = Database(create_engine(settings, url))
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                return await GrantRepository(session).backfill_owners()
+        finally:
+            await database.dispose()
+
+    typer.echo(f"{asyncio.run(backfill())} experiments got their creator as owner")
 
 
 @app.command()

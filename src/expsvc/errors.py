@@ -52,6 +52,10 @@ class Unauthorized(ProblemError):
     slug, title, status = "unauthorized", "Unauthorized", 401
 
 
+class Forbidden(ProblemError):
+    slug, title, status = "forbidden", "Forbidden", 403
+
+
 class NotFound(ProblemError):
     slug, title, status = "not-found", "Resource not found", 404
 

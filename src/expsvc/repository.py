@@ -35,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import access_parameters, may
+from expsvc.auth.principal import Principal
 from expsvc.lifecycle import Status, timestamp_column
 from expsvc.pagination import Ordering
 
@@ -56,6 +58,20 @@ class EntityRepository:
         result = await self.session.execute(_by_id(self.table, None), {"id": entity_id})
         row: Row[Any] | None = result.one_or_none()
         return row
+
+    async def get_readable(self, entity_id: uuid.UUID, principal: Principal) -> Row[Any] | None:
+        """The row if it exists and ``principal`` may read it (one statement: the grant check
+        rides in it); None either way otherwise, which callers answer as 404."""
+        parameters = {"id": entity_id, **access_parameters(principal)}
+        result = await self.session.execute(_readable_by_id(type(self)), parameters)
+        row: Row[Any] | None = result.one_or_none()
+        return row
+
+    @classmethod
+    def experiment_of(cls) -> ColumnElement[Any]:
+        """The id of the experiment a row belongs to: roles are granted per experiment."""
+        column: ColumnElement[Any] = cls.table.c.experiment_id
+        return column
 
     async def lock(self, entity_id: uuid.UUID, *, shared: bool = False) -> Row[Any] | None:
         """Read the row and lock it until the transaction ends (``FOR SHARE`` when ``shared``)."""
@@ -335,6 +351,19 @@ def _transition_statement(
         column("parent_status", String()),
         *table.c,
     )
+
+
+_READABLE_BY_ID: dict[type[EntityRepository], Select[Any]] = {}
+
+
+def _readable_by_id(repository: type[EntityRepository]) -> Select[Any]:
+    """``SELECT * … WHERE id = :id AND`` the caller may read it, built once per repository."""
+    if repository not in _READABLE_BY_ID:
+        table = repository.table
+        _READABLE_BY_ID[repository] = select(table).where(
+            table.c.id == bindparam("id"), may(repository.experiment_of())
+        )
+    return _READABLE_BY_ID[repository]
 
 
 @functools.cache

@@ -22,13 +22,16 @@ _PRINCIPAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,255}$")
 @dataclass(frozen=True, slots=True)
 class Principal:
     id: str
+    groups: frozenset[str] = frozenset()
+    # Platform admins may do anything; so does the local user when identity is off.
+    is_admin: bool = False
 
     @property
     def is_anonymous(self) -> bool:
         return self.id == ANONYMOUS
 
 
-ANONYMOUS_PRINCIPAL = Principal(ANONYMOUS)
+ANONYMOUS_PRINCIPAL = Principal(ANONYMOUS, is_admin=True)
 
 
 def resolve_principal(request: Request) -> Principal:

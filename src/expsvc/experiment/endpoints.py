@@ -11,6 +11,11 @@ from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
+from expsvc.experiment.errors import (
+    ExperimentHasRunningRuns,
+    ExperimentNotDeletable,
+    ExperimentNotFound,
+)
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
@@ -18,12 +23,7 @@ from expsvc.experiment.schemas import (
     ExperimentRead,
     ExperimentUpdate,
 )
-from expsvc.experiment.service import (
-    ExperimentHasRunningRuns,
-    ExperimentNotDeletable,
-    ExperimentNotFound,
-    ExperimentService,
-)
+from expsvc.experiment.service import ExperimentService
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import EntityKind, Status
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -66,8 +66,10 @@ async def create_experiment(
     response_model=ExperimentRead,
     responses=problem_responses(ExperimentNotFound, ValidationFailed),
 )
-async def get_experiment(experiment_id: uuid.UUID, _: CurrentContext, service: Service) -> Response:
-    experiment = await service.get(experiment_id)
+async def get_experiment(
+    experiment_id: uuid.UUID, context: CurrentContext, service: Service
+) -> Response:
+    experiment = await service.get(context.principal, experiment_id)
     return entity_response(experiment, ExperimentRead, {"ETag": etag_for(experiment.version)})
 
 
@@ -78,7 +80,7 @@ async def get_experiment(experiment_id: uuid.UUID, _: CurrentContext, service: S
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_experiments(
-    _: CurrentContext,
+    context: CurrentContext,
     service: Service,
     status: Annotated[
         list[Status], Query(max_length=5, description="Keep experiments in any of these statuses.")
@@ -90,7 +92,7 @@ async def list_experiments(
     page_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
     """Newest first (created_at, then id), keyset-paginated."""
-    page = await service.search(status, tag, page_size, page_token)
+    page = await service.search(context.principal, status, tag, page_size, page_token)
     return page_response(page.rows, page.next_page_token, ExperimentRead, ExperimentPage)
 
 

@@ -4,8 +4,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, select, text
+from sqlalchemy import ColumnElement, Row, Select, delete, select, text
 
+from expsvc.auth.access import access_parameters, may
+from expsvc.auth.principal import Principal
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.models import experiments
 from expsvc.pagination import Ordering
@@ -22,6 +24,11 @@ _START_DRAFT_OF_RUN = text(
 class ExperimentRepository(EntityRepository):
     table = experiments
 
+    @classmethod
+    def experiment_of(cls) -> ColumnElement[Any]:
+        column: ColumnElement[Any] = experiments.c.id
+        return column
+
     async def start_draft_of_run(self, run_id: uuid.UUID) -> Row[Any] | None:
         """Start the run's experiment if it is a draft; the started experiment, or None."""
         result = await self.session.execute(_START_DRAFT_OF_RUN, {"run_id": run_id})
@@ -31,11 +38,16 @@ class ExperimentRepository(EntityRepository):
     async def search(
         self,
         where: ExperimentFilter,
+        principal: Principal,
         ordering: Ordering,
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
     ) -> Sequence[Row[Any]]:
-        return await self.fetch_page(_filtered(select(experiments), where), ordering, after, limit)
+        """A page of the experiments ``principal`` may read among those ``where`` selects."""
+        query = _filtered(select(experiments), where).where(may(experiments.c.id))
+        after_null = None if after is None else after[0] is None
+        statement = self.page_statement(query, ordering, after_null)
+        return await self.fetch_built_page(statement, after, limit, access_parameters(principal))
 
     async def matching_ids(self, where: ExperimentFilter, limit: int) -> list[uuid.UUID]:
         """Ids of the experiments ``where`` selects, in id order, at most ``limit``."""

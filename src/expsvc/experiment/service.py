@@ -8,12 +8,18 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import Role, principal_grantee
+from expsvc.auth.principal import Principal
 from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
 from expsvc.bulk.service import answer, change_tags, cyclic_gc_paused, selected_ids
 from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
-from expsvc.errors import Conflict, NotFound
+from expsvc.experiment.errors import (
+    ExperimentHasRunningRuns,
+    ExperimentNotDeletable,
+    ExperimentNotFound,
+)
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
@@ -21,6 +27,7 @@ from expsvc.experiment.schemas import (
     ExperimentRead,
     ExperimentUpdate,
 )
+from expsvc.grant.service import GrantService
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import Ordering, PageRequest, RowPage
@@ -33,43 +40,39 @@ _NEWEST_FIRST = Ordering("created_at", descending=True)
 _BLOCKING_RUNS_SHOWN = 20
 
 
-class ExperimentNotFound(NotFound):
-    slug, title = "experiment-not-found", "Experiment not found"
-
-    def __init__(self, experiment_id: uuid.UUID) -> None:
-        super().__init__(f"experiment {experiment_id} does not exist", experiment_id=experiment_id)
-
-
-class ExperimentNotDeletable(Conflict):
-    slug, title = "experiment-not-deletable", "Experiment cannot be deleted"
-
-
-class ExperimentHasRunningRuns(Conflict):
-    slug, title = "experiment-has-running-runs", "Experiment has running runs"
-
-
 class ExperimentService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.repository = ExperimentRepository(session)
         self.changes = ChangeRecorder(session)
+        self.grants = GrantService(session)
 
     async def create(self, context: ActionContext, data: ExperimentCreate) -> ExperimentRead:
+        """Create the experiment; its creator is its owner."""
         row = await self.repository.insert(
             {"id": new_id(), "created_by": context.actor, **data.model_dump()}
+        )
+        await self.grants.repository.grant_owner(
+            [row.id], principal_grantee(context.actor), context.actor
         )
         await self.changes.created(_KIND, [row], context)
         return ExperimentRead.model_validate(row)
 
-    async def get(self, experiment_id: uuid.UUID) -> Row[Any]:
-        """The experiment's row (answered as an :class:`ExperimentRead`)."""
-        row = await self.repository.get(experiment_id)
+    async def get(self, principal: Principal, experiment_id: uuid.UUID) -> Row[Any]:
+        """The experiment's row (answered as an :class:`ExperimentRead`), if ``principal``
+        may read it; 404 alike when it may not and when it does not exist."""
+        row = await self.repository.get_readable(experiment_id, principal)
         if row is None:
             raise ExperimentNotFound(experiment_id)
         return row
 
     async def search(
-        self, statuses: list[Status], tags: list[str], page_size: int, page_token: str | None
+        self,
+        principal: Principal,
+        statuses: list[Status],
+        tags: list[str],
+        page_size: int,
+        page_token: str | None,
     ) -> RowPage:
         """One page of experiments (rows, answered as an :class:`ExperimentPage`)."""
         page = PageRequest(
@@ -79,7 +82,9 @@ class ExperimentService:
             page_token=page_token,
         )
         where = ExperimentFilter(status=statuses, tag=tags)
-        rows = await self.repository.search(where, page.ordering, page.after(), page_size + 1)
+        rows = await self.repository.search(
+            where, principal, page.ordering, page.after(), page_size + 1
+        )
         return RowPage(rows[:page_size], page.next_token(rows))
 
     async def update(
@@ -89,6 +94,7 @@ class ExperimentService:
         data: ExperimentUpdate,
         expected: ExpectedVersions,
     ) -> ExperimentRead:
+        await self.grants.require(context.principal, experiment_id, Role.editor)
         row = await apply_update(
             self.session, self.repository, _KIND, experiment_id,
             data.model_dump(exclude_unset=True), context, expected, ExperimentNotFound,
@@ -98,6 +104,7 @@ class ExperimentService:
     async def delete(
         self, context: ActionContext, experiment_id: uuid.UUID, expected: ExpectedVersions
     ) -> None:
+        await self.grants.require(context.principal, experiment_id, Role.owner)
         current = await self.repository.lock(experiment_id)
         if current is None:
             raise ExperimentNotFound(experiment_id)
@@ -135,7 +142,10 @@ class ExperimentService:
         expected: ExpectedVersions,
         reason: str | None,
     ) -> ExperimentRead:
-        """Apply ``action``; closing (finish, fail, archive) waits for no run to be running."""
+        """Apply ``action``; closing (finish, fail, archive) waits for no run to be running.
+        Archiving takes an owner, the other actions an editor."""
+        needed = Role.owner if action is Action.archive else Role.editor
+        await self.grants.require(context.principal, experiment_id, needed)
         if action is not Action.start:
             await self._refuse_if_runs_running(experiment_id)
         done = await apply_transition(

@@ -8,6 +8,7 @@ from expsvc.models.audit import AuditEntry, audit_log
 from expsvc.models.base import Base
 from expsvc.models.capture import CaptureSession, capture_sessions
 from expsvc.models.experiment import Experiment, experiments
+from expsvc.models.grant import ExperimentGrant, experiment_grants
 from expsvc.models.idempotency_key import IdempotencyKey, idempotency_keys
 from expsvc.models.integration import (
     InboxEvent,
@@ -35,6 +36,7 @@ __all__ = [
     "CaptureSession",
     "EventSinkCursor",
     "Experiment",
+    "ExperimentGrant",
     "IdempotencyKey",
     "InboxEvent",
     "OrphanTelemetry",
@@ -50,6 +52,7 @@ __all__ = [
     "capture_reconciliation_reports",
     "capture_sessions",
     "event_sink_cursors",
+    "experiment_grants",
     "experiments",
     "idempotency_keys",
     "integration_inbox",

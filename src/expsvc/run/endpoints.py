@@ -11,7 +11,7 @@ from expsvc.bulk.service import BulkConflict, BulkSelectionTooLarge
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
 from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, PreconditionFailed, ValidationFailed, problem_responses
-from expsvc.experiment.service import ExperimentNotFound
+from expsvc.experiment.errors import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import EntityKind
 from expsvc.responses import entity_response, page_response
@@ -86,8 +86,8 @@ async def create_run(
     response_model=RunRead,
     responses=problem_responses(RunNotFound, ValidationFailed),
 )
-async def get_run(run_id: uuid.UUID, _: CurrentContext, service: Service) -> Response:
-    run = await service.get(run_id)
+async def get_run(run_id: uuid.UUID, context: CurrentContext, service: Service) -> Response:
+    run = await service.get(context.principal, run_id)
     return entity_response(run, RunRead, {"ETag": etag_for(run.version)})
 
 
@@ -98,7 +98,7 @@ async def get_run(run_id: uuid.UUID, _: CurrentContext, service: Service) -> Res
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_runs(
-    query: Annotated[RunQuery, Query()], _: CurrentContext, service: Service
+    query: Annotated[RunQuery, Query()], context: CurrentContext, service: Service
 ) -> Response:
     """Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
@@ -106,7 +106,7 @@ async def list_runs(
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
     values (last ascending, first descending). Unknown parameters are refused.
     """
-    page = await service.search(query)
+    page = await service.search(context.principal, query)
     return page_response(page.rows, page.next_page_token, RunRead, RunPage)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Row,
     Select,
@@ -19,6 +20,8 @@ from sqlalchemy import (
     text,
 )
 
+from expsvc.auth.access import MAY_EDIT_SQL, Role, access_parameters, may
+from expsvc.auth.principal import Principal
 from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository, json_text
@@ -62,17 +65,21 @@ def _create_in_open_experiment() -> TextualSelect:
     statement = text(
         f"""
         WITH experiment AS (
-            SELECT id, status FROM experiments WHERE id = :experiment_id FOR SHARE
+            SELECT id, status, ({MAY_EDIT_SQL.format(experiment_id="experiments.id")}) AS allowed
+            FROM experiments WHERE id = :experiment_id FOR SHARE
         ), created AS (
             INSERT INTO runs ({", ".join(CREATE_COLUMNS)})
-            SELECT {values} FROM experiment WHERE experiment.status IN ('draft', 'running')
+            SELECT {values} FROM experiment
+            WHERE experiment.status IN ('draft', 'running') AND experiment.allowed
             RETURNING *
         )
-        SELECT experiment.status AS experiment_status, {returned}
+        SELECT experiment.status AS experiment_status, experiment.allowed, {returned}
         FROM experiment LEFT JOIN created ON true
         """  # noqa: S608 (built at import from the table's column names)
     )
-    return statement.columns(column("experiment_status", String()), *runs.c)
+    return statement.columns(
+        column("experiment_status", String()), column("allowed", Boolean()), *runs.c
+    )
 
 
 _CREATE_IN_OPEN_EXPERIMENT = _create_in_open_experiment()
@@ -82,17 +89,22 @@ class RunRepository(EntityRepository):
     table = runs
 
     async def create_in_open_experiment(
-        self, values: dict[str, Any]
-    ) -> tuple[str | None, RunRow | None]:
-        """Insert the run if its experiment is draft or running, in one statement: (the
-        experiment's status or None if it does not exist, the new run or None)."""
-        parameters = {**values, "params": json_text(values["params"])}
+        self, values: dict[str, Any], principal: Principal
+    ) -> tuple[str | None, bool, RunRow | None]:
+        """Insert the run if its experiment is draft or running and ``principal`` may edit
+        it, in one statement: (the experiment's status or None if it does not exist, whether
+        the principal may edit it, the new run or None)."""
+        parameters = {
+            **values,
+            "params": json_text(values["params"]),
+            **access_parameters(principal, Role.editor),
+        }
         row = (await self.session.execute(_CREATE_IN_OPEN_EXPERIMENT, parameters)).one_or_none()
         if row is None:
-            return None, None
+            return None, False, None
         if row.id is None:
-            return row.experiment_status, None
-        return row.experiment_status, RunRow(*row[1:])
+            return row.experiment_status, row.allowed, None
+        return row.experiment_status, row.allowed, RunRow(*row[2:])
 
     @classmethod
     def sort_column(cls, name: str) -> ColumnElement[Any]:
@@ -103,13 +115,16 @@ class RunRepository(EntityRepository):
     async def search(
         self,
         where: RunFilter,
+        principal: Principal,
         ordering: Ordering,
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
     ) -> Sequence[Row[Any]]:
+        """A page of the runs ``principal`` may read among those ``where`` selects."""
         names, values = _filter_values(where)
         after_null = None if after is None else after[0] is None
         statement = _search_statement(names, ordering, after_null)
+        values.update(access_parameters(principal))
         return await self.fetch_built_page(statement, after, limit, values)
 
     async def matching_ids(self, where: RunFilter, limit: int) -> list[uuid.UUID]:
@@ -178,5 +193,5 @@ def _filter_values(where: RunFilter) -> tuple[tuple[str, ...], dict[str, Any]]:
 def _search_statement(
     names: tuple[str, ...], ordering: Ordering, after_null: bool | None
 ) -> Select[Any]:
-    query = select(runs).where(*(_FILTERS[name] for name in names))
+    query = select(runs).where(*(_FILTERS[name] for name in names), may(runs.c.experiment_id))
     return RunRepository.page_statement(query, ordering, after_null)

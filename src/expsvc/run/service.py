@@ -8,11 +8,14 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import Role
+from expsvc.auth.principal import Principal
 from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound
-from expsvc.experiment.service import ExperimentNotFound
+from expsvc.experiment.errors import ExperimentNotFound
+from expsvc.grant.service import GrantService
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import Ordering, PageRequest, RowPage
@@ -50,11 +53,14 @@ class RunService:
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
     ) -> RunRead:
         values = data.model_dump(exclude={"experiment_id"})
-        experiment_status, row = await self.runs.create_in_open_experiment(
-            {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values}
+        experiment_status, allowed, row = await self.runs.create_in_open_experiment(
+            {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values},
+            context.principal,
         )
         if experiment_status is None:
             raise ExperimentNotFound(experiment_id)
+        if not allowed:  # tell 404 (may not read) from 403 (may read, not edit)
+            await GrantService(self.session).require(context.principal, experiment_id, Role.editor)
         if row is None:
             raise ExperimentClosed(
                 f"experiment {experiment_id} is {experiment_status}; runs can be created only "
@@ -64,14 +70,15 @@ class RunService:
         await self.changes.created(EntityKind.run, [row], context)
         return RunRead.model_validate(row)
 
-    async def get(self, run_id: uuid.UUID) -> Row[Any]:
-        """The run's row (the endpoint answers it as a :class:`RunRead`)."""
-        row = await self.runs.get(run_id)
+    async def get(self, principal: Principal, run_id: uuid.UUID) -> Row[Any]:
+        """The run's row (the endpoint answers it as a :class:`RunRead`) if ``principal`` may
+        read it; 404 alike when it may not and when it does not exist."""
+        row = await self.runs.get_readable(run_id, principal)
         if row is None:
             raise RunNotFound(run_id)
         return row
 
-    async def search(self, query: RunQuery) -> RowPage:
+    async def search(self, principal: Principal, query: RunQuery) -> RowPage:
         """One page of runs (rows, answered as a :class:`RunPage`)."""
         page = PageRequest(
             ordering=Ordering(query.order_by.value, descending=query.order is SortDirection.desc),
@@ -79,7 +86,9 @@ class RunService:
             page_size=query.page_size,
             page_token=query.page_token,
         )
-        rows = await self.runs.search(query, page.ordering, page.after(), query.page_size + 1)
+        rows = await self.runs.search(
+            query, principal, page.ordering, page.after(), query.page_size + 1
+        )
         return RowPage(rows[: query.page_size], page.next_token(rows))
 
     async def update(

@@ -1,0 +1,99 @@
+"""Who may do what on an experiment, its runs and its captures: the roles and their SQL.
+
+Roles are granted per experiment (``experiment_grants``) to principals and groups; runs and
+captures inherit their experiment's. The check rides in the statement that reads or writes:
+:func:`may` is a predicate on the row's experiment id with three bound values
+(:func:`access_parameters`), so it costs no round trip, and an admin's ``true OR ...`` never
+evaluates the ``EXISTS``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ARRAY, Boolean, ColumnElement, Text, any_, bindparam, exists, or_
+
+from expsvc.auth.principal import Principal
+from expsvc.errors import Forbidden
+from expsvc.models import experiment_grants
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    editor = "editor"
+    owner = "owner"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_RANKS = {Role.viewer: 1, Role.editor: 2, Role.owner: 3}
+# The roles that satisfy a need, as bound into :func:`may`.
+_AT_LEAST = {needed: [role.value for role in Role if role.allows(needed)] for needed in Role}
+
+ACCESS_ADMIN, ACCESS_GRANTEES, ACCESS_ROLES = "access_admin", "access_grantees", "access_roles"
+
+
+class RoleRequired(Forbidden):
+    slug, title = "role-required", "Role required"
+
+    def __init__(self, needed: Role, held: Role) -> None:
+        super().__init__(
+            f"this needs the {needed} role on the experiment; you hold {held}",
+            required_role=needed.value,
+            role=held.value,
+        )
+
+
+def principal_grantee(principal_id: str) -> str:
+    return f"principal:{principal_id}"
+
+
+def group_grantee(group: str) -> str:
+    return f"group:{group}"
+
+
+def grantees(principal: Principal) -> list[str]:
+    """The ``experiment_grants.grantee`` values that speak for ``principal``."""
+    return [principal_grantee(principal.id), *(group_grantee(g) for g in sorted(principal.groups))]
+
+
+def access_parameters(principal: Principal, needed: Role = Role.viewer) -> dict[str, Any]:
+    """The values :func:`may` binds: who asks, and the roles that would do."""
+    return {
+        ACCESS_ADMIN: principal.is_admin,
+        ACCESS_GRANTEES: grantees(principal),
+        ACCESS_ROLES: _AT_LEAST[needed],
+    }
+
+
+def may(experiment_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """True where the caller (see :func:`access_parameters`) holds a sufficient role on the
+    experiment ``experiment_id`` names, or is an admin."""
+    grant = experiment_grants.alias("access_grant")
+    held = exists().where(
+        grant.c.experiment_id == experiment_id,
+        grant.c.grantee == any_(bindparam(ACCESS_GRANTEES, type_=ARRAY(Text))),
+        grant.c.role == any_(bindparam(ACCESS_ROLES, type_=ARRAY(Text))),
+    )
+    return or_(bindparam(ACCESS_ADMIN, type_=Boolean), held)
+
+
+# :func:`may` as SQL text, for statements written as text: format ``experiment_id`` with the
+# column that names the experiment.
+MAY_EDIT_SQL = (
+    ":access_admin OR EXISTS (SELECT 1 FROM experiment_grants AS access_grant "
+    "WHERE access_grant.experiment_id = {experiment_id} "
+    "AND access_grant.grantee = ANY(:access_grantees) AND access_grant.role = ANY(:access_roles))"
+)
+
+
+def best_role(roles: list[str]) -> Role | None:
+    """The highest of the roles a caller holds through its grantees, if any."""
+    held = [Role(role) for role in roles]
+    return max(held, key=lambda role: role.rank) if held else None

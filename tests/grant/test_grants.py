@@ -1,0 +1,191 @@
+"""Experiment grants through the HTTP API: owner, editor and viewer; 404 without a grant; 403
+naming the role; at least one owner; every change audited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from expsvc.app import create_app
+from tests.conftest import make_settings
+from tests.helpers import PROBLEM, act, create_experiment, create_run
+
+Client = Callable[[str], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def as_user(database_url: str) -> AsyncIterator[Client]:
+    """A client per principal, each through the gateway's identity header."""
+    app: FastAPI = create_app(make_settings(database_url, identity_header="X-User"))
+    clients: list[httpx.AsyncClient] = []
+
+    def client(principal: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 4567))
+        made = httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers={"X-User": principal}
+        )
+        clients.append(made)
+        return made
+
+    async with app.router.lifespan_context(app):
+        yield client
+        for made in clients:
+            await made.aclose()
+
+
+async def grant(
+    client: httpx.AsyncClient, experiment_id: str, who: str, role: str, expect: int = 200
+) -> httpx.Response:
+    response = await client.put(
+        f"/v1/experiments/{experiment_id}/grants/principals/{who}", json={"role": role}
+    )
+    assert response.status_code == expect, response.text
+    return response
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["type"].endswith("/" + slug), body
+    return body
+
+
+async def test_the_creator_owns_and_others_see_nothing_without_a_grant(as_user: Client) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    experiment = await create_experiment(alice, name="secret")
+    run = await create_run(alice, experiment["id"])
+
+    grants = (await alice.get(f"/v1/experiments/{experiment['id']}/grants")).json()["items"]
+    assert [(g["principal"], g["group"], g["role"]) for g in grants] == [("alice", None, "owner")]
+
+    # Unreadable answers exactly like missing: no existence leak.
+    missing = "01a23748-0000-7000-8000-000000000000"
+    for path in (f"/v1/experiments/{experiment['id']}", f"/v1/runs/{run['id']}"):
+        assert_problem(await bob.get(path), 404, path.split("/")[2][:-1] + "-not-found")
+    hidden = assert_problem(await bob.get(f"/v1/experiments/{experiment['id']}/grants"), 404,
+                            "experiment-not-found")  # fmt: skip
+    absent = assert_problem(await bob.get(f"/v1/experiments/{missing}/grants"), 404,
+                            "experiment-not-found")  # fmt: skip
+    assert hidden["title"] == absent["title"]
+    assert (await bob.get("/v1/experiments")).json()["items"] == []
+    assert (await bob.get("/v1/runs")).json()["items"] == []
+    assert [e["id"] for e in (await alice.get("/v1/experiments")).json()["items"]] == [
+        experiment["id"]
+    ]
+    assert [r["id"] for r in (await alice.get("/v1/runs")).json()["items"]] == [run["id"]]
+    # Nor may bob create runs in it: 404, as if it did not exist.
+    response = await bob.post(f"/v1/experiments/{experiment['id']}/runs", json={"name": "r"})
+    assert_problem(response, 404, "experiment-not-found")
+
+
+async def test_a_viewer_reads_and_is_told_which_role_a_change_needs(as_user: Client) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    experiment = await create_experiment(alice)
+    run = await create_run(alice, experiment["id"])
+    await grant(alice, experiment["id"], "bob", "viewer")
+
+    assert (await bob.get(f"/v1/experiments/{experiment['id']}")).status_code == 200
+    assert (await bob.get(f"/v1/runs/{run['id']}")).status_code == 200
+    assert [r["id"] for r in (await bob.get("/v1/runs")).json()["items"]] == [run["id"]]
+
+    response = await bob.patch(f"/v1/experiments/{experiment['id']}", json={"name": "mine"})
+    body = assert_problem(response, 403, "role-required")
+    assert (body["required_role"], body["role"]) == ("editor", "viewer")
+    response = await bob.post(f"/v1/experiments/{experiment['id']}/runs", json={"name": "r"})
+    assert_problem(response, 403, "role-required")
+    response = await bob.put(
+        f"/v1/experiments/{experiment['id']}/grants/principals/bob", json={"role": "owner"}
+    )
+    assert assert_problem(response, 403, "role-required")["required_role"] == "owner"
+    # Nothing was changed by the refused requests.
+    assert (await alice.get(f"/v1/experiments/{experiment['id']}")).json()["version"] == 1
+    assert len((await alice.get("/v1/runs")).json()["items"]) == 1
+
+
+async def test_an_editor_changes_but_only_an_owner_archives_deletes_and_grants(
+    as_user: Client,
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    experiment = await create_experiment(alice)
+    path = f"/v1/experiments/{experiment['id']}"
+    await grant(alice, experiment["id"], "bob", "editor")
+
+    assert (await bob.patch(path, json={"name": "renamed"})).status_code == 200
+    run = await create_run(bob, experiment["id"])
+    assert run["created_by"] == "bob"
+    await act(bob, path, "start")
+    await act(bob, path, "finish")
+    assert (
+        assert_problem(await bob.post(f"{path}/archive"), 403, "role-required")["required_role"]
+        == "owner"
+    )
+    assert_problem(await bob.delete(path), 403, "role-required")
+    await act(alice, path, "archive")
+
+
+async def test_an_experiment_keeps_an_owner_and_ownership_can_be_handed_over(
+    as_user: Client,
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    experiment = await create_experiment(alice)
+    grants = f"/v1/experiments/{experiment['id']}/grants/principals"
+
+    assert_problem(await alice.delete(f"{grants}/alice"), 409, "last-owner")
+    response = await alice.put(f"{grants}/alice", json={"role": "viewer"})
+    assert_problem(response, 409, "last-owner")
+
+    await grant(alice, experiment["id"], "bob", "owner")
+    assert (await alice.delete(f"{grants}/alice")).status_code == 204
+    assert (await alice.delete(f"{grants}/alice")).status_code == 404  # no longer readable
+    assert (await alice.get(f"/v1/experiments/{experiment['id']}")).status_code == 404
+    listed = (await bob.get(f"/v1/experiments/{experiment['id']}/grants")).json()["items"]
+    assert [(g["principal"], g["role"], g["granted_by"]) for g in listed] == [
+        ("bob", "owner", "alice")
+    ]
+
+
+async def test_grant_changes_are_audited(as_user: Client) -> None:
+    alice = as_user("alice")
+    experiment = await create_experiment(alice)
+    await grant(alice, experiment["id"], "bob", "viewer")
+    await grant(alice, experiment["id"], "bob", "viewer")  # no change: no row
+    await grant(alice, experiment["id"], "bob", "editor")
+    assert (
+        await alice.delete(f"/v1/experiments/{experiment['id']}/grants/principals/bob")
+    ).status_code == 204
+
+    response = await alice.get(
+        "/v1/audit", params={"entity_id": experiment["id"], "action": "grant"}
+    )
+    assert response.status_code == 200, response.text
+    rows = response.json()["items"]
+    assert [(r["actor"], r["changes"]) for r in rows] == [
+        ("alice", {"grant:principal:bob": {"before": "editor", "after": None}}),
+        ("alice", {"grant:principal:bob": {"before": "viewer", "after": "editor"}}),
+        ("alice", {"grant:principal:bob": {"before": None, "after": "viewer"}}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("principals/bob", {"role": "admin"}),
+        ("principals/bob", {"role": "viewer", "extra": 1}),
+        ("users/bob", {"role": "viewer"}),
+        ("principals/" + "b" * 257, {"role": "viewer"}),
+    ],
+)
+async def test_bad_grants_are_refused_and_change_nothing(
+    as_user: Client, path: str, body: dict[str, Any]
+) -> None:
+    alice = as_user("alice")
+    experiment = await create_experiment(alice)
+    response = await alice.put(f"/v1/experiments/{experiment['id']}/grants/{path}", json=body)
+    assert_problem(response, 422, "validation-error")
+    listed = (await alice.get(f"/v1/experiments/{experiment['id']}/grants")).json()["items"]
+    assert len(listed) == 1
