@@ -39,6 +39,10 @@ from .experiment_read_params import ExperimentReadParams
 from .experiment_update import ExperimentUpdate
 from .experiment_update_params_type_0 import ExperimentUpdateParamsType0
 from .fail_request import FailRequest
+from .grant_list import GrantList
+from .grant_read import GrantRead
+from .grant_write import GrantWrite
+from .grantee_type import GranteeType
 from .ingest_check import IngestCheck
 from .ingest_report import IngestReport
 from .liveness import Liveness
@@ -61,6 +65,7 @@ from .receive_telemetry_events_body_events_item_data import ReceiveTelemetryEven
 from .receive_telemetry_events_body_events_item_type import ReceiveTelemetryEventsBodyEventsItemType
 from .reconciliation_report_read import ReconciliationReportRead
 from .result import Result
+from .role import Role
 from .run_bulk_action import RunBulkAction
 from .run_bulk_tags import RunBulkTags
 from .run_bulk_tags_expected_versions_type_0 import RunBulkTagsExpectedVersionsType0
@@ -135,6 +140,10 @@ __all__ = (
     "ExperimentUpdate",
     "ExperimentUpdateParamsType0",
     "FailRequest",
+    "GranteeType",
+    "GrantList",
+    "GrantRead",
+    "GrantWrite",
     "IngestCheck",
     "IngestReport",
     "Liveness",
@@ -157,6 +166,7 @@ __all__ = (
     "ReceiveTelemetryEventsBodyEventsItemType",
     "ReconciliationReportRead",
     "Result",
+    "Role",
     "RunBulkAction",
     "RunBulkTags",
     "RunBulkTagsExpectedVersionsType0",
