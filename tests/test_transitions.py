@@ -18,7 +18,9 @@ from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.transitions import Refusal, transition_many
 from tests.capture.support import make_capture, make_run
 
-_CONTEXT = ActionContext(principal=Principal("tester"), request_id=None)
+_CONTEXT = ActionContext(principal=Principal("tester", is_admin=True), request_id=None)
+# Not an admin: the owner of what the test client (the local user, "anonymous") creates.
+_OWNER = ActionContext(principal=Principal("anonymous"), request_id=None)
 
 
 @contextlib.contextmanager
@@ -50,6 +52,20 @@ async def test_one_transition_is_one_statement_and_one_change_log_statement(
     assert len(sent) == 2
     assert "FOR NO KEY UPDATE" in sent[0]
     assert "INSERT INTO status_history" in sent[1]
+
+
+async def test_the_role_check_rides_in_the_transition_statement(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    run = await make_run(client)
+    async with database.sessionmaker() as session, session.begin():
+        with statements(database) as sent:
+            (done,) = await transition_many(
+                session, EntityKind.run, [uuid.UUID(run["id"])], Action.archive, _OWNER
+            )
+    assert (done.refusal, done.status) == (None, Status.archived)
+    assert len(sent) == 2
+    assert "experiment_grants" in sent[0]
 
 
 async def test_a_finish_adds_its_cascade_one_statement_and_its_record(

@@ -6,8 +6,8 @@ import functools
 import json
 import uuid
 from collections import namedtuple
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.access import access_parameters, may
+from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
 from expsvc.lifecycle import Status, timestamp_column
 from expsvc.pagination import Ordering
@@ -67,6 +67,13 @@ class EntityRepository:
         row: Row[Any] | None = result.one_or_none()
         return row
 
+    async def experiment_id_of(self, entity_id: uuid.UUID) -> uuid.UUID | None:
+        """The experiment the row belongs to, or None if there is no such row (unchecked: for
+        telling a refused caller 404 from 403)."""
+        query = select(type(self).experiment_of()).where(self.table.c.id == entity_id)
+        experiment_id: uuid.UUID | None = (await self.session.execute(query)).scalar_one_or_none()
+        return experiment_id
+
     @classmethod
     def experiment_of(cls) -> ColumnElement[Any]:
         """The id of the experiment a row belongs to: roles are granted per experiment."""
@@ -77,6 +84,17 @@ class EntityRepository:
         """Read the row and lock it until the transaction ends (``FOR SHARE`` when ``shared``)."""
         query = _by_id(self.table, "share" if shared else "no key update")
         row: Row[Any] | None = (await self.session.execute(query, {"id": entity_id})).one_or_none()
+        return row
+
+    async def lock_for_change(
+        self, entity_id: uuid.UUID, principal: Principal, needed: Role, *, shared: bool = False
+    ) -> Row[Any] | None:
+        """:meth:`lock` the row if ``principal`` holds ``needed`` on it (one statement); None
+        when it does not or the row does not exist (``GrantService.refuse`` tells which)."""
+        parameters = {"id": entity_id, **access_parameters(principal, needed)}
+        statement = _changeable_by_id(type(self), shared)
+        result = await self.session.execute(statement, parameters)
+        row: Row[Any] | None = result.one_or_none()
         return row
 
     async def update(
@@ -115,6 +133,7 @@ class EntityRepository:
             "any_version": change.versions is None,
             "versions": sorted(change.versions or ()),
         }
+        parameters.update(change.access)
         if change.target is Status.failed:
             parameters["reason"] = change.reason
         if change.parent is not None:
@@ -269,6 +288,9 @@ class TransitionChange:
     versions: frozenset[int] | None  # None: any version
     reason: str | None = None
     parent: ParentGuard | None = None
+    # The caller's access values (expsvc.auth.access.access_parameters): the row is found
+    # only where the caller holds the role they name.
+    access: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -325,7 +347,8 @@ def _transition_statement(
     returned = ", ".join(f"updated.{column.name}" for column in table.c)
     sql = f"""
         WITH {parent_cte}locked AS (
-            SELECT id, status, version FROM {name} WHERE id = :id{parent_first}
+            SELECT id, status, version FROM {name}
+            WHERE id = :id{parent_first} AND ({may_sql(name, name)})
             FOR NO KEY UPDATE
         ), updated AS (
             UPDATE {name} AS t SET {", ".join(assignments)}
@@ -364,6 +387,19 @@ def _readable_by_id(repository: type[EntityRepository]) -> Select[Any]:
             table.c.id == bindparam("id"), may(repository.experiment_of())
         )
     return _READABLE_BY_ID[repository]
+
+
+def _changeable_by_id(repository: type[EntityRepository], shared: bool) -> Select[Any]:
+    """``SELECT * … WHERE id = :id AND`` the caller holds the bound role, ``FOR NO KEY
+    UPDATE`` (``FOR SHARE`` when ``shared``), built once per repository and lock."""
+    key = (repository, shared)
+    if key not in _READABLE_BY_ID_LOCKED:
+        locked = _readable_by_id(repository).with_for_update(read=shared, key_share=not shared)
+        _READABLE_BY_ID_LOCKED[key] = locked
+    return _READABLE_BY_ID_LOCKED[key]
+
+
+_READABLE_BY_ID_LOCKED: dict[tuple[type[EntityRepository], bool], Select[Any]] = {}
 
 
 @functools.cache

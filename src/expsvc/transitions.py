@@ -18,12 +18,14 @@ from typing import Any, NoReturn
 from sqlalchemy import Row, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import Role, access_parameters, needed_for
 from expsvc.capture.repository import CaptureRepository
 from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import PreconditionFailed, ProblemError
 from expsvc.experiment.repository import ExperimentRepository
+from expsvc.grant.service import GrantService
 from expsvc.lifecycle import (
     ACTIONS,
     TRANSITIONS,
@@ -155,10 +157,13 @@ async def _transition_one(
         versions=expected(entity_id),
         reason=reason,
         parent=guard,
+        access=access_parameters(context.principal, needed_for(kind, action)),
     )
     if kind is EntityKind.run and action is Action.start:
         # Before the run's lock, the experiment's: the order every run start takes them.
-        started = await ExperimentRepository(session).start_draft_of_run(entity_id)
+        started = await ExperimentRepository(session).start_draft_of_run(
+            entity_id, context.principal
+        )
         await _record_experiments_started(session, context, [started] if started else [])
     outcome = await _REPOSITORIES[kind](session).transition_one(entity_id, change)
     if outcome.row is None:
@@ -396,6 +401,11 @@ async def apply_transition(
             reason=reason, expected=lambda _: expected.versions,
         )  # fmt: skip
     except TransitionRefused as refused:
+        if refused.planned[0].status is None:  # absent, or the caller lacks the role
+            await GrantService(session).refuse(
+                _REPOSITORIES[kind](session), entity_id, context.principal,
+                needed_for(kind, action), not_found,
+            )  # fmt: skip
         _raise_refusal(kind, action, refused.planned[0], expected, not_found, parent_check)
     assert done.previous is not None
     return Transitioned(done.row, done.previous)
@@ -434,10 +444,13 @@ async def apply_update(
     editable_in: Collection[Status] | None = None,
     not_editable: Callable[[Row[Any]], ProblemError] | None = None,
 ) -> Row[Any]:
-    """Lock, check the version (and, with ``editable_in``, the status), update, record."""
-    before = await repository.lock(entity_id)
+    """Lock (if the caller may edit it), check the version (and, with ``editable_in``, the
+    status), update, record."""
+    before = await repository.lock_for_change(entity_id, context.principal, Role.editor)
     if before is None:
-        raise not_found(entity_id)
+        await GrantService(session).refuse(
+            repository, entity_id, context.principal, Role.editor, not_found
+        )
     check_version(kind, before, expected)
     if editable_in is not None and Status(before.status) not in editable_in:
         assert not_editable is not None

@@ -179,9 +179,17 @@ async def test_history_newest_first_with_actor_source_and_reason(
 ) -> None:
     run = await make_run(gated, "start")
     capture = await make_capture(gated, run["id"])
-    await act(gated, capture["id"], "start", reason="rig ready", headers={USER: "bob"})
-    await act(gated, capture["id"], "fail", reason="lidar lost")
-    await act(gated, capture["id"], "archive")
+    granted = await gated.put(
+        f"/v1/experiments/{run['experiment_id']}/grants/principals/bob", json={"role": "editor"}
+    )
+    assert granted.status_code == 200, granted.text
+    for action, reason, headers in [
+        ("start", "rig ready", {USER: "bob"}),
+        ("fail", "lidar lost", None),
+        ("archive", None, None),
+    ]:
+        response = await act(gated, capture["id"], action, reason=reason, headers=headers)
+        assert response.status_code == 200, response.text
 
     rows = await history(gated, capture["id"])
     assert [(r["from_status"], r["to_status"]) for r in rows] == [
@@ -217,6 +225,10 @@ async def test_closing_the_run_stops_its_running_sessions(
     stopped = await make_capture(gated, run["id"], "start", "stop")
     other_run = await make_run(gated, "start")
     elsewhere = await make_capture(gated, other_run["id"], "start")
+    granted = await gated.put(
+        f"/v1/experiments/{run['experiment_id']}/grants/principals/carol", json={"role": "editor"}
+    )
+    assert granted.status_code == 200, granted.text
 
     response = await gated.post(
         f"/v1/runs/{run['id']}/{run_action}", json=payload, headers={USER: "carol"}

@@ -189,3 +189,55 @@ async def test_bad_grants_are_refused_and_change_nothing(
     assert_problem(response, 422, "validation-error")
     listed = (await alice.get(f"/v1/experiments/{experiment['id']}/grants")).json()["items"]
     assert len(listed) == 1
+
+
+async def test_runs_and_captures_inherit_the_experiments_roles(as_user: Client) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    experiment = await create_experiment(alice)
+    run = await create_run(alice, experiment["id"])
+    response = await alice.post(f"/v1/runs/{run['id']}/captures", json={})
+    assert response.status_code == 201, response.text
+    capture = response.json()
+    run_path, capture_path = f"/v1/runs/{run['id']}", f"/v1/captures/{capture['id']}"
+
+    # No role: every read and change answers as if the objects did not exist.
+    assert_problem(await bob.post(f"{run_path}/start"), 404, "run-not-found")
+    assert_problem(await bob.patch(run_path, json={"tags": ["x"]}), 404, "run-not-found")
+    assert_problem(await bob.get(capture_path), 404, "capture-not-found")
+    assert_problem(await bob.post(f"{capture_path}/start"), 404, "capture-not-found")
+    assert_problem(await bob.post(f"{run_path}/captures", json={}), 404, "run-not-found")
+    assert_problem(await bob.get(f"{run_path}/captures"), 404, "run-not-found")
+    assert_problem(await bob.get(f"{run_path}/history"), 404, "run-not-found")
+    assert_problem(await bob.get(f"{capture_path}/history"), 404, "capture-not-found")
+    assert (await bob.get("/v1/captures")).json()["items"] == []
+    # Not even the experiment's running runs leak through a refused close.
+    response = await bob.post(f"/v1/experiments/{experiment['id']}/finish")
+    assert_problem(response, 404, "experiment-not-found")
+
+    # Viewer: reads, and every change is 403 naming editor; the draft experiment a refused run
+    # start would have started stays a draft.
+    await grant(alice, experiment["id"], "bob", "viewer")
+    assert (await bob.get(capture_path)).status_code == 200
+    assert (await bob.get(f"{run_path}/history")).status_code == 200
+    assert [c["id"] for c in (await bob.get("/v1/captures")).json()["items"]] == [capture["id"]]
+    for response in (
+        await bob.post(f"{run_path}/start"),
+        await bob.patch(run_path, json={"tags": ["x"]}),
+        await bob.post(f"{capture_path}/archive"),
+        await bob.patch(capture_path, json={"sensors": ["lidar"]}),
+        await bob.post(f"{run_path}/captures", json={}),
+        await bob.post(f"/v1/experiments/{experiment['id']}/start"),
+    ):
+        assert assert_problem(response, 403, "role-required")["required_role"] == "editor"
+    assert (await alice.get(f"/v1/experiments/{experiment['id']}")).json()["status"] == "draft"
+    assert (await alice.get(run_path)).json()["version"] == run["version"]
+
+    # Editor: changes go through, and are bob's.
+    await grant(alice, experiment["id"], "bob", "editor")
+    started = await act(bob, run_path, "start")
+    assert started["status"] == "running"
+    assert (await alice.get(f"/v1/experiments/{experiment['id']}")).json()["status"] == "running"
+    response = await bob.post(f"{run_path}/captures", json={})
+    assert response.status_code == 201, response.text
+    history = (await alice.get(f"{run_path}/history")).json()["items"]
+    assert history[0]["actor"] == "bob"

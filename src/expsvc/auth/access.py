@@ -16,6 +16,7 @@ from sqlalchemy import ARRAY, Boolean, ColumnElement, Text, any_, bindparam, exi
 
 from expsvc.auth.principal import Principal
 from expsvc.errors import Forbidden
+from expsvc.lifecycle import Action, EntityKind
 from expsvc.models import experiment_grants
 
 
@@ -85,12 +86,32 @@ def may(experiment_id: ColumnElement[Any]) -> ColumnElement[bool]:
 
 
 # :func:`may` as SQL text, for statements written as text: format ``experiment_id`` with the
-# column that names the experiment.
-MAY_EDIT_SQL = (
+# expression that names the row's experiment (:func:`may_sql`).
+MAY_SQL = (
     ":access_admin OR EXISTS (SELECT 1 FROM experiment_grants AS access_grant "
     "WHERE access_grant.experiment_id = {experiment_id} "
     "AND access_grant.grantee = ANY(:access_grantees) AND access_grant.role = ANY(:access_roles))"
 )
+# The experiment of a row of each table, as SQL on the row's alias.
+_EXPERIMENT_OF = {
+    "experiments": "{row}.id",
+    "runs": "{row}.experiment_id",
+    "capture_sessions": (
+        "(SELECT access_run.experiment_id FROM runs AS access_run "
+        "WHERE access_run.id = {row}.run_id)"
+    ),
+}
+
+
+def may_sql(table: str, row: str) -> str:
+    """:data:`MAY_SQL` for a row of ``table`` aliased ``row``."""
+    return MAY_SQL.format(experiment_id=_EXPERIMENT_OF[table].format(row=row))
+
+
+def needed_for(kind: EntityKind, action: Action) -> Role:
+    """The role a lifecycle action takes: archiving an experiment is its owners' call, every
+    other action (and every update) an editor's."""
+    return Role.owner if kind is EntityKind.experiment and action is Action.archive else Role.editor
 
 
 def best_role(roles: list[str]) -> Role | None:

@@ -77,14 +77,14 @@ async def create_capture(
 async def list_run_captures(
     run_id: uuid.UUID,
     query: Annotated[RunCaptureQuery, Query()],
-    _: CurrentContext,
+    context: CurrentContext,
     service: Service,
 ) -> Response:
     """The run's capture sessions, newest first (created_at, then id), keyset-paginated.
 
     Unknown parameters are refused.
     """
-    page = await service.search_in_run(run_id, query)
+    page = await service.search_in_run(context.principal, run_id, query)
     return page_response(page.rows, page.next_page_token, CaptureRead, CapturePage)
 
 
@@ -94,8 +94,8 @@ async def list_run_captures(
     response_model=CaptureRead,
     responses=problem_responses(CaptureNotFound, ValidationFailed),
 )
-async def get_capture(capture_id: uuid.UUID, _: CurrentContext, service: Service) -> Response:
-    capture = await service.get(capture_id)
+async def get_capture(capture_id: uuid.UUID, context: CurrentContext, service: Service) -> Response:
+    capture = await service.get(context.principal, capture_id)
     return entity_response(capture, CaptureRead, {"ETag": etag_for(capture.version)})
 
 
@@ -107,14 +107,14 @@ async def get_capture(capture_id: uuid.UUID, _: CurrentContext, service: Service
 )
 async def list_captures(
     query: Annotated[CaptureQuery, Query()],
-    _: CurrentContext,
+    context: CurrentContext,
     service: Service,
 ) -> Response:
     """Capture sessions of every run, newest first (created_at, then id), keyset-paginated.
 
     Unknown parameters are refused.
     """
-    page = await service.search(query)
+    page = await service.search(context.principal, query)
     return page_response(page.rows, page.next_page_token, CaptureRead, CapturePage)
 
 

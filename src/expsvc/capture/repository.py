@@ -4,18 +4,29 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, any_, func, select, update
+from sqlalchemy import ColumnElement, Row, any_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from expsvc.auth.access import access_parameters, may
+from expsvc.auth.principal import Principal
 from expsvc.capture.schemas import CaptureQuery
 from expsvc.lifecycle import Status
-from expsvc.models import capture_sessions
+from expsvc.models import capture_sessions, runs
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository, id_array
 
 
 class CaptureRepository(EntityRepository):
     table = capture_sessions
+
+    @classmethod
+    def experiment_of(cls) -> ColumnElement[Any]:
+        """A capture's experiment is its run's."""
+        return (
+            select(runs.c.experiment_id)
+            .where(runs.c.id == capture_sessions.c.run_id)
+            .scalar_subquery()
+        )
 
     async def insert_unless_taken(self, values: dict[str, Any]) -> Row[Any] | None:
         """Insert the session; None if its ``capture_session_id`` is already taken.
@@ -42,6 +53,7 @@ class CaptureRepository(EntityRepository):
     async def search(
         self,
         where: CaptureQuery,
+        principal: Principal,
         ordering: Ordering,
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
@@ -57,7 +69,10 @@ class CaptureRepository(EntityRepository):
             query = query.where(table.c.sensors.contains(sorted(set(where.sensor))))
         if where.capture_session_id is not None:
             query = query.where(table.c.capture_session_id == where.capture_session_id)
-        return await self.fetch_page(query, ordering, after, limit)
+        query = query.where(may(self.experiment_of()))
+        after_null = None if after is None else after[0] is None
+        statement = self.page_statement(query, ordering, after_null)
+        return await self.fetch_built_page(statement, after, limit, access_parameters(principal))
 
     async def stop_running_of_runs(
         self, run_ids: Sequence[uuid.UUID], sources: Collection[Status], values: dict[str, Any]

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import Role
+from expsvc.auth.principal import Principal
 from expsvc.capture.repository import CaptureRepository
 from expsvc.capture.schemas import (
     CaptureCreate,
@@ -20,6 +22,7 @@ from expsvc.changes import ChangeRecorder
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed
+from expsvc.grant.service import GrantService
 from expsvc.ids import new_id
 from expsvc.lifecycle import TERMINAL, Action, EntityKind, Status, plan_transition
 from expsvc.pagination import Ordering, PageRequest, RowPage
@@ -73,9 +76,11 @@ class CaptureService:
     ) -> CaptureRead:
         """A draft session of a run that is not finished, failed or archived."""
         # FOR SHARE: a run finishing concurrently waits for us, then sees this session.
-        run = await self.runs.lock(run_id, shared=True)
+        run = await self.runs.lock_for_change(run_id, context.principal, Role.editor, shared=True)
         if run is None:
-            raise RunNotFound(run_id)
+            await GrantService(self.session).refuse(
+                self.runs, run_id, context.principal, Role.editor, RunNotFound
+            )
         if run.status in TERMINAL:
             raise RunClosed(
                 f"run {run_id} is {run.status}; capture sessions can be created only in draft "
@@ -102,14 +107,15 @@ class CaptureService:
         await self.changes.created(_KIND, [row], context)
         return CaptureRead.model_validate(row)
 
-    async def get(self, capture_id: uuid.UUID) -> Row[Any]:
-        """The session's row (answered as a :class:`CaptureRead`)."""
-        row = await self.captures.get(capture_id)
+    async def get(self, principal: Principal, capture_id: uuid.UUID) -> Row[Any]:
+        """The session's row (answered as a :class:`CaptureRead`) if ``principal`` may read
+        its experiment; 404 alike when it may not and when it does not exist."""
+        row = await self.captures.get_readable(capture_id, principal)
         if row is None:
             raise CaptureNotFound(capture_id)
         return row
 
-    async def search(self, query: CaptureQuery) -> RowPage:
+    async def search(self, principal: Principal, query: CaptureQuery) -> RowPage:
         """Newest first (created_at, then id), keyset-paginated (answered as a CapturePage)."""
         page = PageRequest(
             ordering=_NEWEST_FIRST,
@@ -117,13 +123,17 @@ class CaptureService:
             page_size=query.page_size,
             page_token=query.page_token,
         )
-        rows = await self.captures.search(query, page.ordering, page.after(), query.page_size + 1)
+        rows = await self.captures.search(
+            query, principal, page.ordering, page.after(), query.page_size + 1
+        )
         return RowPage(rows[: query.page_size], page.next_token(rows))
 
-    async def search_in_run(self, run_id: uuid.UUID, query: RunCaptureQuery) -> RowPage:
-        if await self.runs.get(run_id) is None:
+    async def search_in_run(
+        self, principal: Principal, run_id: uuid.UUID, query: RunCaptureQuery
+    ) -> RowPage:
+        if await self.runs.get_readable(run_id, principal) is None:
             raise RunNotFound(run_id)
-        return await self.search(CaptureQuery(run_id=run_id, **query.model_dump()))
+        return await self.search(principal, CaptureQuery(run_id=run_id, **query.model_dump()))
 
     async def update(
         self,

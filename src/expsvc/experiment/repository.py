@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, delete, select, text
 
-from expsvc.auth.access import access_parameters, may
+from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.models import experiments
@@ -17,6 +17,7 @@ _START_DRAFT_OF_RUN = text(
     "UPDATE experiments AS e SET status = 'running', started_at = now(), "  # noqa: S608
     "version = e.version + 1, updated_at = now() FROM runs AS r "
     "WHERE r.id = :run_id AND e.id = r.experiment_id AND e.status = 'draft' "
+    "AND (" + may_sql("experiments", "e") + ") "
     "RETURNING " + ", ".join(f"e.{column.name}" for column in experiments.c)
 ).columns(*experiments.c)
 
@@ -29,9 +30,11 @@ class ExperimentRepository(EntityRepository):
         column: ColumnElement[Any] = experiments.c.id
         return column
 
-    async def start_draft_of_run(self, run_id: uuid.UUID) -> Row[Any] | None:
-        """Start the run's experiment if it is a draft; the started experiment, or None."""
-        result = await self.session.execute(_START_DRAFT_OF_RUN, {"run_id": run_id})
+    async def start_draft_of_run(self, run_id: uuid.UUID, principal: Principal) -> Row[Any] | None:
+        """Start the run's experiment if it is a draft and ``principal`` may edit it; the
+        started experiment, or None."""
+        parameters = {"run_id": run_id, **access_parameters(principal, Role.editor)}
+        result = await self.session.execute(_START_DRAFT_OF_RUN, parameters)
         row: Row[Any] | None = result.one_or_none()
         return row
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.access import Role, principal_grantee
+from expsvc.auth.access import Role, needed_for, principal_grantee
 from expsvc.auth.principal import Principal
 from expsvc.bulk.schemas import BulkResult, ExperimentBulkTags
 from expsvc.bulk.service import answer, change_tags, cyclic_gc_paused, selected_ids
@@ -94,7 +94,6 @@ class ExperimentService:
         data: ExperimentUpdate,
         expected: ExpectedVersions,
     ) -> ExperimentRead:
-        await self.grants.require(context.principal, experiment_id, Role.editor)
         row = await apply_update(
             self.session, self.repository, _KIND, experiment_id,
             data.model_dump(exclude_unset=True), context, expected, ExperimentNotFound,
@@ -104,10 +103,13 @@ class ExperimentService:
     async def delete(
         self, context: ActionContext, experiment_id: uuid.UUID, expected: ExpectedVersions
     ) -> None:
-        await self.grants.require(context.principal, experiment_id, Role.owner)
-        current = await self.repository.lock(experiment_id)
+        current = await self.repository.lock_for_change(
+            experiment_id, context.principal, Role.owner
+        )
         if current is None:
-            raise ExperimentNotFound(experiment_id)
+            await self.grants.refuse(
+                self.repository, experiment_id, context.principal, Role.owner, ExperimentNotFound
+            )
         check_version(_KIND, current, expected)
         if current.status != Status.draft:
             raise ExperimentNotDeletable(
@@ -143,21 +145,25 @@ class ExperimentService:
         reason: str | None,
     ) -> ExperimentRead:
         """Apply ``action``; closing (finish, fail, archive) waits for no run to be running.
-        Archiving takes an owner, the other actions an editor."""
-        needed = Role.owner if action is Action.archive else Role.editor
-        await self.grants.require(context.principal, experiment_id, needed)
+        Archiving takes an owner, the other actions an editor (checked in the statements)."""
         if action is not Action.start:
-            await self._refuse_if_runs_running(experiment_id)
+            await self._refuse_if_runs_running(context, experiment_id, action)
         done = await apply_transition(
             self.session, _KIND, experiment_id, action, context, expected,
             ExperimentNotFound, reason,
         )  # fmt: skip
         return ExperimentRead.model_validate(done.row)
 
-    async def _refuse_if_runs_running(self, experiment_id: uuid.UUID) -> None:
+    async def _refuse_if_runs_running(
+        self, context: ActionContext, experiment_id: uuid.UUID, action: Action
+    ) -> None:
         # Lock first: a run starting concurrently holds FOR SHARE and is seen after it commits.
-        if await self.repository.lock(experiment_id) is None:
-            raise ExperimentNotFound(experiment_id)
+        # Only for a caller who may act: the running runs are nobody else's business.
+        needed = needed_for(_KIND, action)
+        if await self.repository.lock_for_change(experiment_id, context.principal, needed) is None:
+            await self.grants.refuse(
+                self.repository, experiment_id, context.principal, needed, ExperimentNotFound
+            )
         running = await RunRepository(self.session).running_ids(
             experiment_id, _BLOCKING_RUNS_SHOWN + 1
         )

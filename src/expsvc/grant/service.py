@@ -9,7 +9,8 @@ existence leak) from "may be read but not changed" (403 naming the role needed).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +19,12 @@ from expsvc.audit.service import AuditService
 from expsvc.auth.access import Role, RoleRequired, best_role, grantees
 from expsvc.auth.principal import Principal
 from expsvc.context import ActionContext
-from expsvc.errors import Conflict
+from expsvc.errors import Conflict, ProblemError
 from expsvc.experiment.errors import ExperimentNotFound
 from expsvc.grant.repository import GrantRepository
 from expsvc.grant.schemas import GranteeType, GrantList, GrantRead
 from expsvc.lifecycle import EntityKind
+from expsvc.repository import EntityRepository
 
 
 class LastOwner(Conflict):
@@ -63,6 +65,24 @@ class GrantService:
         if not held.allows(needed):
             raise RoleRequired(needed, held)
         return held
+
+    async def refuse(
+        self,
+        repository: EntityRepository,
+        entity_id: uuid.UUID,
+        principal: Principal,
+        needed: Role,
+        not_found: Callable[[uuid.UUID], ProblemError],
+    ) -> NoReturn:
+        """Why a change that checked access in its own statement found nothing: the entity
+        does not exist or may not be read (404, alike), or the role is too low (403)."""
+        experiment_id = await repository.experiment_id_of(entity_id)
+        if experiment_id is not None:
+            roles = await self.repository.roles_on(experiment_id, grantees(principal))
+            held = Role.owner if principal.is_admin else best_role(roles or [])
+            if held is not None and not held.allows(needed):
+                raise RoleRequired(needed, held)
+        raise not_found(entity_id)
 
     async def list(self, principal: Principal, experiment_id: uuid.UUID) -> GrantList:
         await self.require(principal, experiment_id, Role.viewer)

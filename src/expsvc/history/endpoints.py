@@ -30,12 +30,13 @@ def add_history_route(
 
     async def endpoint(
         entity_id: EntityId,
-        _: CurrentContext,
+        context: CurrentContext,
         session: DbSession,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         page_token: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> StatusHistoryPage:
-        if await repository(session).get(entity_id) is None:
+        # 404 alike for missing and for what the caller may not read.
+        if await repository(session).get_readable(entity_id, context.principal) is None:
             raise cast(Callable[[uuid.UUID], ProblemError], not_found)(entity_id)
         return await StatusHistoryService(session).page(kind, entity_id, page_size, page_token)
 

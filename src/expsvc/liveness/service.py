@@ -19,7 +19,8 @@ from expsvc.liveness.repository import LivenessRepository, StaleRun
 from expsvc.run.service import RunNotFound
 from expsvc.transitions import transition_many
 
-REAPER = Principal("system:reaper")
+# The service's own actors act on every experiment.
+REAPER = Principal("system:reaper", is_admin=True)
 _log = structlog.get_logger("expsvc.reaper")
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
 )
 
-from expsvc.auth.access import MAY_EDIT_SQL, Role, access_parameters, may
+from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
 from expsvc.models import runs
 from expsvc.pagination import Ordering
@@ -65,7 +65,7 @@ def _create_in_open_experiment() -> TextualSelect:
     statement = text(
         f"""
         WITH experiment AS (
-            SELECT id, status, ({MAY_EDIT_SQL.format(experiment_id="experiments.id")}) AS allowed
+            SELECT id, status, ({may_sql("experiments", "experiments")}) AS allowed
             FROM experiments WHERE id = :experiment_id FOR SHARE
         ), created AS (
             INSERT INTO runs ({", ".join(CREATE_COLUMNS)})

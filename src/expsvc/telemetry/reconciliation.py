@@ -60,7 +60,7 @@ KEEP_REPORTS = 100
 PURGE_BATCH_SIZE = 5000
 LISTED_ORPHANS = 50
 JOB_NAME = "capture-reconciliation"
-WORKER = Principal("expsvc-worker")
+WORKER = Principal("expsvc-worker", is_admin=True)
 # A fixed 64-bit advisory lock id, derived from the job's name so features cannot collide.
 LOCK_ID = int.from_bytes(
     hashlib.sha256(f"expsvc.job.{JOB_NAME}".encode()).digest()[:8], "big", signed=True
