@@ -6,14 +6,16 @@ import importlib
 import os
 import signal
 import sys
+from ipaddress import ip_address
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from expsvc import __version__
-from expsvc.settings import Settings
+from expsvc.settings import AuthMode, Settings
 from expsvc.telemetry.cli import telemetry_app
 
 app = typer.Typer(
@@ -43,9 +45,23 @@ def run() -> None:
 
     try:
         app(prog_name="expsvc")
+    except ValidationError as error:
+        typer.secho(f"error: invalid EXPSVC_* settings: {error}", err=True, fg="red")
+        raise SystemExit(2) from None
     except (OSError, SQLAlchemyError) as error:
         typer.secho(f"error: the database cannot be used: {error}", err=True, fg="red")
         raise SystemExit(2) from None
+
+
+def is_loopback_host(host: str) -> bool:
+    """A bind address only this machine can reach (a name other than localhost is not
+    resolved: it could point anywhere)."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _fail(message: str) -> None:
@@ -128,6 +144,13 @@ def serve(
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = Settings()
+    bind = host or settings.host
+    if settings.auth_mode is AuthMode.none and not is_loopback_host(bind):
+        _fail(
+            f"refusing to serve on {bind} with EXPSVC_AUTH_MODE=none (identity off, every caller "
+            "an admin): bind to 127.0.0.1 (EXPSVC_HOST / --host), or set EXPSVC_AUTH_MODE=jwt "
+            "or header (see docs/security.md)"
+        )
     configure_logging(settings)
     url = settings.database_url
     if url is None:
@@ -145,7 +168,7 @@ def serve(
     uvicorn.run(
         "expsvc.app:create_app_from_environment",
         factory=True,
-        host=host or settings.host,
+        host=bind,
         port=settings.port if port is None else port,
         workers=workers or settings.workers,
         loop="uvloop",  # both checked by _require_server_modules

@@ -6,6 +6,7 @@ from .artifact_status import ArtifactStatus
 from .audit_entry_read import AuditEntryRead
 from .audit_entry_read_changes import AuditEntryReadChanges
 from .audit_page import AuditPage
+from .auth_mode import AuthMode
 from .batch_result import BatchResult
 from .bulk_counts import BulkCounts
 from .bulk_item_result import BulkItemResult
@@ -42,6 +43,7 @@ from .fail_request import FailRequest
 from .ingest_check import IngestCheck
 from .ingest_report import IngestReport
 from .liveness import Liveness
+from .me_read import MeRead
 from .metric_aggregate import MetricAggregate
 from .not_ready import NotReady
 from .not_ready_checks import NotReadyChecks
@@ -102,6 +104,7 @@ __all__ = (
     "AuditEntryRead",
     "AuditEntryReadChanges",
     "AuditPage",
+    "AuthMode",
     "BatchResult",
     "BulkCounts",
     "BulkItemResult",
@@ -138,6 +141,7 @@ __all__ = (
     "IngestCheck",
     "IngestReport",
     "Liveness",
+    "MeRead",
     "MetricAggregate",
     "NotReady",
     "NotReadyChecks",
