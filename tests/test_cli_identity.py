@@ -19,6 +19,7 @@ def _no_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("expsvc.observability.logging.configure_logging", lambda settings: None)
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
 
+
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what the refusal is about)
 
 

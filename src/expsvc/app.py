@@ -13,6 +13,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
 from expsvc import __version__
+from expsvc.api_token.endpoints import router as api_token_router
 from expsvc.artifact.endpoints import events_router as artifact_events_router
 from expsvc.artifact.endpoints import run_artifacts_router
 from expsvc.audit.endpoints import router as audit_router
@@ -108,7 +109,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = Database(create_engine(settings, url))
-    app.state.authenticator = Authenticator(settings)
+    app.state.authenticator = Authenticator(settings, app.state.database)
     app.state.schema_head = head_revision()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
     app.state.feed_notifier = FeedNotifier(app.state.database)
@@ -124,6 +125,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(health_router)
     app.include_router(identity_router)
+    app.include_router(api_token_router)
     app.include_router(experiment_router)
     app.include_router(experiment_runs_router)
     app.include_router(run_router)

@@ -15,6 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from expsvc import __version__
+from expsvc.api_token.cli import token_app
 from expsvc.settings import AuthMode, Settings
 from expsvc.telemetry.cli import telemetry_app
 
@@ -37,6 +38,7 @@ idempotency_app = typer.Typer(
 )
 app.add_typer(idempotency_app, name="idempotency")
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(token_app, name="token")
 
 
 def run() -> None:

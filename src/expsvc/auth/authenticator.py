@@ -6,6 +6,9 @@
   ``EXPSVC_TRUSTED_PROXIES``; from anyone else it is 401, whatever the header says.
 * ``jwt``: ``Authorization: Bearer <JWT>`` from the API Gateway, verified on every request.
 
+In ``header`` and ``jwt`` modes an API token (``Authorization: Bearer expsvc_...``, from any
+peer: it is a secret, not a claim) is accepted too; it is looked up on every use.
+
 Whatever the mode, the service's own names are refused, and admins are the principals and
 group members the settings name. The peer is the connection's (the ASGI scope's ``client``);
 ``serve`` runs uvicorn with ``proxy_headers=False``, so no header can change it.
@@ -18,6 +21,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 import httpx
 from starlette.requests import Request
 
+from expsvc.api_token.service import ApiTokenVerifier, is_api_token
 from expsvc.auth.errors import (
     InvalidAuthorizationHeader,
     InvalidToken,
@@ -35,6 +39,7 @@ from expsvc.auth.principal import (
     Principal,
     is_reserved,
 )
+from expsvc.db import Database
 from expsvc.settings import AuthMode, Settings
 
 Network = IPv4Network | IPv6Network
@@ -62,7 +67,9 @@ def bearer_token(authorization: str) -> str:
 class Authenticator:
     """The app's one authenticator (``app.state.authenticator``), built from the settings."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, http: httpx.AsyncClient | None = None
+    ) -> None:
         self.mode = settings.auth_mode
         self.admin_principals = settings.admin_principals
         self.admin_groups = settings.admin_groups
@@ -70,6 +77,7 @@ class Authenticator:
         self.groups_header = settings.groups_header
         self.trusted_proxies: tuple[Network, ...] = settings.trusted_proxies
         self.http = http
+        self.api_tokens = ApiTokenVerifier(database)
         self.jwt: JwtVerifier | None = None
         if self.mode is AuthMode.jwt:
             self.jwt = _jwt_verifier(settings, self._http_client(settings), self._from_claims)
@@ -86,6 +94,9 @@ class Authenticator:
     async def authenticate(self, request: Request) -> Principal:
         if self.mode is AuthMode.none:
             return self._local_user(request)
+        token = _bearer_api_token(request)
+        if token is not None:
+            return self.principal(*await self.api_tokens.verify(token))
         if self.mode is AuthMode.header:
             return self._from_identity_header(request)
         return await self._from_jwt(request)
@@ -144,6 +155,17 @@ class Authenticator:
         if groups is None:
             raise InvalidToken(f"the token's {self.jwt.groups_claim!r} is not a list of groups")
         return self.principal(subject, groups)
+
+
+def _bearer_api_token(request: Request) -> str | None:
+    """The API token of ``Authorization: Bearer expsvc_...``; None for anything else (a JWT, a
+    gateway's own credentials forwarded in header mode, no header)."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and is_api_token(value) else None
 
 
 def _groups(value: object) -> frozenset[str] | None:

@@ -1,5 +1,9 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .api_token_create import ApiTokenCreate
+from .api_token_page import ApiTokenPage
+from .api_token_read import ApiTokenRead
+from .api_token_with_secret import ApiTokenWithSecret
 from .artifact_page import ArtifactPage
 from .artifact_read import ArtifactRead
 from .artifact_status import ArtifactStatus
@@ -98,6 +102,10 @@ from .webhook_update_event_types_type_0_item import WebhookUpdateEventTypesType0
 from .webhook_with_secret import WebhookWithSecret
 
 __all__ = (
+    "ApiTokenCreate",
+    "ApiTokenPage",
+    "ApiTokenRead",
+    "ApiTokenWithSecret",
     "ArtifactPage",
     "ArtifactRead",
     "ArtifactStatus",
