@@ -111,6 +111,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def header_identity(header: str, proxies: str = "127.0.0.1/32") -> dict[str, object]:
+    """Settings overrides for header mode: ``header`` believed from ``proxies`` (the ASGI test
+    transport's peer is 127.0.0.1 unless a test gives another)."""
+    return {"auth_mode": "header", "identity_header": header, "trusted_proxies": proxies}
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from starlette.types import Receive, Scope, Send
 
 from expsvc.app import create_app
 from expsvc.openapi import build_openapi
@@ -47,8 +48,22 @@ CHECKS = [
 schema = schemathesis.openapi.from_dict(build_openapi())
 
 
+class LoopbackPeer:
+    """Schemathesis calls the app through Starlette's TestClient, whose peer is the name
+    ``testclient``, not an address. With identity off (the default mode, none) only loopback
+    peers are served, so the fuzzed requests come from 127.0.0.1, as a local caller's would."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "client": ("127.0.0.1", 50000)}
+        await self.app(scope, receive, send)
+
+
 @pytest.fixture(scope="module")
-def api(server_url: str, template_database: str) -> Iterator[FastAPI]:
+def api(server_url: str, template_database: str) -> Iterator[LoopbackPeer]:
     """The app on a fresh database of its own, shared by every operation of this module.
 
     Shared on purpose: what one operation creates, the next one lists (and a database per
@@ -58,7 +73,7 @@ def api(server_url: str, template_database: str) -> Iterator[FastAPI]:
     name = f"expsvc_st_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
     try:
-        yield create_app(make_settings(_plain_url(server_url, name)))
+        yield LoopbackPeer(create_app(make_settings(_plain_url(server_url, name))))
     finally:
         try:
             schemathesis_asgi.shutdown_lifespans()
@@ -67,7 +82,7 @@ def api(server_url: str, template_database: str) -> Iterator[FastAPI]:
 
 
 @pytest.fixture
-def targets(api: FastAPI) -> dict[str, list[str]]:
+def targets(api: LoopbackPeer) -> dict[str, list[str]]:
     """Real entities for the path parameters, fresh for each operation.
 
     Random UUIDs only ever reach the 404 branch; a share of the generated ids is swapped for
@@ -116,7 +131,7 @@ def _aim_at(case: schemathesis.Case, targets: dict[str, list[str]]) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_conforms_to_its_schema(
-    case: schemathesis.Case, api: FastAPI, targets: dict[str, list[str]]
+    case: schemathesis.Case, api: LoopbackPeer, targets: dict[str, list[str]]
 ) -> None:
     _aim_at(case, targets)
     timeout = STREAM_SECONDS if _streams(case) else None

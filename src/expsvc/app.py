@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from prometheus_client import CollectorRegistry
@@ -12,9 +13,12 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
 from expsvc import __version__
+from expsvc.api_token.endpoints import router as api_token_router
 from expsvc.artifact.endpoints import events_router as artifact_events_router
 from expsvc.artifact.endpoints import run_artifacts_router
 from expsvc.audit.endpoints import router as audit_router
+from expsvc.auth.authenticator import Authenticator
+from expsvc.auth.endpoints import router as identity_router
 from expsvc.capture.endpoints import router as capture_router
 from expsvc.capture.endpoints import run_captures_router
 from expsvc.card.endpoints import router as card_router
@@ -36,12 +40,13 @@ from expsvc.openapi import install_openapi
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.secret.keys import load_secret_box
-from expsvc.settings import Settings
+from expsvc.settings import AuthMode, Settings
 from expsvc.telemetry.endpoints import router as telemetry_router
 from expsvc.telemetry.reconciliation_endpoints import router as reconciliation_router
 from expsvc.webhook.endpoints import router as webhook_router
 from expsvc.worker.jobs import build_runner
 
+_log = structlog.get_logger("expsvc.app")
 API_TITLE = "Experiment Service"
 API_DESCRIPTION = (
     "The single source of truth for Experiments, Runs and CaptureSessions. "
@@ -81,10 +86,16 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auth_mode is AuthMode.none:
+            _log.warning(
+                "identity is off (EXPSVC_AUTH_MODE=none): loopback callers act as the local "
+                "admin; set EXPSVC_AUTH_MODE=jwt or header to identify callers"
+            )
         try:
             async with app.state.worker:
                 yield
         finally:
+            await app.state.authenticator.close()
             if app.state.metrics_service is not None:
                 await app.state.metrics_service.close()
             app.state.feed_notifier.close()
@@ -102,6 +113,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     # First: without usable keys the service refuses to start (docs/adr/0011).
     app.state.secret_box = load_secret_box(settings)
     app.state.database = Database(create_engine(settings, url))
+    app.state.authenticator = Authenticator(settings, app.state.database)
     app.state.schema_head = head_revision()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
     app.state.feed_notifier = FeedNotifier(app.state.database)
@@ -116,6 +128,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     on_unexpected = install_problem_handlers(app, settings.retry_after_seconds)
     install_openapi(app)
     app.include_router(health_router)
+    app.include_router(identity_router)
+    app.include_router(api_token_router)
     app.include_router(experiment_router)
     app.include_router(grant_router)
     app.include_router(experiment_runs_router)

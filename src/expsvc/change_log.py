@@ -45,6 +45,7 @@ _AUDIT = (
     ("idempotency_key", "text"),
     ("batch_id", "uuid"),
     ("client_address", "text"),
+    ("server_request_id", "text"),
 )
 _EVENTS = (
     ("event_id", "uuid"),

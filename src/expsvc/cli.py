@@ -6,15 +6,18 @@ import importlib
 import os
 import signal
 import sys
+from ipaddress import ip_address
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from expsvc import __version__
+from expsvc.api_token.cli import token_app
 from expsvc.secret.cli import secrets_app
-from expsvc.settings import Settings
+from expsvc.settings import AuthMode, Settings
 from expsvc.telemetry.cli import telemetry_app
 
 app = typer.Typer(
@@ -39,6 +42,7 @@ app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(secrets_app, name="secrets")
 grants_app = typer.Typer(help="Maintain experiment grants.", no_args_is_help=True)
 app.add_typer(grants_app, name="grants")
+app.add_typer(token_app, name="token")
 
 
 def run() -> None:
@@ -47,9 +51,23 @@ def run() -> None:
 
     try:
         app(prog_name="expsvc")
+    except ValidationError as error:
+        typer.secho(f"error: invalid EXPSVC_* settings: {error}", err=True, fg="red")
+        raise SystemExit(2) from None
     except (OSError, SQLAlchemyError) as error:
         typer.secho(f"error: the database cannot be used: {error}", err=True, fg="red")
         raise SystemExit(2) from None
+
+
+def is_loopback_host(host: str) -> bool:
+    """A bind address only this machine can reach (a name other than localhost is not
+    resolved: it could point anywhere)."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _fail(message: str) -> None:
@@ -132,6 +150,13 @@ def serve(
     from expsvc.secret.keys import SecretKeysError, parse_keys, secret_keys
 
     settings = Settings()
+    bind = host or settings.host
+    if settings.auth_mode is AuthMode.none and not is_loopback_host(bind):
+        _fail(
+            f"refusing to serve on {bind} with EXPSVC_AUTH_MODE=none (identity off, every caller "
+            "an admin): bind to 127.0.0.1 (EXPSVC_HOST / --host), or set EXPSVC_AUTH_MODE=jwt "
+            "or header (see docs/security.md)"
+        )
     try:
         keys = secret_keys(settings)  # the embedded default's key file is made here
         parse_keys(keys)
@@ -157,7 +182,7 @@ def serve(
     uvicorn.run(
         "expsvc.app:create_app_from_environment",
         factory=True,
-        host=host or settings.host,
+        host=bind,
         port=settings.port if port is None else port,
         workers=workers or settings.workers,
         loop="uvloop",  # both checked by _require_server_modules

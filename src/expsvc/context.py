@@ -22,6 +22,8 @@ class ActionContext:
     client_address: str | None = None
     idempotency_key: str | None = None
     batch_id: uuid.UUID | None = None
+    # Ours, never the client's (request_id may be the client's X-Request-ID): audit rows carry it.
+    server_request_id: str | None = None
 
     @property
     def actor(self) -> str:
@@ -45,6 +47,7 @@ async def action_context(request: Request, principal: CurrentPrincipal) -> Actio
     return ActionContext(
         principal=principal,
         request_id=getattr(request.state, "request_id", None),
+        server_request_id=getattr(request.state, "server_request_id", None),
         traceparent=traceparent if traceparent and _TRACEPARENT.match(traceparent) else None,
         client_address=request.client.host if request.client else None,
         # Validated by the transactional route before the endpoint runs.

@@ -65,7 +65,9 @@ def _normalise_operation(path: str, operation: dict[str, Any]) -> None:
                 response["description"] = "Request validation failed"
     extra = dict(_COMMON_ERRORS)
     if path.startswith("/v1/"):
-        extra["401"] = "Missing or malformed identity (when an identity header is configured)"
+        extra["401"] = "Missing, invalid or expired credentials (EXPSVC_AUTH_MODE)"
+        if not path.startswith("/v1/integrations/"):  # those authenticate by signature
+            extra["403"] = "Forbidden: a principal reserved for the service, or not an admin"
         if "requestBody" in operation:
             extra |= _BODY_ERRORS
     for code, description in extra.items():

@@ -5,12 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AuthMode(StrEnum):
+    none = "none"
+    header = "header"
+    jwt = "jwt"
 
 
 class LogFormat(StrEnum):
@@ -32,6 +39,34 @@ def _is_webhook_secret(value: str) -> bool:
     except binascii.Error:
         return False
     return 24 <= len(key) <= 64
+
+
+def identity_settings_problem(settings: Settings) -> str | None:
+    """What is missing or contradictory in the identity settings, or None."""
+    mode = settings.auth_mode
+    if mode is AuthMode.none and settings.identity_header is not None:
+        # Before EXPSVC_AUTH_MODE the header alone switched identity on (believed from anyone):
+        # such a deployment must now say who may send it, not silently get no identity at all.
+        return (
+            "EXPSVC_IDENTITY_HEADER is set but EXPSVC_AUTH_MODE is none: set EXPSVC_AUTH_MODE="
+            "header and EXPSVC_TRUSTED_PROXIES (the proxies allowed to send the header)"
+        )
+    header_missing = settings.identity_header is None or not settings.trusted_proxies
+    if mode is AuthMode.header and header_missing:
+        return "EXPSVC_AUTH_MODE=header needs EXPSVC_IDENTITY_HEADER and EXPSVC_TRUSTED_PROXIES"
+    if mode is AuthMode.jwt:
+        if settings.jwt_issuer is None or settings.jwt_audience is None:
+            return "EXPSVC_AUTH_MODE=jwt needs EXPSVC_JWT_ISSUER and EXPSVC_JWT_AUDIENCE"
+        keys = (settings.jwt_jwks_url, settings.jwt_public_key, settings.jwt_hs256_secret)
+        if all(key is None for key in keys):
+            return (
+                "EXPSVC_AUTH_MODE=jwt needs EXPSVC_JWT_JWKS_URL, EXPSVC_JWT_PUBLIC_KEY or "
+                "EXPSVC_JWT_HS256_SECRET"
+            )
+    secret = settings.jwt_hs256_secret
+    if secret is not None and len(secret.get_secret_value().encode()) < 32:
+        return "EXPSVC_JWT_HS256_SECRET must be at least 32 bytes (RFC 7518 section 3.2)"
+    return None
 
 
 def default_data_dir() -> Path:
@@ -80,13 +115,59 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Retry-After sent with 503 answers."
     )
 
-    # --- identity -------------------------------------------------------------------------
+    # --- identity (docs/security.md) ---------------------------------------------------------
+    auth_mode: AuthMode = Field(
+        default=AuthMode.none,
+        description=(
+            "How callers are identified: none (loopback only, the local user is an admin),"
+            " header (trusted proxies' identity header) or jwt (Authorization: Bearer)."
+        ),
+    )
     identity_header: str | None = Field(
         default=None,
-        description=(
-            "Header carrying the principal forwarded by the API Gateway (e.g. X-Forwarded-User)."
-            " Unset: every request acts as 'anonymous'."
-        ),
+        description="header mode: the header carrying the principal (e.g. X-Forwarded-User).",
+    )
+    groups_header: str | None = Field(
+        default=None, description="header mode: the header carrying comma-separated groups."
+    )
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        default=(),
+        description="header mode: CIDRs of the peers whose identity header is believed.",
+    )
+    admin_principals: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="Principals that are admins (comma-separated)."
+    )
+    admin_groups: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="Members of these groups are admins (comma-separated)."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="jwt mode: the issuer's JWKS URL (keys chosen by kid)."
+    )
+    jwt_public_key: str | None = Field(
+        default=None, description="jwt mode: a PEM public key (RSA, EC P-256 or Ed25519)."
+    )
+    jwt_hs256_secret: SecretStr | None = Field(
+        default=None,
+        description="jwt mode: allow HS256 tokens signed with this secret (at least 32 bytes).",
+    )
+    jwt_issuer: str | None = Field(default=None, description="jwt mode: the required iss.")
+    jwt_audience: str | None = Field(default=None, description="jwt mode: the required aud.")
+    jwt_leeway_seconds: float = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on exp and nbf."
+    )
+    jwt_principal_claim: str = Field(default="sub", min_length=1)
+    jwt_groups_claim: str = Field(default="groups", min_length=1)
+    jwks_cache_seconds: float = Field(
+        default=300, ge=10, description="Keys are fetched again after this long."
+    )
+    jwks_min_refresh_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="An unknown kid fetches the keys at most once per this many seconds.",
+    )
+    jwks_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    jwt_cache_size: int = Field(
+        default=10_000, ge=0, le=1_000_000, description="Verified tokens remembered (LRU)."
     )
 
     # --- idempotency ----------------------------------------------------------------------
@@ -267,6 +348,28 @@ class Settings(BaseSettings):
         if any(delay < 0 for delay in value):
             raise ValueError("retry delays cannot be negative")
         return value
+
+    @field_validator("admin_principals", "admin_groups", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        try:
+            return tuple(ip_network(str(item)) for item in cls._split_list(value))
+        except ValueError as error:
+            raise ValueError(f"trusted proxies must be CIDRs like 10.0.0.0/8: {error}") from None
+
+    @model_validator(mode="after")
+    def _identity_is_complete(self) -> Settings:
+        problem = identity_settings_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @property
     def webhook_max_attempts(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from expsvc.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import header_identity, make_settings
 from tests.helpers import act, create_experiment, create_run
 
 
@@ -24,7 +25,8 @@ async def audit(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]
 
 @pytest.fixture
 async def gateway_client(database_url: str) -> Any:
-    app: FastAPI = create_app(make_settings(database_url, identity_header="X-User"))
+    settings = make_settings(database_url, **header_identity("X-User", "10.1.2.0/24"))
+    app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 4567))
         async with httpx.AsyncClient(
@@ -54,7 +56,12 @@ async def test_every_change_leaves_one_row_with_before_and_after(
     assert created["changes"]["name"] == {"before": None, "after": "e"}
     assert created["changes"]["tags"] == {"before": None, "after": ["a"]}
     assert created["idempotency_key"] == "k-1"
-    assert created["request_id"] == "req-1"
+    assert created["request_id"] == "req-1"  # the client's, kept
+    # ... and the server's own, which the client could not choose: one per request.
+    assert re.fullmatch(r"[0-9a-f]{32}", created["server_request_id"])
+    assert len({row["server_request_id"] for row in rows}) == 4
+    for row in (updated, started, failed):  # no X-Request-ID sent: both ids are the server's
+        assert row["request_id"] == row["server_request_id"]
     assert updated["changes"] == {"name": {"before": "e", "after": "renamed"}}
     assert started["changes"]["status"] == {"before": "draft", "after": "running"}
     assert failed["changes"]["reason"] == {"before": None, "after": "budget"}

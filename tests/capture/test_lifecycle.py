@@ -11,7 +11,7 @@ import pytest
 
 from expsvc.app import create_app
 from tests.capture.support import act, history, make_capture, make_run
-from tests.conftest import make_settings
+from tests.conftest import header_identity, make_settings
 from tests.problems import assert_problem
 
 USER = "X-User"
@@ -20,7 +20,7 @@ USER = "X-User"
 @pytest.fixture
 async def gated(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that takes the actor from an identity header (default: alice)."""
-    app = create_app(make_settings(database_url, identity_header=USER))
+    app = create_app(make_settings(database_url, **header_identity(USER)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

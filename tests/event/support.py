@@ -131,7 +131,7 @@ async def insert_events(
 async def create_experiments(database_url: str, count: int, per_transaction: int = 100) -> None:
     """``count`` experiments through the service layer (one ``experiment.created`` event each),
     ``per_transaction`` to a transaction: many real events quickly, without HTTP."""
-    from expsvc.auth.principal import ANONYMOUS_PRINCIPAL
+    from expsvc.auth.principal import LOCAL_PRINCIPAL
     from expsvc.context import ActionContext
     from expsvc.db import Database, create_engine
     from expsvc.experiment.schemas import ExperimentCreate
@@ -139,7 +139,7 @@ async def create_experiments(database_url: str, count: int, per_transaction: int
 
     settings = make_settings(database_url)
     database = Database(create_engine(settings, database_url))
-    context = ActionContext(principal=ANONYMOUS_PRINCIPAL, request_id="reliability-test")
+    context = ActionContext(principal=LOCAL_PRINCIPAL, request_id="reliability-test")
     try:
         for start in range(0, count, per_transaction):
             async with database.sessionmaker() as session, session.begin():

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from expsvc.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import header_identity, make_settings
 from tests.helpers import PROBLEM, act, create_experiment, create_run
 
 Client = Callable[[str], httpx.AsyncClient]
@@ -20,7 +20,9 @@ Client = Callable[[str], httpx.AsyncClient]
 @pytest.fixture
 async def as_user(database_url: str) -> AsyncIterator[Client]:
     """A client per principal, each through the gateway's identity header."""
-    app: FastAPI = create_app(make_settings(database_url, identity_header="X-User"))
+    app: FastAPI = create_app(
+        make_settings(database_url, **header_identity("X-User", "10.1.2.0/24"))
+    )
     clients: list[httpx.AsyncClient] = []
 
     def client(principal: str) -> httpx.AsyncClient:
@@ -241,3 +243,16 @@ async def test_runs_and_captures_inherit_the_experiments_roles(as_user: Client) 
     assert response.status_code == 201, response.text
     history = (await alice.get(f"{run_path}/history")).json()["items"]
     assert history[0]["actor"] == "bob"
+
+
+async def test_a_malformed_body_is_400_and_changes_nothing(as_user: Client) -> None:
+    alice = as_user("alice")
+    experiment = await create_experiment(alice)
+    response = await alice.put(
+        f"/v1/experiments/{experiment['id']}/grants/principals/bob",
+        content=b'{"role": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(response, 400, "bad-request")
+    listed = (await alice.get(f"/v1/experiments/{experiment['id']}/grants")).json()["items"]
+    assert [g["principal"] for g in listed] == ["alice"]

@@ -19,7 +19,7 @@ from expsvc.app import create_app
 from expsvc.db import Database
 from expsvc.idempotency.purge import purge_expired_keys
 from expsvc.idempotency.repository import PURGE_LOCK_ID, IdempotencyRepository
-from tests.conftest import make_settings
+from tests.conftest import header_identity, make_settings
 from tests.problems import assert_problem
 
 KEY = "Idempotency-Key"
@@ -90,7 +90,7 @@ async def test_same_key_with_another_request_is_422(client: httpx.AsyncClient) -
 
 
 async def test_keys_are_scoped_to_the_principal(database_url: str) -> None:
-    async with client_for(database_url, identity_header="X-User") as http:
+    async with client_for(database_url, **header_identity("X-User")) as http:
         body = {"name": "shared"}
         alice = await http.post(
             "/v1/experiments", json=body, headers={**keyed("k"), "X-User": "alice"}

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
+from expsvc.auth.principal import ARTIFACT_SERVICE
 from expsvc.integration.schemas import InboundModel
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TOKEN_LENGTH
 from expsvc.schemas import Reason, RequestModel, ResponseModel
 
-SOURCE = "artifact-service"
+SOURCE = ARTIFACT_SERVICE  # reserved: no caller can act under it (auth.principal)
 
 
 class ArtifactEventType(StrEnum):

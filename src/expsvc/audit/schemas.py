@@ -22,7 +22,13 @@ class AuditEntryRead(ResponseModel):
     changes: dict[str, Any] = Field(
         description='Per field: {"before": ..., "after": ...} (null where absent).'
     )
-    request_id: str | None
+    request_id: str | None = Field(
+        description="The client's X-Request-ID if it sent a well-formed one, else ours."
+    )
+    server_request_id: str | None = Field(
+        description="The id this service gave the request (never the client's); null on "
+        "rows of background jobs and rows older than this field."
+    )
     idempotency_key: str | None
     batch_id: uuid.UUID | None
     client_address: str | None

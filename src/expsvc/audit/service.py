@@ -40,6 +40,7 @@ def audit_rows(
             "idempotency_key": context.idempotency_key,
             "batch_id": context.batch_id,
             "client_address": context.client_address,
+            "server_request_id": context.server_request_id,
         }
         for entity_id, entity_changes in changes
     ]

@@ -22,9 +22,12 @@ class CaptureRepository(EntityRepository):
     @classmethod
     def experiment_of(cls) -> ColumnElement[Any]:
         """A capture's experiment is its run's."""
+        # correlate_except: the capture row is the outer query's, however deep the access
+        # predicate nests this (auto-correlation only reaches the enclosing SELECT).
         return (
             select(runs.c.experiment_id)
             .where(runs.c.id == capture_sessions.c.run_id)
+            .correlate_except(runs)
             .scalar_subquery()
         )
 

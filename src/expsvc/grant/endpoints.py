@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from expsvc.auth.access import RoleRequired
 from expsvc.context import CurrentContext
-from expsvc.errors import ValidationFailed, problem_responses
+from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.experiment.errors import ExperimentNotFound
 from expsvc.grant.schemas import GranteeName, GranteeType, GrantList, GrantRead, GrantWrite
 from expsvc.grant.service import GrantService, LastOwner, grantee_key
@@ -42,7 +42,9 @@ async def list_grants(
 @router.put(
     "/{grantee_type}/{name}",
     operation_id="put_experiment_grant",
-    responses=problem_responses(ExperimentNotFound, RoleRequired, LastOwner, ValidationFailed),
+    responses=problem_responses(
+        BadRequest, ExperimentNotFound, RoleRequired, LastOwner, ValidationFailed
+    ),
 )
 async def put_grant(
     experiment_id: uuid.UUID,

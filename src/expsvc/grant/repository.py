@@ -56,7 +56,7 @@ _GRANT_OWNER = text(
     "SELECT id, :grantee, 'owner', :granted_by FROM unnest(CAST(:experiment_ids AS uuid[])) AS id"
 )
 # An experiment without any grant (created by a release before grants) is owned by its
-# creator; the same statement as migration 0011's backfill.
+# creator; the same statement as migration 0010's backfill.
 BACKFILL_OWNERS = text(
     """
     INSERT INTO experiment_grants (experiment_id, grantee, role, granted_by, granted_at)

@@ -11,7 +11,7 @@ from fastapi.params import Depends as DependsParam
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from expsvc.auth.principal import resolve_principal
+from expsvc.auth.principal import current_principal
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.idempotency.service import (
     IDEMPOTENCY_KEY_HEADER,
@@ -90,7 +90,7 @@ async def respond_idempotently(
     raw_key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if raw_key is None or request.method != "POST":
         return await handler(request)
-    principal = resolve_principal(request).id
+    principal = (await current_principal(request)).id
     key = validate_key(raw_key)
     path = request.url.path
     request_fingerprint = fingerprint(request.method, path, request.url.query, await _body(request))

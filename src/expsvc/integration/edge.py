@@ -74,6 +74,7 @@ async def integration_context(request: Request, sender: str) -> ActionContext:
         source=Source.integration,
         traceparent=base.traceparent,
         client_address=base.client_address,
+        server_request_id=base.server_request_id,
     )
 
 

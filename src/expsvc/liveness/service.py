@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.principal import Principal
+from expsvc.auth.principal import REAPER
 from expsvc.capture.service import RunNotRunning
 from expsvc.context import ActionContext
 from expsvc.db import Database
@@ -19,8 +19,6 @@ from expsvc.liveness.repository import LivenessRepository, StaleRun
 from expsvc.run.service import RunNotFound
 from expsvc.transitions import transition_many
 
-# The service's own actors act on every experiment.
-REAPER = Principal("system:reaper", is_admin=True)
 _log = structlog.get_logger("expsvc.reaper")
 
 

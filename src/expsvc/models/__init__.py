@@ -3,6 +3,7 @@
 Repositories use the ``Table`` objects (``experiments``, ``runs`` ...) with Core statements.
 """
 
+from expsvc.models.api_token import ApiToken, api_tokens
 from expsvc.models.artifact import RunArtifact, run_artifacts
 from expsvc.models.audit import AuditEntry, audit_log
 from expsvc.models.base import Base
@@ -31,6 +32,7 @@ from expsvc.models.webhook import (
 )
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "Base",
     "CaptureSession",
@@ -48,6 +50,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookEndpoint",
+    "api_tokens",
     "audit_log",
     "capture_reconciliation_reports",
     "capture_sessions",

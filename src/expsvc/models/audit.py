@@ -30,6 +30,7 @@ class AuditEntry(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     batch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     client_address: Mapped[str | None] = mapped_column(String(64))
+    server_request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_audit_log_entity", "entity_type", "entity_id", "id"),

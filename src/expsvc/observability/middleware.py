@@ -46,15 +46,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _request_id(scope: Scope) -> str:
-    incoming = _header(scope, _REQUEST_ID_KEY)
-    if incoming and _SAFE_REQUEST_ID.fullmatch(incoming):
-        return incoming
+def _new_request_id() -> str:
     # uuid.uuid4().hex, a quarter of the cost (the UUID object is the expensive part).
     raw = bytearray(os.urandom(16))
     raw[6] = raw[6] & 0x0F | 0x40
     raw[8] = raw[8] & 0x3F | 0x80
     return raw.hex()
+
+
+def _request_ids(scope: Scope) -> tuple[str, str]:
+    """The request id (the client's ``X-Request-ID`` if well-formed, else ours) and the
+    server's own, always new: a client can choose, and so repeat, the first, never the second."""
+    server_request_id = _new_request_id()
+    incoming = _header(scope, _REQUEST_ID_KEY)
+    if incoming and _SAFE_REQUEST_ID.fullmatch(incoming):
+        return incoming, server_request_id
+    return server_request_id, server_request_id
 
 
 def _route_template(scope: Scope) -> str:
@@ -67,7 +74,9 @@ class RequestMiddleware:
     """Everything a request meets on its way in and out, in one layer.
 
     * **Request id**: the incoming ``X-Request-ID`` if well-formed, else a new one; in
-      ``scope["state"]``, on the response and bound to every log line of the request.
+      ``scope["state"]``, on the response and bound to every log line of the request. Also,
+      always, a server request id of our own (``server_request_id``, in the state, the logs
+      and the audit rows), which no client can choose.
     * **Metrics and access log**: the in-flight gauge, the duration histogram by route
       template, method and status, and one ``request`` log line.
     * **Timeout**: 503 ``request-timeout`` with ``Retry-After`` once ``timeout`` passes before
@@ -101,13 +110,16 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id, server_request_id = _request_ids(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"], state["server_request_id"] = request_id, server_request_id
         exchange = _Exchange(scope, receive, send, request_id.encode(), self.max_body_bytes)
         writes = scope["method"] in _BODY_METHODS
         begun = time.perf_counter()
         self.metrics.in_flight.inc()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, server_request_id=server_request_id
+        )
         try:
             refusal = self._refuse_by_headers(scope) if writes else None
             if refusal is not None:
@@ -135,7 +147,7 @@ class RequestMiddleware:
                 await exchange.respond(problem_response(self._timed_out(), scope["path"]))
         finally:
             self._record(scope, exchange.status, time.perf_counter() - begun)
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "server_request_id")
 
     async def _answer(self, exchange: _Exchange, error: Exception) -> Response:
         if exchange.too_large:  # the read failed because the body is too large: not a bug

@@ -57,6 +57,13 @@ def replay_command(
     principal: Annotated[
         str, typer.Option(help="Identity sent with --create-sessions when a header is set.")
     ] = "telemetry-replay",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EXPSVC_TOKEN",
+            help="API token sent as a bearer token with --create-sessions (jwt/header modes).",
+        ),
+    ] = None,
 ) -> None:
     """Send signed telemetry events to POST /v1/integrations/telemetry/events at a fixed rate
     and print the latency percentiles (from each request's due time) and the errors.
@@ -78,7 +85,7 @@ def replay_command(
     base = url.rstrip("/")
     session_ids = tuple(f"replay-{i}" for i in range(sessions))
     if create_sessions and file is None:
-        headers = {settings.identity_header: principal} if settings.identity_header else {}
+        headers = api_headers(settings, principal, token)
         session_ids = tuple(asyncio.run(make_sessions(base, sessions, headers)))
     plan = ReplayPlan(
         url=base,
@@ -97,6 +104,14 @@ def replay_command(
     _print_summary(stats)
     if stats.failed:
         raise typer.Exit(code=1)
+
+
+def api_headers(settings: Settings, principal: str, token: str | None) -> dict[str, str]:
+    """Headers that identify the CLI to the service's API: the API token if given, else the
+    identity header when one is configured (header mode, from a trusted proxy)."""
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    return {settings.identity_header: principal} if settings.identity_header else {}
 
 
 def _print_summary(stats: ReplayStats) -> None:

@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.principal import Principal
+from expsvc.auth.principal import CAPTURE_RECONCILER
 from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.integration.repository import purge_inbox
@@ -60,7 +60,7 @@ KEEP_REPORTS = 100
 PURGE_BATCH_SIZE = 5000
 LISTED_ORPHANS = 50
 JOB_NAME = "capture-reconciliation"
-WORKER = Principal("expsvc-worker", is_admin=True)
+WORKER = CAPTURE_RECONCILER  # reserved: no caller can act under it (auth.principal)
 # A fixed 64-bit advisory lock id, derived from the job's name so features cannot collide.
 LOCK_ID = int.from_bytes(
     hashlib.sha256(f"expsvc.job.{JOB_NAME}".encode()).digest()[:8], "big", signed=True

@@ -7,11 +7,12 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 
+from expsvc.auth.principal import TELEMETRY_INGEST
 from expsvc.capture.schemas import CaptureSessionId
 from expsvc.integration.schemas import MAX_BATCH_EVENTS, InboundModel
 from expsvc.schemas import Reason, SensorId
 
-SOURCE = "telemetry-ingest"
+SOURCE = TELEMETRY_INGEST  # reserved: no caller can act under it (auth.principal)
 
 
 class TelemetryEventType(StrEnum):

@@ -1,11 +1,16 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .api_token_create import ApiTokenCreate
+from .api_token_page import ApiTokenPage
+from .api_token_read import ApiTokenRead
+from .api_token_with_secret import ApiTokenWithSecret
 from .artifact_page import ArtifactPage
 from .artifact_read import ArtifactRead
 from .artifact_status import ArtifactStatus
 from .audit_entry_read import AuditEntryRead
 from .audit_entry_read_changes import AuditEntryReadChanges
 from .audit_page import AuditPage
+from .auth_mode import AuthMode
 from .batch_result import BatchResult
 from .bulk_counts import BulkCounts
 from .bulk_item_result import BulkItemResult
@@ -46,6 +51,7 @@ from .grantee_type import GranteeType
 from .ingest_check import IngestCheck
 from .ingest_report import IngestReport
 from .liveness import Liveness
+from .me_read import MeRead
 from .metric_aggregate import MetricAggregate
 from .not_ready import NotReady
 from .not_ready_checks import NotReadyChecks
@@ -101,12 +107,17 @@ from .webhook_update_event_types_type_0_item import WebhookUpdateEventTypesType0
 from .webhook_with_secret import WebhookWithSecret
 
 __all__ = (
+    "ApiTokenCreate",
+    "ApiTokenPage",
+    "ApiTokenRead",
+    "ApiTokenWithSecret",
     "ArtifactPage",
     "ArtifactRead",
     "ArtifactStatus",
     "AuditEntryRead",
     "AuditEntryReadChanges",
     "AuditPage",
+    "AuthMode",
     "BatchResult",
     "BulkCounts",
     "BulkItemResult",
@@ -147,6 +158,7 @@ __all__ = (
     "IngestCheck",
     "IngestReport",
     "Liveness",
+    "MeRead",
     "MetricAggregate",
     "NotReady",
     "NotReadyChecks",

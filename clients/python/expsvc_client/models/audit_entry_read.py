@@ -29,7 +29,9 @@ class AuditEntryRead:
         entity_type (str):
         entity_id (UUID):
         changes (AuditEntryReadChanges): Per field: {"before": ..., "after": ...} (null where absent).
-        request_id (None | str):
+        request_id (None | str): The client's X-Request-ID if it sent a well-formed one, else ours.
+        server_request_id (None | str): The id this service gave the request (never the client's); null on rows of
+            background jobs and rows older than this field.
         idempotency_key (None | str):
         batch_id (None | UUID):
         client_address (None | str):
@@ -44,6 +46,7 @@ class AuditEntryRead:
     entity_id: UUID
     changes: AuditEntryReadChanges
     request_id: None | str
+    server_request_id: None | str
     idempotency_key: None | str
     batch_id: None | UUID
     client_address: None | str
@@ -68,6 +71,9 @@ class AuditEntryRead:
 
         request_id: None | str
         request_id = self.request_id
+
+        server_request_id: None | str
+        server_request_id = self.server_request_id
 
         idempotency_key: None | str
         idempotency_key = self.idempotency_key
@@ -94,6 +100,7 @@ class AuditEntryRead:
                 "entity_id": entity_id,
                 "changes": changes,
                 "request_id": request_id,
+                "server_request_id": server_request_id,
                 "idempotency_key": idempotency_key,
                 "batch_id": batch_id,
                 "client_address": client_address,
@@ -129,6 +136,13 @@ class AuditEntryRead:
             return cast(None | str, data)
 
         request_id = _parse_request_id(d.pop("request_id"))
+
+        def _parse_server_request_id(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        server_request_id = _parse_server_request_id(d.pop("server_request_id"))
 
         def _parse_idempotency_key(data: object) -> None | str:
             if data is None:
@@ -169,6 +183,7 @@ class AuditEntryRead:
             entity_id=entity_id,
             changes=changes,
             request_id=request_id,
+            server_request_id=server_request_id,
             idempotency_key=idempotency_key,
             batch_id=batch_id,
             client_address=client_address,

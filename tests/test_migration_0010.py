@@ -1,4 +1,4 @@
-"""Migration 0011: experiment grants. Experiments that existed before are owned by their
+"""Migration 0010: experiment grants. Experiments that existed before are owned by their
 creators; one the previous release creates afterwards gets its owner from
 ``expsvc grants backfill``; the migration reverts."""
 
@@ -38,7 +38,7 @@ def _grants(url: str) -> set[tuple[str, str, str]]:
 
 
 def test_creators_own_what_existed_and_the_backfill_catches_up(database_url: str) -> None:
-    downgrade(database_url, "0008")
+    downgrade(database_url, "0009")
     asyncio.run(_sql(database_url, _OLD_RELEASE_INSERT, "before", "alice"))
     upgrade(database_url)
     assert _grants(database_url) == {("before", "principal:alice", "owner")}
@@ -59,6 +59,6 @@ def test_creators_own_what_existed_and_the_backfill_catches_up(database_url: str
     )
     assert "0 experiments" in again.output
 
-    downgrade(database_url, "0008")
+    downgrade(database_url, "0009")
     tables = asyncio.run(_sql(database_url, "SELECT to_regclass('experiment_grants') AS t"))
     assert tables[0]["t"] is None

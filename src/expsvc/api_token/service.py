@@ -1,0 +1,129 @@
+"""API tokens for service accounts and the CLI: 256 random bits behind a recognisable prefix,
+shown once, stored as a SHA-256 hash, checked against the database on every use (so a
+revocation takes effect at once: no cache outlives it)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from expsvc.api_token.repository import ApiTokenRepository, lookup_token
+from expsvc.api_token.schemas import (
+    ApiTokenCreate,
+    ApiTokenPage,
+    ApiTokenQuery,
+    ApiTokenRead,
+    ApiTokenWithSecret,
+)
+from expsvc.auth.errors import InvalidToken
+from expsvc.auth.principal import is_reserved
+from expsvc.db import Database
+from expsvc.errors import InvalidPageToken, NotFound, ValidationFailed
+from expsvc.ids import new_id
+from expsvc.pagination import decode_page_token, encode_page_token
+
+API_TOKEN_PREFIX = "expsvc_"  # noqa: S105 (a prefix, not a secret)
+# token_urlsafe(32): 32 random bytes, 43 base64url characters.
+_API_TOKEN = re.compile(rf"^{API_TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}$")
+_HINT_LENGTH = len(API_TOKEN_PREFIX) + 4
+_ORDERING = "created_at:desc,id:desc"
+_log = structlog.get_logger("expsvc.api_token")
+
+
+class ApiTokenNotFound(NotFound):
+    slug, title = "api-token-not-found", "API token not found"
+
+
+def is_api_token(bearer: str) -> bool:
+    """The prefix tells an API token from a JWT (whose first characters are base64 of '{')."""
+    return bearer.startswith(API_TOKEN_PREFIX)
+
+
+def new_token() -> str:
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class ApiTokenVerifier:
+    """Who an API token acts as: (principal, groups), or :class:`InvalidToken`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def verify(self, token: str) -> tuple[str, frozenset[str]]:
+        if not _API_TOKEN.fullmatch(token):
+            raise InvalidToken("the API token is malformed")
+        # Its own short autocommit connection: the request's transaction (if any) has not
+        # started yet, and the touch of last_used_at must not wait for, or roll back with, it.
+        engine = self.database.engine.execution_options(isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            row = await lookup_token(connection, token_hash(token))
+        if row is None:
+            raise InvalidToken("unknown API token")
+        if row.revoked:
+            raise InvalidToken("the API token has been revoked")
+        if row.expired:
+            raise InvalidToken("the API token has expired")
+        return row.principal, frozenset(row.groups)
+
+
+class ApiTokenService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.repository = ApiTokenRepository(session)
+
+    async def create(self, request: ApiTokenCreate, actor: str) -> ApiTokenWithSecret:
+        """A new token acting as ``request.principal`` (default: ``actor``); the only time the
+        token itself is returned."""
+        principal = request.principal or actor
+        if is_reserved(principal):
+            raise ValidationFailed(f"{principal!r} is reserved for the service itself")
+        token = new_token()
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "name": request.name,
+            "token_hash": token_hash(token),
+            "hint": token[:_HINT_LENGTH],
+            "principal": principal,
+            "groups": sorted(set(request.groups)),
+            "created_by": actor,
+            "expires_at": datetime.now(UTC) + timedelta(days=request.expires_in_days),
+        }
+        row = await self.repository.insert(values)
+        _log.info("api token created", token_id=str(row.id), principal=principal, actor=actor)
+        return ApiTokenWithSecret(**ApiTokenRead.model_validate(row).model_dump(), token=token)
+
+    async def list(self, query: ApiTokenQuery) -> ApiTokenPage:
+        filters = {"include_revoked": query.include_revoked}
+        before = None
+        if query.page_token is not None:
+            key = decode_page_token(query.page_token, _ORDERING, filters)
+            try:
+                before = (datetime.fromisoformat(key[0]), uuid.UUID(key[1]))
+            except (IndexError, TypeError, ValueError):
+                raise InvalidPageToken("page_token is malformed") from None
+        rows = await self.repository.list(query.include_revoked, before, query.page_size + 1)
+        items = [ApiTokenRead.model_validate(row) for row in rows[: query.page_size]]
+        next_token = None
+        if len(rows) > query.page_size:
+            last = items[-1]
+            key = [last.created_at.isoformat(), str(last.id)]
+            next_token = encode_page_token(_ORDERING, key, filters)
+        return ApiTokenPage(items=items, next_page_token=next_token)
+
+    async def revoke(self, token_id: uuid.UUID, actor: str) -> ApiTokenRead:
+        """Revoke now: the next request with the token is refused. Repeating it is harmless."""
+        row = await self.repository.revoke(token_id, actor)
+        if row is None:
+            raise ApiTokenNotFound(f"no API token {token_id}", token_id=str(token_id))
+        _log.info("api token revoked", token_id=str(token_id), actor=actor)
+        return ApiTokenRead.model_validate(row)
