@@ -205,9 +205,14 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
 ) -> None:
     """Revert migrations down to REVISION. Destructive: data in dropped tables is lost."""
+    from alembic.util import CommandError
+
     from expsvc.migrate import downgrade
 
-    downgrade(_database_url(Settings()), revision)
+    try:
+        downgrade(_database_url(Settings()), revision)
+    except CommandError as refused:  # e.g. a migration that refuses to lose data (0012)
+        _fail(str(refused))
     typer.echo(f"database downgraded to {revision}")
 
 
