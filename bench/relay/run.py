@@ -38,6 +38,7 @@ from typing import Any
 
 import asyncpg
 import redis
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -72,10 +73,16 @@ async def admin(server_url: str, statement: str) -> None:
         await connection.close()
 
 
+# expsvc worker needs the keys of secrets at rest on an external database; one per run, the same
+# in every worker.
+_SECRET_KEY = Fernet.generate_key().decode()
+
+
 def start_worker(url: str, redis_url: str, stream: str, batch_size: int, log: Path) -> Any:
     env = {key: value for key, value in os.environ.items() if not key.startswith("EXPSVC_")}
     env |= {
         "EXPSVC_DATABASE_URL": url,
+        "EXPSVC_SECRET_KEYS": _SECRET_KEY,
         "EXPSVC_REDIS_URL": redis_url,
         "EXPSVC_REDIS_STREAM": stream,
         "EXPSVC_REDIS_STREAM_MAXLEN": "10000000",

@@ -84,6 +84,20 @@ def _database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir).url
 
 
+def _secret_keys(settings: Settings) -> str:
+    """The keys of secrets at rest, or exit 2 naming the setting (docs/adr/0011). On the
+    embedded default, the data dir's key file is made here."""
+    from expsvc.secret.keys import SecretKeysError, parse_keys, secret_keys
+
+    try:
+        keys = secret_keys(settings)
+        parse_keys(keys)
+    except SecretKeysError as error:
+        _fail(str(error))
+        raise  # not reached: _fail exits
+    return keys
+
+
 @app.callback(invoke_without_command=True)
 def main(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
@@ -147,7 +161,6 @@ def serve(
     from expsvc.embedded import DataDirBusy, lock_data_dir, start_embedded_postgres
     from expsvc.migrate import upgrade
     from expsvc.observability.logging import configure_logging
-    from expsvc.secret.keys import SecretKeysError, parse_keys, secret_keys
 
     settings = Settings()
     bind = host or settings.host
@@ -157,11 +170,7 @@ def serve(
             "an admin): bind to 127.0.0.1 (EXPSVC_HOST / --host), or set EXPSVC_AUTH_MODE=jwt "
             "or header (see docs/security.md)"
         )
-    try:
-        keys = secret_keys(settings)  # the embedded default's key file is made here
-        parse_keys(keys)
-    except SecretKeysError as error:
-        _fail(str(error))
+    keys = _secret_keys(settings)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     configure_logging(settings)
     url = settings.database_url
@@ -202,14 +211,16 @@ def worker(
         int | None, typer.Option(help="Serve Prometheus /metrics on this port (default: off).")
     ] = None,
 ) -> None:
-    """Run the background work (outbox relay to every configured sink, idempotency-key purge)
-    until SIGTERM. Several workers may run at once; they coordinate through PostgreSQL."""
+    """Run the background work (outbox relay to every configured sink, webhook delivery,
+    idempotency-key purge) until SIGTERM. Several workers may run at once; they coordinate
+    through PostgreSQL. Needs the keys of EXPSVC_SECRET_KEYS (webhook secrets are encrypted)."""
     import asyncio
 
     from expsvc.observability.logging import configure_logging
     from expsvc.worker.main import run_worker
 
     settings = Settings()
+    _secret_keys(settings)  # checked before anything starts: a clear line, not a traceback
     configure_logging(settings)
     asyncio.run(run_worker(settings, _database_url(settings), metrics_port))
 
@@ -230,9 +241,14 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
 ) -> None:
     """Revert migrations down to REVISION. Destructive: data in dropped tables is lost."""
+    from alembic.util import CommandError
+
     from expsvc.migrate import downgrade
 
-    downgrade(_database_url(Settings()), revision)
+    try:
+        downgrade(_database_url(Settings()), revision)
+    except CommandError as refused:  # e.g. a migration that refuses to lose data (0011)
+        _fail(str(refused))
     typer.echo(f"database downgraded to {revision}")
 
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import TEST_SECRET_KEY
 from tests.event.support import (
     Entry,
     create_experiments,
@@ -169,6 +170,7 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("EXPSVC_")}
         env |= {
             "EXPSVC_DATABASE_URL": database_url,
+            "EXPSVC_SECRET_KEYS": TEST_SECRET_KEY,  # the deliverer opens webhook secrets
             "EXPSVC_REDIS_URL": redis_url,
             "EXPSVC_REDIS_STREAM": stream,
             "EXPSVC_LOG_FORMAT": "console",

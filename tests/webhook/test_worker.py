@@ -59,7 +59,9 @@ async def client(relay_only: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def _worker(app: FastAPI, settings: Settings, **policy: Any) -> WebhookDeliverer:
     rules = dataclasses.replace(DeliveryPolicy.from_settings(settings), **policy)
-    return WebhookDeliverer(app.state.database, rules, WebhookMetrics(CollectorRegistry()))
+    return WebhookDeliverer(
+        app.state.database, rules, WebhookMetrics(CollectorRegistry()), app.state.secret_box
+    )
 
 
 async def test_a_delivery_whose_worker_died_is_retried_after_its_lease(

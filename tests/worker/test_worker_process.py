@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import TEST_SECRET_KEY
 from tests.liveness.support import FAIL_HISTORY, execute, fetch, insert_running_runs
 from tests.services import free_port
 
@@ -75,6 +76,7 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("EXPSVC_")}
         env |= {
             "EXPSVC_DATABASE_URL": database_url,
+            "EXPSVC_SECRET_KEYS": TEST_SECRET_KEY,  # the deliverer opens webhook secrets
             "EXPSVC_LOG_FORMAT": "console",
             "EXPSVC_LOG_LEVEL": "INFO",
             "EXPSVC_REAPER_INTERVAL_SECONDS": "0.1",

@@ -34,8 +34,10 @@ class WebhookEndpoint(Base):
     """A receiver of our events over HTTP (Standard Webhooks).
 
     ``secret`` signs every request; after a rotation ``previous_secret`` signs too until
-    ``previous_secret_expires_at``. ``failing_since`` is the start of the current run of failed
-    attempts (NULL after a success); too long a run disables the endpoint.
+    ``previous_secret_expires_at``. Both are stored encrypted (``enc:v1:`` + a Fernet token,
+    docs/adr/0011), or in clear when written before that (read as they are). ``failing_since``
+    is the start of the current run of failed attempts (NULL after a success); too long a run
+    disables the endpoint.
     """
 
     __tablename__ = "webhook_endpoints"
@@ -47,8 +49,8 @@ class WebhookEndpoint(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
-    secret: Mapped[str] = mapped_column(String(128))
-    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    secret: Mapped[str] = mapped_column(String(256))
+    previous_secret: Mapped[str | None] = mapped_column(String(256))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     failing_since: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     created_by: Mapped[str] = mapped_column(String(256))

@@ -31,7 +31,8 @@ def generate_key_command() -> None:
 def rotate_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Rows rewritten per transaction.")] = 500,
 ) -> None:
-    """Re-encrypt every stored secret with the first key of EXPSVC_SECRET_KEYS.
+    """Re-encrypt every stored secret with the first key of EXPSVC_SECRET_KEYS: webhook
+    signing secrets (encrypting any still in clear) and stored answers that show one.
 
     Run it after every process has the new key first; then the old key can be dropped.
     Idempotent: values already under the first key are not rewritten. Exits 1 if a value
@@ -42,7 +43,11 @@ def rotate_command(
     from expsvc.cli import _database_url
     from expsvc.db import Database, create_engine
     from expsvc.secret.keys import SecretKeysError, load_secret_box
-    from expsvc.secret.rotation import RotationCounts, rotate_stored_responses
+    from expsvc.secret.rotation import (
+        RotationCounts,
+        rotate_stored_responses,
+        rotate_webhook_secrets,
+    )
 
     settings = Settings()
     try:
@@ -52,21 +57,28 @@ def rotate_command(
         return
     url = _database_url(settings)
 
-    async def rotate() -> RotationCounts:
+    async def rotate() -> tuple[RotationCounts, RotationCounts]:
         database = Database(create_engine(settings, url))
         try:
-            return await rotate_stored_responses(database, box, batch_size)
+            webhooks = await rotate_webhook_secrets(database, box, batch_size)
+            return webhooks, await rotate_stored_responses(database, box, batch_size)
         finally:
             await database.dispose()
 
-    counts = asyncio.run(rotate())
+    webhooks, responses = asyncio.run(rotate())
     typer.echo(
-        f"stored idempotent responses: {counts.reencrypted} re-encrypted, "
-        f"{counts.current} already under the first key, {counts.undecryptable} undecryptable"
+        f"webhook secrets: {webhooks.encrypted} encrypted (were in clear), "
+        f"{webhooks.reencrypted} re-encrypted, {webhooks.current} already under the first key, "
+        f"{webhooks.undecryptable} undecryptable"
     )
-    if counts.undecryptable:
+    typer.echo(
+        f"stored idempotent responses: {responses.reencrypted} re-encrypted, "
+        f"{responses.current} already under the first key, {responses.undecryptable} undecryptable"
+    )
+    undecryptable = webhooks.undecryptable + responses.undecryptable
+    if undecryptable:
         typer.secho(
-            f"error: {counts.undecryptable} stored values could not be decrypted with any "
+            f"error: {undecryptable} stored values could not be decrypted with any "
             "configured key; put back the key they were encrypted with and run again",
             err=True,
             fg=typer.colors.RED,

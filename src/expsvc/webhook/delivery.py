@@ -7,6 +7,9 @@ coordinate only through PostgreSQL:
   lease (``next_attempt_at`` = now + timeout + 60 s) in a short transaction that commits before
   any request is sent. A worker that dies mid-attempt leaves its deliveries due again when the
   lease ends (at least once; receivers dedupe on ``webhook-id``).
+- **send**: the endpoint's secrets are stored encrypted (docs/adr/0011) and opened here, just
+  before signing; a secret stored in clear (before encryption, or by the previous release during
+  a rollout) signs as it is. One no configured key opens is a failed attempt, nothing is sent.
 - **record**: in one transaction, the endpoint row then the delivery row are locked, the attempt
   is logged and the next state applied (see :mod:`expsvc.webhook.policy`).
 
@@ -22,12 +25,14 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from sqlalchemy import Row
 
 from expsvc.db import Database
+from expsvc.secret.box import SecretBox, SecretUndecryptable
 from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import Decision, DeliveryPolicy, Outcome
 from expsvc.webhook.repository import (
@@ -44,6 +49,10 @@ _MIN_SLEEP = 0.05
 _GAUGE_INTERVAL = 5.0
 _PURGE_INTERVAL = 600.0
 _PURGE_BATCH = 1000
+UNDECRYPTABLE = (
+    "the webhook's signing secret cannot be decrypted with the configured keys; nothing was "
+    "sent (the operator must restore the key it was encrypted with: EXPSVC_SECRET_KEYS)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class WebhookDeliverer:
         database: Database,
         policy: DeliveryPolicy,
         metrics: WebhookMetrics,
+        box: SecretBox,
         *,
         concurrency: int = 16,
         poll_interval: float = 30.0,
@@ -65,6 +75,7 @@ class WebhookDeliverer:
         self.database = database
         self.policy = policy
         self.metrics = metrics
+        self.box = box
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -130,12 +141,7 @@ class WebhookDeliverer:
     async def attempt(self, sender: WebhookSender, claimed: Claimed) -> None:
         delivery, endpoint = claimed.delivery, claimed.endpoint
         if endpoint.active:
-            secrets = [endpoint.secret, *filter(None, [endpoint.previous_secret])]
-            outcome = await sender.send(
-                endpoint.url, secrets, str(delivery.event_id), delivery.payload
-            )
-            self.metrics.attempts.inc()
-            self.metrics.duration.observe(outcome.duration_ms / 1000)
+            outcome = await self._send(sender, delivery, endpoint)
         else:  # disabled after the fan-out wrote this delivery: nothing is sent
             outcome = Outcome(started_at=delivery.last_attempt_at, duration_ms=0, error="inactive")
         try:
@@ -143,6 +149,20 @@ class WebhookDeliverer:
         except Exception as error:
             # The lease runs out and the delivery is attempted again.
             _log.warning("recording a webhook attempt failed", error=repr(error))
+
+    async def _send(self, sender: WebhookSender, delivery: Row[Any], endpoint: Row[Any]) -> Outcome:
+        try:
+            secrets = [
+                self.box.open_text(stored)
+                for stored in (endpoint.secret, endpoint.previous_secret)
+                if stored is not None
+            ]
+        except SecretUndecryptable:  # logged by the box; the attempt log says it to the client
+            return Outcome(started_at=datetime.now(UTC), duration_ms=0, error=UNDECRYPTABLE)
+        outcome = await sender.send(endpoint.url, secrets, str(delivery.event_id), delivery.payload)
+        self.metrics.attempts.inc()
+        self.metrics.duration.observe(outcome.duration_ms / 1000)
+        return outcome
 
     async def record(self, delivery: Row[Any], outcome: Outcome, *, sent: bool = True) -> None:
         async with self.database.sessionmaker() as session, session.begin():

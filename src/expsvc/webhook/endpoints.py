@@ -50,6 +50,7 @@ async def get_service(request: Request, session: DbSession) -> WebhookService:
         session,
         allow_private_targets=settings.webhook_allow_private_targets,
         secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
+        box=request.app.state.secret_box,
     )
 
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, case, delete, func, insert, select, text, update
+from sqlalchemy import Row, Select, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from expsvc.models import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
@@ -71,6 +71,44 @@ class WebhookRepository(EntityRepository):
             t.c.id, t.c.url, t.c.active, t.c.secret, previous.label("previous_secret")
         ).where(t.c.id.in_(list(endpoint_ids)))
         return {row.id: row for row in (await self.session.execute(query)).all()}
+
+    async def secrets_page(self, after: uuid.UUID | None, limit: int) -> Sequence[Row[Any]]:
+        """Every endpoint's stored secrets, locked, in id order after ``after``: one batch of a
+        key rotation (``expsvc secrets rotate``)."""
+        t = webhook_endpoints
+        query: Select[Any] = (
+            select(t.c.id, t.c.secret, t.c.previous_secret)
+            .order_by(t.c.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        if after is not None:
+            query = query.where(t.c.id > after)
+        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        return rows
+
+    async def replace_secrets(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Set ``secret`` and ``previous_secret`` of each ``{id, secret, previous_secret}`` (one
+        executemany). The same secrets re-encrypted: the version (ETag) stays."""
+        if not rows:
+            return
+        t = webhook_endpoints
+        query = (
+            update(t)
+            .where(t.c.id == bindparam("endpoint_id"))
+            .values(secret=bindparam("new_secret"), previous_secret=bindparam("new_previous"))
+        )
+        await self.session.execute(
+            query,
+            [
+                {
+                    "endpoint_id": row["id"],
+                    "new_secret": row["secret"],
+                    "new_previous": row["previous_secret"],
+                }
+                for row in rows
+            ],
+        )
 
     async def set_failing_since(self, endpoint_id: uuid.UUID, since: datetime | None) -> None:
         # Delivery state, not configuration: the version (ETag) stays (docs/adr/0007).

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from prometheus_client import CollectorRegistry
 
 from expsvc.db import Database
+from expsvc.secret.keys import load_secret_box
 from expsvc.settings import Settings
 from expsvc.webhook.delivery import WebhookDeliverer
 from expsvc.webhook.metrics import WebhookMetrics
@@ -18,8 +19,13 @@ from expsvc.webhook.policy import DeliveryPolicy
 def build_deliverer(
     settings: Settings, database: Database, registry: CollectorRegistry
 ) -> WebhookDeliverer:
+    """Raises :class:`~expsvc.secret.keys.SecretKeysError` without usable keys: the deliverer
+    opens the stored signing secrets."""
     return WebhookDeliverer(
-        database, DeliveryPolicy.from_settings(settings), WebhookMetrics(registry)
+        database,
+        DeliveryPolicy.from_settings(settings),
+        WebhookMetrics(registry),
+        load_secret_box(settings),
     )
 
 

@@ -14,6 +14,7 @@ from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from expsvc.ids import new_id
 from expsvc.pagination import Ordering, PageRequest
+from expsvc.secret.box import SecretBox
 from expsvc.webhook.repository import DeliveryRepository, WebhookRepository
 from expsvc.webhook.schemas import (
     DeliveryAttemptRead,
@@ -73,23 +74,27 @@ class WebhookService:
         *,
         allow_private_targets: bool,
         secret_overlap: timedelta,
+        box: SecretBox,
     ) -> None:
         self.endpoints = WebhookRepository(session)
         self.deliveries = DeliveryRepository(session)
         self.allow_private_targets = allow_private_targets
         self.secret_overlap = secret_overlap
+        self.box = box
 
     async def create(self, context: ActionContext, data: WebhookCreate) -> WebhookWithSecret:
+        """Stores the new secret encrypted; the answer shows it in clear, once."""
         await self._check_target(data.url)
+        secret = new_secret()
         row = await self.endpoints.insert(
             {
                 "id": new_id(),
                 "created_by": context.actor,
-                "secret": new_secret(),
+                "secret": self.box.seal_text(secret),
                 **data.model_dump(),
             }
         )
-        return WebhookWithSecret.model_validate(row)
+        return _with_secret(row, secret)
 
     async def get(self, webhook_id: uuid.UUID) -> WebhookRead:
         return WebhookRead.model_validate(await self._row(webhook_id))
@@ -128,13 +133,15 @@ class WebhookService:
     async def rotate_secret(
         self, webhook_id: uuid.UUID, expected: ExpectedVersions
     ) -> WebhookWithSecret:
-        """A new secret; the current one keeps signing (beside it) for the overlap."""
+        """A new secret (stored encrypted, shown once); the current one keeps signing beside it
+        for the overlap."""
+        secret = new_secret()
         row = await self.endpoints.rotate(
-            webhook_id, new_secret(), self.secret_overlap, expected.versions
+            webhook_id, self.box.seal_text(secret), self.secret_overlap, expected.versions
         )
         if row is None:
             raise await self._stale(webhook_id)
-        return WebhookWithSecret.model_validate(row)
+        return _with_secret(row, secret)
 
     async def list_deliveries(self, webhook_id: uuid.UUID, query: DeliveryQuery) -> DeliveryPage:
         await self._row(webhook_id)
@@ -200,6 +207,12 @@ class WebhookService:
             await resolve(url, allow_private=self.allow_private_targets)
         except TargetRefused as refused:
             raise WebhookUrlNotAllowed(str(refused)) from None
+
+
+def _with_secret(row: Row[Any], secret: str) -> WebhookWithSecret:
+    """The answer of a create or rotation: the row, with the clear secret instead of its
+    stored (encrypted) form."""
+    return WebhookWithSecret.model_validate({**row._mapping, "secret": secret})
 
 
 def _delivery(row: Row[Any], attempts: list[Row[Any]]) -> DeliveryRead:
