@@ -151,23 +151,29 @@ class EntityRepository:
         )
 
     async def lock_many(
-        self, ids: Sequence[uuid.UUID], columns: Sequence[str] = (), *, skip_locked: bool = False
+        self,
+        ids: Sequence[uuid.UUID],
+        columns: Sequence[str] = (),
+        *,
+        skip_locked: bool = False,
+        access: Mapping[str, Any] | None = None,
     ) -> dict[uuid.UUID, Row[Any]]:
         """Lock the rows of ``ids`` that exist, in id order, and read ``columns`` (all if none).
 
         Every bulk operation takes its row locks in id order, so two of them never deadlock,
         and a single-entity action (one row) waits for a bulk one or the other way round.
         ``skip_locked``: rows another transaction holds are left out instead of waited for.
+        ``access`` (:func:`expsvc.auth.access.access_parameters`): rows the caller does not
+        hold that role on are left out too, as if they did not exist.
         """
         table = self.table
         selected = [table.c[name] for name in ("id", *columns)] if columns else [table]
-        query = (
-            select(*selected)
-            .where(table.c.id == any_(id_array(ids)))
-            .order_by(table.c.id)
-            .with_for_update(key_share=True, skip_locked=skip_locked)
-        )
-        return {row.id: row for row in (await self.session.execute(query)).all()}
+        query = select(*selected).where(table.c.id == any_(id_array(ids)))
+        if access is not None:
+            query = query.where(may(type(self).experiment_of()))
+        query = query.order_by(table.c.id).with_for_update(key_share=True, skip_locked=skip_locked)
+        result = await self.session.execute(query, dict(access or {}))
+        return {row.id: row for row in result.all()}
 
     async def parent_ids(self, ids: Sequence[uuid.UUID], foreign_key: str) -> list[uuid.UUID]:
         """The parents (through ``foreign_key``) of the rows of ``ids``, in id order; unlocked:

@@ -251,7 +251,12 @@ class _Batch:
             columns.insert(0, guard.foreign_key)
             parent_ids = await self.repository.parent_ids(ids, guard.foreign_key)
             await self._lock_parents(parent_ids, skip_locked)
-        self.current = await self.repository.lock_many(ids, columns, skip_locked=skip_locked)
+        # Rows the caller may not change are left out: reported as not found, as a single
+        # action would answer (no existence leak).
+        access = access_parameters(self.context.principal, needed_for(self.kind, self.action))
+        self.current = await self.repository.lock_many(
+            ids, columns, skip_locked=skip_locked, access=access
+        )
         if guard is not None:
             # Only a row committed between the two reads could have a parent not locked yet
             # (and only if the client already knew its id): lock that one late.

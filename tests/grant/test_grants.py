@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from expsvc.app import create_app
 from tests.conftest import header_identity, make_settings
+from tests.event.support import feed_until
 from tests.helpers import PROBLEM, act, create_experiment, create_run
 
 Client = Callable[[str], httpx.AsyncClient]
@@ -20,9 +21,11 @@ Client = Callable[[str], httpx.AsyncClient]
 @pytest.fixture
 async def as_user(database_url: str) -> AsyncIterator[Client]:
     """A client per principal, each through the gateway's identity header."""
-    app: FastAPI = create_app(
-        make_settings(database_url, **header_identity("X-User", "10.1.2.0/24"))
+    # The relay on: the event feed serves sequenced events only.
+    settings = make_settings(
+        database_url, relay_enabled=True, **header_identity("X-User", "10.1.2.0/24")
     )
+    app: FastAPI = create_app(settings)
     clients: list[httpx.AsyncClient] = []
 
     def client(principal: str) -> httpx.AsyncClient:
@@ -256,3 +259,67 @@ async def test_a_malformed_body_is_400_and_changes_nothing(as_user: Client) -> N
     assert_problem(response, 400, "bad-request")
     listed = (await alice.get(f"/v1/experiments/{experiment['id']}/grants")).json()["items"]
     assert [g["principal"] for g in listed] == ["alice"]
+
+
+async def test_bulk_acts_only_on_what_the_caller_may_edit(as_user: Client) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    shared, private = await create_experiment(alice), await create_experiment(alice)
+    await grant(alice, shared["id"], "bob", "viewer")
+    viewed = await create_run(alice, shared["id"])
+    hidden = await create_run(alice, private["id"])
+    mine = await create_experiment(bob)
+    own = await create_run(bob, mine["id"])
+
+    # By ids: a run bob may only view, and one he may not see, are both "not found".
+    response = await bob.post(
+        "/v1/runs/bulk/transition",
+        json={"action": "start", "mode": "partial", "ids": [viewed["id"], hidden["id"], own["id"]]},
+    )
+    assert response.status_code == 200, response.text
+    outcomes = {item["id"]: item["outcome"] for item in response.json()["items"]}
+    assert outcomes == {viewed["id"]: "not_found", hidden["id"]: "not_found", own["id"]: "ok"}
+    for run in (viewed, hidden):
+        assert (await alice.get(f"/v1/runs/{run['id']}")).json()["status"] == "draft"
+
+    # By filter: only what bob may edit is selected.
+    response = await bob.post(
+        "/v1/runs/bulk/tags", json={"add": ["bob"], "filter": {"status": ["draft", "running"]}}
+    )
+    assert response.status_code == 200, response.text
+    assert [item["id"] for item in response.json()["items"]] == [own["id"]]
+    response = await bob.post(
+        "/v1/experiments/bulk/tags",
+        json={"add": ["x"], "mode": "partial", "ids": [shared["id"], mine["id"]]},
+    )
+    outcomes = {item["id"]: item["outcome"] for item in response.json()["items"]}
+    assert outcomes == {shared["id"]: "not_found", mine["id"]: "ok"}
+    assert (await alice.get(f"/v1/experiments/{shared['id']}")).json()["tags"] == []
+
+
+async def test_the_audit_log_and_the_event_feed_show_only_what_the_caller_may_read(
+    as_user: Client,
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    shared, private = await create_experiment(alice), await create_experiment(alice)
+    await grant(alice, shared["id"], "bob", "viewer")
+    shared_run = await create_run(alice, shared["id"])
+    private_run = await create_run(alice, private["id"])
+    visible = {shared["id"], shared_run["id"]}
+
+    audited = (await bob.get("/v1/audit", params={"page_size": 100})).json()["items"]
+    assert {row["entity_id"] for row in audited} == visible
+    everything = (await alice.get("/v1/audit", params={"page_size": 100})).json()["items"]
+    assert {private["id"], private_run["id"]} <= {row["entity_id"] for row in everything}
+    response = await bob.get("/v1/audit", params={"entity_id": private_run["id"]})
+    assert response.json()["items"] == []
+
+    # Alice sees all four creations once the relay has sequenced them; bob, two of them.
+    alices = await feed_until(alice, 4)
+    assert {event["subject"].split("/")[1] for event in alices} == {
+        shared["id"],
+        shared_run["id"],
+        private["id"],
+        private_run["id"],
+    }
+    events = (await bob.get("/v1/events", params={"limit": 1000})).json()["items"]
+    assert {event["subject"].split("/")[1] for event in events} == visible

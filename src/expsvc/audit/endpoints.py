@@ -22,8 +22,9 @@ async def get_service(session: DbSession) -> AuditService:
 )
 async def list_audit_entries(
     query: Annotated[AuditQuery, Query()],
-    _: CurrentContext,
+    context: CurrentContext,
     service: Annotated[AuditService, Depends(get_service)],
 ) -> AuditPage:
-    """Who changed what and when, newest first. Time ranges: after inclusive, before exclusive."""
-    return await service.search(query)
+    """Who changed what and when, newest first, of what the caller may read. Time ranges:
+    after inclusive, before exclusive."""
+    return await service.search(context.principal, query)

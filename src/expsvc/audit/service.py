@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.audit.repository import AuditRepository
 from expsvc.audit.schemas import AuditEntryRead, AuditPage, AuditQuery
+from expsvc.auth.principal import Principal
 from expsvc.change_log import ChangeLogRepository
 from expsvc.context import ActionContext
 from expsvc.errors import InvalidPageToken
@@ -61,14 +62,15 @@ class AuditService:
         """One row per (entity id, its field changes), alone (changes use ChangeRecorder)."""
         await self.change_log.write(audit=audit_rows(action, kind, changes, context))
 
-    async def search(self, query: AuditQuery) -> AuditPage:
+    async def search(self, principal: Principal, query: AuditQuery) -> AuditPage:
+        """A page of the audit rows of what ``principal`` may read."""
         before = None
         if query.page_token is not None:
             key = decode_page_token(query.page_token, _ORDERING, query.filters())
             if len(key) != 1 or not isinstance(key[0], int):
                 raise InvalidPageToken("page_token is malformed")
             before = key[0]
-        rows = await self.repository.search(query, before)
+        rows = await self.repository.search(query, principal, before)
         items = [AuditEntryRead.model_validate(row) for row in rows[: query.page_size]]
         token = None
         if len(rows) > query.page_size:

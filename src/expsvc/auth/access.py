@@ -12,12 +12,23 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, ColumnElement, Text, any_, bindparam, exists, or_
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Text,
+    any_,
+    bindparam,
+    case,
+    exists,
+    or_,
+    select,
+)
 
 from expsvc.auth.principal import Principal
 from expsvc.errors import Forbidden
 from expsvc.lifecycle import Action, EntityKind
-from expsvc.models import experiment_grants
+from expsvc.models import capture_sessions, experiment_grants, runs
 
 
 class Role(StrEnum):
@@ -112,6 +123,30 @@ def needed_for(kind: EntityKind, action: Action) -> Role:
     """The role a lifecycle action takes: archiving an experiment is its owners' call, every
     other action (and every update) an editor's."""
     return Role.owner if kind is EntityKind.experiment and action is Action.archive else Role.editor
+
+
+def experiment_of_entity(
+    entity_type: ColumnElement[Any], entity_id: ColumnElement[Any]
+) -> ColumnElement[Any]:
+    """The experiment of a row that names an entity by type and id (audit rows, events)."""
+    run_experiment = (
+        select(runs.c.experiment_id)
+        .where(runs.c.id == entity_id)
+        .correlate_except(runs)
+        .scalar_subquery()
+    )
+    capture_experiment = (
+        select(runs.c.experiment_id)
+        .join(capture_sessions, capture_sessions.c.run_id == runs.c.id)
+        .where(capture_sessions.c.id == entity_id)
+        .correlate_except(runs, capture_sessions)
+        .scalar_subquery()
+    )
+    return case(
+        (entity_type == "experiment", entity_id),
+        (entity_type == "run", run_experiment),
+        (entity_type == "capture", capture_experiment),
+    )
 
 
 def best_role(roles: list[str]) -> Role | None:

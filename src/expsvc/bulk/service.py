@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import Role, access_parameters
 from expsvc.bulk.schemas import (
     DRY_RUN_SAMPLE,
     FAILURES,
@@ -181,7 +182,10 @@ async def change_tags(
     Entities whose tag set would not change are ``unchanged``: no version bump, no event, no
     audit row. ``context`` carries the batch id.
     """
-    current = await repository.lock_many(ids)
+    # Entities the caller may not edit are left out: reported as not found (no existence leak).
+    current = await repository.lock_many(
+        ids, access=access_parameters(context.principal, Role.editor)
+    )
     items: list[BulkItemResult] = []
     new_tags: dict[uuid.UUID, list[str]] = {}
     for entity_id in ids:

@@ -46,15 +46,21 @@ def _check_types(types: list[str]) -> list[str]:
 )
 async def list_events(
     request: Request,
-    _: CurrentContext,
+    context: CurrentContext,
     after: Cursor = 0,
     type: Types = [],  # noqa: B006 - FastAPI copies defaults per request
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
-    """The event log, oldest first, from a cursor. Events stay for the retention period."""
+    """The event log of what the caller may read, oldest first, from a cursor. Events stay
+    for the retention period."""
     state = request.app.state
     events, cursor = await read_feed(
-        state.database, state.settings.event_source, after, limit, _check_types(type)
+        state.database,
+        state.settings.event_source,
+        after,
+        limit,
+        _check_types(type),
+        context.principal,
     )
     return EventPage(items=[CloudEvent.model_validate(e) for e in events], next_cursor=str(cursor))
 
@@ -81,7 +87,7 @@ async def list_events(
 )
 async def stream_events(
     request: Request,
-    _: CurrentContext,
+    context: CurrentContext,
     after: Cursor = 0,
     type: Types = [],  # noqa: B006
     last_event_id: Annotated[
@@ -103,7 +109,10 @@ async def stream_events(
     notifier: FeedNotifier = state.feed_notifier
     token = notifier.token()
     # Fail before the stream starts (e.g. expired cursor), while a problem+json is possible.
-    first, cursor = await read_feed(state.database, state.settings.event_source, after, 100, types)
+    principal = context.principal
+    first, cursor = await read_feed(
+        state.database, state.settings.event_source, after, 100, types, principal
+    )
 
     async def stream() -> AsyncIterator[bytes]:
         nonlocal cursor, token
@@ -121,7 +130,7 @@ async def stream_events(
                 await notifier.wait(_KEEPALIVE_SECONDS, token)
             token = notifier.token()
             batch, cursor = await read_feed(
-                state.database, state.settings.event_source, cursor, 100, types
+                state.database, state.settings.event_source, cursor, 100, types, principal
             )
 
     return StreamingResponse(

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from expsvc.auth.principal import Principal
 from expsvc.db import Database
 from expsvc.errors import ProblemError
 from expsvc.event.envelope import cloudevent
@@ -19,12 +20,18 @@ class CursorExpired(ProblemError):
 
 
 async def read_feed(
-    database: Database, source: str, after: int, limit: int, types: Sequence[str]
+    database: Database,
+    source: str,
+    after: int,
+    limit: int,
+    types: Sequence[str],
+    principal: Principal,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Events after ``after`` (oldest first) and the cursor to continue from."""
+    """Events after ``after`` (oldest first) of what ``principal`` may read, and the cursor to
+    continue from."""
     async with database.sessionmaker() as session:
         outbox = OutboxRepository(session)
-        rows = await outbox.read_after(after, limit, types)
+        rows = await outbox.read_after(after, limit, types, principal)
         if after > 0 and (not rows or rows[0].seq > after + 1):
             oldest = await outbox.oldest_seq()
             if oldest is not None and oldest > after + 1:

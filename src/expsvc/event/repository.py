@@ -7,6 +7,8 @@ from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import access_parameters, experiment_of_entity, may
+from expsvc.auth.principal import Principal
 from expsvc.models import event_sink_cursors, outbox_events
 
 # nextval() in a CTE over an ordered scan keeps the id order within the batch.
@@ -74,13 +76,24 @@ class OutboxRepository:
         return int(row.sequenced) if row.locked else None
 
     async def read_after(
-        self, after_seq: int, limit: int, types: Sequence[str] = ()
+        self,
+        after_seq: int,
+        limit: int,
+        types: Sequence[str] = (),
+        principal: Principal | None = None,
     ) -> Sequence[Row[Any]]:
+        """Sequenced events after ``after_seq``, oldest first; with ``principal``, only those
+        of entities it may read."""
         query = select(outbox_events).where(outbox_events.c.seq > after_seq)
+        parameters: dict[str, Any] = {}
+        if principal is not None:
+            entity = experiment_of_entity(outbox_events.c.entity_type, outbox_events.c.entity_id)
+            query = query.where(may(entity))
+            parameters = access_parameters(principal)
         if types:
             query = query.where(outbox_events.c.type.in_(list(types)))
         query = query.order_by(outbox_events.c.seq).limit(limit)
-        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        rows: Sequence[Row[Any]] = (await self.session.execute(query, parameters)).all()
         return rows
 
     async def oldest_seq(self) -> int | None:

@@ -52,10 +52,15 @@ class ExperimentRepository(EntityRepository):
         statement = self.page_statement(query, ordering, after_null)
         return await self.fetch_built_page(statement, after, limit, access_parameters(principal))
 
-    async def matching_ids(self, where: ExperimentFilter, limit: int) -> list[uuid.UUID]:
-        """Ids of the experiments ``where`` selects, in id order, at most ``limit``."""
-        query = _filtered(select(experiments.c.id), where).order_by(experiments.c.id).limit(limit)
-        return list((await self.session.execute(query)).scalars())
+    async def matching_ids(
+        self, where: ExperimentFilter, limit: int, principal: Principal
+    ) -> list[uuid.UUID]:
+        """Ids of the experiments ``where`` selects that ``principal`` may edit, in id order,
+        at most ``limit``."""
+        query = _filtered(select(experiments.c.id), where).where(may(experiments.c.id))
+        query = query.order_by(experiments.c.id).limit(limit)
+        parameters = access_parameters(principal, Role.editor)
+        return list((await self.session.execute(query, parameters)).scalars())
 
     async def delete(self, experiment_id: uuid.UUID) -> None:
         await self.session.execute(delete(experiments).where(experiments.c.id == experiment_id))

@@ -128,7 +128,10 @@ class ExperimentService:
         """Add and/or remove tags on many experiments (see :mod:`expsvc.bulk.service`)."""
         with cyclic_gc_paused():
             ids = await selected_ids(
-                request.ids, request.filter, self.repository.matching_ids, "experiments"
+                request.ids,
+                request.filter,
+                lambda where, limit: self.repository.matching_ids(where, limit, context.principal),
+                "experiments",
             )
             batch_id = new_id()
             items = await change_tags(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from expsvc.context import ActionContext
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, InvalidTransition, Status, plan_transition
 from expsvc.run.repository import RunRepository
+from expsvc.run.schemas import RunFilter
 from expsvc.run.service import start_refused
 from expsvc.transitions import Planned, Refusal, TransitionRefused, transition_many
 
@@ -51,16 +53,26 @@ class RunBulkService:
 
     async def tag(self, context: ActionContext, request: RunBulkTags) -> BulkResult:
         with cyclic_gc_paused():
-            ids = await selected_ids(request.ids, request.filter, self.runs.matching_ids, "runs")
+            ids = await selected_ids(request.ids, request.filter, self._matching(context), "runs")
             batch_id = new_id()
             items = await change_tags(
                 self.session, _KIND, self.runs, ids, request, context.in_batch(batch_id)
             )
             return answer(items, request, batch_id)
 
+    def _matching(
+        self, context: ActionContext
+    ) -> Callable[[RunFilter, int], Awaitable[list[uuid.UUID]]]:
+        """The runs a filter selects, among those the caller may edit."""
+
+        async def matching(where: RunFilter, limit: int) -> list[uuid.UUID]:
+            return await self.runs.matching_ids(where, limit, context.principal)
+
+        return matching
+
     async def _transition(self, context: ActionContext, request: RunBulkTransition) -> BulkResult:
         action = Action(request.action.value)
-        ids = await selected_ids(request.ids, request.filter, self.runs.matching_ids, "runs")
+        ids = await selected_ids(request.ids, request.filter, self._matching(context), "runs")
         batch_id = new_id()
         try:
             planned = await transition_many(

@@ -127,10 +127,16 @@ class RunRepository(EntityRepository):
         values.update(access_parameters(principal))
         return await self.fetch_built_page(statement, after, limit, values)
 
-    async def matching_ids(self, where: RunFilter, limit: int) -> list[uuid.UUID]:
-        """Ids of the runs ``where`` selects, in id order, at most ``limit``."""
+    async def matching_ids(
+        self, where: RunFilter, limit: int, principal: Principal
+    ) -> list[uuid.UUID]:
+        """Ids of the runs ``where`` selects that ``principal`` may edit, in id order, at most
+        ``limit``."""
         names, values = _filter_values(where)
-        query = select(runs.c.id).where(*(_FILTERS[name] for name in names))
+        values.update(access_parameters(principal, Role.editor))
+        query = select(runs.c.id).where(
+            *(_FILTERS[name] for name in names), may(runs.c.experiment_id)
+        )
         query = query.order_by(runs.c.id).limit(limit)
         return list((await self.session.execute(query, values)).scalars())
 
