@@ -173,7 +173,8 @@ def sync_detailed(
 ) -> Response[AuditPage | Problem]:
     """List Audit Entries
 
-     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+     Who changed what and when, newest first, of what the caller may read. Time ranges:
+    after inclusive, before exclusive.
 
     Args:
         actor (None | str | Unset):
@@ -228,7 +229,8 @@ def sync(
 ) -> AuditPage | Problem | None:
     """List Audit Entries
 
-     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+     Who changed what and when, newest first, of what the caller may read. Time ranges:
+    after inclusive, before exclusive.
 
     Args:
         actor (None | str | Unset):
@@ -278,7 +280,8 @@ async def asyncio_detailed(
 ) -> Response[AuditPage | Problem]:
     """List Audit Entries
 
-     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+     Who changed what and when, newest first, of what the caller may read. Time ranges:
+    after inclusive, before exclusive.
 
     Args:
         actor (None | str | Unset):
@@ -331,7 +334,8 @@ async def asyncio(
 ) -> AuditPage | Problem | None:
     """List Audit Entries
 
-     Who changed what and when, newest first. Time ranges: after inclusive, before exclusive.
+     Who changed what and when, newest first, of what the caller may read. Time ranges:
+    after inclusive, before exclusive.
 
     Args:
         actor (None | str | Unset):

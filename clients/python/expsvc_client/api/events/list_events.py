@@ -105,7 +105,8 @@ def sync_detailed(
 ) -> Response[EventPage | Problem]:
     """List Events
 
-     The event log, oldest first, from a cursor. Events stay for the retention period.
+     The event log of what the caller may read, oldest first, from a cursor. Events stay
+    for the retention period.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
@@ -143,7 +144,8 @@ def sync(
 ) -> EventPage | Problem | None:
     """List Events
 
-     The event log, oldest first, from a cursor. Events stay for the retention period.
+     The event log of what the caller may read, oldest first, from a cursor. Events stay
+    for the retention period.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
@@ -176,7 +178,8 @@ async def asyncio_detailed(
 ) -> Response[EventPage | Problem]:
     """List Events
 
-     The event log, oldest first, from a cursor. Events stay for the retention period.
+     The event log of what the caller may read, oldest first, from a cursor. Events stay
+    for the retention period.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
@@ -212,7 +215,8 @@ async def asyncio(
 ) -> EventPage | Problem | None:
     """List Events
 
-     The event log, oldest first, from a cursor. Events stay for the retention period.
+     The event log of what the caller may read, oldest first, from a cursor. Events stay
+    for the retention period.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
