@@ -13,8 +13,8 @@ What it leaves out is the service's Python around the statements: no middleware,
 validation models, no services or recorders; an audit row and an event are a run snapshot and
 a few fields, as the service writes them. Per request:
 
-* get ``GET /v1/runs/{id}``: ``SELECT * FROM runs WHERE id = $1`` (``_by_id``), no
-  transaction (the service reads in autocommit too);
+* get ``GET /v1/runs/{id}``: ``SELECT * FROM runs WHERE id = $1`` and the caller's access
+  (``_readable_by_id``), no transaction (the service reads in autocommit too);
 * create ``POST /v1/experiments/{id}/runs``: BEGIN; the idempotency claim (with an
   ``Idempotency-Key``); the run insert guarded by its open experiment; the change log (audit
   row and ``run.created`` event); the stored response; COMMIT;
@@ -48,7 +48,8 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
 
-from expsvc.auth.principal import ANONYMOUS
+from expsvc.auth.access import Role, access_parameters
+from expsvc.auth.principal import ANONYMOUS, LOCAL_PRINCIPAL
 from expsvc.capture.repository import CaptureRepository
 from expsvc.change_log import _TABLES, _WRITE
 from expsvc.event.catalogue import created_event, transition_event
@@ -62,8 +63,8 @@ from expsvc.idempotency.repository import (
 from expsvc.ids import new_id
 from expsvc.lifecycle import TRANSITIONS, Action, EntityKind, Status
 from expsvc.models import runs
-from expsvc.repository import _by_id, _transition_statement
-from expsvc.run.repository import _CREATE_IN_OPEN_EXPERIMENT
+from expsvc.repository import _readable_by_id, _transition_statement
+from expsvc.run.repository import _CREATE_IN_OPEN_EXPERIMENT, RunRepository
 from expsvc.settings import Settings
 from expsvc.transitions import (
     _CAPTURE_STOP_REASONS,
@@ -145,9 +146,15 @@ _CHANGE_LOG_NAMES = frozenset(
 )
 _HISTORY_NAMES = tuple(name for name in _CHANGE_LOG_NAMES if name.startswith("h_"))
 _RUN_COLUMNS = tuple(column.name for column in runs.c)
-_TRANSITION_GIVEN = {"id", "target", "sources", "any_version", "versions", "parent_statuses"}
+_ACCESS = frozenset(access_parameters(LOCAL_PRINCIPAL))
+_TRANSITION_GIVEN = {
+    "id", "target", "sources", "any_version", "versions", "parent_statuses", *_ACCESS
+}  # fmt: skip
+# The service's caller here is its local user (identity off): an admin, as in the service.
+_READ_ACCESS = access_parameters(LOCAL_PRINCIPAL)
+_EDIT_ACCESS = access_parameters(LOCAL_PRINCIPAL, Role.editor)
 
-GET = _compile(_by_id(runs, None), {"id"})
+GET = _compile(_readable_by_id(RunRepository), {"id", *_ACCESS})
 CLAIM = _compile(
     _CLAIM, {"lock_name", "principal", "key", "method", "path", "fingerprint", "ttl_seconds"}
 )
@@ -156,9 +163,9 @@ _STORE_GIVEN = {"status", "headers", "body", "principal", "key"}
 STORE_RESPONSE_WITH_CHANGES = _compile(
     _STORE_RESPONSE_WITH_CHANGES, _STORE_GIVEN | _CHANGE_LOG_NAMES
 )
-CREATE = _compile(_CREATE_IN_OPEN_EXPERIMENT, {"experiment_id", *_RUN_COLUMNS})
+CREATE = _compile(_CREATE_IN_OPEN_EXPERIMENT, {"experiment_id", *_RUN_COLUMNS, *_ACCESS})
 CHANGE_LOG = _compile(_WRITE, _CHANGE_LOG_NAMES)
-START_DRAFT_EXPERIMENT = _compile(_START_DRAFT_OF_RUN, {"run_id"})
+START_DRAFT_EXPERIMENT = _compile(_START_DRAFT_OF_RUN, {"run_id", *_ACCESS})
 _EXPERIMENT_OPEN = PARENT_GUARDS[(EntityKind.run, Action.start)]
 START = _compile(_transition_statement(runs, Status.running, _EXPERIMENT_OPEN), _TRANSITION_GIVEN)
 FINISH = _compile(_transition_statement(runs, Status.finished, None), _TRANSITION_GIVEN)
@@ -170,12 +177,14 @@ _START_VALUES = {
     "any_version": True,  # no If-Match
     "versions": [],
     "parent_statuses": [status.value for status in _EXPERIMENT_OPEN.statuses],
+    **_EDIT_ACCESS,
 }
 _FINISH_VALUES = {
     "target": Status.finished.value,
     "sources": [status.value for status in TRANSITIONS[Action.finish].sources],
     "any_version": True,
     "versions": [],
+    **_EDIT_ACCESS,
 }
 _RUN = EntityKind.run
 _RUN_CREATED = created_event(_RUN)
@@ -395,7 +404,7 @@ class _ChangeLog:
 
 @app.get("/v1/runs/{run_id}")
 async def get_run(run_id: uuid.UUID, request: Request) -> Response:
-    row = await request.app.state.pool.fetchrow(GET.sql, run_id)
+    row = await request.app.state.pool.fetchrow(GET.sql, *GET.args({"id": run_id, **_READ_ACCESS}))
     if row is None:
         return _problem(404, f"run {run_id} does not exist")
     return _answer(dict(row), 200)
@@ -419,6 +428,7 @@ async def create_run(experiment_id: uuid.UUID, request: Request) -> Response:
         "heartbeat_timeout_seconds": fields.get("heartbeat_timeout_seconds"),
         "max_duration_seconds": fields.get("max_duration_seconds"),
         "created_by": caller.actor,
+        **_EDIT_ACCESS,
     }
     try:
         async with request.app.state.pool.acquire() as connection, connection.transaction():
@@ -428,7 +438,7 @@ async def create_run(experiment_id: uuid.UUID, request: Request) -> Response:
                 raise _Refused(_problem(404, f"experiment {experiment_id} does not exist"))
             if row["id"] is None:
                 raise _Refused(_problem(409, f"experiment {experiment_id} is closed"))
-            run = dict(zip(_RUN_COLUMNS, tuple(row)[1:], strict=True))
+            run = dict(zip(_RUN_COLUMNS, tuple(row)[2:], strict=True))  # after status, allowed
             changes = {
                 name: {"before": None, "after": value}
                 for name, value in run.items()
@@ -479,7 +489,8 @@ async def start_run(run_id: uuid.UUID, request: Request) -> Response:
             await _claim(connection, request, body)
             log = _ChangeLog(connection, request)
             started = await connection.fetchrow(
-                START_DRAFT_EXPERIMENT.sql, *START_DRAFT_EXPERIMENT.args({"run_id": run_id})
+                START_DRAFT_EXPERIMENT.sql,
+                *START_DRAFT_EXPERIMENT.args({"run_id": run_id, **_EDIT_ACCESS}),
             )
             if started is not None:  # the first run of a draft experiment starts it
                 await log.write(

@@ -263,6 +263,9 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: float = Field(
         default=120, gt=0, description="Disable an endpoint whose attempts fail for this long."
     )
+    webhook_max_per_owner: int = Field(
+        default=25, ge=1, le=10_000, description="Webhooks one principal may own at once."
+    )
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="Allow webhook URLs on private, loopback and link-local addresses.",

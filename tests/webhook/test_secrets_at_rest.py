@@ -154,13 +154,14 @@ async def test_a_secret_no_key_opens_is_a_failed_attempt_and_nothing_is_sent(
 async def test_a_secret_stored_in_clear_signs_and_rotate_encrypts_it(
     database_url: str, receiver: Receiver
 ) -> None:
-    # As the previous release writes it, during a rollout: in clear, here mid-overlap.
+    # As the previous release writes it, during a rollout (its local user, identity off): in
+    # clear, here mid-overlap.
     secret, previous = new_secret(), new_secret()
     (row,) = await sql(
         database_url,
         "INSERT INTO webhook_endpoints (id, url, secret, previous_secret, "
         "previous_secret_expires_at, created_by) "
-        "VALUES ($1, $2, $3, $4, now() + interval '1 day', 'old-release') RETURNING id",
+        "VALUES ($1, $2, $3, $4, now() + interval '1 day', 'anonymous') RETURNING id",
         uuid.uuid4(),
         receiver.url,
         secret,

@@ -33,6 +33,7 @@ from expsvc.webhook.service import (
     WebhookDeliveryInProgress,
     WebhookDeliveryNotFound,
     WebhookInactive,
+    WebhookLimitReached,
     WebhookNotFound,
     WebhookService,
     WebhookUrlNotAllowed,
@@ -44,13 +45,17 @@ IfMatch = Annotated[ExpectedVersions, Depends(if_match)]
 _Read = TypeVar("_Read", bound=WebhookRead)
 
 
-async def get_service(request: Request, session: DbSession) -> WebhookService:
+async def get_service(
+    request: Request, session: DbSession, context: CurrentContext
+) -> WebhookService:
     settings: Settings = request.app.state.settings
     return WebhookService(
         session,
+        context.principal,
         allow_private_targets=settings.webhook_allow_private_targets,
         secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
         box=request.app.state.secret_box,
+        max_per_owner=settings.webhook_max_per_owner,
     )
 
 
@@ -67,7 +72,11 @@ def _tagged(webhook: _Read, response: Response) -> _Read:
     status_code=status.HTTP_201_CREATED,
     operation_id="create_webhook",
     responses=problem_responses(
-        WebhookUrlNotAllowed, ValidationFailed, InternalError, SecretUndecryptable
+        WebhookUrlNotAllowed,
+        WebhookLimitReached,
+        ValidationFailed,
+        InternalError,
+        SecretUndecryptable,
     ),
 )
 async def create_webhook(

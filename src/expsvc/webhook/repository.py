@@ -18,13 +18,64 @@ IN_FLIGHT = ("pending", "delivering")
 FINISHED = ("succeeded", "failed", "abandoned")
 
 
+# One owner's creates take turns (transaction-scoped; the key space is shared with nothing else
+# that hashes 'webhook-owner:').
+_LOCK_OWNER = text("SELECT pg_advisory_xact_lock(hashtext('webhook-owner:' || :owner))")
+
+
+# Which (event, owner) pairs may be delivered: the owner is an admin, or holds a role on the
+# experiment of the event's entity (found from the outbox row). Group grants cannot count here:
+# an owner's groups are known only while it makes a request.
+_DELIVERABLE = text(
+    """
+    SELECT o.event_id, w.owner
+    FROM outbox_events AS o
+    CROSS JOIN unnest(CAST(:owners AS text[])) AS w(owner)
+    WHERE o.event_id = ANY(CAST(:event_ids AS uuid[]))
+      AND (w.owner = ANY(CAST(:admins AS text[])) OR EXISTS (
+        SELECT 1 FROM experiment_grants AS g
+        WHERE g.grantee = 'principal:' || w.owner
+          AND g.experiment_id = CASE o.entity_type
+            WHEN 'experiment' THEN o.entity_id
+            WHEN 'run' THEN (SELECT r.experiment_id FROM runs AS r WHERE r.id = o.entity_id)
+            WHEN 'capture' THEN (
+                SELECT r.experiment_id FROM capture_sessions AS c
+                JOIN runs AS r ON r.id = c.run_id WHERE c.id = o.entity_id)
+          END))
+    """
+)
+
+
 class WebhookRepository(EntityRepository):
     table = webhook_endpoints
 
     async def search(
-        self, ordering: Ordering, after: tuple[Any, uuid.UUID] | None, limit: int
+        self,
+        ordering: Ordering,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+        owner: str | None,
     ) -> Sequence[Row[Any]]:
-        return await self.fetch_page(select(webhook_endpoints), ordering, after, limit)
+        """A page of the webhooks ``owner`` created (all of them when None: an admin)."""
+        query = select(webhook_endpoints)
+        if owner is not None:
+            query = query.where(webhook_endpoints.c.created_by == owner)
+        return await self.fetch_page(query, ordering, after, limit)
+
+    async def count_owned(self, owner: str) -> int:
+        """How many webhooks ``owner`` has, counted after waiting for any other transaction
+        creating one for the same owner (so two concurrent creates cannot both pass a limit)."""
+        await self.session.execute(_LOCK_OWNER, {"owner": owner})
+        query = select(func.count()).where(webhook_endpoints.c.created_by == owner)
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def deliverable(
+        self, event_ids: Sequence[uuid.UUID], owners: Sequence[str], admins: Sequence[str]
+    ) -> set[tuple[uuid.UUID, str]]:
+        """The (event id, owner) pairs whose owner may read the event's entity."""
+        parameters = {"event_ids": list(event_ids), "owners": list(owners), "admins": list(admins)}
+        rows = (await self.session.execute(_DELIVERABLE, parameters)).all()
+        return {(row.event_id, row.owner) for row in rows}
 
     async def delete(
         self, endpoint_id: uuid.UUID, versions: frozenset[int] | None
@@ -57,7 +108,9 @@ class WebhookRepository(EntityRepository):
     async def subscribed(self) -> Sequence[Row[Any]]:
         """Active endpoints: what the fan-out matches events against."""
         t = webhook_endpoints
-        query: Select[Any] = select(t.c.id, t.c.event_types, t.c.created_at).where(t.c.active)
+        query: Select[Any] = select(t.c.id, t.c.event_types, t.c.created_at, t.c.created_by).where(
+            t.c.active
+        )
         rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
         return rows
 

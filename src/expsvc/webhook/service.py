@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.principal import Principal
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -67,24 +68,42 @@ class WebhookDeliveryInProgress(Conflict):
     slug, title = "webhook-delivery-in-progress", "Webhook delivery in progress"
 
 
+class WebhookLimitReached(Conflict):
+    slug, title = "webhook-limit-reached", "Too many webhooks"
+
+
 class WebhookService:
+    """Webhooks belong to their creator: only the owner (or an admin) sees, changes, rotates
+    or redelivers one; to anyone else it does not exist (404)."""
+
     def __init__(
         self,
         session: AsyncSession,
+        principal: Principal,
         *,
         allow_private_targets: bool,
         secret_overlap: timedelta,
         box: SecretBox,
+        max_per_owner: int,
     ) -> None:
         self.endpoints = WebhookRepository(session)
         self.deliveries = DeliveryRepository(session)
+        self.principal = principal
         self.allow_private_targets = allow_private_targets
         self.secret_overlap = secret_overlap
         self.box = box
+        self.max_per_owner = max_per_owner
 
     async def create(self, context: ActionContext, data: WebhookCreate) -> WebhookWithSecret:
         """Stores the new secret encrypted; the answer shows it in clear, once."""
         await self._check_target(data.url)
+        owned = await self.endpoints.count_owned(context.actor)
+        if owned >= self.max_per_owner:
+            raise WebhookLimitReached(
+                f"{context.actor} owns {owned} webhooks, the most one principal may "
+                "(EXPSVC_WEBHOOK_MAX_PER_OWNER); delete one first",
+                limit=self.max_per_owner,
+            )
         secret = new_secret()
         row = await self.endpoints.insert(
             {
@@ -101,7 +120,8 @@ class WebhookService:
 
     async def search(self, page_size: int, page_token: str | None) -> WebhookPage:
         page = PageRequest(_NEWEST_FIRST, {}, page_size, page_token)
-        rows = await self.endpoints.search(page.ordering, page.after(), page_size + 1)
+        owner = None if self.principal.is_admin else self.principal.id
+        rows = await self.endpoints.search(page.ordering, page.after(), page_size + 1, owner)
         return WebhookPage(
             items=[WebhookRead.model_validate(row) for row in rows[:page_size]],
             next_page_token=page.next_token(rows),
@@ -111,6 +131,7 @@ class WebhookService:
         self, webhook_id: uuid.UUID, data: WebhookUpdate, expected: ExpectedVersions
     ) -> WebhookRead:
         """Change the fields present; ``active: true`` also clears the disabled state."""
+        await self._row(webhook_id)  # the owner's (or an admin's), else 404
         values: dict[str, Any] = data.model_dump(exclude_unset=True)
         if "url" in values:
             await self._check_target(values["url"])
@@ -127,6 +148,7 @@ class WebhookService:
 
     async def delete(self, webhook_id: uuid.UUID, expected: ExpectedVersions) -> None:
         """Deletes its deliveries too; an attempt in flight completes but is not recorded."""
+        await self._row(webhook_id)
         if await self.endpoints.delete(webhook_id, expected.versions) is None:
             raise await self._stale(webhook_id)
 
@@ -135,6 +157,7 @@ class WebhookService:
     ) -> WebhookWithSecret:
         """A new secret (stored encrypted, shown once); the current one keeps signing beside it
         for the overlap."""
+        await self._row(webhook_id)
         secret = new_secret()
         row = await self.endpoints.rotate(
             webhook_id, self.box.seal_text(secret), self.secret_overlap, expected.versions
@@ -157,6 +180,7 @@ class WebhookService:
         )
 
     async def get_delivery(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRead:
+        await self._row(webhook_id)
         row = await self.deliveries.get_of(webhook_id, delivery_id)
         if row is None:
             await self._row(webhook_id)
@@ -169,7 +193,7 @@ class WebhookService:
         remaining retries; a finished one gets this single attempt."""
         # Endpoint before delivery: the order in which the worker locks them.
         endpoint = await self.endpoints.lock(webhook_id, shared=True)
-        if endpoint is None:
+        if endpoint is None or not self._owns(endpoint):
             raise WebhookNotFound(webhook_id)
         if not endpoint.active:
             raise WebhookInactive(
@@ -189,10 +213,15 @@ class WebhookService:
         return _delivery(row, (await self.deliveries.attempts_of([delivery_id]))[delivery_id])
 
     async def _row(self, webhook_id: uuid.UUID) -> Row[Any]:
+        """The webhook, if it is the caller's (or the caller an admin); else 404, as if it did
+        not exist. Its owner never changes, so checking before a write is as good as in it."""
         row = await self.endpoints.get(webhook_id)
-        if row is None:
+        if row is None or not self._owns(row):
             raise WebhookNotFound(webhook_id)
         return row
+
+    def _owns(self, row: Row[Any]) -> bool:
+        return self.principal.is_admin or row.created_by == self.principal.id
 
     async def _stale(self, webhook_id: uuid.UUID) -> PreconditionFailed:
         """The error for a write that matched no row: 404, or 412 with the current version."""

@@ -3,7 +3,8 @@
 It writes rows in the relay's transaction (a :class:`~expsvc.event.sinks.DatabaseSink`), so an
 event becomes deliveries exactly once, however the relay crashes; the delivery worker sends them.
 An endpoint receives the events of the types it subscribes to (all when it names none) that
-occurred after it was created.
+occurred after it was created, of entities its owner may read (a role on their experiment, or an
+admin owner).
 
 With no active endpoint the sink writes nothing, and then says so for a second
 (:meth:`WebhookSink.quiet_for`): the relay leaves its cursor behind meanwhile instead of
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,8 +32,10 @@ _QUIET_SECONDS = 1.0
 class WebhookSink:
     name = "webhooks"
 
-    def __init__(self, max_attempts: int) -> None:
+    def __init__(self, max_attempts: int, admins: Collection[str] = ()) -> None:
         self.max_attempts = max_attempts
+        # Owners whose webhooks receive every event (the others: their experiments' only).
+        self.admins = sorted(admins)
         self._no_endpoints_until = 0.0  # time.monotonic()
 
     def quiet_for(self) -> float:
@@ -43,12 +46,25 @@ class WebhookSink:
         if not endpoints:
             self._no_endpoints_until = time.monotonic() + _QUIET_SECONDS
             return
-        rows = [
-            self._delivery(endpoint.id, event)
+        candidates = [
+            (endpoint, event)
             for event in events
             for endpoint in endpoints
             if (not endpoint.event_types or event["type"] in endpoint.event_types)
             and endpoint.created_at <= datetime.fromisoformat(event["time"])
+        ]
+        if not candidates:
+            return
+        # An owner receives only events of what it may read (checked when they fan out).
+        allowed = await WebhookRepository(session).deliverable(
+            sorted({uuid.UUID(event["id"]) for _, event in candidates}),
+            sorted({endpoint.created_by for endpoint, _ in candidates}),
+            self.admins,
+        )
+        rows = [
+            self._delivery(endpoint.id, event)
+            for endpoint, event in candidates
+            if (uuid.UUID(event["id"]), endpoint.created_by) in allowed
         ]
         if rows:
             deliveries = DeliveryRepository(session)

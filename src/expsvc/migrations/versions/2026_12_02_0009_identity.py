@@ -37,6 +37,8 @@ def _timestamp(name: str, default: str | None = None) -> sa.Column[object]:
 def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     op.execute("ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS server_request_id varchar(128)")
+    # if_not_exists: a re-run of an interrupted upgrade (0007's index build may leave the
+    # revision behind) finds the table and its indexes already there.
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -57,9 +59,14 @@ def upgrade() -> None:
             "octet_length(token_hash) = 32", name=op.f("ck_api_tokens_token_hash_is_sha256")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        if_not_exists=True,
     )
-    op.create_index("ux_api_tokens_token_hash", "api_tokens", ["token_hash"], unique=True)
-    op.create_index("ix_api_tokens_created_at_id", "api_tokens", ["created_at", "id"])
+    op.create_index(
+        "ux_api_tokens_token_hash", "api_tokens", ["token_hash"], unique=True, if_not_exists=True
+    )
+    op.create_index(
+        "ix_api_tokens_created_at_id", "api_tokens", ["created_at", "id"], if_not_exists=True
+    )
 
 
 def downgrade() -> None:

@@ -1,0 +1,115 @@
+"""Webhooks belong to their creator: only the owner (or an admin) sees and manages one, a
+principal owns a bounded number, and a webhook receives only events of experiments its owner
+may read, decided when each event fans out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+
+from expsvc.app import create_app
+from tests.conftest import header_identity, make_settings
+from tests.helpers import create_experiment, create_run
+from tests.problems import assert_problem
+from tests.webhook.conftest import WEBHOOK_SETTINGS
+from tests.webhook.receiver import Receiver
+from tests.webhook.support import create_webhook
+
+Client = Callable[[str], httpx.AsyncClient]
+PEER = ("10.1.2.3", 4567)
+
+
+@pytest.fixture
+async def as_user(database_url: str) -> AsyncIterator[Client]:
+    settings = make_settings(
+        database_url,
+        webhook_max_per_owner=2,
+        admin_principals="root",
+        **WEBHOOK_SETTINGS,
+        **header_identity("X-User", "10.1.2.0/24"),
+    )
+    app = create_app(settings)
+    clients: list[httpx.AsyncClient] = []
+
+    def client(principal: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=PEER)
+        made = httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers={"X-User": principal}
+        )
+        clients.append(made)
+        return made
+
+    async with app.router.lifespan_context(app):
+        yield client
+        for made in clients:
+            await made.aclose()
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[Receiver, Receiver]]:
+    first, second = Receiver().start(), Receiver().start()
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def test_only_the_owner_or_an_admin_sees_and_manages_a_webhook(as_user: Client) -> None:
+    alice, bob, root = as_user("alice"), as_user("bob"), as_user("root")
+    hook = await create_webhook(alice, "http://127.0.0.1:9/hook")
+    path = f"/v1/webhooks/{hook['id']}"
+
+    for response in (
+        await bob.get(path),
+        await bob.patch(path, json={"description": "mine"}),
+        await bob.post(f"{path}/rotate-secret"),
+        await bob.get(f"{path}/deliveries"),
+        await bob.delete(path),
+    ):
+        assert_problem(response, 404, "webhook-not-found")
+    assert (await bob.get("/v1/webhooks")).json()["items"] == []
+    assert [h["id"] for h in (await alice.get("/v1/webhooks")).json()["items"]] == [hook["id"]]
+    assert [h["id"] for h in (await root.get("/v1/webhooks")).json()["items"]] == [hook["id"]]
+    assert (await root.get(path)).status_code == 200
+    assert (await alice.get(path)).json()["description"] == ""  # bob's change did not land
+
+
+async def test_a_principal_owns_at_most_the_configured_number(as_user: Client) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    for _ in range(2):
+        await create_webhook(alice, "http://127.0.0.1:9/hook")
+    response = await alice.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+    body = assert_problem(response, 409, "webhook-limit-reached")
+    assert body["limit"] == 2
+    assert len((await alice.get("/v1/webhooks")).json()["items"]) == 2
+    await create_webhook(bob, "http://127.0.0.1:9/hook")  # the limit is per owner
+
+
+async def test_a_webhook_receives_only_what_its_owner_may_read(
+    as_user: Client, receivers: tuple[Receiver, Receiver]
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    to_alice, to_bob = receivers
+    await create_webhook(alice, to_alice.url, event_types=["run.created"])
+    await create_webhook(bob, to_bob.url, event_types=["run.created"])
+    experiment = await create_experiment(alice)
+
+    hidden = await create_run(alice, experiment["id"])
+    await to_alice.wait_for(1)
+    await asyncio.sleep(0.5)  # time for a wrong delivery to bob to arrive, if one were made
+    assert to_bob.requests() == []
+
+    response = await alice.put(
+        f"/v1/experiments/{experiment['id']}/grants/principals/bob", json={"role": "viewer"}
+    )
+    assert response.status_code == 200, response.text
+    shared = await create_run(alice, experiment["id"])
+    (received,) = await to_bob.wait_for(1)
+    assert json.loads(received.body)["subject"] == f"runs/{shared['id']}"
+    runs_to_alice = [json.loads(r.body)["subject"] for r in await to_alice.wait_for(2)]
+    assert runs_to_alice == [f"runs/{hidden['id']}", f"runs/{shared['id']}"]
