@@ -213,6 +213,8 @@ async def test_runs_and_captures_inherit_the_experiments_roles(as_user: Client) 
     assert_problem(await bob.post(f"{run_path}/captures", json={}), 404, "run-not-found")
     assert_problem(await bob.get(f"{run_path}/captures"), 404, "run-not-found")
     assert_problem(await bob.get(f"{run_path}/history"), 404, "run-not-found")
+    assert_problem(await bob.get(f"{run_path}/card"), 404, "run-not-found")
+    assert_problem(await bob.get(f"{run_path}/artifacts"), 404, "run-not-found")
     assert_problem(await bob.get(f"{capture_path}/history"), 404, "capture-not-found")
     assert (await bob.get("/v1/captures")).json()["items"] == []
     # Not even the experiment's running runs leak through a refused close.
@@ -224,6 +226,8 @@ async def test_runs_and_captures_inherit_the_experiments_roles(as_user: Client) 
     await grant(alice, experiment["id"], "bob", "viewer")
     assert (await bob.get(capture_path)).status_code == 200
     assert (await bob.get(f"{run_path}/history")).status_code == 200
+    assert (await bob.get(f"{run_path}/card")).status_code == 200
+    assert (await bob.get(f"{run_path}/artifacts")).status_code == 200
     assert [c["id"] for c in (await bob.get("/v1/captures")).json()["items"]] == [capture["id"]]
     for response in (
         await bob.post(f"{run_path}/start"),

@@ -72,10 +72,10 @@ async def receive_artifact_events(
 async def list_run_artifacts(
     run_id: uuid.UUID,
     query: Annotated[ArtifactQuery, Query()],
-    _: CurrentContext,
+    context: CurrentContext,
     session: DbSession,
 ) -> ArtifactPage:
     """The run's artifacts as the Artifact Service reported them, oldest link first
     (created_at, then id), keyset-paginated; ``approved_model=true`` gives the run's approved
     model. Unknown parameters are refused."""
-    return await ArtifactService(session).search(run_id, query)
+    return await ArtifactService(session).search(context.principal, run_id, query)

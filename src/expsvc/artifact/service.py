@@ -30,6 +30,7 @@ from expsvc.artifact.schemas import (
     ModelApprovedData,
 )
 from expsvc.audit.service import AuditService
+from expsvc.auth.principal import Principal
 from expsvc.changes import field_changes
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, ProblemError
@@ -161,9 +162,12 @@ class ArtifactService:
         self.artifacts = ArtifactRepository(session)
         self.runs = RunRepository(session)
 
-    async def search(self, run_id: uuid.UUID, query: ArtifactQuery) -> ArtifactPage:
-        """The run's artifacts, oldest link first (created_at, then id), keyset-paginated."""
-        if await self.runs.get(run_id) is None:
+    async def search(
+        self, principal: Principal, run_id: uuid.UUID, query: ArtifactQuery
+    ) -> ArtifactPage:
+        """The run's artifacts, oldest link first (created_at, then id), keyset-paginated, if
+        ``principal`` may read the run (404 alike otherwise)."""
+        if await self.runs.get_readable(run_id, principal) is None:
             raise RunNotFound(run_id)
         page = PageRequest(
             ordering=_OLDEST_FIRST,

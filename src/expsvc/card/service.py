@@ -32,7 +32,8 @@ class CardService:
         self.metrics = metrics
 
     async def get(self, context: ActionContext, run_id: uuid.UUID) -> RunCard:
-        row = await self.runs.get(run_id)
+        """The run's card, if the caller may read the run (404 alike otherwise)."""
+        row = await self.runs.get_readable(run_id, context.principal)
         if row is None:
             raise RunNotFound(run_id)
         fetch = self._fetch_metrics(context, run_id)
