@@ -130,6 +130,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra environment for expsvc serve (repeatable), e.g. EXPSVC_RELAY_ENABLED=false"
         " to measure what the in-process relay costs",
     )
+    add(
+        "--identity",
+        choices=("none", "header"),
+        default="none",
+        help="none: identity off, the caller is the local admin (the default); header: the"
+        " service believes X-User from 127.0.0.1 and every request names a principal that is"
+        " no admin and holds editor on every experiment (the grant checks do their work)",
+    )
     add("--output-dir", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args(argv)
 
@@ -166,6 +174,30 @@ def fresh_database(server_url: str, template: str | None, keep: bool) -> Iterato
 # An external database needs secret keys (docs/runbook.md); the benchmark's database is thrown
 # away, so one key made per run will do.
 _SECRET_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+BENCH_PRINCIPAL = "bench-user"
+_GRANT_BENCH_PRINCIPAL = (
+    "INSERT INTO experiment_grants (experiment_id, grantee, role, granted_by) "
+    "SELECT id, 'principal:bench-user', 'editor', 'bench' FROM experiments ON CONFLICT DO NOTHING"
+)
+
+
+def identity_setup(identity: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(the service's extra environment, the headers every request carries) for ``identity``."""
+    if identity == "none":
+        return {}, {}
+    env = {
+        "EXPSVC_AUTH_MODE": "header",
+        "EXPSVC_IDENTITY_HEADER": "X-User",
+        "EXPSVC_TRUSTED_PROXIES": "127.0.0.1/32",
+    }
+    return env, {"X-User": BENCH_PRINCIPAL}
+
+
+async def grant_bench_principal(database_url: str) -> None:
+    """Editor on every experiment for the benchmark's principal (not an admin)."""
+    await _admin(database_url, _GRANT_BENCH_PRINCIPAL)
 
 
 def service_env(database_url: str) -> dict[str, str]:
@@ -246,7 +278,9 @@ def reference(database_url: str, workers: int, log: Path) -> Iterator[tuple[int,
         yield port, pid
 
 
-async def prepare_pools(database_url: str, port: int, drafts: int, running: int) -> Pools:
+async def prepare_pools(
+    database_url: str, port: int, drafts: int, running: int, headers: dict[str, str]
+) -> Pools:
     """Run and experiment ids from the database; drafts and running runs made over the API."""
     rows = await _admin(
         database_url,
@@ -262,7 +296,9 @@ async def prepare_pools(database_url: str, port: int, drafts: int, running: int)
         raise RuntimeError("the seeded database has no runs or no open experiment")
     limits = httpx.Limits(max_connections=8)
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=30, headers=headers
+    ) as client:
         gate = asyncio.Semaphore(8)
 
         async def draft(index: int, start: bool) -> tuple[str, bool]:
@@ -394,21 +430,26 @@ def run_scenarios(
     total = int(args.rate * (args.warmup + args.duration))
     transitions = 0 if args.skip_openloop else sum(transitions_needed(s, total) for s in scenarios)
     results: dict[str, Any] = {"openloop": {}, "wrk": {}}
-    extra_env = dict(item.split("=", 1) for item in args.service_env)
+    identity_env, headers = identity_setup(args.identity)
+    if headers:
+        asyncio.run(grant_bench_principal(database_url))
+    extra_env = identity_env | dict(item.split("=", 1) for item in args.service_env)
     with serve(database_url, args.workers, out / "serve.log", extra_env) as (port, pid):
         phases.done("serve start")
         half = transitions // 2 + 1
-        pools = asyncio.run(prepare_pools(database_url, port, half, half))
+        pools = asyncio.run(prepare_pools(database_url, port, half, half, headers))
         phases.done("prepare pools")
-        nodelay_check(port, f"/v1/runs/{pools.runs[0]}", requests=5 * args.workers)  # warm
-        results["nodelay"] = nodelay_check(port, f"/v1/runs/{pools.runs[0]}")
+        first = f"/v1/runs/{pools.runs[0]}"
+        nodelay_check(port, first, requests=5 * args.workers, headers=headers)  # warm
+        results["nodelay"] = nodelay_check(port, first, headers=headers)
         phases.done("nodelay check")
         meter = CpuMeter(pid, database_backends(database_url))
         factory = RequestFactory(pools, nonce, args.idempotency)
         for scenario in [] if openloop is None else scenarios:
             close = scenario == "get-new-connection"
             path = out / f"openloop-{scenario}.req"
-            write_request_file(path, factory.scenario(scenario, total), f"127.0.0.1:{port}", close)
+            requests = factory.scenario(scenario, total)
+            write_request_file(path, requests, f"127.0.0.1:{port}", close, headers)
             spec = OpenLoopRun(args.rate, args.duration, args.warmup, keep_alive=not close)
             meter.start()
             report = run_openloop(openloop, port, path, spec)
@@ -421,8 +462,9 @@ def run_scenarios(
         if wrk is not None:
             wrk_scenarios = [s for s in scenarios if s in WRK_SCENARIOS]
             results["wrk"] = throughput(
-                args, wrk, meter, port, data_dir, wrk_scenarios, args.idempotency, phases
-            )
+                args, wrk, meter, port, data_dir, wrk_scenarios, args.idempotency, phases,
+                headers=headers,
+            )  # fmt: skip
     ceiling = [s.strip() for s in args.reference_scenarios.split(",") if s.strip()]
     if not set(ceiling) <= set(REFERENCE_SCENARIOS):
         raise SystemExit(
@@ -461,6 +503,7 @@ def throughput(
     idempotency: bool,
     phases: Phases,
     label: str = "",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """wrk on each scenario, with keep-alive connections and then a new one per request."""
     results: dict[str, dict[str, Any]] = {}
@@ -476,7 +519,7 @@ def throughput(
             # Idempotency keys and run names must never repeat across wrk runs.
             nonce = f"{secrets.token_hex(4)}-{scenario}-{mode}"
             meter.start()
-            summary = run_wrk(wrk, port, data_dir, spec, idempotency, nonce)
+            summary = run_wrk(wrk, port, data_dir, spec, idempotency, nonce, headers)
             summary["cpu"] = meter.stop()
             results.setdefault(scenario, {})[mode] = summary
             print(f"{label}wrk {scenario} {mode}: {summary['rps']} req/s", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,13 +136,16 @@ class RequestFactory:
         raise ValueError(f"unknown scenario {name!r}")
 
 
-def render(request: Request, host: str, close: bool) -> bytes:
-    """One raw HTTP/1.1 request."""
+def render(
+    request: Request, host: str, close: bool, headers: Mapping[str, str] | None = None
+) -> bytes:
+    """One raw HTTP/1.1 request (with ``headers``, e.g. the caller's identity)."""
     lines = [
         f"{request.method} {request.path} HTTP/1.1",
         f"Host: {host}",
         "User-Agent: expsvc-bench-openloop",
         "Accept: application/json",
+        *(f"{name}: {value}" for name, value in (headers or {}).items()),
     ]
     payload = b""
     if request.body is not None:
@@ -157,11 +160,17 @@ def render(request: Request, host: str, close: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
-def write_request_file(path: Path, requests: list[Request], host: str, close: bool) -> None:
+def write_request_file(
+    path: Path,
+    requests: list[Request],
+    host: str,
+    close: bool,
+    headers: Mapping[str, str] | None = None,
+) -> None:
     """The open-loop generator's input: ``LABEL<TAB>NBYTES\\n`` then the raw request."""
     with path.open("wb") as sink:
         for request in requests:
-            raw = render(request, host, close)
+            raw = render(request, host, close, headers)
             sink.write(f"{request.label}\t{len(raw)}\n".encode() + raw)
 
 

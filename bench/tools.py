@@ -10,7 +10,7 @@ import socket
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,13 @@ class WrkRun:
 
 
 def run_wrk(
-    wrk: str, port: int, data_dir: Path, spec: WrkRun, idempotency: bool, nonce: str
+    wrk: str,
+    port: int,
+    data_dir: Path,
+    spec: WrkRun,
+    idempotency: bool,
+    nonce: str,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Closed-loop maximum throughput with one bench/wrk script; wrk's summary plus req/s."""
     command = [
@@ -164,6 +170,8 @@ def run_wrk(
     ]  # fmt: skip
     if spec.new_connection:
         command += ["-H", "Connection: close"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     command += [f"http://127.0.0.1:{port}", "--", str(data_dir), "1" if idempotency else "0"]
     command.append(nonce)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -217,13 +225,16 @@ def _read_response(sock: socket.socket) -> bytes:
     return head
 
 
-def nodelay_check(port: int, path: str, requests: int = 30) -> dict[str, float]:
+def nodelay_check(
+    port: int, path: str, requests: int = 30, headers: Mapping[str, str] | None = None
+) -> dict[str, float]:
     """Sequential requests, one at a time: the first on a keep-alive connection, the later ones
     on it, and each on its own connection. Nagle's algorithm left on for the accepted socket
     shows as ~40 ms on every reused-connection request (DESIGN.md, uvicorn issue #3149)."""
 
     def request(close: bool) -> bytes:
         extra = "Connection: close\r\n" if close else ""
+        extra += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
 
     def timed(sock: socket.socket, raw: bytes) -> float:

@@ -56,6 +56,10 @@ async def test_seed_creates_consistent_data(database_url: str) -> None:
         "ended run without finished_at": """
             SELECT count(*) FROM runs
             WHERE status IN ('finished', 'failed') AND finished_at IS NULL""",
+        "experiment its creator does not own": """
+            SELECT count(*) FROM experiments e WHERE NOT EXISTS (
+                SELECT 1 FROM experiment_grants g WHERE g.experiment_id = e.id
+                AND g.grantee = 'principal:' || e.created_by AND g.role = 'owner')""",
     }
     for name, query in violations.items():
         (row,) = await _fetch(database_url, query)

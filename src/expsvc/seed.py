@@ -170,6 +170,14 @@ def experiment_rows(count: int, rng: random.Random) -> list[dict[str, Any]]:
 
 async def _insert_experiments(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await connection.execute(insert(experiments_table), rows)
+    # Their creators own them, as the API would have made them (ADR 0013).
+    await connection.execute(
+        text(
+            "INSERT INTO experiment_grants (experiment_id, grantee, role, granted_by, granted_at)"
+            " VALUES (:id, 'principal:' || :created_by, 'owner', :created_by, :created_at)"
+        ),
+        [{key: row[key] for key in ("id", "created_by", "created_at")} for row in rows],
+    )
     history = [
         {"entity_type": "experiment", "entity_id": row["id"], "from_status": f, "to_status": t,
          "actor": row["created_by"], "source": "user", "created_at": at}
