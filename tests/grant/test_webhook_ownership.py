@@ -16,7 +16,7 @@ from tests.conftest import header_identity, make_settings
 from tests.helpers import create_experiment, create_run
 from tests.problems import assert_problem
 from tests.webhook.conftest import WEBHOOK_SETTINGS
-from tests.webhook.receiver import Receiver
+from tests.webhook.receiver import Receiver, Reply
 from tests.webhook.support import create_webhook
 
 Client = Callable[[str], httpx.AsyncClient]
@@ -29,7 +29,7 @@ async def as_user(database_url: str) -> AsyncIterator[Client]:
         database_url,
         webhook_max_per_owner=2,
         admin_principals="root",
-        **WEBHOOK_SETTINGS,
+        **{**WEBHOOK_SETTINGS, "webhook_retry_schedule": (1.5, 1.5)},
         **header_identity("X-User", "10.1.2.0/24"),
     )
     app = create_app(settings)
@@ -113,3 +113,29 @@ async def test_a_webhook_receives_only_what_its_owner_may_read(
     assert json.loads(received.body)["subject"] == f"runs/{shared['id']}"
     runs_to_alice = [json.loads(r.body)["subject"] for r in await to_alice.wait_for(2)]
     assert runs_to_alice == [f"runs/{hidden['id']}", f"runs/{shared['id']}"]
+
+
+async def test_a_revoked_grant_stops_deliveries_already_queued(
+    as_user: Client, receivers: tuple[Receiver, Receiver]
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    to_bob, _ = receivers
+    to_bob.script(Reply(status=500))  # the first attempt fails: a retry is queued
+    hook = await create_webhook(bob, to_bob.url, event_types=["run.created"])
+    experiment = await create_experiment(alice)
+    grants = f"/v1/experiments/{experiment['id']}/grants/principals/bob"
+    assert (await alice.put(grants, json={"role": "viewer"})).status_code == 200
+    await create_run(alice, experiment["id"])
+    await to_bob.wait_for(1)
+
+    assert (await alice.delete(grants)).status_code == 204  # before the retry is due
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        response = await bob.get(f"/v1/webhooks/{hook['id']}/deliveries")
+        (delivery,) = response.json()["items"]
+        if delivery["status"] == "abandoned":
+            break
+        assert asyncio.get_running_loop().time() < deadline, delivery
+        await asyncio.sleep(0.2)
+    assert "may no longer read" in delivery["last_error"]
+    assert len(to_bob.requests()) == 1  # the retry was never sent

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from expsvc.auth.principal import ANONYMOUS
 from expsvc.db import Database
 from expsvc.event.metrics import RelayMetrics
 from expsvc.event.relay import OutboxRelay
 from expsvc.event.sinks import AnySink
-from expsvc.settings import AuthMode, Settings
+from expsvc.settings import Settings
 
 
 def build_sinks(settings: Settings) -> list[AnySink]:
-    from expsvc.webhook.sink import WebhookSink
+    from expsvc.webhook.sink import WebhookSink, webhook_admins
 
-    # Always on: with no webhook endpoints it writes nothing. Webhooks of admins receive every
-    # event; with identity off, the local user is the admin.
-    admins = set(settings.admin_principals)
-    if settings.auth_mode is AuthMode.none:
-        admins.add(ANONYMOUS)
-    sinks: list[AnySink] = [WebhookSink(settings.webhook_max_attempts, admins)]
+    # Always on: with no webhook endpoints it writes nothing.
+    sinks: list[AnySink] = [WebhookSink(settings.webhook_max_attempts, webhook_admins(settings))]
     if settings.redis_url:
         from expsvc.event.sinks.redis import RedisStreamSink
 

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,9 @@ UNDECRYPTABLE = (
 )
 
 
+_OWNER_MAY_NOT_READ = "the webhook's owner may no longer read this event's experiment"
+
+
 @dataclass(frozen=True)
 class Claimed:
     delivery: Row[Any]
@@ -69,10 +73,12 @@ class WebhookDeliverer:
         metrics: WebhookMetrics,
         box: SecretBox,
         *,
+        admins: Collection[str] = (),
         concurrency: int = 16,
         poll_interval: float = 30.0,
     ) -> None:
         self.database = database
+        self.admins = sorted(admins)
         self.policy = policy
         self.metrics = metrics
         self.box = box
@@ -133,10 +139,22 @@ class WebhookDeliverer:
             rows = await DeliveryRepository(session).claim(limit, self.policy.lease)
             if not rows:
                 return []
-            endpoints = await WebhookRepository(session).signing_view(
-                list({row.endpoint_id for row in rows})
+            webhooks = WebhookRepository(session)
+            endpoints = await webhooks.signing_view(list({row.endpoint_id for row in rows}))
+            # Checked again before each attempt: a grant revoked since the fan-out stops it.
+            allowed = await webhooks.deliverable(
+                sorted({row.event_id for row in rows}),
+                sorted({endpoint.created_by for endpoint in endpoints.values()}),
+                self.admins,
             )
-        return [Claimed(row, endpoints[row.endpoint_id]) for row in rows]
+            refused = [
+                row.id
+                for row in rows
+                if (row.event_id, endpoints[row.endpoint_id].created_by) not in allowed
+            ]
+            if refused:
+                await DeliveryRepository(session).abandon(refused, _OWNER_MAY_NOT_READ)
+        return [Claimed(row, endpoints[row.endpoint_id]) for row in rows if row.id not in refused]
 
     async def attempt(self, sender: WebhookSender, claimed: Claimed) -> None:
         delivery, endpoint = claimed.delivery, claimed.endpoint

@@ -121,7 +121,12 @@ class WebhookRepository(EntityRepository):
             (t.c.previous_secret_expires_at > func.now(), t.c.previous_secret), else_=None
         )
         query: Select[Any] = select(
-            t.c.id, t.c.url, t.c.active, t.c.secret, previous.label("previous_secret")
+            t.c.id,
+            t.c.url,
+            t.c.active,
+            t.c.created_by,
+            t.c.secret,
+            previous.label("previous_secret"),
         ).where(t.c.id.in_(list(endpoint_ids)))
         return {row.id: row for row in (await self.session.execute(query)).all()}
 
@@ -246,6 +251,17 @@ class DeliveryRepository(EntityRepository):
     async def set_state(self, delivery_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(
             update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(values)
+        )
+
+    async def abandon(self, delivery_ids: Sequence[uuid.UUID], reason: str) -> None:
+        """Give up these (claimed) deliveries without an attempt."""
+        t = webhook_deliveries
+        await self.session.execute(
+            update(t)
+            .where(t.c.id.in_(list(delivery_ids)))
+            .values(
+                status="abandoned", last_error=reason, next_attempt_at=None, finished_at=func.now()
+            )
         )
 
     async def abandon_in_flight(self, endpoint_id: uuid.UUID, reason: str) -> int:

@@ -14,6 +14,7 @@ from expsvc.settings import Settings
 from expsvc.webhook.delivery import WebhookDeliverer
 from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import DeliveryPolicy
+from expsvc.webhook.sink import webhook_admins
 
 
 def build_deliverer(
@@ -26,6 +27,7 @@ def build_deliverer(
         DeliveryPolicy.from_settings(settings),
         WebhookMetrics(registry),
         load_secret_box(settings),
+        admins=webhook_admins(settings),
     )
 
 

@@ -23,10 +23,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.principal import ANONYMOUS
 from expsvc.ids import new_id
+from expsvc.settings import AuthMode, Settings
 from expsvc.webhook.repository import DeliveryRepository, WebhookRepository
 
 _QUIET_SECONDS = 1.0
+
+
+def webhook_admins(settings: Settings) -> frozenset[str]:
+    """Owners whose webhooks receive every event: the configured admins and, with identity
+    off, the local user."""
+    admins = set(settings.admin_principals)
+    if settings.auth_mode is AuthMode.none:
+        admins.add(ANONYMOUS)
+    return frozenset(admins)
 
 
 class WebhookSink:
