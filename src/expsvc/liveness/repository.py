@@ -9,6 +9,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -19,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.auth.access import Role, access_parameters, may
+from expsvc.auth.principal import Principal
 from expsvc.models import experiments, runs
 
 HEARTBEAT_LOST = "heartbeat_lost"
@@ -27,6 +30,18 @@ MAX_DURATION_EXCEEDED = "max_duration_exceeded"
 # partial index ix_runs_running_started_at (WHERE status = 'running').
 _RUNNING: ColumnElement[str] = literal_column("'running'")
 _ONE_SECOND: ColumnElement[object] = literal_column("interval '1 second'")
+
+
+_BEAT = (
+    update(runs)
+    .where(
+        runs.c.id == bindparam("beat_run_id"),
+        runs.c.status == _RUNNING,
+        may(runs.c.experiment_id),
+    )
+    .values(last_heartbeat_at=func.now())
+    .returning(runs.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -43,23 +58,15 @@ class LivenessRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def beat(self, run_id: uuid.UUID) -> bool:
-        """Record a heartbeat of a running run; False if the run is not running (or absent).
+    async def beat(self, run_id: uuid.UUID, principal: Principal) -> bool:
+        """Record a heartbeat of a running run the caller may edit; False if the run is not
+        running, absent, or not the caller's to change (the grant check rides in the update).
 
         Only ``last_heartbeat_at`` changes, no indexed column: the update can stay HOT.
         """
-        query = (
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.status == "running")
-            .values(last_heartbeat_at=func.now())
-            .returning(runs.c.id)
-        )
-        return (await self.session.execute(query)).first() is not None
-
-    async def status_of(self, run_id: uuid.UUID) -> str | None:
-        query = select(runs.c.status).where(runs.c.id == run_id)
-        status: str | None = (await self.session.execute(query)).scalar_one_or_none()
-        return status
+        # Execution values: no key names a column of runs (those would become SET clauses).
+        values = {"beat_run_id": run_id, **access_parameters(principal, Role.editor)}
+        return (await self.session.execute(_BEAT, values)).first() is not None
 
     async def claim_stale(
         self, heartbeat_timeout: int, max_duration: int | None, limit: int

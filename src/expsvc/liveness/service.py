@@ -9,13 +9,16 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.principal import REAPER
+from expsvc.auth.access import Role
+from expsvc.auth.principal import REAPER, Principal
 from expsvc.capture.service import RunNotRunning
 from expsvc.context import ActionContext
 from expsvc.db import Database
+from expsvc.grant.service import GrantService
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Source
 from expsvc.liveness.repository import LivenessRepository, StaleRun
+from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
 from expsvc.transitions import transition_many
 
@@ -25,18 +28,25 @@ _log = structlog.get_logger("expsvc.reaper")
 class HeartbeatService:
     def __init__(self, session: AsyncSession) -> None:
         self.liveness = LivenessRepository(session)
+        self.runs = RunRepository(session)
+        self.grants = GrantService(session)
 
-    async def beat(self, run_id: uuid.UUID) -> None:
-        """Record that the running run is alive: one UPDATE; nothing else is written."""
-        if await self.liveness.beat(run_id):
+    async def beat(self, principal: Principal, run_id: uuid.UUID) -> None:
+        """Record that the running run is alive: one UPDATE, which also checks that the caller
+        is an editor of the run's experiment; nothing else is written.
+
+        Only when it changed nothing: 404 if the run does not exist or the caller may not read
+        it, 403 if it may only read it, else 409 (not running)."""
+        if await self.liveness.beat(run_id, principal):
             return
-        status = await self.liveness.status_of(run_id)
-        if status is None:
+        run = await self.runs.get_readable(run_id, principal)
+        if run is None:
             raise RunNotFound(run_id)
+        await self.grants.require(principal, run.experiment_id, Role.editor)
         raise RunNotRunning(
-            f"run {run_id} is {status}; only running runs take heartbeats",
+            f"run {run_id} is {run.status}; only running runs take heartbeats",
             run_id=run_id,
-            run_status=status,
+            run_status=run.status,
         )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from expsvc.auth.errors import AdminRequired
 from expsvc.context import CurrentContext
 from expsvc.errors import NotFound, problem_responses
 from expsvc.routing import DbSession, TransactionalRoute
@@ -19,13 +20,19 @@ class NoReconciliationReport(NotFound):
 @router.get(
     "/reconciliation",
     operation_id="get_capture_reconciliation",
-    responses=problem_responses(NoReconciliationReport),
+    responses=problem_responses(AdminRequired, NoReconciliationReport),
 )
 async def get_capture_reconciliation(
-    _: CurrentContext, session: DbSession
+    context: CurrentContext, session: DbSession
 ) -> ReconciliationReportRead:
     """The report of the last capture reconciliation pass: what it stopped or failed and why,
-    what Telemetry Ingest's status API said, and the orphan telemetry kept."""
+    what Telemetry Ingest's status API said, and the orphan telemetry kept. For admins: it
+    names capture sessions of every experiment."""
+    if not context.principal.is_admin:
+        raise AdminRequired(
+            "the reconciliation report covers every experiment's captures; it is for admins "
+            "(EXPSVC_ADMIN_PRINCIPALS/GROUPS)"
+        )
     row = await ReconciliationRepository(session).last_report()
     if row is None:
         raise NoReconciliationReport(

@@ -77,7 +77,8 @@ def sync_detailed(
     """Get Capture Reconciliation
 
      The report of the last capture reconciliation pass: what it stopped or failed and why,
-    what Telemetry Ingest's status API said, and the orphan telemetry kept.
+    what Telemetry Ingest's status API said, and the orphan telemetry kept. For admins: it
+    names capture sessions of every experiment.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -103,7 +104,8 @@ def sync(
     """Get Capture Reconciliation
 
      The report of the last capture reconciliation pass: what it stopped or failed and why,
-    what Telemetry Ingest's status API said, and the orphan telemetry kept.
+    what Telemetry Ingest's status API said, and the orphan telemetry kept. For admins: it
+    names capture sessions of every experiment.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,7 +127,8 @@ async def asyncio_detailed(
     """Get Capture Reconciliation
 
      The report of the last capture reconciliation pass: what it stopped or failed and why,
-    what Telemetry Ingest's status API said, and the orphan telemetry kept.
+    what Telemetry Ingest's status API said, and the orphan telemetry kept. For admins: it
+    names capture sessions of every experiment.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -149,7 +152,8 @@ async def asyncio(
     """Get Capture Reconciliation
 
      The report of the last capture reconciliation pass: what it stopped or failed and why,
-    what Telemetry Ingest's status API said, and the orphan telemetry kept.
+    what Telemetry Ingest's status API said, and the orphan telemetry kept. For admins: it
+    names capture sessions of every experiment.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -87,7 +87,7 @@ def sync_detailed(
 ) -> Response[Any | Problem]:
     """Heartbeat Run
 
-     Tell the service the running run is alive.
+     Tell the service the running run is alive (the editor role on its experiment).
 
     Cheap by design: one update of ``last_heartbeat_at`` (no version bump, no history, audit or
     event). A running run that sends none for its heartbeat timeout is failed by the reaper
@@ -123,7 +123,7 @@ def sync(
 ) -> Any | Problem | None:
     """Heartbeat Run
 
-     Tell the service the running run is alive.
+     Tell the service the running run is alive (the editor role on its experiment).
 
     Cheap by design: one update of ``last_heartbeat_at`` (no version bump, no history, audit or
     event). A running run that sends none for its heartbeat timeout is failed by the reaper
@@ -154,7 +154,7 @@ async def asyncio_detailed(
 ) -> Response[Any | Problem]:
     """Heartbeat Run
 
-     Tell the service the running run is alive.
+     Tell the service the running run is alive (the editor role on its experiment).
 
     Cheap by design: one update of ``last_heartbeat_at`` (no version bump, no history, audit or
     event). A running run that sends none for its heartbeat timeout is failed by the reaper
@@ -188,7 +188,7 @@ async def asyncio(
 ) -> Any | Problem | None:
     """Heartbeat Run
 
-     Tell the service the running run is alive.
+     Tell the service the running run is alive (the editor role on its experiment).
 
     Cheap by design: one update of ``last_heartbeat_at`` (no version bump, no history, audit or
     event). A running run that sends none for its heartbeat timeout is failed by the reaper
