@@ -20,7 +20,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    exists,
     or_,
     select,
 )
@@ -88,12 +87,15 @@ def may(experiment_id: ColumnElement[Any]) -> ColumnElement[bool]:
     """True where the caller (see :func:`access_parameters`) holds a sufficient role on the
     experiment ``experiment_id`` names, or is an admin."""
     grant = experiment_grants.alias("access_grant")
-    held = exists().where(
-        grant.c.experiment_id == experiment_id,
+    # IN an uncorrelated sub-select, not a correlated EXISTS: PostgreSQL reads the caller's
+    # grants once (a range of ix_experiment_grants_grantee) into a hashed sub-plan and probes it
+    # per row, where EXISTS probed the grants table once per row of a list (a list of runs as
+    # a non-admin cost 2.4x the database CPU with it).
+    granted = select(grant.c.experiment_id).where(
         grant.c.grantee == any_(bindparam(ACCESS_GRANTEES, type_=ARRAY(Text))),
         grant.c.role == any_(bindparam(ACCESS_ROLES, type_=ARRAY(Text))),
     )
-    return or_(bindparam(ACCESS_ADMIN, type_=Boolean), held)
+    return or_(bindparam(ACCESS_ADMIN, type_=Boolean), experiment_id.in_(granted))
 
 
 # :func:`may` as SQL text, for statements written as text: format ``experiment_id`` with the
