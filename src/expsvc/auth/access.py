@@ -151,7 +151,10 @@ def experiment_of_entity(
     )
 
 
-def best_role(roles: list[str]) -> Role | None:
-    """The highest of the roles a caller holds through its grantees, if any."""
+def held_role(principal: Principal, roles: list[str]) -> Role | None:
+    """The caller's role: owner for an admin, else the highest of the roles its grantees hold
+    (``roles``), if any."""
+    if principal.is_admin:
+        return Role.owner
     held = [Role(role) for role in roles]
     return max(held, key=lambda role: role.rank) if held else None

@@ -1,8 +1,8 @@
 """Grant rules: who may see and change an experiment's grants, and "always one owner".
 
-:meth:`GrantService.require` is also the error path of every other feature's access check: the
+:meth:`GrantService.refuse` is the error path of every other feature's access check: the
 common path checks in its own statement (:func:`expsvc.auth.access.may`); when that finds
-nothing, this tells "does not exist or may not be read" (404, the same answer for both: no
+nothing, it tells "does not exist or may not be read" (404, the same answer for both: no
 existence leak) from "may be read but not changed" (403 naming the role needed).
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.audit.service import AuditService
-from expsvc.auth.access import Role, RoleRequired, best_role, grantees
+from expsvc.auth.access import Role, RoleRequired, grantees, held_role
 from expsvc.auth.principal import Principal
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, ProblemError
@@ -59,7 +59,7 @@ class GrantService:
         roles = await self.repository.roles_on(experiment_id, grantees(principal), lock=lock)
         if roles is None:
             raise ExperimentNotFound(experiment_id)
-        held = Role.owner if principal.is_admin else best_role(roles)
+        held = held_role(principal, roles)
         if held is None:
             raise ExperimentNotFound(experiment_id)
         if not held.allows(needed):
@@ -79,7 +79,7 @@ class GrantService:
         experiment_id = await repository.experiment_id_of(entity_id)
         if experiment_id is not None:
             roles = await self.repository.roles_on(experiment_id, grantees(principal))
-            held = Role.owner if principal.is_admin else best_role(roles or [])
+            held = held_role(principal, roles or [])
             if held is not None and not held.allows(needed):
                 raise RoleRequired(needed, held)
         raise not_found(entity_id)
