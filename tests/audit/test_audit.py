@@ -91,6 +91,8 @@ async def test_filters_and_paging(client: httpx.AsyncClient) -> None:
     assert len(await audit(client, actor="anonymous")) == 5
     assert await audit(client, actor="somebody-else") == []
     assert await audit(client, entity_type="run") == []
+    assert await audit(client, entity_type="webhook") == []  # kinds beyond the lifecycle's
+    assert await audit(client, entity_type="api_token") == []
     now = datetime.now(UTC)
     assert len(await audit(client, occurred_after=(now - timedelta(minutes=5)).isoformat())) == 5
     assert await audit(client, occurred_before=(now - timedelta(minutes=5)).isoformat()) == []

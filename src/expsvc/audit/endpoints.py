@@ -26,5 +26,6 @@ async def list_audit_entries(
     service: Annotated[AuditService, Depends(get_service)],
 ) -> AuditPage:
     """Who changed what and when, newest first, of what the caller may read. Time ranges:
-    after inclusive, before exclusive."""
+    after inclusive, before exclusive. Rows about webhooks and API tokens belong to no
+    experiment: only admins see them."""
     return await service.search(context.principal, query)

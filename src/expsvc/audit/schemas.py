@@ -2,13 +2,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from expsvc.lifecycle import EntityKind, Source
+from expsvc.lifecycle import Source
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import PrincipalId, RequestModel, ResponseModel
+
+
+class AuditedEntity(StrEnum):
+    """What an audit row can be about: the lifecycle's entities (``EntityKind``) and the
+    service's other resources. Webhook and API token rows belong to no experiment: only admins
+    read them."""
+
+    experiment = "experiment"
+    run = "run"
+    capture = "capture"
+    webhook = "webhook"
+    api_token = "api_token"  # noqa: S105 (an entity type, not a secret)
 
 
 class AuditEntryRead(ResponseModel):
@@ -17,7 +30,9 @@ class AuditEntryRead(ResponseModel):
     actor: str
     source: Source
     action: str = Field(examples=["create", "update", "delete", "finish"])
-    entity_type: str
+    entity_type: str = Field(
+        description="experiment, run, capture, webhook or api_token (see the entity_type filter)."
+    )
     entity_id: uuid.UUID
     changes: dict[str, Any] = Field(
         description='Per field: {"before": ..., "after": ...} (null where absent).'
@@ -44,7 +59,7 @@ class AuditQuery(RequestModel):
 
     actor: PrincipalId | None = None
     action: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
-    entity_type: EntityKind | None = None
+    entity_type: AuditedEntity | None = None
     entity_id: uuid.UUID | None = None
     batch_id: uuid.UUID | None = None
     occurred_after: datetime | None = None

@@ -1,4 +1,5 @@
-"""The audit log: one append-only row per create, update, delete and transition."""
+"""The audit log: one append-only row per create, update, delete and transition of the
+lifecycle's entities, per grant change, and per change of a webhook or an API token."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.audit.repository import AuditRepository
-from expsvc.audit.schemas import AuditEntryRead, AuditPage, AuditQuery
+from expsvc.audit.schemas import AuditedEntity, AuditEntryRead, AuditPage, AuditQuery
 from expsvc.auth.principal import Principal
 from expsvc.change_log import ChangeLogRepository
 from expsvc.context import ActionContext
@@ -23,7 +24,7 @@ _ORDERING = "id:desc"
 
 def audit_rows(
     action: str,
-    kind: EntityKind,
+    kind: EntityKind | AuditedEntity,
     changes: Sequence[tuple[uuid.UUID, Changes]],
     context: ActionContext,
 ) -> list[dict[str, Any]]:
@@ -55,7 +56,7 @@ class AuditService:
     async def record(
         self,
         action: str,
-        kind: EntityKind,
+        kind: EntityKind | AuditedEntity,
         changes: Sequence[tuple[uuid.UUID, Changes]],
         context: ActionContext,
     ) -> None:

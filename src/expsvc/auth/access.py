@@ -130,7 +130,9 @@ def needed_for(kind: EntityKind, action: Action) -> Role:
 def experiment_of_entity(
     entity_type: ColumnElement[Any], entity_id: ColumnElement[Any]
 ) -> ColumnElement[Any]:
-    """The experiment of a row that names an entity by type and id (audit rows, events)."""
+    """The experiment of a row that names an entity by type and id (audit rows, events); NULL
+    for entities of no experiment (webhooks, API tokens), which :func:`may` lets only admins
+    read."""
     run_experiment = (
         select(runs.c.experiment_id)
         .where(runs.c.id == entity_id)
