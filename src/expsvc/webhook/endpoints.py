@@ -120,14 +120,14 @@ async def get_webhook(
 async def update_webhook(
     webhook_id: uuid.UUID,
     body: WebhookUpdate,
-    _: CurrentContext,
+    context: CurrentContext,
     expected: IfMatch,
     service: Service,
     response: Response,
 ) -> WebhookRead:
     """Change the URL, event types, description or activity. `active: true` re-enables an
     endpoint the service disabled; `active: false` gives up its pending deliveries."""
-    return _tagged(await service.update(webhook_id, body, expected), response)
+    return _tagged(await service.update(context, webhook_id, body, expected), response)
 
 
 @router.delete(
@@ -137,10 +137,10 @@ async def update_webhook(
     responses=problem_responses(BadRequest, WebhookNotFound, PreconditionFailed),
 )
 async def delete_webhook(
-    webhook_id: uuid.UUID, _: CurrentContext, expected: IfMatch, service: Service
+    webhook_id: uuid.UUID, context: CurrentContext, expected: IfMatch, service: Service
 ) -> Response:
     """Delete the endpoint and its delivery log."""
-    await service.delete(webhook_id, expected)
+    await service.delete(context, webhook_id, expected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -153,14 +153,14 @@ async def delete_webhook(
 )
 async def rotate_webhook_secret(
     webhook_id: uuid.UUID,
-    _: CurrentContext,
+    context: CurrentContext,
     expected: IfMatch,
     service: Service,
     response: Response,
 ) -> WebhookWithSecret:
     """A new signing secret, shown only here. The old one keeps signing beside it (two
     signatures per request) until `previous_secret_expires_at`."""
-    return _tagged(await service.rotate_secret(webhook_id, expected), response)
+    return _tagged(await service.rotate_secret(context, webhook_id, expected), response)
 
 
 @router.get(
@@ -202,8 +202,8 @@ async def get_webhook_delivery(
     ),
 )
 async def redeliver_webhook(
-    webhook_id: uuid.UUID, delivery_id: uuid.UUID, _: CurrentContext, service: Service
+    webhook_id: uuid.UUID, delivery_id: uuid.UUID, context: CurrentContext, service: Service
 ) -> DeliveryRead:
     """Attempt the delivery again now, with the same `webhook-id`. A pending delivery keeps its
     remaining retries; a finished one gets this one attempt."""
-    return await service.redeliver(webhook_id, delivery_id)
+    return await service.redeliver(context, webhook_id, delivery_id)

@@ -1,4 +1,9 @@
-"""Webhook endpoints (subscriptions), their secrets and their delivery log, for the API."""
+"""Webhook endpoints (subscriptions), their secrets and their delivery log, for the API.
+
+Every change (create, update, delete, secret rotation, redelivery) is an audit row in its
+transaction, entity type ``webhook``; the row shows what the API shows of the webhook, never a
+secret (not even encrypted).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from typing import Any
 from sqlalchemy import Row, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.audit.schemas import AuditedEntity
+from expsvc.audit.service import AuditService, Changes
 from expsvc.auth.principal import Principal
+from expsvc.changes import field_changes
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -32,6 +40,8 @@ from expsvc.webhook.signing import new_secret
 from expsvc.webhook.targets import TargetRefused, resolve
 
 _NEWEST_FIRST = Ordering("created_at", descending=True)
+# Bookkeeping, not configuration: left out of audit rows, as for the other entities.
+_NOT_AUDITED = frozenset({"id", "version", "updated_at"})
 
 
 class WebhookNotFound(NotFound):
@@ -88,6 +98,7 @@ class WebhookService:
     ) -> None:
         self.endpoints = WebhookRepository(session)
         self.deliveries = DeliveryRepository(session)
+        self.audit = AuditService(session)
         self.principal = principal
         self.allow_private_targets = allow_private_targets
         self.secret_overlap = secret_overlap
@@ -113,6 +124,7 @@ class WebhookService:
                 **data.model_dump(),
             }
         )
+        await self._record(context, "create", row.id, _audited(None, row))
         return _with_secret(row, secret)
 
     async def get(self, webhook_id: uuid.UUID) -> WebhookRead:
@@ -128,10 +140,14 @@ class WebhookService:
         )
 
     async def update(
-        self, webhook_id: uuid.UUID, data: WebhookUpdate, expected: ExpectedVersions
+        self,
+        context: ActionContext,
+        webhook_id: uuid.UUID,
+        data: WebhookUpdate,
+        expected: ExpectedVersions,
     ) -> WebhookRead:
         """Change the fields present; ``active: true`` also clears the disabled state."""
-        await self._row(webhook_id)  # the owner's (or an admin's), else 404
+        before = await self._row(webhook_id, lock=True)  # the owner's (or an admin's), else 404
         values: dict[str, Any] = data.model_dump(exclude_unset=True)
         if "url" in values:
             await self._check_target(values["url"])
@@ -144,26 +160,32 @@ class WebhookService:
             raise await self._stale(webhook_id)
         if not row.active:
             await self.deliveries.abandon_in_flight(webhook_id, "the webhook was deactivated")
+        await self._record(context, "update", webhook_id, _audited(before, row))
         return WebhookRead.model_validate(row)
 
-    async def delete(self, webhook_id: uuid.UUID, expected: ExpectedVersions) -> None:
+    async def delete(
+        self, context: ActionContext, webhook_id: uuid.UUID, expected: ExpectedVersions
+    ) -> None:
         """Deletes its deliveries too; an attempt in flight completes but is not recorded."""
-        await self._row(webhook_id)
+        before = await self._row(webhook_id, lock=True)
         if await self.endpoints.delete(webhook_id, expected.versions) is None:
             raise await self._stale(webhook_id)
+        await self._record(context, "delete", webhook_id, _audited(before, None))
 
     async def rotate_secret(
-        self, webhook_id: uuid.UUID, expected: ExpectedVersions
+        self, context: ActionContext, webhook_id: uuid.UUID, expected: ExpectedVersions
     ) -> WebhookWithSecret:
         """A new secret (stored encrypted, shown once); the current one keeps signing beside it
-        for the overlap."""
-        await self._row(webhook_id)
+        for the overlap. The audit row shows when the previous one stops signing, not the
+        secrets."""
+        before = await self._row(webhook_id, lock=True)
         secret = new_secret()
         row = await self.endpoints.rotate(
             webhook_id, self.box.seal_text(secret), self.secret_overlap, expected.versions
         )
         if row is None:
             raise await self._stale(webhook_id)
+        await self._record(context, "rotate_secret", webhook_id, _audited(before, row))
         return _with_secret(row, secret)
 
     async def list_deliveries(self, webhook_id: uuid.UUID, query: DeliveryQuery) -> DeliveryPage:
@@ -188,7 +210,9 @@ class WebhookService:
         attempts = await self.deliveries.attempts_of([delivery_id])
         return _delivery(row, attempts[delivery_id])
 
-    async def redeliver(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryRead:
+    async def redeliver(
+        self, context: ActionContext, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> DeliveryRead:
         """One more attempt now, with the same ``webhook-id``. A pending delivery keeps its
         remaining retries; a finished one gets this single attempt."""
         # Endpoint before delivery: the order in which the worker locks them.
@@ -210,15 +234,23 @@ class WebhookService:
         limit = delivery.max_attempts if delivery.status == "pending" else delivery.attempts + 1
         row = await self.deliveries.redeliver(delivery_id, limit)
         await self.deliveries.notify()
+        changes = {f"delivery:{delivery_id}": _redelivered(delivery, row)}
+        await self._record(context, "redeliver", webhook_id, changes)
         return _delivery(row, (await self.deliveries.attempts_of([delivery_id]))[delivery_id])
 
-    async def _row(self, webhook_id: uuid.UUID) -> Row[Any]:
+    async def _row(self, webhook_id: uuid.UUID, *, lock: bool = False) -> Row[Any]:
         """The webhook, if it is the caller's (or the caller an admin); else 404, as if it did
-        not exist. Its owner never changes, so checking before a write is as good as in it."""
-        row = await self.endpoints.get(webhook_id)
+        not exist. Its owner never changes, so checking before a write is as good as in it;
+        ``lock`` holds it until the write, so the audit row's "before" is what was changed."""
+        row = await (self.endpoints.lock(webhook_id) if lock else self.endpoints.get(webhook_id))
         if row is None or not self._owns(row):
             raise WebhookNotFound(webhook_id)
         return row
+
+    async def _record(
+        self, context: ActionContext, action: str, webhook_id: uuid.UUID, changes: Changes
+    ) -> None:
+        await self.audit.record(action, AuditedEntity.webhook, [(webhook_id, changes)], context)
 
     def _owns(self, row: Row[Any]) -> bool:
         return self.principal.is_admin or row.created_by == self.principal.id
@@ -236,6 +268,26 @@ class WebhookService:
             await resolve(url, allow_private=self.allow_private_targets)
         except TargetRefused as refused:
             raise WebhookUrlNotAllowed(str(refused)) from None
+
+
+def _audited(before: Row[Any] | None, after: Row[Any] | None) -> Changes:
+    """The fields that differ, as the API shows a webhook (``WebhookRead``: no secret, not
+    even encrypted), without the bookkeeping."""
+    old, new = (
+        None if row is None else WebhookRead.model_validate(row).model_dump(mode="json")
+        for row in (before, after)
+    )
+    fields = [field for field in (new or old or {}) if field not in _NOT_AUDITED]
+    return field_changes(old, new, fields)
+
+
+def _redelivered(before: Row[Any], after: Row[Any]) -> dict[str, Any]:
+    """A redelivered delivery's state that the redelivery sets, before and after."""
+    keys = ("status", "max_attempts")
+    return {
+        "before": {key: before._mapping[key] for key in keys},
+        "after": {key: after._mapping[key] for key in keys},
+    }
 
 
 def _with_secret(row: Row[Any], secret: str) -> WebhookWithSecret:
