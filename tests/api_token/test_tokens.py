@@ -108,7 +108,8 @@ async def test_admins_manage_tokens_over_the_api(
             "/v1/experiments", json={"name": "e"}, headers={**bearer(token), "X-Request-ID": "c-1"}
         )
         assert experiment.json()["created_by"] == "svc:nightly"
-        (row,) = (await http.get("/v1/audit", headers=root)).json()["items"]
+        audit = await http.get("/v1/audit", params={"entity_type": "experiment"}, headers=root)
+        (row,) = audit.json()["items"]
         assert (row["actor"], row["request_id"]) == ("svc:nightly", "c-1")
         assert re.fullmatch(r"[0-9a-f]{32}", row["server_request_id"])
 

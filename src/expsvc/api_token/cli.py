@@ -6,19 +6,29 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from expsvc.settings import Settings
 
+if TYPE_CHECKING:
+    from expsvc.context import ActionContext
+
 token_app = typer.Typer(
     help="API tokens for service accounts and the CLI (directly in the database).",
     no_args_is_help=True,
 )
-# The actor recorded for changes made here: reserved, so no API caller can claim it.
-CLI_ACTOR = "system:cli"
 _Result = TypeVar("_Result")
+
+
+def _cli_context() -> ActionContext:
+    """Who the changes made here are recorded as (``created_by``, ``revoked_by``, audit rows):
+    ``system:cli``, a reserved name no API caller can claim; a direct action (source user)."""
+    from expsvc.auth.principal import CLI_OPERATOR
+    from expsvc.context import ActionContext
+
+    return ActionContext(principal=CLI_OPERATOR, request_id=None)
 
 
 def _in_transaction(work: Callable[..., Awaitable[_Result]]) -> _Result:
@@ -60,7 +70,7 @@ def create_command(
         request = ApiTokenCreate(
             name=name, principal=principal, groups=group or [], expires_in_days=expires_in_days
         )
-        created = _in_transaction(lambda service: service.create(request, CLI_ACTOR))
+        created = _in_transaction(lambda service: service.create(request, _cli_context()))
     except (ValidationError, ProblemError) as error:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
@@ -102,7 +112,7 @@ def revoke_command(token_id: Annotated[uuid.UUID, typer.Argument(help="The token
     from expsvc.errors import ProblemError
 
     try:
-        revoked = _in_transaction(lambda service: service.revoke(token_id, CLI_ACTOR))
+        revoked = _in_transaction(lambda service: service.revoke(token_id, _cli_context()))
     except ProblemError as error:
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None

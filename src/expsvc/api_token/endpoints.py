@@ -17,6 +17,7 @@ from expsvc.api_token.schemas import (
 from expsvc.api_token.service import ApiTokenNotFound, ApiTokenService
 from expsvc.auth.errors import AdminRequired
 from expsvc.auth.principal import CurrentPrincipal, Principal
+from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.routing import DbSession, TransactionalRoute
 
@@ -44,10 +45,10 @@ Service = Annotated[ApiTokenService, Depends(get_service)]
     responses=problem_responses(AdminRequired, ValidationFailed),
 )
 async def create_api_token(
-    body: ApiTokenCreate, principal: Admin, service: Service
+    body: ApiTokenCreate, _: Admin, context: CurrentContext, service: Service
 ) -> ApiTokenWithSecret:
     """A new bearer token; the answer is the only time it is shown."""
-    return await service.create(body, principal.id)
+    return await service.create(body, context)
 
 
 @router.get(
@@ -67,6 +68,8 @@ async def list_api_tokens(
     operation_id="revoke_api_token",
     responses=problem_responses(AdminRequired, ApiTokenNotFound),
 )
-async def revoke_api_token(token_id: uuid.UUID, principal: Admin, service: Service) -> ApiTokenRead:
+async def revoke_api_token(
+    token_id: uuid.UUID, _: Admin, context: CurrentContext, service: Service
+) -> ApiTokenRead:
     """Revoke at once: the next request with the token is refused."""
-    return await service.revoke(token_id, principal.id)
+    return await service.revoke(token_id, context)

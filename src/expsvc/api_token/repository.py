@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from expsvc.models import api_tokens
@@ -61,15 +61,18 @@ class ApiTokenRepository:
         order = (api_tokens.c.created_at.desc(), api_tokens.c.id.desc())
         return (await self.session.execute(statement.order_by(*order).limit(limit))).all()
 
+    async def get(self, token_id: uuid.UUID) -> Row[Any] | None:
+        statement = select(*_READ_COLUMNS).where(api_tokens.c.id == token_id)
+        return (await self.session.execute(statement)).first()
+
     async def revoke(self, token_id: uuid.UUID, actor: str) -> Row[Any] | None:
-        """Revoke (the first revocation's time and actor are kept); None if no such token."""
+        """Revoke the token if it is live; None if there is no such token or it was revoked
+        already (a concurrent revocation waits for this one's row lock, then finds it revoked:
+        the first revocation's time and actor are kept)."""
         statement = (
             update(api_tokens)
-            .where(api_tokens.c.id == token_id)
-            .values(
-                revoked_at=text("coalesce(revoked_at, now())"),
-                revoked_by=text("coalesce(revoked_by, :actor)").bindparams(actor=actor),
-            )
+            .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=func.now(), revoked_by=actor)
             .returning(*_READ_COLUMNS)
         )
         return (await self.session.execute(statement)).first()

@@ -1,6 +1,7 @@
 """API tokens for service accounts and the CLI: 256 random bits behind a recognisable prefix,
 shown once, stored as a SHA-256 hash, checked against the database on every use (so a
-revocation takes effect at once: no cache outlives it)."""
+revocation takes effect at once: no cache outlives it). Creating and revoking one is an audit
+row (entity type ``api_token``) that never holds the token, its hash or its hint."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ from expsvc.api_token.schemas import (
     ApiTokenRead,
     ApiTokenWithSecret,
 )
+from expsvc.audit.schemas import AuditedEntity
+from expsvc.audit.service import AuditService
 from expsvc.auth.errors import InvalidToken
 from expsvc.auth.principal import is_reserved
+from expsvc.changes import field_changes
+from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.errors import InvalidPageToken, NotFound, ValidationFailed
 from expsvc.ids import new_id
@@ -35,6 +40,10 @@ _API_TOKEN = re.compile(rf"^{API_TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}$")
 _HINT_LENGTH = len(API_TOKEN_PREFIX) + 4
 _ORDERING = "created_at:desc,id:desc"
 _log = structlog.get_logger("expsvc.api_token")
+# What an audit row of a token shows: the hint (the token's first characters) is left out with
+# the token and its hash, last_used_at is not a change.
+_AUDITED = ("name", "principal", "groups", "created_by", "created_at", "expires_at")
+_REVOCATION = ("revoked_at", "revoked_by")
 
 
 class ApiTokenNotFound(NotFound):
@@ -80,10 +89,12 @@ class ApiTokenVerifier:
 class ApiTokenService:
     def __init__(self, session: AsyncSession) -> None:
         self.repository = ApiTokenRepository(session)
+        self.audit = AuditService(session)
 
-    async def create(self, request: ApiTokenCreate, actor: str) -> ApiTokenWithSecret:
-        """A new token acting as ``request.principal`` (default: ``actor``); the only time the
+    async def create(self, request: ApiTokenCreate, context: ActionContext) -> ApiTokenWithSecret:
+        """A new token acting as ``request.principal`` (default: the actor); the only time the
         token itself is returned."""
+        actor = context.actor
         principal = request.principal or actor
         if is_reserved(principal):
             raise ValidationFailed(f"{principal!r} is reserved for the service itself")
@@ -100,7 +111,9 @@ class ApiTokenService:
         }
         row = await self.repository.insert(values)
         _log.info("api token created", token_id=str(row.id), principal=principal, actor=actor)
-        return ApiTokenWithSecret(**ApiTokenRead.model_validate(row).model_dump(), token=token)
+        created = ApiTokenRead.model_validate(row)
+        await self._record(context, "create", created, _AUDITED)
+        return ApiTokenWithSecret(**created.model_dump(), token=token)
 
     async def list(self, query: ApiTokenQuery) -> ApiTokenPage:
         filters = {"include_revoked": query.include_revoked}
@@ -120,10 +133,24 @@ class ApiTokenService:
             next_token = encode_page_token(_ORDERING, key, filters)
         return ApiTokenPage(items=items, next_page_token=next_token)
 
-    async def revoke(self, token_id: uuid.UUID, actor: str) -> ApiTokenRead:
-        """Revoke now: the next request with the token is refused. Repeating it is harmless."""
-        row = await self.repository.revoke(token_id, actor)
+    async def revoke(self, token_id: uuid.UUID, context: ActionContext) -> ApiTokenRead:
+        """Revoke now: the next request with the token is refused. Repeating it is harmless
+        and changes nothing (no audit row; the first revocation's time and actor stay)."""
+        row = await self.repository.revoke(token_id, context.actor)
         if row is None:
-            raise ApiTokenNotFound(f"no API token {token_id}", token_id=str(token_id))
-        _log.info("api token revoked", token_id=str(token_id), actor=actor)
-        return ApiTokenRead.model_validate(row)
+            row = await self.repository.get(token_id)
+            if row is None:
+                raise ApiTokenNotFound(f"no API token {token_id}", token_id=str(token_id))
+            return ApiTokenRead.model_validate(row)
+        _log.info("api token revoked", token_id=str(token_id), actor=context.actor)
+        revoked = ApiTokenRead.model_validate(row)
+        await self._record(context, "revoke", revoked, _REVOCATION)
+        return revoked
+
+    async def _record(
+        self, context: ActionContext, action: str, token: ApiTokenRead, fields: tuple[str, ...]
+    ) -> None:
+        """``fields`` of ``token`` as set by ``action`` (from null): never the token itself."""
+        after = token.model_dump(mode="json", include=set(fields))
+        changes = field_changes(None, after, fields)
+        await self.audit.record(action, AuditedEntity.api_token, [(token.id, changes)], context)

@@ -44,6 +44,8 @@ LOCAL_PRINCIPAL = Principal(ANONYMOUS, is_admin=True)
 # every experiment (grants are for callers).
 REAPER = Principal("system:reaper", is_admin=True)
 CAPTURE_RECONCILER = Principal("expsvc-worker", is_admin=True)
+# ``expsvc token ...``: an operator with database access, acting outside every check.
+CLI_OPERATOR = Principal("system:cli", is_admin=True)
 TELEMETRY_INGEST = "telemetry-ingest"
 ARTIFACT_SERVICE = "artifact-service"
 _RESERVED = frozenset({ANONYMOUS, CAPTURE_RECONCILER.id, TELEMETRY_INGEST, ARTIFACT_SERVICE})
