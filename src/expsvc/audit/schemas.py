@@ -13,9 +13,9 @@ from expsvc.schemas import PrincipalId, RequestModel, ResponseModel
 
 
 class AuditedEntity(StrEnum):
-    """What an audit row can be about: the lifecycle's entities (``EntityKind``) and the
-    service's other resources. Webhook and API token rows belong to no experiment: only admins
-    read them."""
+    """What an audit row can be about: experiments, runs and capture sessions (the lifecycle's
+    entities), webhooks and API tokens. Rows of webhooks and API tokens belong to no experiment:
+    only admins read them."""
 
     experiment = "experiment"
     run = "run"

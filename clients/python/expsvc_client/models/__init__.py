@@ -10,6 +10,7 @@ from .artifact_status import ArtifactStatus
 from .audit_entry_read import AuditEntryRead
 from .audit_entry_read_changes import AuditEntryReadChanges
 from .audit_page import AuditPage
+from .audited_entity import AuditedEntity
 from .auth_mode import AuthMode
 from .batch_result import BatchResult
 from .bulk_counts import BulkCounts
@@ -114,6 +115,7 @@ __all__ = (
     "ArtifactPage",
     "ArtifactRead",
     "ArtifactStatus",
+    "AuditedEntity",
     "AuditEntryRead",
     "AuditEntryReadChanges",
     "AuditPage",

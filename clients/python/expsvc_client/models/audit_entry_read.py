@@ -26,7 +26,7 @@ class AuditEntryRead:
         actor (str):
         source (Source): Who caused a transition: a user's request, a rule of the service, the worker, a neighbour.
         action (str):
-        entity_type (str):
+        entity_type (str): experiment, run, capture, webhook or api_token (see the entity_type filter).
         entity_id (UUID):
         changes (AuditEntryReadChanges): Per field: {"before": ..., "after": ...} (null where absent).
         request_id (None | str): The client's X-Request-ID if it sent a well-formed one, else ours.

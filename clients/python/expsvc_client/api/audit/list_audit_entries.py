@@ -8,7 +8,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.audit_page import AuditPage
-from ...models.entity_kind import EntityKind
+from ...models.audited_entity import AuditedEntity
 from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
@@ -17,7 +17,7 @@ def _get_kwargs(
     *,
     actor: None | str | Unset = UNSET,
     action: None | str | Unset = UNSET,
-    entity_type: EntityKind | None | Unset = UNSET,
+    entity_type: AuditedEntity | None | Unset = UNSET,
     entity_id: None | Unset | UUID = UNSET,
     batch_id: None | Unset | UUID = UNSET,
     occurred_after: datetime.datetime | None | Unset = UNSET,
@@ -45,7 +45,7 @@ def _get_kwargs(
     json_entity_type: None | str | Unset
     if isinstance(entity_type, Unset):
         json_entity_type = UNSET
-    elif isinstance(entity_type, EntityKind):
+    elif isinstance(entity_type, AuditedEntity):
         json_entity_type = entity_type.value
     else:
         json_entity_type = entity_type
@@ -163,7 +163,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     actor: None | str | Unset = UNSET,
     action: None | str | Unset = UNSET,
-    entity_type: EntityKind | None | Unset = UNSET,
+    entity_type: AuditedEntity | None | Unset = UNSET,
     entity_id: None | Unset | UUID = UNSET,
     batch_id: None | Unset | UUID = UNSET,
     occurred_after: datetime.datetime | None | Unset = UNSET,
@@ -174,12 +174,13 @@ def sync_detailed(
     """List Audit Entries
 
      Who changed what and when, newest first, of what the caller may read. Time ranges:
-    after inclusive, before exclusive.
+    after inclusive, before exclusive. Rows about webhooks and API tokens belong to no
+    experiment: only admins see them.
 
     Args:
         actor (None | str | Unset):
         action (None | str | Unset):
-        entity_type (EntityKind | None | Unset):
+        entity_type (AuditedEntity | None | Unset):
         entity_id (None | Unset | UUID):
         batch_id (None | Unset | UUID):
         occurred_after (datetime.datetime | None | Unset):
@@ -219,7 +220,7 @@ def sync(
     client: AuthenticatedClient | Client,
     actor: None | str | Unset = UNSET,
     action: None | str | Unset = UNSET,
-    entity_type: EntityKind | None | Unset = UNSET,
+    entity_type: AuditedEntity | None | Unset = UNSET,
     entity_id: None | Unset | UUID = UNSET,
     batch_id: None | Unset | UUID = UNSET,
     occurred_after: datetime.datetime | None | Unset = UNSET,
@@ -230,12 +231,13 @@ def sync(
     """List Audit Entries
 
      Who changed what and when, newest first, of what the caller may read. Time ranges:
-    after inclusive, before exclusive.
+    after inclusive, before exclusive. Rows about webhooks and API tokens belong to no
+    experiment: only admins see them.
 
     Args:
         actor (None | str | Unset):
         action (None | str | Unset):
-        entity_type (EntityKind | None | Unset):
+        entity_type (AuditedEntity | None | Unset):
         entity_id (None | Unset | UUID):
         batch_id (None | Unset | UUID):
         occurred_after (datetime.datetime | None | Unset):
@@ -270,7 +272,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     actor: None | str | Unset = UNSET,
     action: None | str | Unset = UNSET,
-    entity_type: EntityKind | None | Unset = UNSET,
+    entity_type: AuditedEntity | None | Unset = UNSET,
     entity_id: None | Unset | UUID = UNSET,
     batch_id: None | Unset | UUID = UNSET,
     occurred_after: datetime.datetime | None | Unset = UNSET,
@@ -281,12 +283,13 @@ async def asyncio_detailed(
     """List Audit Entries
 
      Who changed what and when, newest first, of what the caller may read. Time ranges:
-    after inclusive, before exclusive.
+    after inclusive, before exclusive. Rows about webhooks and API tokens belong to no
+    experiment: only admins see them.
 
     Args:
         actor (None | str | Unset):
         action (None | str | Unset):
-        entity_type (EntityKind | None | Unset):
+        entity_type (AuditedEntity | None | Unset):
         entity_id (None | Unset | UUID):
         batch_id (None | Unset | UUID):
         occurred_after (datetime.datetime | None | Unset):
@@ -324,7 +327,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     actor: None | str | Unset = UNSET,
     action: None | str | Unset = UNSET,
-    entity_type: EntityKind | None | Unset = UNSET,
+    entity_type: AuditedEntity | None | Unset = UNSET,
     entity_id: None | Unset | UUID = UNSET,
     batch_id: None | Unset | UUID = UNSET,
     occurred_after: datetime.datetime | None | Unset = UNSET,
@@ -335,12 +338,13 @@ async def asyncio(
     """List Audit Entries
 
      Who changed what and when, newest first, of what the caller may read. Time ranges:
-    after inclusive, before exclusive.
+    after inclusive, before exclusive. Rows about webhooks and API tokens belong to no
+    experiment: only admins see them.
 
     Args:
         actor (None | str | Unset):
         action (None | str | Unset):
-        entity_type (EntityKind | None | Unset):
+        entity_type (AuditedEntity | None | Unset):
         entity_id (None | Unset | UUID):
         batch_id (None | Unset | UUID):
         occurred_after (datetime.datetime | None | Unset):
