@@ -220,3 +220,28 @@ async def test_only_admins_read_token_audit_rows(
         assert (await read(alice, entity_id=token["id"])).json()["items"] == []
         (row,) = (await read(root, entity_type="api_token")).json()["items"]
         assert (row["entity_id"], row["action"]) == (token["id"], "create")
+
+
+async def test_a_keyed_token_create_stores_its_reply_sealed_and_replays_the_token(
+    client_with: ClientFactory, rsa_key: SigningKey, jwt_mode: dict[str, Any], database_url: str
+) -> None:
+    """The reply kept for an Idempotency-Key holds the token only encrypted; the replay still
+    gives the caller the token it was shown the first time."""
+    root = {**bearer(rsa_key.token("root")), "Idempotency-Key": "tok-sealed"}
+    body = {"name": "sealed", "principal": "svc:sealed"}
+    async with client_with(**jwt_mode) as http:
+        created = await http.post("/v1/tokens", json=body, headers=root)
+        assert created.status_code == 201, created.text
+        replayed = await http.post("/v1/tokens", json=body, headers=root)
+    assert replayed.status_code == 201, replayed.text
+    token = created.json()["token"]
+    assert replayed.json()["token"] == token
+    connection = await asyncpg.connect(database_url)
+    try:
+        stored = await connection.fetch("SELECT response_body FROM idempotency_keys")
+    finally:
+        await connection.close()
+    assert len(stored) == 1
+    body = bytes(stored[0]["response_body"])
+    for leak in (token, token.removeprefix("expsvc_")):
+        assert leak.encode() not in body

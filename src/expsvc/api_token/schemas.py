@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints
 
@@ -44,6 +44,9 @@ class ApiTokenRead(ResponseModel):
 
 
 class ApiTokenWithSecret(ApiTokenRead):
+    # The stored reply of a keyed create is sealed (docs/adr/0011): it holds the token.
+    holds_secret: ClassVar[bool] = True
+
     token: str = Field(description="The bearer token. Shown only in this answer: store it now.")
 
 
