@@ -230,6 +230,13 @@ class Settings(BaseSettings):
     event_retention_hours: float = Field(
         default=168, gt=0, description="Published events stay readable in /v1/events this long."
     )
+    event_feed_scan_limit: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Most events one read of the feed (or its stream) examines for its filters; "
+        "its cursor moves past them even when none matched.",
+    )
     event_purge_interval_seconds: float = Field(
         default=600,
         ge=0,

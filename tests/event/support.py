@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -12,6 +13,7 @@ import asyncpg
 import httpx
 import orjson
 import redis.asyncio as aioredis
+import uvicorn
 
 from expsvc.app import create_app
 from tests.conftest import make_settings
@@ -27,6 +29,28 @@ async def relay_app(database_url: str, **settings: object) -> AsyncIterator[http
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def live_app(database_url: str, **settings: object) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its relay on behind a real uvicorn server in this event loop (the ASGI
+    transport buffers whole responses, so streams need a socket), and a client of it."""
+    app = create_app(make_settings(database_url, relay_enabled=True, **settings))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.02)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def feed_until(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,11 +11,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from expsvc.app import create_app
 from tests.conftest import make_settings
+from tests.event.support import live_app
 from tests.helpers import act, create_experiment, create_run
 
 
@@ -155,24 +154,8 @@ async def _read_sse(
 
 @pytest.fixture
 async def live_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A real uvicorn server in this event loop (the ASGI transport buffers whole responses,
-    so streams need a socket)."""
-    app = create_app(make_settings(database_url, relay_enabled=True))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    async with live_app(database_url) as client:
+        yield client
 
 
 async def test_sse_stream_delivers_live_and_resumes(live_client: httpx.AsyncClient) -> None:

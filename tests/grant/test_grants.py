@@ -327,3 +327,9 @@ async def test_the_audit_log_and_the_event_feed_show_only_what_the_caller_may_re
     }
     events = (await bob.get("/v1/events", params={"limit": 1000})).json()["items"]
     assert {event["subject"].split("/")[1] for event in events} == visible
+    # Filters narrow what the caller may read, never widen it; the cursor still moves on.
+    page = (await bob.get("/v1/events", params={"experiment_id": private["id"]})).json()
+    assert page["items"] == []
+    assert page["next_cursor"] == alices[-1]["sequence"]
+    page = await bob.get("/v1/events", params={"experiment_id": [private["id"], shared["id"]]})
+    assert [event["id"] for event in page.json()["items"]] == [event["id"] for event in events]

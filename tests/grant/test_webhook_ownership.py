@@ -139,3 +139,21 @@ async def test_a_revoked_grant_stops_deliveries_already_queued(
         await asyncio.sleep(0.2)
     assert "may no longer read" in delivery["last_error"]
     assert len(to_bob.requests()) == 1  # the retry was never sent
+
+
+async def test_an_experiment_filter_names_only_experiments_the_owner_may_read(
+    as_user: Client,
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    experiment = await create_experiment(alice)
+    body = {"url": "http://127.0.0.1:9/hook", "experiment_ids": [experiment["id"]]}
+    # Not readable answers as a missing experiment would: nothing about it leaks.
+    problem = assert_problem(
+        await bob.post("/v1/webhooks", json=body), 422, "webhook-experiments-not-found"
+    )
+    assert problem["experiment_ids"] == [experiment["id"]]
+
+    grants = f"/v1/experiments/{experiment['id']}/grants/principals/bob"
+    assert (await alice.put(grants, json={"role": "viewer"})).status_code == 200
+    created = await create_webhook(bob, **body)
+    assert created["experiment_ids"] == [experiment["id"]]

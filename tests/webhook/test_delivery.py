@@ -76,6 +76,58 @@ async def test_only_subscribed_types_are_delivered(
     assert len(await deliveries(hooks, runs["id"])) == 1
 
 
+async def test_only_events_of_the_named_experiments_are_delivered(
+    hooks: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    wanted, other = await create_experiment(hooks, name="wanted"), await create_experiment(hooks)
+    everything = await create_webhook(hooks, f"{receiver.url}/all")
+    filtered = await create_webhook(
+        hooks,
+        f"{receiver.url}/wanted",
+        experiment_ids=[wanted["id"]],
+        event_types=["run.created", "run.started", "capture.created", "experiment.updated"],
+    )
+    run, other_run = await create_run(hooks, wanted["id"]), await create_run(hooks, other["id"])
+    await act(hooks, f"/v1/runs/{run['id']}", "start")
+    await act(hooks, f"/v1/runs/{other_run['id']}", "start")
+    capture = (await hooks.post(f"/v1/runs/{run['id']}/captures", json={})).json()
+    await hooks.patch(f"/v1/experiments/{other['id']}", json={"name": "renamed"})
+
+    # 2 run.created, 2 experiment.started, 2 run.started, capture.created, experiment.updated:
+    # both webhooks' deliveries of an event are written together, so once the one that takes
+    # everything has all eight, the filtered one's are all written too.
+    await receiver.wait_for(8, "/all")
+    assert await _delivered(hooks, receiver, filtered, "/wanted", 3) == {
+        ("run.created", f"runs/{run['id']}"),
+        ("run.started", f"runs/{run['id']}"),
+        ("capture.created", f"captures/{capture['id']}"),
+    }
+
+    # A new filter applies to the events that fan out from then on.
+    response = await hooks.patch(
+        f"/v1/webhooks/{filtered['id']}", json={"experiment_ids": [other["id"]]}
+    )
+    assert response.status_code == 200, response.text
+    await hooks.patch(f"/v1/experiments/{wanted['id']}", json={"name": "not any more"})
+    await hooks.patch(f"/v1/experiments/{other['id']}", json={"name": "now wanted"})
+    await receiver.wait_for(10, "/all")
+    received = await _delivered(hooks, receiver, filtered, "/wanted", 4)
+    assert ("experiment.updated", f"experiments/{other['id']}") in received
+    assert len(await deliveries(hooks, everything["id"])) == 10
+
+
+async def _delivered(
+    client: httpx.AsyncClient, receiver: Receiver, webhook: dict[str, Any], path: str, count: int
+) -> set[tuple[str, str]]:
+    """The (type, subject) of each event the webhook received, once it has ``count`` deliveries
+    and they all arrived (attempts run concurrently: their order is not the log's)."""
+    assert len(await deliveries(client, webhook["id"])) == count
+    requests = await receiver.wait_for(count, path)
+    events = [Webhook(webhook["secret"]).verify(r.body, r.headers) for r in requests]
+    assert len(events) == count
+    return {(event["type"], event["subject"]) for event in events}
+
+
 async def test_events_before_the_webhook_existed_are_not_delivered(
     hooks: httpx.AsyncClient, receiver: Receiver
 ) -> None:

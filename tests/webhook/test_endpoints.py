@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,8 @@ import httpx
 import pytest
 
 from expsvc.event.catalogue import EVENT_TYPES
-from tests.helpers import PROBLEM
+from tests.helpers import PROBLEM, create_experiment
+from tests.problems import assert_problem
 from tests.webhook.support import create_webhook
 
 # A public address literal: accepted without DNS, never contacted (no relay in these tests).
@@ -78,6 +80,11 @@ async def test_idempotent_create_replays_the_same_webhook(client: httpx.AsyncCli
         ({"url": PUBLIC_URL, "description": "d" * 1001}, "/body/description"),
         ({"url": PUBLIC_URL, "secret": "whsec_mine"}, "/body/secret"),
         ({"url": PUBLIC_URL, "active": "maybe"}, "/body/active"),
+        ({"url": PUBLIC_URL, "experiment_ids": ["not-a-uuid"]}, "/body/experiment_ids/0"),
+        (
+            {"url": PUBLIC_URL, "experiment_ids": [str(uuid.uuid4()) for _ in range(101)]},
+            "/body/experiment_ids",
+        ),
     ],
 )
 async def test_create_refuses_invalid_fields(
@@ -174,7 +181,14 @@ async def test_patch_changes_fields_and_honours_if_match(client: httpx.AsyncClie
 
 @pytest.mark.parametrize(
     "body",
-    [{"url": None}, {"active": None}, {"event_types": None}, {"version": 3}, {"secret": "x"}],
+    [
+        {"url": None},
+        {"active": None},
+        {"event_types": None},
+        {"experiment_ids": None},
+        {"version": 3},
+        {"secret": "x"},
+    ],
 )
 async def test_patch_refuses_nulls_and_server_fields(
     client: httpx.AsyncClient, body: dict[str, Any]
@@ -182,6 +196,32 @@ async def test_patch_refuses_nulls_and_server_fields(
     created = await create_webhook(client, PUBLIC_URL)
     response = await client.patch(f"/v1/webhooks/{created['id']}", json=body)
     assert response.status_code == 422
+
+
+async def test_experiment_filters_name_experiments_that_exist(client: httpx.AsyncClient) -> None:
+    first, second = await create_experiment(client), await create_experiment(client)
+    ids = sorted([first["id"], second["id"]])
+    created = await create_webhook(client, PUBLIC_URL, experiment_ids=[*ids, ids[0]])
+    assert created["experiment_ids"] == ids
+    path = f"/v1/webhooks/{created['id']}"
+    assert (await client.get(path)).json()["experiment_ids"] == ids
+    untouched = await client.patch(path, json={"description": "d"})
+    assert untouched.json()["experiment_ids"] == ids
+
+    # An unknown id is refused (as one the caller may not read would be), naming it.
+    unknown = str(uuid.uuid4())
+    for response in (
+        await client.post("/v1/webhooks", json={"url": PUBLIC_URL, "experiment_ids": [unknown]}),
+        await client.patch(path, json={"experiment_ids": [first["id"], unknown]}),
+    ):
+        problem = assert_problem(response, 422, "webhook-experiments-not-found")
+        assert problem["experiment_ids"] == [unknown]
+        assert [error["pointer"] for error in problem["errors"]] == ["/body/experiment_ids"]
+    assert (await client.get(path)).json()["experiment_ids"] == ids
+
+    cleared = await client.patch(path, json={"experiment_ids": []})
+    assert cleared.json()["experiment_ids"] == []
+    assert cleared.json()["version"] == 3
 
 
 async def test_delete(client: httpx.AsyncClient) -> None:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
@@ -12,11 +13,12 @@ from expsvc.context import CurrentContext
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.event.catalogue import EVENT_TYPES
 from expsvc.event.feed import CursorExpired, FeedNotifier, read_feed
-from expsvc.event.schemas import CloudEvent, EventPage
+from expsvc.event.schemas import CloudEvent, EventPage, FeedFilter
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 _KEEPALIVE_SECONDS = 15.0
+_STREAM_BATCH = 100
 Cursor = Annotated[
     int,
     Query(
@@ -26,15 +28,27 @@ Cursor = Annotated[
 ]
 Types = Annotated[
     list[str],
-    Query(max_length=len(EVENT_TYPES), description="Only these event types, e.g. run.started."),
+    Query(
+        max_length=len(EVENT_TYPES),
+        description="Only these event types, e.g. run.started (repeat for several).",
+    ),
+]
+MAX_FEED_EXPERIMENTS = 100
+ExperimentIds = Annotated[
+    list[uuid.UUID],
+    Query(
+        max_length=MAX_FEED_EXPERIMENTS,
+        description="Only events of these experiments: their own and their runs' and captures' "
+        "(repeat for several).",
+    ),
 ]
 
 
-def _check_types(types: list[str]) -> list[str]:
+def _filter(types: list[str], experiment_ids: list[uuid.UUID]) -> FeedFilter:
     unknown = sorted(set(types) - set(EVENT_TYPES))
     if unknown:
         raise BadRequest(f"unknown event types: {', '.join(unknown)}", known=list(EVENT_TYPES))
-    return types
+    return FeedFilter(types=sorted(set(types)), experiment_ids=sorted(set(experiment_ids)))
 
 
 @router.get(
@@ -49,17 +63,20 @@ async def list_events(
     context: CurrentContext,
     after: Cursor = 0,
     type: Types = [],  # noqa: B006 - FastAPI copies defaults per request
+    experiment_id: ExperimentIds = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     """The event log of what the caller may read, oldest first, from a cursor. Events stay
-    for the retention period."""
+    for the retention period. One request examines a bounded number of events: a page may be
+    short, or empty, with a `next_cursor` that has moved on."""
     state = request.app.state
     events, cursor = await read_feed(
         state.database,
         state.settings.event_source,
         after,
         limit,
-        _check_types(type),
+        state.settings.event_feed_scan_limit,
+        _filter(type, experiment_id),
         context.principal,
     )
     return EventPage(items=[CloudEvent.model_validate(e) for e in events], next_cursor=str(cursor))
@@ -90,6 +107,7 @@ async def stream_events(
     context: CurrentContext,
     after: Cursor = 0,
     type: Types = [],  # noqa: B006
+    experiment_id: ExperimentIds = [],  # noqa: B006
     last_event_id: Annotated[
         str | None,
         Header(
@@ -99,39 +117,53 @@ async def stream_events(
         ),
     ] = None,
 ) -> StreamingResponse:
-    """Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID."""
+    """Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+    While filters skip events, a bare `id:` line moves the cursor past them."""
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise BadRequest("Last-Event-ID must be a cursor from this stream")
         after = int(last_event_id)
-    types = _check_types(type)
+    where = _filter(type, experiment_id)
     state = request.app.state
     notifier: FeedNotifier = state.feed_notifier
+    principal = context.principal
+
+    async def read(cursor: int) -> tuple[list[dict[str, Any]], int]:
+        return await read_feed(
+            state.database,
+            state.settings.event_source,
+            cursor,
+            _STREAM_BATCH,
+            state.settings.event_feed_scan_limit,
+            where,
+            principal,
+        )
+
     token = notifier.token()
     # Fail before the stream starts (e.g. expired cursor), while a problem+json is possible.
-    principal = context.principal
-    first, cursor = await read_feed(
-        state.database, state.settings.event_source, after, 100, types, principal
-    )
+    first, cursor = await read(after)
 
     async def stream() -> AsyncIterator[bytes]:
         nonlocal cursor, token
-        batch = first
+        batch, moved = first, cursor != after
         yield b"retry: 2000\n\n"
         last_write = time.monotonic()
         while True:
             for event in batch:
                 yield _sse(event)
                 last_write = time.monotonic()
-            if not batch:
+            if not batch and moved:  # filtered-out events: a reconnect resumes past them
+                yield f"id: {cursor}\n\n".encode()
+                last_write = time.monotonic()
+            elif not batch:
                 if time.monotonic() - last_write >= _KEEPALIVE_SECONDS:
                     yield b": keepalive\n\n"  # keeps proxies from closing an idle stream
                     last_write = time.monotonic()
                 await notifier.wait(_KEEPALIVE_SECONDS, token)
             token = notifier.token()
-            batch, cursor = await read_feed(
-                state.database, state.settings.event_source, cursor, 100, types, principal
-            )
+            previous = cursor
+            batch, cursor = await read(cursor)
+            moved = cursor != previous
 
     return StreamingResponse(
         stream(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from expsvc.auth.principal import Principal
@@ -13,6 +13,7 @@ from expsvc.errors import ProblemError
 from expsvc.event.envelope import cloudevent
 from expsvc.event.relay import EVENTS_CHANNEL
 from expsvc.event.repository import OutboxRepository
+from expsvc.event.schemas import FeedFilter
 
 
 class CursorExpired(ProblemError):
@@ -24,23 +25,27 @@ async def read_feed(
     source: str,
     after: int,
     limit: int,
-    types: Sequence[str],
+    scan: int,
+    where: FeedFilter,
     principal: Principal,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Events after ``after`` (oldest first) of what ``principal`` may read, and the cursor to
-    continue from."""
+    """Events after ``after`` (oldest first) that match ``where``, of what ``principal`` may
+    read, and the cursor to continue from.
+
+    At most ``scan`` events are examined. The cursor moves past every one of them, matched or
+    not: a short (or empty) page ends at how far the read got, so the next read does not examine
+    them again; a full page ends at its last event."""
     async with database.sessionmaker() as session:
-        outbox = OutboxRepository(session)
-        rows = await outbox.read_after(after, limit, types, principal)
-        if after > 0 and (not rows or rows[0].seq > after + 1):
-            oldest = await outbox.oldest_seq()
-            if oldest is not None and oldest > after + 1:
-                raise CursorExpired(
-                    f"events after {after} are past retention; the oldest kept is {oldest}",
-                    oldest_cursor=str(oldest - 1),
-                )
-    events = [cloudevent(row, source) for row in rows]
-    return events, rows[-1].seq if rows else after
+        window = await OutboxRepository(session).read_window(after, limit, scan, where, principal)
+    if after > 0 and window.oldest is not None and window.oldest > after + 1:
+        raise CursorExpired(
+            f"events after {after} are past retention; the oldest kept is {window.oldest}",
+            oldest_cursor=str(window.oldest - 1),
+        )
+    rows = window.events
+    # Short: past all it examined; a cursor from the future (or an empty log) stays as it is.
+    cursor = rows[-1].seq if len(rows) == limit else max(after, window.scanned_to or 0)
+    return [cloudevent(row, source) for row in rows], cursor
 
 
 class FeedNotifier:

@@ -1,14 +1,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Row,
+    Select,
+    Text,
+    case,
+    func,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.auth.access import access_parameters, experiment_of_entity, may
 from expsvc.auth.principal import Principal
+from expsvc.event.schemas import FeedFilter
 from expsvc.models import event_sink_cursors, outbox_events
 
 # nextval() in a CTE over an ordered scan keeps the id order within the batch.
@@ -54,6 +68,40 @@ _CLAIM_BATCH = text(
 )
 
 
+@dataclass(frozen=True)
+class FeedWindow:
+    events: list[Row[Any]]
+    scanned_to: int | None  # None: the log is empty
+    oldest: int | None
+
+
+def _candidates(after_seq: int, scan: int, types: Sequence[str]) -> Select[Any]:
+    """The next ``scan`` sequenced events after ``after_seq`` of ``types`` (all when empty)."""
+    seq = outbox_events.c.seq
+    if not types:
+        return select(seq).where(seq > after_seq).order_by(seq).limit(scan)
+    # Per type an ordered range of ix_outbox_events_type_seq, at most ``scan`` long each: a
+    # type filter over IN would read every matching event after the cursor to sort them.
+    wanted = (
+        func.unnest(literal(sorted(set(types)), ARRAY(Text)))
+        .table_valued("type")
+        .render_derived("wanted")
+    )
+    of_type = (
+        select(seq)
+        .where(outbox_events.c.type == wanted.c.type, seq > after_seq)
+        .order_by(seq)
+        .limit(scan)
+        .lateral("of_type")
+    )
+    return (
+        select(of_type.c.seq)
+        .select_from(wanted.join(of_type, true()))
+        .order_by(of_type.c.seq)
+        .limit(scan)
+    )
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -75,30 +123,55 @@ class OutboxRepository:
         ).one()
         return int(row.sequenced) if row.locked else None
 
-    async def read_after(
+    async def read_window(
         self,
         after_seq: int,
         limit: int,
-        types: Sequence[str] = (),
-        principal: Principal | None = None,
-    ) -> Sequence[Row[Any]]:
-        """Sequenced events after ``after_seq``, oldest first; with ``principal``, only those
-        of entities it may read."""
-        query = select(outbox_events).where(outbox_events.c.seq > after_seq)
-        parameters: dict[str, Any] = {}
-        if principal is not None:
-            entity = experiment_of_entity(outbox_events.c.entity_type, outbox_events.c.entity_id)
-            query = query.where(may(entity))
-            parameters = access_parameters(principal)
-        if types:
-            query = query.where(outbox_events.c.type.in_(list(types)))
-        query = query.order_by(outbox_events.c.seq).limit(limit)
-        rows: Sequence[Row[Any]] = (await self.session.execute(query, parameters)).all()
-        return rows
+        scan: int,
+        where: FeedFilter,
+        principal: Principal,
+    ) -> FeedWindow:
+        """At most ``limit`` events after ``after_seq`` (oldest first) that match ``where`` and
+        whose entity ``principal`` may read, among the next ``scan`` events of the wanted types
+        (of any type without a type filter), in one statement.
 
-    async def oldest_seq(self) -> int | None:
-        value = await self.session.scalar(select(func.min(outbox_events.c.seq)))
-        return None if value is None else int(value)
+        The candidates are an index range: the seq index, or with types the next ``scan`` of
+        each type on ``ix_outbox_events_type_seq``, merged; so the work is bounded by ``scan``
+        however far the matches are. ``scanned_to`` is how far the candidates reach: every event
+        up to it of the wanted types was examined (the log's head when fewer than ``scan``
+        remain).
+        """
+        candidates = _candidates(after_seq, scan, where.types).cte("candidates")
+        head = select(func.max(outbox_events.c.seq)).scalar_subquery()
+        bound = (
+            select(
+                case((func.count() == scan, func.max(candidates.c.seq)), else_=head).label(
+                    "scanned_to"
+                ),
+                select(func.min(outbox_events.c.seq)).scalar_subquery().label("oldest"),
+            )
+            .select_from(candidates)
+            .cte("bound")
+        )
+        event = outbox_events
+        experiment = experiment_of_entity(event.c.entity_type, event.c.entity_id)
+        page = (
+            select(event).join(candidates, candidates.c.seq == event.c.seq).where(may(experiment))
+        )
+        if where.experiment_ids:
+            page = page.where(experiment.in_(list(where.experiment_ids)))
+        page_of = page.order_by(event.c.seq).limit(limit).lateral("page")
+        query = (
+            select(bound.c.scanned_to, bound.c.oldest, page_of)
+            .select_from(bound.outerjoin(page_of, true()))
+            .order_by(page_of.c.seq)
+        )
+        rows = (await self.session.execute(query, access_parameters(principal))).all()
+        return FeedWindow(
+            events=[row for row in rows if row.seq is not None],
+            scanned_to=rows[0].scanned_to,
+            oldest=rows[0].oldest,
+        )
 
     async def claim_batch(
         self, sink: str, limit: int, exists: bool = False

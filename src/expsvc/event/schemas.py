@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,5 +29,15 @@ class CloudEvent(BaseModel):
 class EventPage(BaseModel):
     items: list[CloudEvent]
     next_cursor: str = Field(
-        description="Pass as `after` to continue; equals the request's cursor when nothing new."
+        description="Pass as `after` to continue. It is past every event the request examined, "
+        "matched by the filters or not (a page may be empty with a cursor that moved on); it "
+        "equals the request's cursor only when nothing new was logged."
     )
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    """What a feed reader wants (empty: everything it may read)."""
+
+    types: Sequence[str] = ()
+    experiment_ids: Sequence[uuid.UUID] = ()

@@ -62,6 +62,16 @@ class ExperimentRepository(EntityRepository):
         parameters = access_parameters(principal, Role.editor)
         return list((await self.session.execute(query, parameters)).scalars())
 
+    async def readable_ids(
+        self, experiment_ids: Sequence[uuid.UUID], principal: Principal
+    ) -> set[uuid.UUID]:
+        """Those of ``experiment_ids`` that exist and ``principal`` may read."""
+        query = select(experiments.c.id).where(
+            experiments.c.id.in_(list(experiment_ids)), may(experiments.c.id)
+        )
+        result = await self.session.execute(query, access_parameters(principal))
+        return set(result.scalars())
+
     async def delete(self, experiment_id: uuid.UUID) -> None:
         await self.session.execute(delete(experiments).where(experiments.c.id == experiment_id))
 

@@ -40,6 +40,9 @@ class OutboxEvent(Base):
         Index("uq_outbox_events_seq", "seq", unique=True),
         Index("uq_outbox_events_event_id", "event_id", unique=True),
         Index("ix_outbox_events_unsequenced", "id", postgresql_where=text("seq IS NULL")),
+        # The feed's type filter: the next events of each wanted type after a cursor, without
+        # reading the others (sequenced events only: an insert adds no entry, its sequencing does).
+        Index("ix_outbox_events_type_seq", "type", "seq", postgresql_where=text("seq IS NOT NULL")),
     )
 
 

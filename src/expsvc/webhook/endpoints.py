@@ -32,6 +32,7 @@ from expsvc.webhook.schemas import (
 from expsvc.webhook.service import (
     WebhookDeliveryInProgress,
     WebhookDeliveryNotFound,
+    WebhookExperimentsNotFound,
     WebhookInactive,
     WebhookLimitReached,
     WebhookNotFound,
@@ -73,6 +74,7 @@ def _tagged(webhook: _Read, response: Response) -> _Read:
     operation_id="create_webhook",
     responses=problem_responses(
         WebhookUrlNotAllowed,
+        WebhookExperimentsNotFound,
         WebhookLimitReached,
         ValidationFailed,
         InternalError,
@@ -114,7 +116,12 @@ async def get_webhook(
     "/{webhook_id}",
     operation_id="update_webhook",
     responses=problem_responses(
-        BadRequest, WebhookNotFound, PreconditionFailed, WebhookUrlNotAllowed, ValidationFailed
+        BadRequest,
+        WebhookNotFound,
+        PreconditionFailed,
+        WebhookUrlNotAllowed,
+        WebhookExperimentsNotFound,
+        ValidationFailed,
     ),
 )
 async def update_webhook(
@@ -125,8 +132,9 @@ async def update_webhook(
     service: Service,
     response: Response,
 ) -> WebhookRead:
-    """Change the URL, event types, description or activity. `active: true` re-enables an
-    endpoint the service disabled; `active: false` gives up its pending deliveries."""
+    """Change the URL, event types, experiments, description or activity. `active: true`
+    re-enables an endpoint the service disabled; `active: false` gives up its pending
+    deliveries."""
     return _tagged(await service.update(context, webhook_id, body, expected), response)
 
 

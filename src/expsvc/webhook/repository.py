@@ -5,10 +5,33 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from expsvc.models import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
+from expsvc.auth.access import experiment_of_entity
+from expsvc.models import (
+    experiment_grants,
+    outbox_events,
+    webhook_deliveries,
+    webhook_delivery_attempts,
+    webhook_endpoints,
+)
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository
 
@@ -21,29 +44,6 @@ FINISHED = ("succeeded", "failed", "abandoned")
 # One owner's creates take turns (transaction-scoped; the key space is shared with nothing else
 # that hashes 'webhook-owner:').
 _LOCK_OWNER = text("SELECT pg_advisory_xact_lock(hashtext('webhook-owner:' || :owner))")
-
-
-# Which (event, owner) pairs may be delivered: the owner is an admin, or holds a role on the
-# experiment of the event's entity (found from the outbox row). Group grants cannot count here:
-# an owner's groups are known only while it makes a request.
-_DELIVERABLE = text(
-    """
-    SELECT o.event_id, w.owner
-    FROM outbox_events AS o
-    CROSS JOIN unnest(CAST(:owners AS text[])) AS w(owner)
-    WHERE o.event_id = ANY(CAST(:event_ids AS uuid[]))
-      AND (w.owner = ANY(CAST(:admins AS text[])) OR EXISTS (
-        SELECT 1 FROM experiment_grants AS g
-        WHERE g.grantee = 'principal:' || w.owner
-          AND g.experiment_id = CASE o.entity_type
-            WHEN 'experiment' THEN o.entity_id
-            WHEN 'run' THEN (SELECT r.experiment_id FROM runs AS r WHERE r.id = o.entity_id)
-            WHEN 'capture' THEN (
-                SELECT r.experiment_id FROM capture_sessions AS c
-                JOIN runs AS r ON r.id = c.run_id WHERE c.id = o.entity_id)
-          END))
-    """
-)
 
 
 class WebhookRepository(EntityRepository):
@@ -71,11 +71,37 @@ class WebhookRepository(EntityRepository):
 
     async def deliverable(
         self, event_ids: Sequence[uuid.UUID], owners: Sequence[str], admins: Sequence[str]
-    ) -> set[tuple[uuid.UUID, str]]:
-        """The (event id, owner) pairs whose owner may read the event's entity."""
-        parameters = {"event_ids": list(event_ids), "owners": list(owners), "admins": list(admins)}
-        rows = (await self.session.execute(_DELIVERABLE, parameters)).all()
-        return {(row.event_id, row.owner) for row in rows}
+    ) -> dict[tuple[uuid.UUID, str], uuid.UUID | None]:
+        """The (event id, owner) pairs whose owner may read the event's entity: the owner is an
+        admin, or holds a role on the event's experiment through a principal grant (an owner's
+        groups are known only while it makes a request). Each with the event's experiment (None
+        when its entity, or the entity's experiment, is gone)."""
+        event = outbox_events
+        owner = (
+            func.unnest(literal(list(owners), ARRAY(Text)))
+            .table_valued("owner")
+            .render_derived("w")
+        )
+        experiment = experiment_of_entity(event.c.entity_type, event.c.entity_id)
+        grant = experiment_grants.alias("g")
+        granted = (
+            select(grant.c.experiment_id)
+            .where(
+                grant.c.grantee == literal("principal:") + owner.c.owner,
+                grant.c.experiment_id == experiment,
+            )
+            .exists()
+        )
+        query = (
+            select(event.c.event_id, owner.c.owner, experiment.label("experiment_id"))
+            .select_from(event.join(owner, true()))
+            .where(
+                event.c.event_id.in_(list(event_ids)),
+                or_(owner.c.owner.in_(list(admins)), granted),
+            )
+        )
+        rows = (await self.session.execute(query)).all()
+        return {(row.event_id, row.owner): row.experiment_id for row in rows}
 
     async def delete(
         self, endpoint_id: uuid.UUID, versions: frozenset[int] | None
@@ -108,9 +134,9 @@ class WebhookRepository(EntityRepository):
     async def subscribed(self) -> Sequence[Row[Any]]:
         """Active endpoints: what the fan-out matches events against."""
         t = webhook_endpoints
-        query: Select[Any] = select(t.c.id, t.c.event_types, t.c.created_at, t.c.created_by).where(
-            t.c.active
-        )
+        query: Select[Any] = select(
+            t.c.id, t.c.event_types, t.c.experiment_ids, t.c.created_at, t.c.created_by
+        ).where(t.c.active)
         rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
         return rows
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -14,6 +14,7 @@ from expsvc.webhook.targets import check_url
 
 MAX_URL_LENGTH = 2048
 MAX_WEBHOOK_DESCRIPTION_LENGTH = 1000
+MAX_WEBHOOK_EXPERIMENTS = 100
 
 
 def _known_event_type(value: str) -> str:
@@ -22,7 +23,10 @@ def _known_event_type(value: str) -> str:
     return value
 
 
-def _unique_sorted(values: list[str]) -> list[str]:
+_Item = TypeVar("_Item", str, uuid.UUID)
+
+
+def _unique_sorted(values: list[_Item]) -> list[_Item]:
     return sorted(set(values))
 
 
@@ -37,6 +41,16 @@ EventTypes = Annotated[
     Field(
         max_length=len(EVENT_TYPES),
         description="Event types to deliver (a set); empty: every type.",
+    ),
+    AfterValidator(_unique_sorted),
+]
+ExperimentIds = Annotated[
+    list[uuid.UUID],
+    Field(
+        max_length=MAX_WEBHOOK_EXPERIMENTS,
+        description="Deliver only events of these experiments (a set): the experiment's own and "
+        "its runs' and captures'. Each must be an experiment the caller may read; empty: every "
+        "experiment the owner may read.",
     ),
     AfterValidator(_unique_sorted),
 ]
@@ -56,6 +70,7 @@ WebhookDescription = Annotated[str, StringConstraints(max_length=MAX_WEBHOOK_DES
 class WebhookCreate(RequestModel):
     url: WebhookUrl
     event_types: EventTypes = Field(default_factory=list)
+    experiment_ids: ExperimentIds = Field(default_factory=list)
     description: WebhookDescription = ""
     active: bool = True
 
@@ -63,10 +78,17 @@ class WebhookCreate(RequestModel):
 class WebhookUpdate(NullableFieldsGuard):
     """Only the fields present change. ``active: true`` re-enables a disabled endpoint."""
 
-    non_nullable: ClassVar[tuple[str, ...]] = ("url", "event_types", "description", "active")
+    non_nullable: ClassVar[tuple[str, ...]] = (
+        "url",
+        "event_types",
+        "experiment_ids",
+        "description",
+        "active",
+    )
 
     url: WebhookUrl | None = None
     event_types: EventTypes | None = None
+    experiment_ids: ExperimentIds | None = None
     description: WebhookDescription | None = None
     active: bool | None = None
 
@@ -75,6 +97,7 @@ class WebhookRead(ResponseModel):
     id: uuid.UUID
     url: str
     event_types: list[str]
+    experiment_ids: list[uuid.UUID]
     description: str
     active: bool
     disabled_reason: str | None = Field(

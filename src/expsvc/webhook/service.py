@@ -21,6 +21,7 @@ from expsvc.changes import field_changes
 from expsvc.concurrency import ExpectedVersions
 from expsvc.context import ActionContext
 from expsvc.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from expsvc.experiment.repository import ExperimentRepository
 from expsvc.ids import new_id
 from expsvc.pagination import Ordering, PageRequest
 from expsvc.secret.box import SecretBox
@@ -70,6 +71,19 @@ class WebhookUrlNotAllowed(ValidationFailed):
         )
 
 
+class WebhookExperimentsNotFound(ValidationFailed):
+    slug, title = "webhook-experiments-not-found", "Webhook experiments not found"
+
+    def __init__(self, missing: list[uuid.UUID]) -> None:
+        names = ", ".join(str(experiment_id) for experiment_id in missing)
+        reason = f"no experiment you may read has the id {names}"
+        super().__init__(
+            reason,
+            errors=[{"pointer": "/body/experiment_ids", "message": reason, "code": "not_found"}],
+            experiment_ids=[str(experiment_id) for experiment_id in missing],
+        )
+
+
 class WebhookInactive(Conflict):
     slug, title = "webhook-inactive", "Webhook is inactive"
 
@@ -99,6 +113,7 @@ class WebhookService:
         self.endpoints = WebhookRepository(session)
         self.deliveries = DeliveryRepository(session)
         self.audit = AuditService(session)
+        self.experiments = ExperimentRepository(session)
         self.principal = principal
         self.allow_private_targets = allow_private_targets
         self.secret_overlap = secret_overlap
@@ -108,6 +123,7 @@ class WebhookService:
     async def create(self, context: ActionContext, data: WebhookCreate) -> WebhookWithSecret:
         """Stores the new secret encrypted; the answer shows it in clear, once."""
         await self._check_target(data.url)
+        await self._check_experiments(data.experiment_ids)
         owned = await self.endpoints.count_owned(context.actor)
         if owned >= self.max_per_owner:
             raise WebhookLimitReached(
@@ -151,6 +167,8 @@ class WebhookService:
         values: dict[str, Any] = data.model_dump(exclude_unset=True)
         if "url" in values:
             await self._check_target(values["url"])
+        if "experiment_ids" in values:
+            await self._check_experiments(values["experiment_ids"])
         if values.get("active") is True:
             values.update(disabled_reason=None, disabled_at=None, failing_since=None)
         elif values.get("active") is False:
@@ -262,6 +280,19 @@ class WebhookService:
             f"webhook {webhook_id} is at version {current.version}",
             current_version=current.version,
         )
+
+    async def _check_experiments(self, experiment_ids: list[uuid.UUID]) -> None:
+        """Each must be an experiment the caller may read (a missing one and one it may not read
+        are the same answer). Checked when the filter is set; each event is checked again at
+        fan-out against the owner's grants then."""
+        if not experiment_ids:
+            return
+        readable = await self.experiments.readable_ids(experiment_ids, self.principal)
+        missing = [
+            experiment_id for experiment_id in experiment_ids if experiment_id not in readable
+        ]
+        if missing:
+            raise WebhookExperimentsNotFound(missing)
 
     async def _check_target(self, url: str) -> None:
         try:

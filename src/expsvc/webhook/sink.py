@@ -2,9 +2,9 @@
 
 It writes rows in the relay's transaction (a :class:`~expsvc.event.sinks.DatabaseSink`), so an
 event becomes deliveries exactly once, however the relay crashes; the delivery worker sends them.
-An endpoint receives the events of the types it subscribes to (all when it names none) that
-occurred after it was created, of entities its owner may read (a role on their experiment, or an
-admin owner).
+An endpoint receives the events of the types it subscribes to (all when it names none) and of the
+experiments it names (all when none) that occurred after it was created, of entities its owner
+may read (a role on their experiment, or an admin owner).
 
 With no active endpoint the sink writes nothing, and then says so for a second
 (:meth:`WebhookSink.quiet_for`): the relay leaves its cursor behind meanwhile instead of
@@ -21,6 +21,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.auth.principal import ANONYMOUS
@@ -75,7 +76,7 @@ class WebhookSink:
         rows = [
             self._delivery(endpoint.id, event)
             for endpoint, event in candidates
-            if (uuid.UUID(event["id"]), endpoint.created_by) in allowed
+            if _wanted(endpoint, allowed, uuid.UUID(event["id"]))
         ]
         if rows:
             deliveries = DeliveryRepository(session)
@@ -94,3 +95,13 @@ class WebhookSink:
 
     async def close(self) -> None:
         pass
+
+
+def _wanted(
+    endpoint: Row[Any], allowed: dict[tuple[uuid.UUID, str], uuid.UUID | None], event_id: uuid.UUID
+) -> bool:
+    """The owner may read the event, and it is of one of the endpoint's experiments (if any)."""
+    key = (event_id, endpoint.created_by)
+    if key not in allowed:
+        return False
+    return not endpoint.experiment_ids or allowed[key] in endpoint.experiment_ids

@@ -18,7 +18,9 @@ class EventPage:
     """
     Attributes:
         items (list[CloudEvent]):
-        next_cursor (str): Pass as `after` to continue; equals the request's cursor when nothing new.
+        next_cursor (str): Pass as `after` to continue. It is past every event the request examined, matched by the
+            filters or not (a page may be empty with a cursor that moved on); it equals the request's cursor only when
+            nothing new was logged.
     """
 
     items: list[CloudEvent]

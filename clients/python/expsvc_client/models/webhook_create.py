@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from uuid import UUID
 
 from attrs import define as _attrs_define
 
@@ -18,12 +19,16 @@ class WebhookCreate:
         url (str): http(s) URL receiving POSTs. Private, loopback and link-local targets are refused unless the service
             allows them.
         event_types (list[WebhookCreateEventTypesItem] | Unset): Event types to deliver (a set); empty: every type.
+        experiment_ids (list[UUID] | Unset): Deliver only events of these experiments (a set): the experiment's own and
+            its runs' and captures'. Each must be an experiment the caller may read; empty: every experiment the owner may
+            read.
         description (str | Unset):  Default: ''.
         active (bool | Unset):  Default: True.
     """
 
     url: str
     event_types: list[WebhookCreateEventTypesItem] | Unset = UNSET
+    experiment_ids: list[UUID] | Unset = UNSET
     description: str | Unset = ""
     active: bool | Unset = True
 
@@ -36,6 +41,13 @@ class WebhookCreate:
             for event_types_item_data in self.event_types:
                 event_types_item = event_types_item_data.value
                 event_types.append(event_types_item)
+
+        experiment_ids: list[str] | Unset = UNSET
+        if not isinstance(self.experiment_ids, Unset):
+            experiment_ids = []
+            for experiment_ids_item_data in self.experiment_ids:
+                experiment_ids_item = str(experiment_ids_item_data)
+                experiment_ids.append(experiment_ids_item)
 
         description = self.description
 
@@ -50,6 +62,8 @@ class WebhookCreate:
         )
         if event_types is not UNSET:
             field_dict["event_types"] = event_types
+        if experiment_ids is not UNSET:
+            field_dict["experiment_ids"] = experiment_ids
         if description is not UNSET:
             field_dict["description"] = description
         if active is not UNSET:
@@ -71,6 +85,15 @@ class WebhookCreate:
 
                 event_types.append(event_types_item)
 
+        _experiment_ids = d.pop("experiment_ids", UNSET)
+        experiment_ids: list[UUID] | Unset = UNSET
+        if _experiment_ids is not UNSET:
+            experiment_ids = []
+            for experiment_ids_item_data in _experiment_ids:
+                experiment_ids_item = UUID(experiment_ids_item_data)
+
+                experiment_ids.append(experiment_ids_item)
+
         description = d.pop("description", UNSET)
 
         active = d.pop("active", UNSET)
@@ -78,6 +101,7 @@ class WebhookCreate:
         webhook_create = cls(
             url=url,
             event_types=event_types,
+            experiment_ids=experiment_ids,
             description=description,
             active=active,
         )

@@ -18,6 +18,7 @@ class WebhookRead:
         id (UUID):
         url (str):
         event_types (list[str]):
+        experiment_ids (list[UUID]):
         description (str):
         active (bool):
         disabled_reason (None | str): Why the service disabled the endpoint (410 Gone, failing too long); null when
@@ -35,6 +36,7 @@ class WebhookRead:
     id: UUID
     url: str
     event_types: list[str]
+    experiment_ids: list[UUID]
     description: str
     active: bool
     disabled_reason: None | str
@@ -53,6 +55,11 @@ class WebhookRead:
         url = self.url
 
         event_types = self.event_types
+
+        experiment_ids = []
+        for experiment_ids_item_data in self.experiment_ids:
+            experiment_ids_item = str(experiment_ids_item_data)
+            experiment_ids.append(experiment_ids_item)
 
         description = self.description
 
@@ -94,6 +101,7 @@ class WebhookRead:
                 "id": id,
                 "url": url,
                 "event_types": event_types,
+                "experiment_ids": experiment_ids,
                 "description": description,
                 "active": active,
                 "disabled_reason": disabled_reason,
@@ -117,6 +125,13 @@ class WebhookRead:
         url = d.pop("url")
 
         event_types = cast(list[str], d.pop("event_types"))
+
+        experiment_ids = []
+        _experiment_ids = d.pop("experiment_ids")
+        for experiment_ids_item_data in _experiment_ids:
+            experiment_ids_item = UUID(experiment_ids_item_data)
+
+            experiment_ids.append(experiment_ids_item)
 
         description = d.pop("description")
 
@@ -186,6 +201,7 @@ class WebhookRead:
             id=id,
             url=url,
             event_types=event_types,
+            experiment_ids=experiment_ids,
             description=description,
             active=active,
             disabled_reason=disabled_reason,

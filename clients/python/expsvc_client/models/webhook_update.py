@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
+from uuid import UUID
 
 from attrs import define as _attrs_define
 
@@ -18,12 +19,14 @@ class WebhookUpdate:
     Attributes:
         url (None | str | Unset):
         event_types (list[WebhookUpdateEventTypesType0Item] | None | Unset):
+        experiment_ids (list[UUID] | None | Unset):
         description (None | str | Unset):
         active (bool | None | Unset):
     """
 
     url: None | str | Unset = UNSET
     event_types: list[WebhookUpdateEventTypesType0Item] | None | Unset = UNSET
+    experiment_ids: list[UUID] | None | Unset = UNSET
     description: None | str | Unset = UNSET
     active: bool | None | Unset = UNSET
 
@@ -46,6 +49,18 @@ class WebhookUpdate:
         else:
             event_types = self.event_types
 
+        experiment_ids: list[str] | None | Unset
+        if isinstance(self.experiment_ids, Unset):
+            experiment_ids = UNSET
+        elif isinstance(self.experiment_ids, list):
+            experiment_ids = []
+            for experiment_ids_type_0_item_data in self.experiment_ids:
+                experiment_ids_type_0_item = str(experiment_ids_type_0_item_data)
+                experiment_ids.append(experiment_ids_type_0_item)
+
+        else:
+            experiment_ids = self.experiment_ids
+
         description: None | str | Unset
         if isinstance(self.description, Unset):
             description = UNSET
@@ -65,6 +80,8 @@ class WebhookUpdate:
             field_dict["url"] = url
         if event_types is not UNSET:
             field_dict["event_types"] = event_types
+        if experiment_ids is not UNSET:
+            field_dict["experiment_ids"] = experiment_ids
         if description is not UNSET:
             field_dict["description"] = description
         if active is not UNSET:
@@ -107,6 +124,28 @@ class WebhookUpdate:
 
         event_types = _parse_event_types(d.pop("event_types", UNSET))
 
+        def _parse_experiment_ids(data: object) -> list[UUID] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                experiment_ids_type_0 = []
+                _experiment_ids_type_0 = data
+                for experiment_ids_type_0_item_data in _experiment_ids_type_0:
+                    experiment_ids_type_0_item = UUID(experiment_ids_type_0_item_data)
+
+                    experiment_ids_type_0.append(experiment_ids_type_0_item)
+
+                return experiment_ids_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[UUID] | None | Unset, data)
+
+        experiment_ids = _parse_experiment_ids(d.pop("experiment_ids", UNSET))
+
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -128,6 +167,7 @@ class WebhookUpdate:
         webhook_update = cls(
             url=url,
             event_types=event_types,
+            experiment_ids=experiment_ids,
             description=description,
             active=active,
         )

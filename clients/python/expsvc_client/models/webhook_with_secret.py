@@ -18,6 +18,7 @@ class WebhookWithSecret:
         id (UUID):
         url (str):
         event_types (list[str]):
+        experiment_ids (list[UUID]):
         description (str):
         active (bool):
         disabled_reason (None | str): Why the service disabled the endpoint (410 Gone, failing too long); null when
@@ -36,6 +37,7 @@ class WebhookWithSecret:
     id: UUID
     url: str
     event_types: list[str]
+    experiment_ids: list[UUID]
     description: str
     active: bool
     disabled_reason: None | str
@@ -55,6 +57,11 @@ class WebhookWithSecret:
         url = self.url
 
         event_types = self.event_types
+
+        experiment_ids = []
+        for experiment_ids_item_data in self.experiment_ids:
+            experiment_ids_item = str(experiment_ids_item_data)
+            experiment_ids.append(experiment_ids_item)
 
         description = self.description
 
@@ -98,6 +105,7 @@ class WebhookWithSecret:
                 "id": id,
                 "url": url,
                 "event_types": event_types,
+                "experiment_ids": experiment_ids,
                 "description": description,
                 "active": active,
                 "disabled_reason": disabled_reason,
@@ -122,6 +130,13 @@ class WebhookWithSecret:
         url = d.pop("url")
 
         event_types = cast(list[str], d.pop("event_types"))
+
+        experiment_ids = []
+        _experiment_ids = d.pop("experiment_ids")
+        for experiment_ids_item_data in _experiment_ids:
+            experiment_ids_item = UUID(experiment_ids_item_data)
+
+            experiment_ids.append(experiment_ids_item)
 
         description = d.pop("description")
 
@@ -193,6 +208,7 @@ class WebhookWithSecret:
             id=id,
             url=url,
             event_types=event_types,
+            experiment_ids=experiment_ids,
             description=description,
             active=active,
             disabled_reason=disabled_reason,

@@ -1,5 +1,6 @@
 from http import HTTPStatus
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -14,6 +15,7 @@ def _get_kwargs(
     *,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
 ) -> dict[str, Any]:
 
@@ -26,6 +28,15 @@ def _get_kwargs(
         json_type_ = type_
 
     params["type"] = json_type_
+
+    json_experiment_id: list[str] | Unset = UNSET
+    if not isinstance(experiment_id, Unset):
+        json_experiment_id = []
+        for experiment_id_item_data in experiment_id:
+            experiment_id_item = str(experiment_id_item_data)
+            json_experiment_id.append(experiment_id_item)
+
+    params["experiment_id"] = json_experiment_id
 
     params["limit"] = limit
 
@@ -101,17 +112,21 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
 ) -> Response[EventPage | Problem]:
     """List Events
 
      The event log of what the caller may read, oldest first, from a cursor. Events stay
-    for the retention period.
+    for the retention period. One request examines a bounded number of events: a page may be
+    short, or empty, with a `next_cursor` that has moved on.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
 
     Raises:
@@ -125,6 +140,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         after=after,
         type_=type_,
+        experiment_id=experiment_id,
         limit=limit,
     )
 
@@ -140,17 +156,21 @@ def sync(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
 ) -> EventPage | Problem | None:
     """List Events
 
      The event log of what the caller may read, oldest first, from a cursor. Events stay
-    for the retention period.
+    for the retention period. One request examines a bounded number of events: a page may be
+    short, or empty, with a `next_cursor` that has moved on.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
 
     Raises:
@@ -165,6 +185,7 @@ def sync(
         client=client,
         after=after,
         type_=type_,
+        experiment_id=experiment_id,
         limit=limit,
     ).parsed
 
@@ -174,17 +195,21 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
 ) -> Response[EventPage | Problem]:
     """List Events
 
      The event log of what the caller may read, oldest first, from a cursor. Events stay
-    for the retention period.
+    for the retention period. One request examines a bounded number of events: a page may be
+    short, or empty, with a `next_cursor` that has moved on.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
 
     Raises:
@@ -198,6 +223,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         after=after,
         type_=type_,
+        experiment_id=experiment_id,
         limit=limit,
     )
 
@@ -211,17 +237,21 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
 ) -> EventPage | Problem | None:
     """List Events
 
      The event log of what the caller may read, oldest first, from a cursor. Events stay
-    for the retention period.
+    for the retention period. One request examines a bounded number of events: a page may be
+    short, or empty, with a `next_cursor` that has moved on.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
 
     Raises:
@@ -237,6 +267,7 @@ async def asyncio(
             client=client,
             after=after,
             type_=type_,
+            experiment_id=experiment_id,
             limit=limit,
         )
     ).parsed

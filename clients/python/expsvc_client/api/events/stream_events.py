@@ -1,5 +1,6 @@
 from http import HTTPStatus
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -13,6 +14,7 @@ def _get_kwargs(
     *,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -28,6 +30,15 @@ def _get_kwargs(
         json_type_ = type_
 
     params["type"] = json_type_
+
+    json_experiment_id: list[str] | Unset = UNSET
+    if not isinstance(experiment_id, Unset):
+        json_experiment_id = []
+        for experiment_id_item_data in experiment_id:
+            experiment_id_item = str(experiment_id_item_data)
+            json_experiment_id.append(experiment_id_item)
+
+    params["experiment_id"] = json_experiment_id
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -101,16 +112,20 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+    While filters skip events, a bare `id:` line moves the cursor past them.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -125,6 +140,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         after=after,
         type_=type_,
+        experiment_id=experiment_id,
         last_event_id=last_event_id,
     )
 
@@ -140,16 +156,20 @@ def sync(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
 ) -> Problem | str | None:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+    While filters skip events, a bare `id:` line moves the cursor past them.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -165,6 +185,7 @@ def sync(
         client=client,
         after=after,
         type_=type_,
+        experiment_id=experiment_id,
         last_event_id=last_event_id,
     ).parsed
 
@@ -174,16 +195,20 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+    While filters skip events, a bare `id:` line moves the cursor past them.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -198,6 +223,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         after=after,
         type_=type_,
+        experiment_id=experiment_id,
         last_event_id=last_event_id,
     )
 
@@ -211,16 +237,20 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
 ) -> Problem | str | None:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
+    While filters skip events, a bare `id:` line moves the cursor past them.
 
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started.
+        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
+            runs' and captures' (repeat for several).
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -237,6 +267,7 @@ async def asyncio(
             client=client,
             after=after,
             type_=type_,
+            experiment_id=experiment_id,
             last_event_id=last_event_id,
         )
     ).parsed

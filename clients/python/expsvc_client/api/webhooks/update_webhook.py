@@ -120,8 +120,9 @@ def sync_detailed(
 ) -> Response[Problem | WebhookRead]:
     """Update Webhook
 
-     Change the URL, event types, description or activity. `active: true` re-enables an
-    endpoint the service disabled; `active: false` gives up its pending deliveries.
+     Change the URL, event types, experiments, description or activity. `active: true`
+    re-enables an endpoint the service disabled; `active: false` gives up its pending
+    deliveries.
 
     Args:
         webhook_id (UUID):
@@ -160,8 +161,9 @@ def sync(
 ) -> Problem | WebhookRead | None:
     """Update Webhook
 
-     Change the URL, event types, description or activity. `active: true` re-enables an
-    endpoint the service disabled; `active: false` gives up its pending deliveries.
+     Change the URL, event types, experiments, description or activity. `active: true`
+    re-enables an endpoint the service disabled; `active: false` gives up its pending
+    deliveries.
 
     Args:
         webhook_id (UUID):
@@ -195,8 +197,9 @@ async def asyncio_detailed(
 ) -> Response[Problem | WebhookRead]:
     """Update Webhook
 
-     Change the URL, event types, description or activity. `active: true` re-enables an
-    endpoint the service disabled; `active: false` gives up its pending deliveries.
+     Change the URL, event types, experiments, description or activity. `active: true`
+    re-enables an endpoint the service disabled; `active: false` gives up its pending
+    deliveries.
 
     Args:
         webhook_id (UUID):
@@ -233,8 +236,9 @@ async def asyncio(
 ) -> Problem | WebhookRead | None:
     """Update Webhook
 
-     Change the URL, event types, description or activity. `active: true` re-enables an
-    endpoint the service disabled; `active: false` gives up its pending deliveries.
+     Change the URL, event types, experiments, description or activity. `active: true`
+    re-enables an endpoint the service disabled; `active: false` gives up its pending
+    deliveries.
 
     Args:
         webhook_id (UUID):
