@@ -16,9 +16,11 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, get_args, get_origin
 
 import orjson
+from pydantic import BaseModel
 
 from expsvc.export.schemas import ExportFormat
 
@@ -27,10 +29,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Encoder:
-    """The bytes of an export of ``columns``: :meth:`head`, :meth:`rows` per batch, :meth:`tail`."""
+    """The bytes of an export of ``columns`` (fields of ``model``): :meth:`head`, :meth:`rows`
+    per batch, :meth:`tail`."""
 
-    def __init__(self, columns: Sequence[str]) -> None:
+    def __init__(self, columns: Sequence[str], model: type[BaseModel]) -> None:
         self.columns = tuple(columns)
+        self.model = model
 
     def head(self) -> bytes:
         return b""
@@ -53,8 +57,8 @@ class JsonLinesEncoder(Encoder):
 
 
 class JsonArrayEncoder(Encoder):
-    def __init__(self, columns: Sequence[str]) -> None:
-        super().__init__(columns)
+    def __init__(self, columns: Sequence[str], model: type[BaseModel]) -> None:
+        super().__init__(columns, model)
         self.empty = True
 
     def head(self) -> bytes:
@@ -63,7 +67,7 @@ class JsonArrayEncoder(Encoder):
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
         if not rows:
             return b""
-        items = b",".join([_json(item, _OPTIONS) for item in self._objects(rows)])
+        items = _json(self._objects(rows), _OPTIONS)[1:-1]  # the batch as one array's items
         separator = b"" if self.empty else b","
         self.empty = False
         return separator + items
@@ -73,12 +77,18 @@ class JsonArrayEncoder(Encoder):
 
 
 class CsvEncoder(Encoder):
+    def __init__(self, columns: Sequence[str], model: type[BaseModel]) -> None:
+        super().__init__(columns, model)
+        # One conversion per column, chosen once from the field's type.
+        self.cells = [_cell_of(model.model_fields[name].annotation) for name in self.columns]
+
     def head(self) -> bytes:
         return self._lines([self.columns])
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        cell = _cell
-        return self._lines([[cell(value) for value in row] for row in rows])
+        cells = self.cells
+        lines = [[cell(value) for cell, value in zip(cells, row, strict=True)] for row in rows]
+        return self._lines(lines)
 
     @staticmethod
     def _lines(rows: Sequence[Sequence[str]]) -> bytes:
@@ -99,27 +109,35 @@ def neutralised(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _rfc3339(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+def _text_cell(value: str | None) -> str:
+    return "" if value is None else neutralised(value)
+
+
+def _time_cell(value: datetime | None) -> str:
+    # orjson's rendering, as in the JSON formats and the API's answers.
+    return "" if value is None else orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
 
 
 def _json_cell(value: Any) -> str:
-    return _json(value, _OPTIONS).decode()
+    return "" if value is None else _json(value, _OPTIONS).decode()
 
 
-# By the exact type of a value (what asyncpg returns); anything else (int, UUID) is str().
-_CELLS: dict[type, Callable[[Any], str]] = {
-    str: neutralised,
-    type(None): lambda value: "",
-    datetime: _rfc3339,
-    list: _json_cell,
-    dict: _json_cell,
-}
+def _plain_cell(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
-def _cell(value: Any) -> str:
-    return _CELLS.get(type(value), str)(value)
+def _cell_of(annotation: Any) -> Callable[[Any], str]:
+    """How a CSV cell shows a field of this type (``X | None`` as ``X``, null as empty)."""
+    if isinstance(annotation, UnionType):
+        [annotation] = [kind for kind in get_args(annotation) if kind is not NoneType]
+    kind = get_origin(annotation) or annotation
+    if kind is datetime:
+        return _time_cell
+    if kind in (list, dict):
+        return _json_cell
+    if isinstance(kind, type) and issubclass(kind, str):
+        return _text_cell
+    return _plain_cell
 
 
 def _default(value: Any) -> Any:
@@ -131,7 +149,7 @@ def _default(value: Any) -> Any:
 
 def _stdlib_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _rfc3339(value)
+        return orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
     return str(value)
 
 

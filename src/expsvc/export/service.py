@@ -23,9 +23,11 @@ from expsvc.export.encoding import ENCODERS, Encoder
 from expsvc.export.schemas import ExperimentExport, ExportFormat, ExportOptions, RunExport
 from expsvc.run.repository import RunRepository
 
-# Rows per fetch from the cursor (and per chunk of the answer): large enough that the round
-# trips do not count, small enough that a batch's rows are a few megabytes.
-BATCH_SIZE = 5000
+# Rows per fetch from the cursor, and per chunk of the answer. A batch's rows, its encoding and
+# the server's copies of it are what an export holds at once: at 5,000 runs the process grew by
+# about 68 MB over an export, at 2,000 by about 27 MB (flat from 100,000 to 300,000 runs), with
+# no loss of throughput (the round trips do not count at this size).
+BATCH_SIZE = 2000
 
 MEDIA_TYPES = {
     ExportFormat.csv: "text/csv; charset=utf-8",
@@ -67,7 +69,7 @@ def _export(
     columns: Sequence[str],
     batches: AsyncGenerator[Sequence[Row[Any]]],
 ) -> Export:
-    encoder = ENCODERS[query.format](columns)
+    encoder = ENCODERS[query.format](columns, query.read_model)
     filename = f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{query.format.value}"
     return Export(_encoded(batches, encoder), MEDIA_TYPES[query.format], filename)
 
