@@ -24,9 +24,9 @@ from expsvc.export.schemas import ExperimentExport, ExportFormat, ExportOptions,
 from expsvc.run.repository import RunRepository
 
 # Rows per fetch from the cursor, and per chunk of the answer. A batch's rows, its encoding and
-# the server's copies of it are what an export holds at once: at 5,000 runs the process grew by
-# about 68 MB over an export, at 2,000 by about 27 MB (flat from 100,000 to 300,000 runs), with
-# no loss of throughput (the round trips do not count at this size).
+# the server's copies of it are what an export holds at once: the server's RSS grew by about
+# 68 MB over an export at 5,000 a batch, 27 MB at 2,000 (the same for 100,000 and 300,000 runs),
+# with no change of throughput from 1,000 to 5,000 (docs/performance.md#exports).
 BATCH_SIZE = 2000
 
 MEDIA_TYPES = {
