@@ -29,6 +29,7 @@ from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
 from expsvc.experiment.endpoints import router as experiment_router
+from expsvc.export.endpoints import router as export_router
 from expsvc.grant.endpoints import router as grant_router
 from expsvc.health.endpoints import router as health_router
 from expsvc.liveness.endpoints import router as liveness_router
@@ -130,6 +131,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(identity_router)
     app.include_router(api_token_router)
+    app.include_router(export_router)  # before /v1/runs/{run_id}, /v1/experiments/{id}
     app.include_router(experiment_router)
     app.include_router(grant_router)
     app.include_router(experiment_runs_router)

@@ -1,4 +1,4 @@
-"""``expsvc``: serve the API, manage the schema, seed demo data, print the OpenAPI spec."""
+"""``expsvc``: serve the API, manage the schema, seed demo data, export, print the OpenAPI spec."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from expsvc import __version__
 from expsvc.api_token.cli import token_app
+from expsvc.export.cli import export_app
 from expsvc.secret.cli import secrets_app
 from expsvc.settings import AuthMode, Settings
 from expsvc.telemetry.cli import telemetry_app
@@ -43,6 +44,7 @@ app.add_typer(secrets_app, name="secrets")
 grants_app = typer.Typer(help="Maintain experiment grants.", no_args_is_help=True)
 app.add_typer(grants_app, name="grants")
 app.add_typer(token_app, name="token")
+app.add_typer(export_app, name="export")
 
 
 def run() -> None:

@@ -114,6 +114,8 @@ class Database:
     """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
     ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
+    ``snapshot_sessionmaker`` sessions read in one ``REPEATABLE READ READ ONLY`` transaction: every
+    statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
     """
 
@@ -122,6 +124,11 @@ class Database:
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.read_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
+        self.snapshot_sessionmaker = async_sessionmaker(
+            engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True),
             expire_on_commit=False,
             autoflush=False,
         )

@@ -6,7 +6,9 @@ sent, so a failed commit becomes an error response and is never reported as succ
 only flush; :func:`get_session` hands endpoints the route's session.
 
 Reads (GET, HEAD) run without BEGIN/COMMIT: each statement is consistent on its own, as it is
-in a READ COMMITTED transaction, and two round trips fewer per read.
+in a READ COMMITTED transaction, and two round trips fewer per read. :class:`SnapshotRoute` is
+for reads that stream many statements' worth of rows (exports): one read-only snapshot
+transaction that lives as long as the streamed answer.
 
 A request is run again, once, when its transaction cannot have written anything and a second
 attempt will probably succeed: a dead pooled connection failed its first statement (the pool is
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
@@ -26,6 +28,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from expsvc.db import Database, failed_on_first_statement, sqlstate
 from expsvc.errors import ServiceUnavailable
@@ -93,6 +96,7 @@ class TransactionalRoute(APIRoute):
                 return await respond_idempotently(request, session, endpoint_handler, seal=seal)
 
         attempts = self.attempts
+        run_once = self.run_once
 
         async def in_transaction(request: Request) -> Response:
             database: Database = request.app.state.database
@@ -100,7 +104,7 @@ class TransactionalRoute(APIRoute):
             attempt = 1
             while True:
                 try:
-                    return await _run_once(database, request, handler, read_only)
+                    return await run_once(database, request, handler, read_only)
                 except sa_exc.DBAPIError as error:
                     if _worth_another_attempt(error, attempt, attempts):
                         pass
@@ -112,6 +116,67 @@ class TransactionalRoute(APIRoute):
                 await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
 
         return in_transaction
+
+    async def run_once(
+        self, database: Database, request: Request, handler: Handler, read_only: bool
+    ) -> Response:
+        """One attempt at the request, in a session of its own."""
+        return await _run_once(database, request, handler, read_only)
+
+
+class SnapshotRoute(TransactionalRoute):
+    """GETs that stream a large answer (exports) from one consistent snapshot.
+
+    The request's session holds one ``REPEATABLE READ READ ONLY`` transaction that outlives the
+    endpoint: it lasts as long as the streamed answer, and ends (rolled back: nothing to commit;
+    its connection back in the pool) once the answer is sent or abandoned — the client went
+    away, the stream failed, the server is stopping. A dead pooled connection found by the
+    endpoint's first statement is retried as on every route; a failure once the answer has
+    started can only cut it short.
+    """
+
+    async def run_once(
+        self, database: Database, request: Request, handler: Handler, read_only: bool
+    ) -> Response:
+        session = database.snapshot_sessionmaker()
+        request.state.db_session = session
+        try:
+            response = await handler(request)
+        except BaseException:
+            await _release(session, None)
+            raise
+        return _SessionHeldResponse(response, session)
+
+
+class _SessionHeldResponse(Response):
+    """``response`` as it is; ``session`` closed once it has been sent, or abandoned."""
+
+    def __init__(self, response: Response, session: AsyncSession) -> None:
+        # Not Response.__init__: nothing is rendered here, the wrapped response sends itself.
+        self.response = response
+        self.session = session
+        self.status_code = response.status_code
+        self.background = None
+        self.raw_headers = response.raw_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.response(scope, receive, send)
+        finally:
+            # Shielded: a cancelled request (a server shutting down) still gives back its
+            # connection; the release goes on in its own task if this one is cancelled.
+            body = getattr(self.response, "body_iterator", None)
+            await asyncio.shield(asyncio.ensure_future(_release(self.session, body)))
+
+
+async def _release(session: AsyncSession, body: object) -> None:
+    # Starlette leaves an abandoned body iterator suspended (closed whenever it is collected);
+    # close it first, so nothing reads from the session after it is closed.
+    try:
+        if isinstance(body, AsyncGenerator):
+            await body.aclose()
+    finally:
+        await session.close()
 
 
 class RepeatableRoute(TransactionalRoute):

@@ -169,6 +169,28 @@ async def test_page_token_is_bound_to_its_filters(client: httpx.AsyncClient) -> 
     assert same.status_code == 200
 
 
+async def test_list_ignores_unknown_parameters_as_it_always_has(
+    client: httpx.AsyncClient,
+) -> None:
+    await create(client, name="kept")
+    response = await client.get("/v1/experiments", params={"order_by": "name", "x": "1"})
+    assert response.status_code == 200, response.text
+    assert [item["name"] for item in response.json()["items"]] == ["kept"]
+
+
+async def test_page_token_does_not_depend_on_the_order_of_set_filters(
+    client: httpx.AsyncClient,
+) -> None:
+    for i in range(3):
+        await create(client, name=f"e{i}", tags=["a", "b"])
+    first = await client.get("/v1/experiments", params={"page_size": 1, "tag": ["b", "a"]})
+    token = first.json()["next_page_token"]
+    again = await client.get(
+        "/v1/experiments", params={"page_size": 1, "tag": ["a", "b", "a"], "page_token": token}
+    )
+    assert again.status_code == 200, again.text
+
+
 async def test_max_page_size_is_accepted(client: httpx.AsyncClient) -> None:
     await create(client)
     response = await client.get("/v1/experiments", params={"page_size": 1000})

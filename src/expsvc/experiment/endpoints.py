@@ -20,16 +20,15 @@ from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
     ExperimentPage,
+    ExperimentQuery,
     ExperimentRead,
     ExperimentUpdate,
 )
 from expsvc.experiment.service import ExperimentService
 from expsvc.history.endpoints import add_history_route
-from expsvc.lifecycle import EntityKind, Status
-from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.lifecycle import EntityKind
 from expsvc.responses import entity_response, page_response
 from expsvc.routing import DbSession, TransactionalRoute
-from expsvc.schemas import Tag
 from expsvc.transition_routes import add_transition_routes
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"], route_class=TransactionalRoute)
@@ -80,19 +79,10 @@ async def get_experiment(
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_experiments(
-    context: CurrentContext,
-    service: Service,
-    status: Annotated[
-        list[Status], Query(max_length=5, description="Keep experiments in any of these statuses.")
-    ] = [],  # noqa: B006 - FastAPI copies defaults per request
-    tag: Annotated[
-        list[Tag], Query(max_length=16, description="Keep experiments carrying all these tags.")
-    ] = [],  # noqa: B006
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+    query: Annotated[ExperimentQuery, Query()], context: CurrentContext, service: Service
 ) -> Response:
     """Newest first (created_at, then id), keyset-paginated."""
-    page = await service.search(context.principal, status, tag, page_size, page_token)
+    page = await service.search(context.principal, query)
     return page_response(page.rows, page.next_page_token, ExperimentRead, ExperimentPage)
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, delete, select, text
@@ -71,6 +71,21 @@ class ExperimentRepository(EntityRepository):
         )
         result = await self.session.execute(query, access_parameters(principal))
         return set(result.scalars())
+
+    async def export(
+        self,
+        where: ExperimentFilter,
+        principal: Principal,
+        columns: Sequence[str],
+        after: uuid.UUID | None,
+        batch_size: int,
+    ) -> AsyncGenerator[Sequence[Row[Any]]]:
+        """``columns`` of the experiments ``principal`` may read among those ``where`` selects,
+        past ``after`` in id order, in batches from a server-side cursor (see
+        :meth:`~expsvc.repository.EntityRepository.stream_batches`)."""
+        query = _filtered(select(experiments), where).where(may(experiments.c.id))
+        statement = self.export_statement(query, columns, after)
+        return await self.stream_batches(statement, access_parameters(principal), batch_size)
 
     async def delete(self, experiment_id: uuid.UUID) -> None:
         await self.session.execute(delete(experiments).where(experiments.c.id == experiment_id))

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, StringConstraints
 
 from expsvc.lifecycle import Status
 from expsvc.liveness.schemas import HeartbeatTimeout, MaxDuration
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import (
     Description,
     Name,
@@ -52,6 +53,27 @@ class ExperimentFilter(RequestModel):
     tag: list[Tag] = Field(
         default_factory=list, max_length=16, description="Experiments carrying all these tags."
     )
+
+
+_NOT_FILTERS = {"page_size", "page_token"}
+
+
+class ExperimentQuery(ExperimentFilter):
+    """Query of ``GET /v1/experiments``: the filters (each narrows the result) and the page."""
+
+    # Unknown parameters have always been ignored here (unlike GET /v1/runs); refusing them
+    # now would break clients within the compatibility window.
+    model_config = ConfigDict(extra="ignore")
+
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+    def filters(self) -> dict[str, Any]:
+        """The filters alone (what a page token is bound to); sets in a canonical order."""
+        filters = self.model_dump(mode="json", exclude=_NOT_FILTERS)
+        filters["status"] = sorted(filters["status"])
+        filters["tag"] = sorted(set(filters["tag"]))
+        return filters
 
 
 class ExperimentRead(ResponseModel):

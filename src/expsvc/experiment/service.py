@@ -23,7 +23,7 @@ from expsvc.experiment.errors import (
 from expsvc.experiment.repository import ExperimentRepository
 from expsvc.experiment.schemas import (
     ExperimentCreate,
-    ExperimentFilter,
+    ExperimentQuery,
     ExperimentRead,
     ExperimentUpdate,
 )
@@ -66,26 +66,18 @@ class ExperimentService:
             raise ExperimentNotFound(experiment_id)
         return row
 
-    async def search(
-        self,
-        principal: Principal,
-        statuses: list[Status],
-        tags: list[str],
-        page_size: int,
-        page_token: str | None,
-    ) -> RowPage:
+    async def search(self, principal: Principal, query: ExperimentQuery) -> RowPage:
         """One page of experiments (rows, answered as an :class:`ExperimentPage`)."""
         page = PageRequest(
             ordering=_NEWEST_FIRST,
-            filters={"status": sorted(statuses), "tag": sorted(set(tags))},
-            page_size=page_size,
-            page_token=page_token,
+            filters=query.filters(),
+            page_size=query.page_size,
+            page_token=query.page_token,
         )
-        where = ExperimentFilter(status=statuses, tag=tags)
         rows = await self.repository.search(
-            where, principal, page.ordering, page.after(), page_size + 1
+            query, principal, page.ordering, page.after(), query.page_size + 1
         )
-        return RowPage(rows[:page_size], page.next_token(rows))
+        return RowPage(rows[: query.page_size], page.next_token(rows))
 
     async def update(
         self,

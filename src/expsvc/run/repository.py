@@ -3,7 +3,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -132,13 +132,24 @@ class RunRepository(EntityRepository):
     ) -> list[uuid.UUID]:
         """Ids of the runs ``where`` selects that ``principal`` may edit, in id order, at most
         ``limit``."""
-        names, values = _filter_values(where)
-        values.update(access_parameters(principal, Role.editor))
-        query = select(runs.c.id).where(
-            *(_FILTERS[name] for name in names), may(runs.c.experiment_id)
-        )
-        query = query.order_by(runs.c.id).limit(limit)
+        query, values = _selected(where, principal, Role.editor)
+        query = query.with_only_columns(runs.c.id).order_by(runs.c.id).limit(limit)
         return list((await self.session.execute(query, values)).scalars())
+
+    async def export(
+        self,
+        where: RunFilter,
+        principal: Principal,
+        columns: Sequence[str],
+        after: uuid.UUID | None,
+        batch_size: int,
+    ) -> AsyncGenerator[Sequence[Row[Any]]]:
+        """``columns`` of the runs ``principal`` may read among those ``where`` selects, past
+        ``after`` in id order, in batches from a server-side cursor (see
+        :meth:`~expsvc.repository.EntityRepository.stream_batches`)."""
+        query, values = _selected(where, principal, Role.viewer)
+        statement = self.export_statement(query, columns, after)
+        return await self.stream_batches(statement, values, batch_size)
 
     async def running_ids(self, experiment_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
         query = (
@@ -193,6 +204,17 @@ def _filter_values(where: RunFilter) -> tuple[tuple[str, ...], dict[str, Any]]:
         name for name in _FILTERS if (name if name != "name_prefix" else "name_pattern") in values
     )
     return names, values
+
+
+def _selected(
+    where: RunFilter, principal: Principal, needed: Role
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The runs ``where`` selects on which ``principal`` holds ``needed``, and the values to
+    bind."""
+    names, values = _filter_values(where)
+    values.update(access_parameters(principal, needed))
+    query = select(runs).where(*(_FILTERS[name] for name in names), may(runs.c.experiment_id))
+    return query, values
 
 
 @functools.lru_cache(maxsize=512)

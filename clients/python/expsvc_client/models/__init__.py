@@ -44,6 +44,7 @@ from .experiment_read import ExperimentRead
 from .experiment_read_params import ExperimentReadParams
 from .experiment_update import ExperimentUpdate
 from .experiment_update_params_type_0 import ExperimentUpdateParamsType0
+from .export_format import ExportFormat
 from .fail_request import FailRequest
 from .grant_list import GrantList
 from .grant_read import GrantRead
@@ -152,6 +153,7 @@ __all__ = (
     "ExperimentReadParams",
     "ExperimentUpdate",
     "ExperimentUpdateParamsType0",
+    "ExportFormat",
     "FailRequest",
     "GranteeType",
     "GrantList",

@@ -124,8 +124,8 @@ def sync_detailed(
      Newest first (created_at, then id), keyset-paginated.
 
     Args:
-        status (list[Status] | Unset): Keep experiments in any of these statuses.
-        tag (list[str] | Unset): Keep experiments carrying all these tags.
+        status (list[Status] | Unset): Experiments in any of these statuses.
+        tag (list[str] | Unset): Experiments carrying all these tags.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -164,8 +164,8 @@ def sync(
      Newest first (created_at, then id), keyset-paginated.
 
     Args:
-        status (list[Status] | Unset): Keep experiments in any of these statuses.
-        tag (list[str] | Unset): Keep experiments carrying all these tags.
+        status (list[Status] | Unset): Experiments in any of these statuses.
+        tag (list[str] | Unset): Experiments carrying all these tags.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -199,8 +199,8 @@ async def asyncio_detailed(
      Newest first (created_at, then id), keyset-paginated.
 
     Args:
-        status (list[Status] | Unset): Keep experiments in any of these statuses.
-        tag (list[str] | Unset): Keep experiments carrying all these tags.
+        status (list[Status] | Unset): Experiments in any of these statuses.
+        tag (list[str] | Unset): Experiments carrying all these tags.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -237,8 +237,8 @@ async def asyncio(
      Newest first (created_at, then id), keyset-paginated.
 
     Args:
-        status (list[Status] | Unset): Keep experiments in any of these statuses.
-        tag (list[str] | Unset): Keep experiments carrying all these tags.
+        status (list[Status] | Unset): Experiments in any of these statuses.
+        tag (list[str] | Unset): Experiments carrying all these tags.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 

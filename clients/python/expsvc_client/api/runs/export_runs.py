@@ -1,0 +1,473 @@
+import datetime
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.export_format import ExportFormat
+from ...models.problem import Problem
+from ...models.status import Status
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    experiment_id: None | Unset | UUID = UNSET,
+    status: list[Status] | Unset = UNSET,
+    tag: list[str] | Unset = UNSET,
+    name_prefix: None | str | Unset = UNSET,
+    created_after: datetime.datetime | None | Unset = UNSET,
+    created_before: datetime.datetime | None | Unset = UNSET,
+    started_after: datetime.datetime | None | Unset = UNSET,
+    started_before: datetime.datetime | None | Unset = UNSET,
+    finished_after: datetime.datetime | None | Unset = UNSET,
+    finished_before: datetime.datetime | None | Unset = UNSET,
+    format_: ExportFormat | Unset = UNSET,
+    fields: None | str | Unset = UNSET,
+    after: None | Unset | UUID = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_experiment_id: None | str | Unset
+    if isinstance(experiment_id, Unset):
+        json_experiment_id = UNSET
+    elif isinstance(experiment_id, UUID):
+        json_experiment_id = str(experiment_id)
+    else:
+        json_experiment_id = experiment_id
+    params["experiment_id"] = json_experiment_id
+
+    json_status: list[str] | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = []
+        for status_item_data in status:
+            status_item = status_item_data.value
+            json_status.append(status_item)
+
+    params["status"] = json_status
+
+    json_tag: list[str] | Unset = UNSET
+    if not isinstance(tag, Unset):
+        json_tag = tag
+
+    params["tag"] = json_tag
+
+    json_name_prefix: None | str | Unset
+    if isinstance(name_prefix, Unset):
+        json_name_prefix = UNSET
+    else:
+        json_name_prefix = name_prefix
+    params["name_prefix"] = json_name_prefix
+
+    json_created_after: None | str | Unset
+    if isinstance(created_after, Unset):
+        json_created_after = UNSET
+    elif isinstance(created_after, datetime.datetime):
+        json_created_after = created_after.isoformat()
+    else:
+        json_created_after = created_after
+    params["created_after"] = json_created_after
+
+    json_created_before: None | str | Unset
+    if isinstance(created_before, Unset):
+        json_created_before = UNSET
+    elif isinstance(created_before, datetime.datetime):
+        json_created_before = created_before.isoformat()
+    else:
+        json_created_before = created_before
+    params["created_before"] = json_created_before
+
+    json_started_after: None | str | Unset
+    if isinstance(started_after, Unset):
+        json_started_after = UNSET
+    elif isinstance(started_after, datetime.datetime):
+        json_started_after = started_after.isoformat()
+    else:
+        json_started_after = started_after
+    params["started_after"] = json_started_after
+
+    json_started_before: None | str | Unset
+    if isinstance(started_before, Unset):
+        json_started_before = UNSET
+    elif isinstance(started_before, datetime.datetime):
+        json_started_before = started_before.isoformat()
+    else:
+        json_started_before = started_before
+    params["started_before"] = json_started_before
+
+    json_finished_after: None | str | Unset
+    if isinstance(finished_after, Unset):
+        json_finished_after = UNSET
+    elif isinstance(finished_after, datetime.datetime):
+        json_finished_after = finished_after.isoformat()
+    else:
+        json_finished_after = finished_after
+    params["finished_after"] = json_finished_after
+
+    json_finished_before: None | str | Unset
+    if isinstance(finished_before, Unset):
+        json_finished_before = UNSET
+    elif isinstance(finished_before, datetime.datetime):
+        json_finished_before = finished_before.isoformat()
+    else:
+        json_finished_before = finished_before
+    params["finished_before"] = json_finished_before
+
+    json_format_: str | Unset = UNSET
+    if not isinstance(format_, Unset):
+        json_format_ = format_.value
+
+    params["format"] = json_format_
+
+    json_fields: None | str | Unset
+    if isinstance(fields, Unset):
+        json_fields = UNSET
+    else:
+        json_fields = fields
+    params["fields"] = json_fields
+
+    json_after: None | str | Unset
+    if isinstance(after, Unset):
+        json_after = UNSET
+    elif isinstance(after, UUID):
+        json_after = str(after)
+    else:
+        json_after = after
+    params["after"] = json_after
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/runs/export",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | str | None:
+    if response.status_code == 200:
+        response_200 = response.text
+        return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | str]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    experiment_id: None | Unset | UUID = UNSET,
+    status: list[Status] | Unset = UNSET,
+    tag: list[str] | Unset = UNSET,
+    name_prefix: None | str | Unset = UNSET,
+    created_after: datetime.datetime | None | Unset = UNSET,
+    created_before: datetime.datetime | None | Unset = UNSET,
+    started_after: datetime.datetime | None | Unset = UNSET,
+    started_before: datetime.datetime | None | Unset = UNSET,
+    finished_after: datetime.datetime | None | Unset = UNSET,
+    finished_before: datetime.datetime | None | Unset = UNSET,
+    format_: ExportFormat | Unset = UNSET,
+    fields: None | str | Unset = UNSET,
+    after: None | Unset | UUID = UNSET,
+) -> Response[Problem | str]:
+    """Export Runs
+
+     Export the runs `GET /v1/runs` would list with these filters, in id order.
+
+    One consistent snapshot, streamed as it is read (any number of runs), of the runs the
+    caller may read. Interrupted? Ask again with `after` = the id of the last run received.
+
+    Args:
+        experiment_id (None | Unset | UUID):
+        status (list[Status] | Unset):
+        tag (list[str] | Unset): Runs carrying all of these tags.
+        name_prefix (None | str | Unset):
+        created_after (datetime.datetime | None | Unset):
+        created_before (datetime.datetime | None | Unset):
+        started_after (datetime.datetime | None | Unset):
+        started_before (datetime.datetime | None | Unset):
+        finished_after (datetime.datetime | None | Unset):
+        finished_before (datetime.datetime | None | Unset):
+        format_ (ExportFormat | Unset):
+        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
+            every field of the entity as the API shows it). An unknown field is refused (422).
+        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
+            in id order, so the id of the last record received continues an interrupted export.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | str]
+    """
+
+    kwargs = _get_kwargs(
+        experiment_id=experiment_id,
+        status=status,
+        tag=tag,
+        name_prefix=name_prefix,
+        created_after=created_after,
+        created_before=created_before,
+        started_after=started_after,
+        started_before=started_before,
+        finished_after=finished_after,
+        finished_before=finished_before,
+        format_=format_,
+        fields=fields,
+        after=after,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    experiment_id: None | Unset | UUID = UNSET,
+    status: list[Status] | Unset = UNSET,
+    tag: list[str] | Unset = UNSET,
+    name_prefix: None | str | Unset = UNSET,
+    created_after: datetime.datetime | None | Unset = UNSET,
+    created_before: datetime.datetime | None | Unset = UNSET,
+    started_after: datetime.datetime | None | Unset = UNSET,
+    started_before: datetime.datetime | None | Unset = UNSET,
+    finished_after: datetime.datetime | None | Unset = UNSET,
+    finished_before: datetime.datetime | None | Unset = UNSET,
+    format_: ExportFormat | Unset = UNSET,
+    fields: None | str | Unset = UNSET,
+    after: None | Unset | UUID = UNSET,
+) -> Problem | str | None:
+    """Export Runs
+
+     Export the runs `GET /v1/runs` would list with these filters, in id order.
+
+    One consistent snapshot, streamed as it is read (any number of runs), of the runs the
+    caller may read. Interrupted? Ask again with `after` = the id of the last run received.
+
+    Args:
+        experiment_id (None | Unset | UUID):
+        status (list[Status] | Unset):
+        tag (list[str] | Unset): Runs carrying all of these tags.
+        name_prefix (None | str | Unset):
+        created_after (datetime.datetime | None | Unset):
+        created_before (datetime.datetime | None | Unset):
+        started_after (datetime.datetime | None | Unset):
+        started_before (datetime.datetime | None | Unset):
+        finished_after (datetime.datetime | None | Unset):
+        finished_before (datetime.datetime | None | Unset):
+        format_ (ExportFormat | Unset):
+        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
+            every field of the entity as the API shows it). An unknown field is refused (422).
+        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
+            in id order, so the id of the last record received continues an interrupted export.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | str
+    """
+
+    return sync_detailed(
+        client=client,
+        experiment_id=experiment_id,
+        status=status,
+        tag=tag,
+        name_prefix=name_prefix,
+        created_after=created_after,
+        created_before=created_before,
+        started_after=started_after,
+        started_before=started_before,
+        finished_after=finished_after,
+        finished_before=finished_before,
+        format_=format_,
+        fields=fields,
+        after=after,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    experiment_id: None | Unset | UUID = UNSET,
+    status: list[Status] | Unset = UNSET,
+    tag: list[str] | Unset = UNSET,
+    name_prefix: None | str | Unset = UNSET,
+    created_after: datetime.datetime | None | Unset = UNSET,
+    created_before: datetime.datetime | None | Unset = UNSET,
+    started_after: datetime.datetime | None | Unset = UNSET,
+    started_before: datetime.datetime | None | Unset = UNSET,
+    finished_after: datetime.datetime | None | Unset = UNSET,
+    finished_before: datetime.datetime | None | Unset = UNSET,
+    format_: ExportFormat | Unset = UNSET,
+    fields: None | str | Unset = UNSET,
+    after: None | Unset | UUID = UNSET,
+) -> Response[Problem | str]:
+    """Export Runs
+
+     Export the runs `GET /v1/runs` would list with these filters, in id order.
+
+    One consistent snapshot, streamed as it is read (any number of runs), of the runs the
+    caller may read. Interrupted? Ask again with `after` = the id of the last run received.
+
+    Args:
+        experiment_id (None | Unset | UUID):
+        status (list[Status] | Unset):
+        tag (list[str] | Unset): Runs carrying all of these tags.
+        name_prefix (None | str | Unset):
+        created_after (datetime.datetime | None | Unset):
+        created_before (datetime.datetime | None | Unset):
+        started_after (datetime.datetime | None | Unset):
+        started_before (datetime.datetime | None | Unset):
+        finished_after (datetime.datetime | None | Unset):
+        finished_before (datetime.datetime | None | Unset):
+        format_ (ExportFormat | Unset):
+        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
+            every field of the entity as the API shows it). An unknown field is refused (422).
+        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
+            in id order, so the id of the last record received continues an interrupted export.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | str]
+    """
+
+    kwargs = _get_kwargs(
+        experiment_id=experiment_id,
+        status=status,
+        tag=tag,
+        name_prefix=name_prefix,
+        created_after=created_after,
+        created_before=created_before,
+        started_after=started_after,
+        started_before=started_before,
+        finished_after=finished_after,
+        finished_before=finished_before,
+        format_=format_,
+        fields=fields,
+        after=after,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    experiment_id: None | Unset | UUID = UNSET,
+    status: list[Status] | Unset = UNSET,
+    tag: list[str] | Unset = UNSET,
+    name_prefix: None | str | Unset = UNSET,
+    created_after: datetime.datetime | None | Unset = UNSET,
+    created_before: datetime.datetime | None | Unset = UNSET,
+    started_after: datetime.datetime | None | Unset = UNSET,
+    started_before: datetime.datetime | None | Unset = UNSET,
+    finished_after: datetime.datetime | None | Unset = UNSET,
+    finished_before: datetime.datetime | None | Unset = UNSET,
+    format_: ExportFormat | Unset = UNSET,
+    fields: None | str | Unset = UNSET,
+    after: None | Unset | UUID = UNSET,
+) -> Problem | str | None:
+    """Export Runs
+
+     Export the runs `GET /v1/runs` would list with these filters, in id order.
+
+    One consistent snapshot, streamed as it is read (any number of runs), of the runs the
+    caller may read. Interrupted? Ask again with `after` = the id of the last run received.
+
+    Args:
+        experiment_id (None | Unset | UUID):
+        status (list[Status] | Unset):
+        tag (list[str] | Unset): Runs carrying all of these tags.
+        name_prefix (None | str | Unset):
+        created_after (datetime.datetime | None | Unset):
+        created_before (datetime.datetime | None | Unset):
+        started_after (datetime.datetime | None | Unset):
+        started_before (datetime.datetime | None | Unset):
+        finished_after (datetime.datetime | None | Unset):
+        finished_before (datetime.datetime | None | Unset):
+        format_ (ExportFormat | Unset):
+        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
+            every field of the entity as the API shows it). An unknown field is refused (422).
+        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
+            in id order, so the id of the last record received continues an interrupted export.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | str
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            experiment_id=experiment_id,
+            status=status,
+            tag=tag,
+            name_prefix=name_prefix,
+            created_after=created_after,
+            created_before=created_before,
+            started_after=started_after,
+            started_before=started_before,
+            finished_after=finished_after,
+            finished_before=finished_before,
+            format_=format_,
+            fields=fields,
+            after=after,
+        )
+    ).parsed
