@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 from expsvc import __version__, cli
 from expsvc.cli import app
 from expsvc.migrate import head_revision
+from expsvc.release.catalogue import current_release, release_key
 
 runner = CliRunner()
 
@@ -82,10 +83,11 @@ def test_every_command_has_help_that_says_what_it_does(path: tuple[str, ...]) ->
     assert flat(summary) in flat(result.output)
 
 
-def test_version() -> None:
+def test_version_is_the_release_this_code_is_or_heads_for() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.output.strip() == __version__
+    assert release_key(__version__) == release_key(current_release().version)
 
 
 def schema_state(output: str) -> tuple[str, str, str]:
