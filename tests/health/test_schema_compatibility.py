@@ -1,4 +1,4 @@
-"""Readiness during a rollout (docs/adr/0015): the code in this tree against a database at its
+"""Readiness during a rollout (docs/adr/0016): the code in this tree against a database at its
 head, behind it, and migrated by the next release, as the runbook's migrate-first deploy leaves
 it. The next release is simulated by a migration of its own, applied through the service's
 migration environment with the record that release would write."""

@@ -1,4 +1,4 @@
-"""The releases file says what is true of this tree (docs/adr/0015)."""
+"""The releases file says what is true of this tree (docs/adr/0016)."""
 
 from __future__ import annotations
 

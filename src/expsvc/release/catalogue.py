@@ -59,5 +59,5 @@ def current_release(version: str = __version__) -> Release:
         if release_key(release.version) == wanted:
             return release
     raise RuntimeError(
-        f"src/expsvc/release/releases.toml has no entry for {version}; add one (docs/adr/0015)"
+        f"src/expsvc/release/releases.toml has no entry for {version}; add one (docs/adr/0016)"
     )

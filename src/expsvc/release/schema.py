@@ -1,5 +1,5 @@
 """Whether this code runs on the database's schema: the one answer readiness and
-``expsvc db current`` give (docs/adr/0015, docs/runbook.md#releases-and-schema-compatibility)."""
+``expsvc db current`` give (docs/adr/0016, docs/runbook.md#releases-and-schema-compatibility)."""
 
 from __future__ import annotations
 
