@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 from expsvc import __version__, cli
 from expsvc.cli import app
 from expsvc.migrate import head_revision
+from expsvc.release.catalogue import current_release, release_key
 
 runner = CliRunner()
 
@@ -82,24 +83,36 @@ def test_every_command_has_help_that_says_what_it_does(path: tuple[str, ...]) ->
     assert flat(summary) in flat(result.output)
 
 
-def test_version() -> None:
+def test_version_is_the_release_this_code_is_or_heads_for() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.output.strip() == __version__
+    assert release_key(__version__) == release_key(current_release().version)
 
 
-def schema_state(output: str) -> tuple[str, str]:
+def schema_state(output: str) -> tuple[str, str, str]:
+    """(current revision, position, the readiness schema check)."""
     current = re.search(r"^current:\s+(\S+)", output, re.MULTILINE)
-    state = re.search(r"^(at head|behind head)$", output, re.MULTILINE)
+    state = re.search(r"^(at head|behind head|ahead of head)$", output, re.MULTILINE)
+    check = re.search(r"^schema:\s+(\S+) \(", output, re.MULTILINE)
     assert current, output
     assert state, output
-    return current.group(1), state.group(1)
+    assert check, output
+    return current.group(1), state.group(1), check.group(1)
 
 
 async def _table_exists(url: str, table: str) -> bool:
     connection = await asyncpg.connect(url)
     try:
         return bool(await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
+    finally:
+        await connection.close()
+
+
+async def _execute(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
     finally:
         await connection.close()
 
@@ -111,20 +124,24 @@ def table_exists(url: str, table: str) -> bool:
 def test_db_current_downgrade_and_upgrade(database_url: str) -> None:
     result = invoke("db", "current", database_url=database_url)
     assert result.exit_code == 0, result.output
-    assert schema_state(result.output) == (head_revision(), "at head")
+    assert schema_state(result.output) == (head_revision(), "at head", "ok")
     assert f"head:    {head_revision()}" in result.output
 
     result = invoke("db", "downgrade", "base", database_url=database_url)
     assert result.exit_code == 0, result.output
     assert not table_exists(database_url, "experiments")
     result = invoke("db", "current", database_url=database_url)
-    assert schema_state(result.output) == ("(empty)", "behind head")
+    assert schema_state(result.output) == ("(empty)", "behind head", "missing")
 
     result = invoke("db", "upgrade", database_url=database_url)
     assert result.exit_code == 0, result.output
     assert table_exists(database_url, "experiments")
     result = invoke("db", "current", database_url=database_url)
-    assert schema_state(result.output) == (head_revision(), "at head")
+    assert schema_state(result.output) == (head_revision(), "at head", "ok")
+
+    asyncio.run(_execute(database_url, "UPDATE alembic_version SET version_num = '0999'"))
+    result = invoke("db", "current", database_url=database_url)
+    assert schema_state(result.output) == ("0999", "ahead of head", "ahead-incompatible")
 
 
 def test_db_downgrade_demands_an_explicit_revision(database_url: str) -> None:

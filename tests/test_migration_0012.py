@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.util import CommandError
@@ -17,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from expsvc.db import async_database_url
-from expsvc.migrate import downgrade, upgrade
+from expsvc.migrate import alembic_config, downgrade, upgrade
 from expsvc.models import Base
 
 COLUMN = "experiment_ids"
@@ -160,3 +161,17 @@ def test_a_rerun_after_an_interrupted_index_build_completes(database_url: str) -
     upgrade(database_url)  # the column exists already; the invalid index is rebuilt
     assert _differences(database_url) == []
     assert _index_valid(database_url) is True
+
+
+def test_the_offline_sql_builds_the_index_if_missing_and_drops_the_column(capsys: Any) -> None:
+    """``--sql`` has no database to ask whether the index is valid or which webhooks filter:
+    the script says what it will do instead of failing."""
+    config = alembic_config("postgresql://nowhere/db")
+    command.upgrade(config, "0011:0012", sql=True)
+    upgrade_sql = capsys.readouterr().out
+    assert "ADD COLUMN IF NOT EXISTS experiment_ids" in upgrade_sql
+    assert "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_outbox_events_type_seq" in upgrade_sql
+    command.downgrade(config, "0012:0011", sql=True)
+    downgrade_sql = capsys.readouterr().out
+    assert "DROP COLUMN IF EXISTS experiment_ids" in downgrade_sql
+    assert "DROP INDEX CONCURRENTLY IF EXISTS ix_outbox_events_type_seq" in downgrade_sql

@@ -1,8 +1,6 @@
 """Experiment Service: the single source of truth for Experiments, Runs and CaptureSessions."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("expsvc")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+# The package version, read by the build (pyproject.toml) and at run time: X.Y.Z once a release
+# is cut, X.Y.Z.devN while the code heads for X.Y.Z (src/expsvc/release/releases.toml,
+# docs/adr/0016).
+__version__ = "0.2.0.dev0"

@@ -33,11 +33,11 @@ from expsvc.export.endpoints import router as export_router
 from expsvc.grant.endpoints import router as grant_router
 from expsvc.health.endpoints import router as health_router
 from expsvc.liveness.endpoints import router as liveness_router
-from expsvc.migrate import head_revision
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
 from expsvc.observability.middleware import RequestMiddleware
 from expsvc.openapi import install_openapi
+from expsvc.release.schema import SchemaExpectation
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.secret.keys import load_secret_box
@@ -115,7 +115,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.secret_box = load_secret_box(settings)
     app.state.database = Database(create_engine(settings, url))
     app.state.authenticator = Authenticator(settings, app.state.database)
-    app.state.schema_head = head_revision()
+    app.state.schema = SchemaExpectation.of_this_code()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
     app.state.feed_notifier = FeedNotifier(app.state.database)
     # The in-process worker: every registered job (the relay only with EXPSVC_RELAY_ENABLED).

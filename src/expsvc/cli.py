@@ -256,27 +256,35 @@ def db_downgrade(
 
 @db_app.command("current")
 def db_current() -> None:
-    """Print the database's schema revision and the head this release expects."""
+    """Print the database's schema revision, the head this release expects, and whether this
+    release runs on it (the schema check of /health/ready)."""
     import asyncio
 
     from expsvc.db import create_engine
-    from expsvc.migrate import current_revision, head_revision
+    from expsvc.release.schema import SchemaExpectation, SchemaReport, SchemaState
 
     settings = Settings()
     url = _database_url(settings)
+    expected = SchemaExpectation.of_this_code()
 
-    async def read() -> str | None:
+    async def read() -> SchemaReport:
         engine = create_engine(settings, url)
         try:
             async with engine.connect() as connection:
-                return await current_revision(connection)
+                return await expected.read(connection)
         finally:
             await engine.dispose()
 
-    current = asyncio.run(read())
-    head = head_revision()
-    state = "at head" if current == head else "behind head"
-    typer.echo(f"current: {current or '(empty)'}\nhead:    {head}\n{state}")
+    report = asyncio.run(read())
+    position = {
+        SchemaState.ok: "at head",
+        SchemaState.ahead_compatible: "ahead of head",
+        SchemaState.ahead_incompatible: "ahead of head",
+    }.get(report.state, "behind head")
+    typer.echo(
+        f"current: {report.revision or '(empty)'}\nhead:    {expected.head}\n{position}\n"
+        f"schema:  {report.state.value} ({expected.explain(report)})"
+    )
 
 
 @idempotency_app.command("purge")

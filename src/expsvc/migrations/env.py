@@ -8,9 +8,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from expsvc import __version__
 from expsvc.db import async_database_url
 from expsvc.migrate import MIGRATION_LOCK_ID
 from expsvc.models import Base
+from expsvc.release.catalogue import current_release
+from expsvc.release.repository import RecordedRelease, record, record_statement
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,6 +26,15 @@ def _url() -> str:
     return str(url)
 
 
+def _this_release() -> RecordedRelease:
+    """What an upgrade to the head records in schema_releases: this code's version and the oldest
+    release whose code runs on its head (releases.toml). A test may give another."""
+    given = config.attributes.get("schema_release")
+    if isinstance(given, RecordedRelease):
+        return given
+    return RecordedRelease(__version__, current_release().oldest_compatible_release)
+
+
 def run_offline() -> None:
     context.configure(
         url=async_database_url(_url()),
@@ -32,6 +44,10 @@ def run_offline() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        head = context.get_head_revision()
+        if isinstance(head, str) and context.get_revision_argument() in (head, "head", "heads"):
+            this = _this_release()
+            context.execute(record_statement(head, this.release, this.oldest_compatible_release))
 
 
 def _run_sync(connection: Connection) -> None:
@@ -45,9 +61,21 @@ def _run_sync(connection: Connection) -> None:
     connection.commit()
     try:
         context.run_migrations()
+        _record_head(connection)
     finally:
         connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
         connection.commit()
+
+
+def _record_head(connection: Connection) -> None:
+    """After an upgrade that reached the head (every upgrade, the usual case), record it with its
+    release, so that older code can tell whether it still runs on it (docs/adr/0016)."""
+    head = context.get_head_revision()
+    if not isinstance(head, str) or context.get_context().get_current_revision() != head:
+        return  # a downgrade, or an upgrade to an older revision: no release stands behind it
+    this = _this_release()
+    record(connection, head, this.release, this.oldest_compatible_release)
+    connection.commit()
 
 
 async def run_online() -> None:

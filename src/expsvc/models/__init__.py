@@ -21,6 +21,7 @@ from expsvc.models.integration import (
 )
 from expsvc.models.outbox import EventSinkCursor, OutboxEvent, event_sink_cursors, outbox_events
 from expsvc.models.run import Run, runs
+from expsvc.models.schema_release import SchemaRelease, schema_releases
 from expsvc.models.status_history import StatusHistory, status_history
 from expsvc.models.webhook import (
     WebhookDelivery,
@@ -46,6 +47,7 @@ __all__ = [
     "ReconciliationReport",
     "Run",
     "RunArtifact",
+    "SchemaRelease",
     "StatusHistory",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
@@ -63,6 +65,7 @@ __all__ = [
     "outbox_events",
     "run_artifacts",
     "runs",
+    "schema_releases",
     "status_history",
     "webhook_deliveries",
     "webhook_delivery_attempts",

@@ -24,10 +24,15 @@ class NotReady:
         type_ (str):
         title (str):
         status (int):
-        version (str):
-        schema_revision (None | str):
-        expected_schema_revision (str):
-        checks (NotReadyChecks):
+        version (str): This process's release: X.Y.Z, or X.Y.Z.devN before it.
+        schema_revision (None | str): The database's schema revision.
+        expected_schema_revision (str): This release's schema head.
+        oldest_schema_revision (str): The oldest schema revision this release runs on.
+        schema_release (None | str): When the database is ahead of this release: the release that migrated it.
+        schema_oldest_compatible_release (None | str): When the database is ahead of this release: the oldest release it
+            supports.
+        checks (NotReadyChecks): database: ok or unreachable: <error>. schema: ok, behind-compatible or ahead-compatible
+            (ready); behind, ahead-incompatible, missing or unknown (not ready).
         detail (None | str | Unset):
         instance (None | str | Unset):
         errors (list[ValidationItem] | None | Unset):
@@ -39,6 +44,9 @@ class NotReady:
     version: str
     schema_revision: None | str
     expected_schema_revision: str
+    oldest_schema_revision: str
+    schema_release: None | str
+    schema_oldest_compatible_release: None | str
     checks: NotReadyChecks
     detail: None | str | Unset = UNSET
     instance: None | str | Unset = UNSET
@@ -58,6 +66,14 @@ class NotReady:
         schema_revision = self.schema_revision
 
         expected_schema_revision = self.expected_schema_revision
+
+        oldest_schema_revision = self.oldest_schema_revision
+
+        schema_release: None | str
+        schema_release = self.schema_release
+
+        schema_oldest_compatible_release: None | str
+        schema_oldest_compatible_release = self.schema_oldest_compatible_release
 
         checks = self.checks.to_dict()
 
@@ -95,6 +111,9 @@ class NotReady:
                 "version": version,
                 "schema_revision": schema_revision,
                 "expected_schema_revision": expected_schema_revision,
+                "oldest_schema_revision": oldest_schema_revision,
+                "schema_release": schema_release,
+                "schema_oldest_compatible_release": schema_oldest_compatible_release,
                 "checks": checks,
             }
         )
@@ -129,6 +148,24 @@ class NotReady:
         schema_revision = _parse_schema_revision(d.pop("schema_revision"))
 
         expected_schema_revision = d.pop("expected_schema_revision")
+
+        oldest_schema_revision = d.pop("oldest_schema_revision")
+
+        def _parse_schema_release(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        schema_release = _parse_schema_release(d.pop("schema_release"))
+
+        def _parse_schema_oldest_compatible_release(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        schema_oldest_compatible_release = _parse_schema_oldest_compatible_release(
+            d.pop("schema_oldest_compatible_release")
+        )
 
         checks = NotReadyChecks.from_dict(d.pop("checks"))
 
@@ -179,6 +216,9 @@ class NotReady:
             version=version,
             schema_revision=schema_revision,
             expected_schema_revision=expected_schema_revision,
+            oldest_schema_revision=oldest_schema_revision,
+            schema_release=schema_release,
+            schema_oldest_compatible_release=schema_oldest_compatible_release,
             checks=checks,
             detail=detail,
             instance=instance,

@@ -11,6 +11,11 @@ T = TypeVar("T", bound="NotReadyChecks")
 
 @_attrs_define
 class NotReadyChecks:
+    """database: ok or unreachable: <error>. schema: ok, behind-compatible or ahead-compatible (ready); behind, ahead-
+    incompatible, missing or unknown (not ready).
+
+    """
+
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,16 +18,24 @@ class Readiness:
     """
     Attributes:
         status (str):
-        version (str):
-        schema_revision (None | str):
-        expected_schema_revision (str):
-        checks (ReadinessChecks):
+        version (str): This process's release: X.Y.Z, or X.Y.Z.devN before it.
+        schema_revision (None | str): The database's schema revision.
+        expected_schema_revision (str): This release's schema head.
+        oldest_schema_revision (str): The oldest schema revision this release runs on.
+        schema_release (None | str): When the database is ahead of this release: the release that migrated it.
+        schema_oldest_compatible_release (None | str): When the database is ahead of this release: the oldest release it
+            supports.
+        checks (ReadinessChecks): database: ok or unreachable: <error>. schema: ok, behind-compatible or ahead-
+            compatible (ready); behind, ahead-incompatible, missing or unknown (not ready).
     """
 
     status: str
     version: str
     schema_revision: None | str
     expected_schema_revision: str
+    oldest_schema_revision: str
+    schema_release: None | str
+    schema_oldest_compatible_release: None | str
     checks: ReadinessChecks
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -41,6 +49,14 @@ class Readiness:
 
         expected_schema_revision = self.expected_schema_revision
 
+        oldest_schema_revision = self.oldest_schema_revision
+
+        schema_release: None | str
+        schema_release = self.schema_release
+
+        schema_oldest_compatible_release: None | str
+        schema_oldest_compatible_release = self.schema_oldest_compatible_release
+
         checks = self.checks.to_dict()
 
         field_dict: dict[str, Any] = {}
@@ -51,6 +67,9 @@ class Readiness:
                 "version": version,
                 "schema_revision": schema_revision,
                 "expected_schema_revision": expected_schema_revision,
+                "oldest_schema_revision": oldest_schema_revision,
+                "schema_release": schema_release,
+                "schema_oldest_compatible_release": schema_oldest_compatible_release,
                 "checks": checks,
             }
         )
@@ -75,6 +94,24 @@ class Readiness:
 
         expected_schema_revision = d.pop("expected_schema_revision")
 
+        oldest_schema_revision = d.pop("oldest_schema_revision")
+
+        def _parse_schema_release(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        schema_release = _parse_schema_release(d.pop("schema_release"))
+
+        def _parse_schema_oldest_compatible_release(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        schema_oldest_compatible_release = _parse_schema_oldest_compatible_release(
+            d.pop("schema_oldest_compatible_release")
+        )
+
         checks = ReadinessChecks.from_dict(d.pop("checks"))
 
         readiness = cls(
@@ -82,6 +119,9 @@ class Readiness:
             version=version,
             schema_revision=schema_revision,
             expected_schema_revision=expected_schema_revision,
+            oldest_schema_revision=oldest_schema_revision,
+            schema_release=schema_release,
+            schema_oldest_compatible_release=schema_oldest_compatible_release,
             checks=checks,
         )
 

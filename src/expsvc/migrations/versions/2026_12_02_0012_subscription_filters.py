@@ -19,12 +19,16 @@ re-run.
 
 The downgrade refuses while a webhook holds an experiment filter: the previous release would
 deliver it every experiment's events.
+
+Offline (``--sql``) there is no database to ask: the script builds the index ``IF NOT EXISTS``
+(after an interrupted build, drop the INVALID index by hand before re-running it), and its
+downgrade drops the column without counting the filters (check them before running it).
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 from alembic.util import CommandError
 
 revision: str = "0012"
@@ -42,6 +46,10 @@ def upgrade() -> None:
         "ALTER TABLE webhook_endpoints "
         "ADD COLUMN IF NOT EXISTS experiment_ids uuid[] DEFAULT '{}' NOT NULL"
     )
+    if context.is_offline_mode():
+        with op.get_context().autocommit_block():
+            _create_index(if_not_exists=True)
+        return
     with op.get_context().autocommit_block():
         valid = op.get_bind().scalar(
             sa.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
@@ -50,21 +58,37 @@ def upgrade() -> None:
         if valid is False:  # left INVALID by an interrupted concurrent build
             op.drop_index(_INDEX, table_name="outbox_events", postgresql_concurrently=True)
         if not valid:
-            op.create_index(
-                _INDEX,
-                "outbox_events",
-                ["type", "seq"],
-                postgresql_where=sa.text("seq IS NOT NULL"),
-                postgresql_concurrently=True,
-            )
+            _create_index(if_not_exists=False)
+
+
+def _create_index(*, if_not_exists: bool) -> None:
+    op.create_index(
+        _INDEX,
+        "outbox_events",
+        ["type", "seq"],
+        postgresql_where=sa.text("seq IS NOT NULL"),
+        postgresql_concurrently=True,
+        if_not_exists=if_not_exists,
+    )
 
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     # Locked before counting, so no filter the count missed can be written before the DROP.
     op.execute("LOCK TABLE webhook_endpoints IN ACCESS EXCLUSIVE MODE")
+    if context.is_offline_mode():
+        op.execute("ALTER TABLE webhook_endpoints DROP COLUMN IF EXISTS experiment_ids")
+    else:
+        _drop_column_unless_filtered()
+    with op.get_context().autocommit_block():
+        op.drop_index(
+            _INDEX, table_name="outbox_events", postgresql_concurrently=True, if_exists=True
+        )
+
+
+def _drop_column_unless_filtered() -> None:
     bind = op.get_bind()
-    # A re-run after a failed index drop (below, outside this transaction) finds no column.
+    # A re-run after a failed index drop (outside the transaction) finds no column.
     if "experiment_ids" in {c["name"] for c in sa.inspect(bind).get_columns("webhook_endpoints")}:
         filtered = bind.scalar(
             sa.text("SELECT count(*) FROM webhook_endpoints WHERE experiment_ids <> '{}'")
@@ -77,7 +101,3 @@ def downgrade() -> None:
                 "first, or stay at 0012"
             )
         op.execute("ALTER TABLE webhook_endpoints DROP COLUMN experiment_ids")
-    with op.get_context().autocommit_block():
-        op.drop_index(
-            _INDEX, table_name="outbox_events", postgresql_concurrently=True, if_exists=True
-        )

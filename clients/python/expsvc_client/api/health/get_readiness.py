@@ -62,7 +62,7 @@ def sync_detailed(
 ) -> Response[NotReady | Problem | Readiness]:
     """Ready
 
-     Database reachable and its schema at the revision this release expects.
+     Database reachable and its schema one this release runs on (docs/runbook.md).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -87,7 +87,7 @@ def sync(
 ) -> NotReady | Problem | Readiness | None:
     """Ready
 
-     Database reachable and its schema at the revision this release expects.
+     Database reachable and its schema one this release runs on (docs/runbook.md).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -108,7 +108,7 @@ async def asyncio_detailed(
 ) -> Response[NotReady | Problem | Readiness]:
     """Ready
 
-     Database reachable and its schema at the revision this release expects.
+     Database reachable and its schema one this release runs on (docs/runbook.md).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -131,7 +131,7 @@ async def asyncio(
 ) -> NotReady | Problem | Readiness | None:
     """Ready
 
-     Database reachable and its schema at the revision this release expects.
+     Database reachable and its schema one this release runs on (docs/runbook.md).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
