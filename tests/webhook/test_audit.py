@@ -17,8 +17,8 @@ from tests.conftest import header_identity, make_settings
 from tests.helpers import create_experiment
 from tests.problems import assert_problem
 from tests.webhook.conftest import WEBHOOK_SETTINGS
-from tests.webhook.receiver import Receiver
-from tests.webhook.support import create_webhook, delivery_when
+from tests.webhook.receiver import Receiver, Reply
+from tests.webhook.support import create_webhook, delivery_when, webhook_when
 
 Client = Callable[[str], httpx.AsyncClient]
 PEER = ("10.1.2.3", 4567)
@@ -26,13 +26,13 @@ HOOK = "http://127.0.0.1:9/hook"
 
 
 @pytest.fixture
-async def as_user(database_url: str) -> AsyncIterator[Client]:
+async def as_user(database_url: str, webhook_overrides: dict[str, Any]) -> AsyncIterator[Client]:
     """Clients of one app in header mode, by principal; ``root`` is an admin."""
     settings = make_settings(
         database_url,
         webhook_max_per_owner=2,
         admin_principals="root",
-        **WEBHOOK_SETTINGS,
+        **{**WEBHOOK_SETTINGS, **webhook_overrides},
         **header_identity("X-User", "10.1.2.0/24"),
     )
     app = create_app(settings)
@@ -261,3 +261,57 @@ async def test_only_admins_read_webhook_audit_rows(as_user: Client) -> None:
     (row,) = await audit(root, entity_type="webhook")
     assert (row["entity_id"], row["action"]) == (hook["id"], "create")
     assert json.dumps(row).count("whsec_") == 0
+
+
+async def _disabled_by_the_worker(
+    as_user: Client, database_url: str, webhook: dict[str, Any]
+) -> dict[str, Any]:
+    """The one ``disable`` row the worker wrote, as an admin reads it; the owner reads none."""
+    alice, root = as_user("alice"), as_user("root")
+    disabled = await webhook_when(alice, webhook["id"], lambda w: not w["active"])
+    rows = await audit(root, entity_type="webhook", entity_id=webhook["id"])
+    assert [r["action"] for r in rows] == ["disable", "create"]
+    row = rows[0]
+    assert (row["actor"], row["source"]) == ("system:webhook-delivery", "worker")
+    assert (row["entity_type"], row["entity_id"]) == ("webhook", webhook["id"])
+    assert row["changes"] == {
+        "active": {"before": True, "after": False},
+        "disabled_reason": {"before": None, "after": disabled["disabled_reason"]},
+    }
+    assert (row["request_id"], row["idempotency_key"], row["client_address"]) == (None,) * 3
+    assert await audit(alice, entity_type="webhook") == []
+    for raw in await stored_rows(database_url):
+        assert "whsec_" not in raw
+        assert webhook["secret"].removeprefix("whsec_") not in raw
+        assert not any(value in raw for value in await stored_secrets(database_url))
+    return row
+
+
+async def test_the_worker_disabling_a_webhook_on_410_is_one_audit_row(
+    as_user: Client, database_url: str, receiver: Receiver
+) -> None:
+    receiver.script(Reply(410))
+    alice = as_user("alice")
+    webhook = await create_webhook(alice, receiver.url)
+    await create_experiment(alice)
+    await delivery_when(alice, webhook["id"], lambda d: d["status"] == "abandoned")
+
+    row = await _disabled_by_the_worker(as_user, database_url, webhook)
+    assert row["changes"]["disabled_reason"]["after"] == "the receiver answered 410 Gone"
+
+
+@pytest.mark.parametrize(
+    "webhook_overrides",
+    [{"webhook_disable_after_hours": 0.5 / 3600, "webhook_retry_schedule": (0.1,) * 100}],
+)
+async def test_the_worker_disabling_a_failing_webhook_is_one_audit_row(
+    as_user: Client, database_url: str, receiver: Receiver
+) -> None:
+    receiver.default = Reply(503)
+    alice = as_user("alice")
+    webhook = await create_webhook(alice, receiver.url)
+    await create_experiment(alice)
+    await delivery_when(alice, webhook["id"], lambda d: d["status"] == "abandoned")
+
+    row = await _disabled_by_the_worker(as_user, database_url, webhook)
+    assert row["changes"]["disabled_reason"]["after"].startswith("every attempt failed for over")

@@ -6,8 +6,9 @@ The principal is resolved once per request by the app's
 before the endpoint's dependencies, and the endpoint share one resolution.
 
 Names under ``system:`` and the other actor names the service writes itself (:data:`REAPER`,
-:data:`CAPTURE_RECONCILER`, the integration senders, the local user) are reserved: no caller
-may act under them, so an audit row with one of them was written by the service.
+:data:`WEBHOOK_DELIVERY`, :data:`CAPTURE_RECONCILER`, the integration senders, the local user)
+are reserved: no caller may act under them, so an audit row with one of them was written by the
+service.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ LOCAL_PRINCIPAL = Principal(ANONYMOUS, is_admin=True)
 # The service's own actors, written by its background jobs and integrations; they act on
 # every experiment (grants are for callers).
 REAPER = Principal("system:reaper", is_admin=True)
+# The webhook delivery worker: disables a webhook whose receiver answers 410 or fails too long.
+WEBHOOK_DELIVERY = Principal("system:webhook-delivery", is_admin=True)
 CAPTURE_RECONCILER = Principal("expsvc-worker", is_admin=True)
 # ``expsvc token ...``: an operator with database access, acting outside every check.
 CLI_OPERATOR = Principal("system:cli", is_admin=True)

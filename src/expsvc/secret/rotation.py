@@ -4,6 +4,10 @@ Two passes: webhook signing secrets (``webhook_endpoints``; a secret still in cl
 and the sealed Idempotency-Key answers that show one. One batch per transaction, rows locked
 while rewritten; a value already sealed with the first key is left alone, so a second pass
 writes nothing (idempotent) and a pass cut short can simply be run again.
+
+Each webhook whose secrets are rewritten gets one audit row (action ``reencrypt_secret``, actor
+``system:cli``, empty changes: Fernet keys have no id to show, and nothing else about a secret
+may be written), in the batch's transaction; the rows of one run share a ``batch_id``.
 """
 
 from __future__ import annotations
@@ -14,8 +18,13 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from expsvc.audit.schemas import AuditedEntity
+from expsvc.audit.service import AuditService, Changes
+from expsvc.auth.principal import CLI_OPERATOR
+from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.idempotency.repository import IdempotencyRepository
+from expsvc.ids import new_id
 from expsvc.secret.box import SEALED_PREFIX, SecretBox, SecretUndecryptable
 from expsvc.webhook.repository import WebhookRepository
 
@@ -65,6 +74,8 @@ async def rotate_webhook_secrets(
     """Webhook signing secrets (current and previous): clear ones encrypted, ones under an old
     key re-encrypted. A row with a value no key opens keeps that value as it is."""
     counts = RotationCounts()
+    # An operator's direct action, as ``expsvc token``: one batch id ties the run's rows.
+    context = ActionContext(principal=CLI_OPERATOR, request_id=None).in_batch(new_id())
     after: uuid.UUID | None = None
     while True:
         async with database.sessionmaker() as session, session.begin():
@@ -74,6 +85,10 @@ async def rotate_webhook_secrets(
                 values for row in rows if (values := _resealed_row(box, row, counts)) is not None
             ]
             await repository.replace_secrets(changed)
+            audited: list[tuple[uuid.UUID, Changes]] = [(values["id"], {}) for values in changed]
+            await AuditService(session).record(
+                "reencrypt_secret", AuditedEntity.webhook, audited, context
+            )
         if len(rows) < batch_size:
             return counts
         after = rows[-1].id

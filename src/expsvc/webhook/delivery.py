@@ -31,8 +31,14 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.audit.schemas import AuditedEntity
+from expsvc.audit.service import AuditService
+from expsvc.auth.principal import WEBHOOK_DELIVERY
+from expsvc.context import ActionContext
 from expsvc.db import Database
+from expsvc.lifecycle import Source
 from expsvc.secret.box import SecretBox, SecretUndecryptable
 from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import Decision, DeliveryPolicy, Outcome
@@ -57,6 +63,8 @@ UNDECRYPTABLE = (
 
 
 _OWNER_MAY_NOT_READ = "the webhook's owner may no longer read this event's experiment"
+# The worker's own decisions (disabling a webhook) are audit rows under its own name.
+_WORKER_CONTEXT = ActionContext(principal=WEBHOOK_DELIVERY, request_id=None, source=Source.worker)
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ class WebhookDeliverer:
                 now=now,
             )
             if decision.disable is not None:
-                await endpoints.disable(endpoint.id, decision.disable)
+                await _disable(session, endpoint, decision.disable)
                 await deliveries.abandon_in_flight(
                     endpoint.id, f"the webhook was disabled: {decision.disable}"
                 )
@@ -259,6 +267,21 @@ class WebhookDeliverer:
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
         self._wake.clear()
+
+
+async def _disable(session: AsyncSession, endpoint: Row[Any], reason: str) -> None:
+    """Deactivate the (locked) endpoint and write its audit row in the same transaction; no row
+    when it was inactive already. The row shows the fields that change, never a secret."""
+    disabled = await WebhookRepository(session).disable(endpoint.id, reason)
+    if disabled is None:
+        return
+    changes = {
+        "active": {"before": endpoint.active, "after": disabled.active},
+        "disabled_reason": {"before": endpoint.disabled_reason, "after": disabled.disabled_reason},
+    }
+    await AuditService(session).record(
+        "disable", AuditedEntity.webhook, [(endpoint.id, changes)], _WORKER_CONTEXT
+    )
 
 
 def _attempt_row(delivery: Row[Any], outcome: Outcome) -> dict[str, Any]:

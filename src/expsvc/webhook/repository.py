@@ -202,18 +202,24 @@ class WebhookRepository(EntityRepository):
             .values(failing_since=since)
         )
 
-    async def disable(self, endpoint_id: uuid.UUID, reason: str) -> None:
-        await self.session.execute(
-            update(webhook_endpoints)
-            .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.active)
-            .values(
-                active=False,
-                disabled_reason=reason,
-                disabled_at=func.now(),
-                version=webhook_endpoints.c.version + 1,
-                updated_at=func.now(),
+    async def disable(self, endpoint_id: uuid.UUID, reason: str) -> Row[Any] | None:
+        """Deactivate the endpoint (the worker's decision); None when it was inactive already."""
+        t = webhook_endpoints
+        row: Row[Any] | None = (
+            await self.session.execute(
+                update(t)
+                .where(t.c.id == endpoint_id, t.c.active)
+                .values(
+                    active=False,
+                    disabled_reason=reason,
+                    disabled_at=func.now(),
+                    version=t.c.version + 1,
+                    updated_at=func.now(),
+                )
+                .returning(t.c.active, t.c.disabled_reason)
             )
-        )
+        ).one_or_none()
+        return row
 
 
 class DeliveryRepository(EntityRepository):
