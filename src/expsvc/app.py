@@ -29,6 +29,7 @@ from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
 from expsvc.experiment.endpoints import router as experiment_router
+from expsvc.export.capacity import ExportSlots
 from expsvc.export.endpoints import router as export_router
 from expsvc.grant.endpoints import router as grant_router
 from expsvc.health.endpoints import router as health_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     # First: without usable keys the service refuses to start (docs/adr/0011).
     app.state.secret_box = load_secret_box(settings)
     app.state.database = Database(create_engine(settings, url))
+    app.state.export_slots = ExportSlots(settings.export_max_concurrent)
     app.state.authenticator = Authenticator(settings, app.state.database)
     app.state.schema = SchemaExpectation.of_this_code()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))

@@ -23,12 +23,13 @@ import random
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Annotated, Any, ClassVar
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from expsvc.db import Database, failed_on_first_statement, sqlstate
 from expsvc.errors import ServiceUnavailable
@@ -42,6 +43,8 @@ _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 _READ_METHODS = frozenset({"GET", "HEAD"})
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+_log = structlog.get_logger("expsvc.routing")
 
 
 class CommitOutcomeUnknown(ServiceUnavailable):
@@ -132,51 +135,110 @@ class SnapshotRoute(TransactionalRoute):
     its connection back in the pool) once the answer is sent or abandoned — the client went
     away, the stream failed, the server is stopping. A dead pooled connection found by the
     endpoint's first statement is retried as on every route; a failure once the answer has
-    started can only cut it short.
+    started can only cut it short. Subclasses may refuse a request before it takes a connection
+    (:meth:`admit`) and abandon an answer its client stopped reading (:meth:`stall_seconds`).
     """
+
+    def admit(self, request: Request) -> Callable[[], None]:
+        """Called before the request takes a connection: raise to refuse it; the callable
+        returned is called once its connection is back in the pool."""
+        return _nothing
+
+    def stall_seconds(self, request: Request) -> float | None:
+        """Abandon the answer when sending one chunk takes longer than this (None: never)."""
+        return None
 
     async def run_once(
         self, database: Database, request: Request, handler: Handler, read_only: bool
     ) -> Response:
-        session = database.snapshot_sessionmaker()
+        leave = self.admit(request)
+        try:
+            session = database.snapshot_sessionmaker()
+        except BaseException:
+            leave()
+            raise
         request.state.db_session = session
         try:
             response = await handler(request)
         except BaseException:
-            await _release(session, None)
+            await _release(session, None, leave)
             raise
-        return _SessionHeldResponse(response, session)
+        return _SessionHeldResponse(response, session, leave, self.stall_seconds(request))
+
+
+class _SendStalled(Exception):
+    """The client took no chunk for the stall limit: the answer is abandoned."""
 
 
 class _SessionHeldResponse(Response):
-    """``response`` as it is; ``session`` closed once it has been sent, or abandoned."""
+    """``response`` as it is; ``session`` closed (then ``leave`` called) once it has been sent,
+    or abandoned: the client went away, or took no chunk for ``stall`` seconds."""
 
-    def __init__(self, response: Response, session: AsyncSession) -> None:
+    def __init__(
+        self,
+        response: Response,
+        session: AsyncSession,
+        leave: Callable[[], None],
+        stall: float | None,
+    ) -> None:
         # Not Response.__init__: nothing is rendered here, the wrapped response sends itself.
         self.response = response
         self.session = session
+        self.leave = leave
+        self.stall = stall
         self.status_code = response.status_code
         self.background = None
         self.raw_headers = response.raw_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self.response(scope, receive, send)
+            await self.response(scope, receive, self._bounded(send))
+        except _SendStalled:
+            # The stream just ends (no last chunk: the client can tell it was cut short).
+            _log.warning(
+                "streamed answer abandoned: the client stopped reading",
+                path=scope.get("path"),
+                stall_seconds=self.stall,
+            )
         finally:
             # Shielded: a cancelled request (a server shutting down) still gives back its
             # connection; the release goes on in its own task if this one is cancelled.
             body = getattr(self.response, "body_iterator", None)
-            await asyncio.shield(asyncio.ensure_future(_release(self.session, body)))
+            release = _release(self.session, body, self.leave)
+            await asyncio.shield(asyncio.ensure_future(release))
+
+    def _bounded(self, send: Send) -> Send:
+        stall = self.stall
+        if stall is None:
+            return send
+
+        async def bounded(message: Message) -> None:
+            # The server's send waits while the client's socket is full (backpressure): a
+            # client that stopped reading would hold the connection and snapshot for ever.
+            try:
+                async with asyncio.timeout(stall):
+                    await send(message)
+            except TimeoutError as error:
+                raise _SendStalled from error
+
+        return bounded
 
 
-async def _release(session: AsyncSession, body: object) -> None:
+def _nothing() -> None:
+    pass
+
+
+async def _release(session: AsyncSession, body: object, leave: Callable[[], None]) -> None:
     # Starlette leaves an abandoned body iterator suspended (closed whenever it is collected);
     # close it first, so nothing reads from the session after it is closed.
     try:
         if isinstance(body, AsyncGenerator):
             await body.aclose()
     finally:
-        await session.close()
+        try:
+            await session.close()
+        finally:
+            leave()
 
 
 class RepeatableRoute(TransactionalRoute):

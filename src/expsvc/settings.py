@@ -115,6 +115,22 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Retry-After sent with 503 answers."
     )
 
+    # --- exports (docs/adr/0016-exports.md) ---------------------------------------------------
+    # Each export holds a pooled connection for as long as its client reads. 4 of the default
+    # pool of 10 (plus 10 overflow) leaves most of the pool to the rest of the API however many
+    # clients export at once; keep it well under EXPSVC_DB_POOL_SIZE.
+    export_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="Exports served at once per process; one more is refused with 503.",
+    )
+    export_stall_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="An export whose client takes no data for this long is abandoned.",
+    )
+
     # --- identity (docs/security.md) ---------------------------------------------------------
     auth_mode: AuthMode = Field(
         default=AuthMode.none,

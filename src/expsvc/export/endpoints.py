@@ -13,11 +13,13 @@ from fastapi.responses import StreamingResponse
 
 from expsvc.context import CurrentContext
 from expsvc.errors import ValidationFailed, problem_responses
+from expsvc.export.capacity import ExportCapacityExhausted
+from expsvc.export.route import ExportRoute
 from expsvc.export.schemas import ExperimentExport, RunExport
 from expsvc.export.service import Export, ExportService
-from expsvc.routing import DbSession, SnapshotRoute
+from expsvc.routing import DbSession
 
-router = APIRouter(prefix="/v1", route_class=SnapshotRoute)
+router = APIRouter(prefix="/v1", route_class=ExportRoute)
 
 
 async def get_service(session: DbSession) -> ExportService:
@@ -28,6 +30,12 @@ Service = Annotated[ExportService, Depends(get_service)]
 
 
 def _responses(entity: str) -> dict[int | str, dict[str, Any]]:
+    refusals = problem_responses(ValidationFailed, ExportCapacityExhausted)
+    # This route's 503 besides the one every route may answer (the document's default).
+    refusals[503]["description"] = (
+        "Too many exports under way (export-capacity), database unavailable or request timed "
+        "out; retry after Retry-After seconds"
+    )
     text = {"schema": {"type": "string"}}
     array = {"schema": {"type": "array", "items": {"type": "object"}}}
     return {
@@ -40,7 +48,7 @@ def _responses(entity: str) -> dict[int | str, dict[str, Any]]:
             # (the body as it is), whatever the format asked for.
             "content": {"application/x-ndjson": text, "text/csv": text, "application/json": array},
         },
-        **problem_responses(ValidationFailed),
+        **refusals,
     }
 
 
