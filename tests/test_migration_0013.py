@@ -1,5 +1,5 @@
 """Migration 0013: the schema_releases table, and the migration environment's record of every
-head it upgrades to (docs/adr/0016)."""
+head it upgrades to (docs/adr/0017)."""
 
 from __future__ import annotations
 

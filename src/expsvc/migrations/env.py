@@ -69,7 +69,7 @@ def _run_sync(connection: Connection) -> None:
 
 def _record_head(connection: Connection) -> None:
     """After an upgrade that reached the head (every upgrade, the usual case), record it with its
-    release, so that older code can tell whether it still runs on it (docs/adr/0016)."""
+    release, so that older code can tell whether it still runs on it (docs/adr/0017)."""
     head = context.get_head_revision()
     if not isinstance(head, str) or context.get_context().get_current_revision() != head:
         return  # a downgrade, or an upgrade to an older revision: no release stands behind it

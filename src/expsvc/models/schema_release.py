@@ -12,7 +12,7 @@ from expsvc.models.base import Base
 
 class SchemaRelease(Base):
     """A schema head a release migrated the database to, and the oldest release whose code still
-    runs on it: how older code learns whether a newer schema supports it (docs/adr/0016)."""
+    runs on it: how older code learns whether a newer schema supports it (docs/adr/0017)."""
 
     __tablename__ = "schema_releases"
 

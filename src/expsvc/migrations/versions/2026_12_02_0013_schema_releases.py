@@ -8,7 +8,7 @@ Create Date: 2026-12-02
 Older code cannot know a revision written after it; after every upgrade to a head the migration
 environment (migrations/env.py) records that head here with the release that migrated it and the
 oldest release whose code runs on it (src/expsvc/release/releases.toml), and readiness reads it
-when the database is ahead of the code (docs/adr/0016).
+when the database is ahead of the code (docs/adr/0017).
 
 Expand-only, safe with the previous release live: a new table that nothing of the previous
 release reads or writes. The downgrade drops it (and the records with it).
