@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from expsvc.driver import READS_ON_DRIVER, STATEMENTS_OK
 from expsvc.listen import Listener
 from expsvc.repository import json_text
 from expsvc.settings import Settings
 
-# Keys in a pooled connection's ``info``, and on a wrapped error.
-_STATEMENTS_OK = "expsvc_statements_ok"
+# The key marking a wrapped error raised by its checkout's first statement.
 _FIRST_STATEMENT_ATTR = "expsvc_failed_on_first_statement"
 
 
@@ -71,11 +71,11 @@ def _track_first_statements(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine.pool, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        record.info[_STATEMENTS_OK] = 0
+        record.info[STATEMENTS_OK] = 0
 
     @event.listens_for(sync_engine, "after_cursor_execute")
     def _executed(conn: Any, *args: Any) -> None:
-        conn.info[_STATEMENTS_OK] = conn.info.get(_STATEMENTS_OK, 0) + 1
+        conn.info[STATEMENTS_OK] = conn.info.get(STATEMENTS_OK, 0) + 1
 
     @event.listens_for(sync_engine, "handle_error")
     def _failed(context: ExceptionContext) -> None:
@@ -83,7 +83,7 @@ def _track_first_statements(engine: AsyncEngine) -> None:
         connection, wrapped = context.connection, context.sqlalchemy_exception
         # No wrapped error: not a driver error (a cancellation, a timeout of our own).
         if context.is_disconnect and connection is not None and wrapped is not None:
-            first = not connection.info.get(_STATEMENTS_OK, 0)
+            first = not connection.info.get(STATEMENTS_OK, 0)
             setattr(wrapped, _FIRST_STATEMENT_ATTR, first)
 
 
@@ -113,7 +113,8 @@ def sqlstate(error: sa_exc.DBAPIError) -> str | None:
 class Database:
     """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
-    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
+    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads, and
+    their hot statements run on the driver (:mod:`expsvc.driver`).
     ``snapshot_sessionmaker`` sessions read in one ``REPEATABLE READ READ ONLY`` transaction: every
     statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
@@ -126,6 +127,7 @@ class Database:
             engine.execution_options(isolation_level="AUTOCOMMIT"),
             expire_on_commit=False,
             autoflush=False,
+            info={READS_ON_DRIVER: True},
         )
         self.snapshot_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True),

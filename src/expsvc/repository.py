@@ -40,6 +40,7 @@ from sqlalchemy.types import NullType
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
+from expsvc.driver import fetch_rows
 from expsvc.lifecycle import Status, timestamp_column
 from expsvc.pagination import Ordering
 
@@ -66,8 +67,9 @@ class EntityRepository:
         """The row if it exists and ``principal`` may read it (one statement: the grant check
         rides in it); None either way otherwise, which callers answer as 404."""
         parameters = {"id": entity_id, **access_parameters(principal)}
-        result = await self.session.execute(_readable_by_id(type(self)), parameters)
-        row: Row[Any] | None = result.one_or_none()
+        statement = _readable_by_id(type(self))
+        rows = await fetch_rows(self.session, statement, parameters, prebuilt=True)
+        row: Row[Any] | None = rows[0] if rows else None
         return row
 
     async def experiment_id_of(self, entity_id: uuid.UUID) -> uuid.UUID | None:
@@ -270,13 +272,18 @@ class EntityRepository:
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
         parameters: dict[str, Any] | None = None,
+        *,
+        prebuilt: bool = False,
     ) -> Sequence[Row[Any]]:
-        """Execute a :meth:`page_statement` with its filters' ``parameters``."""
+        """Execute a :meth:`page_statement` with its filters' ``parameters`` (``prebuilt``: see
+        :func:`expsvc.driver.fetch_rows`)."""
         values = dict(parameters or {})
         values[_PAGE_LIMIT] = limit
         if after is not None:
             values[_AFTER_VALUE], values[_AFTER_ID] = after
-        rows: Sequence[Row[Any]] = (await self.session.execute(statement, values)).all()
+        rows: Sequence[Row[Any]] = await fetch_rows(
+            self.session, statement, values, prebuilt=prebuilt
+        )
         return rows
 
     def export_statement(

@@ -125,7 +125,8 @@ class RunRepository(EntityRepository):
         after_null = None if after is None else after[0] is None
         statement = _search_statement(names, ordering, after_null)
         values.update(access_parameters(principal))
-        return await self.fetch_built_page(statement, after, limit, values)
+        # The statement is one of _search_statement's, built once per filter shape.
+        return await self.fetch_built_page(statement, after, limit, values, prebuilt=True)
 
     async def matching_ids(
         self, where: RunFilter, limit: int, principal: Principal

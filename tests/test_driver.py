@@ -1,0 +1,94 @@
+"""Reads on the driver (expsvc.driver): the same rows as SQLAlchemy's, and its errors."""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import Float, bindparam, func, select
+from sqlalchemy import exc as sa_exc
+
+from expsvc.auth.access import access_parameters
+from expsvc.auth.principal import LOCAL_PRINCIPAL
+from expsvc.db import Database, failed_on_first_statement
+from expsvc.driver import driver_statement, fetch_rows
+from expsvc.models import runs
+from expsvc.repository import _readable_by_id
+from expsvc.run.repository import RunRepository
+from tests.helpers import create_experiment, create_run
+
+SECRET_VALUE = -7.123456789
+_SQUARE_ROOT = select(func.sqrt(bindparam("value", type_=Float)).label("root"))
+
+
+async def test_a_read_session_returns_the_rows_sqlalchemy_returns(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    experiment = await create_experiment(client)
+    run_ids = [uuid.UUID((await create_run(client, experiment["id"]))["id"]) for _ in range(3)]
+    statement = select(runs).where(runs.c.id == bindparam("id"))
+    async with database.read_sessionmaker() as session:
+        for run_id in run_ids:
+            on_driver = await fetch_rows(session, statement, {"id": run_id}, prebuilt=True)
+            through_orm = (await session.execute(statement, {"id": run_id})).all()
+            assert [tuple(row) for row in on_driver] == [tuple(row) for row in through_orm]
+            assert on_driver[0]._fields == through_orm[0]._fields
+            assert on_driver[0].id == run_id
+            assert on_driver[0].version == through_orm[0].version
+        assert await fetch_rows(session, statement, {"id": uuid.uuid4()}, prebuilt=True) == []
+
+
+async def test_only_prebuilt_statements_of_read_sessions_take_the_driver(
+    database: Database,
+) -> None:
+    readable = _readable_by_id(RunRepository)
+    values = {"id": uuid.uuid4(), **access_parameters(LOCAL_PRINCIPAL)}
+    compiled = driver_statement(readable)
+    assert compiled is not None
+    assert "$1" in compiled.sql
+    assert driver_statement(readable) is compiled  # compiled once
+    # An expanding IN list is rendered per execution: not driver text.
+    assert driver_statement(select(runs).where(runs.c.id.in_([uuid.uuid4()]))) is None
+    async with database.sessionmaker() as session:  # a write transaction: SQLAlchemy's path
+        assert await fetch_rows(session, readable, values, prebuilt=True) == []
+        assert session.in_transaction()
+
+
+async def test_a_failing_read_raises_sqlalchemys_error_without_its_values(
+    database: Database,
+) -> None:
+    async with database.read_sessionmaker() as session:
+        with pytest.raises(sa_exc.DBAPIError) as raised:
+            await fetch_rows(session, _SQUARE_ROOT, {"value": SECRET_VALUE}, prebuilt=True)
+    rendered = "".join(traceback.format_exception(raised.value))
+    assert "square root of a negative number" in rendered
+    assert "SQL parameters hidden" in rendered
+    assert str(SECRET_VALUE) not in rendered
+    assert not raised.value.connection_invalidated
+
+
+async def test_a_dead_connection_found_by_a_read_is_invalidated_and_retryable(
+    database: Database, database_url: str
+) -> None:
+    async with database.read_sessionmaker() as session:
+        assert await fetch_rows(session, _SQUARE_ROOT, {"value": 4.0}, prebuilt=True)
+    connection = await asyncpg.connect(database_url)
+    try:
+        killed = await connection.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'expsvc'"
+        )
+    finally:
+        await connection.close()
+    assert killed == 1
+    async with database.read_sessionmaker() as session:
+        with pytest.raises(sa_exc.DBAPIError) as raised:
+            await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0}, prebuilt=True)
+    assert raised.value.connection_invalidated
+    assert failed_on_first_statement(raised.value)  # what lets the route run it again
+    async with database.read_sessionmaker() as session:  # the pool has a fresh connection
+        rows = await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0}, prebuilt=True)
+    assert [row.root for row in rows] == [3.0]
