@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from expsvc.app import create_app
-from expsvc.integration.edge import wall_clock
+from expsvc.integration.edge import SIGNATURE_CLOCK_STATE
 from expsvc.webhook.signing import new_secret
 from tests.capture.support import history, make_capture, make_run
 from tests.conftest import make_settings
@@ -129,10 +128,7 @@ async def test_the_tolerance_boundary_over_http(
     def pinned() -> float:
         return now
 
-    def pinned_clock() -> Callable[[], float]:
-        return pinned
-
-    integrated_app.dependency_overrides[wall_clock] = pinned_clock
+    setattr(integrated_app.state, SIGNATURE_CLOCK_STATE, pinned)
     body = _body(event("telemetry.heartbeat", capture_session_id="cs-boundary"))
     response = await ingest.post(
         TELEMETRY_PATH, content=body, headers=signed(body, timestamp=SIGNED_AT)

@@ -27,10 +27,16 @@ from expsvc.lifecycle import Source
 Clock = Callable[[], float]
 
 
-def wall_clock() -> Clock:
-    """The clock signature timestamps are checked against: Unix seconds, as a dependency so a
-    test can pin it (``app.dependency_overrides[wall_clock]``)."""
-    return time.time
+# ``app.state`` attribute: the clock signature timestamps are checked against, when not the
+# wall clock (a test pins it there).
+SIGNATURE_CLOCK_STATE = "signature_clock"
+
+
+async def wall_clock(request: Request) -> Clock:
+    """The clock signature timestamps are checked against: Unix seconds; the app's
+    ``state.signature_clock`` when set (tests pin the tolerance boundary with it)."""
+    clock: Clock = getattr(request.app.state, SIGNATURE_CLOCK_STATE, time.time)
+    return clock
 
 
 SignatureClock = Annotated[Clock, Depends(wall_clock)]
