@@ -1,4 +1,4 @@
-"""Reads on the driver (expsvc.driver): the same rows as SQLAlchemy's, and its errors."""
+"""Prebuilt statements on the driver (expsvc.driver): SQLAlchemy's rows, transactions and errors."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.helpers import create_experiment, create_run
 
 SECRET_VALUE = -7.123456789
 _SQUARE_ROOT = select(func.sqrt(bindparam("value", type_=Float)).label("root"))
+_TRANSACTION_ID = select(func.txid_current().label("xid"))
 
 
 async def test_a_read_session_returns_the_rows_sqlalchemy_returns(
@@ -32,29 +33,46 @@ async def test_a_read_session_returns_the_rows_sqlalchemy_returns(
     statement = select(runs).where(runs.c.id == bindparam("id"))
     async with database.read_sessionmaker() as session:
         for run_id in run_ids:
-            on_driver = await fetch_rows(session, statement, {"id": run_id}, prebuilt=True)
+            on_driver = await fetch_rows(session, statement, {"id": run_id})
             through_orm = (await session.execute(statement, {"id": run_id})).all()
             assert [tuple(row) for row in on_driver] == [tuple(row) for row in through_orm]
             assert on_driver[0]._fields == through_orm[0]._fields
             assert on_driver[0].id == run_id
             assert on_driver[0].version == through_orm[0].version
-        assert await fetch_rows(session, statement, {"id": uuid.uuid4()}, prebuilt=True) == []
+        assert await fetch_rows(session, statement, {"id": uuid.uuid4()}) == []
 
 
-async def test_only_prebuilt_statements_of_read_sessions_take_the_driver(
+async def test_statements_are_compiled_once_and_expanding_ones_stay_with_sqlalchemy(
     database: Database,
 ) -> None:
+    dialect = database.engine.dialect
     readable = _readable_by_id(RunRepository)
-    values = {"id": uuid.uuid4(), **access_parameters(LOCAL_PRINCIPAL)}
-    compiled = driver_statement(readable)
+    compiled = driver_statement(readable, dialect)
     assert compiled is not None
     assert "$1" in compiled.sql
-    assert driver_statement(readable) is compiled  # compiled once
-    # An expanding IN list is rendered per execution: not driver text.
-    assert driver_statement(select(runs).where(runs.c.id.in_([uuid.uuid4()]))) is None
-    async with database.sessionmaker() as session:  # a write transaction: SQLAlchemy's path
-        assert await fetch_rows(session, readable, values, prebuilt=True) == []
-        assert session.in_transaction()
+    assert driver_statement(readable, dialect) is compiled
+    # An expanding IN list is rendered per execution: not driver text, SQLAlchemy runs it.
+    expanding = select(runs.c.id).where(runs.c.id.in_(bindparam("ids", expanding=True)))
+    assert driver_statement(expanding, dialect) is None
+    async with database.read_sessionmaker() as session:
+        assert await fetch_rows(session, expanding, {"ids": [uuid.uuid4()]}) == []
+    values = {"id": uuid.uuid4(), **access_parameters(LOCAL_PRINCIPAL)}
+    async with database.read_sessionmaker() as session:
+        assert await fetch_rows(session, readable, values) == []
+
+
+async def test_a_statement_on_the_driver_runs_in_the_sessions_transaction(
+    database: Database,
+) -> None:
+    async with database.sessionmaker() as session:  # a write transaction
+        (on_driver,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        through_orm = (await session.execute(_TRANSACTION_ID)).scalar_one()
+        assert on_driver.xid == through_orm  # BEGIN was sent first, the adapter's way
+        await session.rollback()
+    async with database.read_sessionmaker() as session:  # autocommit: one per statement
+        (first,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        (second,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        assert first.xid != second.xid
 
 
 async def test_a_failing_read_raises_sqlalchemys_error_without_its_values(
@@ -62,7 +80,7 @@ async def test_a_failing_read_raises_sqlalchemys_error_without_its_values(
 ) -> None:
     async with database.read_sessionmaker() as session:
         with pytest.raises(sa_exc.DBAPIError) as raised:
-            await fetch_rows(session, _SQUARE_ROOT, {"value": SECRET_VALUE}, prebuilt=True)
+            await fetch_rows(session, _SQUARE_ROOT, {"value": SECRET_VALUE})
     rendered = "".join(traceback.format_exception(raised.value))
     assert "square root of a negative number" in rendered
     assert "SQL parameters hidden" in rendered
@@ -74,7 +92,7 @@ async def test_a_dead_connection_found_by_a_read_is_invalidated_and_retryable(
     database: Database, database_url: str
 ) -> None:
     async with database.read_sessionmaker() as session:
-        assert await fetch_rows(session, _SQUARE_ROOT, {"value": 4.0}, prebuilt=True)
+        assert await fetch_rows(session, _SQUARE_ROOT, {"value": 4.0})
     connection = await asyncpg.connect(database_url)
     try:
         killed = await connection.fetchval(
@@ -86,9 +104,9 @@ async def test_a_dead_connection_found_by_a_read_is_invalidated_and_retryable(
     assert killed == 1
     async with database.read_sessionmaker() as session:
         with pytest.raises(sa_exc.DBAPIError) as raised:
-            await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0}, prebuilt=True)
+            await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0})
     assert raised.value.connection_invalidated
     assert failed_on_first_statement(raised.value)  # what lets the route run it again
     async with database.read_sessionmaker() as session:  # the pool has a fresh connection
-        rows = await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0}, prebuilt=True)
+        rows = await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0})
     assert [row.root for row in rows] == [3.0]

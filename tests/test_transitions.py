@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import event
 
 from expsvc.auth.principal import Principal
 from expsvc.context import ActionContext
@@ -17,26 +14,16 @@ from expsvc.db import Database
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.transitions import Refusal, transition_many
 from tests.capture.support import make_capture, make_run
+from tests.statements import sent_statements
 
 _CONTEXT = ActionContext(principal=Principal("tester", is_admin=True), request_id=None)
 # Not an admin: the owner of what the test client (the local user, "anonymous") creates.
 _OWNER = ActionContext(principal=Principal("anonymous"), request_id=None)
 
 
-@contextlib.contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
+def statements(database: Database) -> contextlib.AbstractContextManager[list[str]]:
     """The SQL statements sent to the server meanwhile."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    return sent_statements(database.engine)
 
 
 async def test_one_transition_is_one_statement_and_one_change_log_statement(

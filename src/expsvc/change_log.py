@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc.driver import fetch_rows
 from expsvc.repository import json_text
 
 _HISTORY = (
@@ -147,7 +148,7 @@ class ChangeLogRepository:
             pending.audit += audit
             pending.events += events
             return
-        await self.session.execute(_WRITE, _parameters(history, audit, events))
+        await fetch_rows(self.session, _WRITE, _parameters(history, audit, events))
 
     def defer(self) -> None:
         """Hold this session's change-log rows until :meth:`take_pending` (the caller then

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from expsvc.driver import READS_ON_DRIVER, STATEMENTS_OK
+from expsvc.driver import STATEMENTS_OK
 from expsvc.listen import Listener
 from expsvc.repository import json_text
 from expsvc.settings import Settings
@@ -113,8 +113,7 @@ def sqlstate(error: sa_exc.DBAPIError) -> str | None:
 class Database:
     """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
-    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads, and
-    their hot statements run on the driver (:mod:`expsvc.driver`).
+    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
     ``snapshot_sessionmaker`` sessions read in one ``REPEATABLE READ READ ONLY`` transaction: every
     statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
@@ -127,7 +126,6 @@ class Database:
             engine.execution_options(isolation_level="AUTOCOMMIT"),
             expire_on_commit=False,
             autoflush=False,
-            info={READS_ON_DRIVER: True},
         )
         self.snapshot_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True),

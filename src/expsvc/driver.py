@@ -1,19 +1,22 @@
-"""Reads run straight on the driver: the hot read statements without SQLAlchemy's per-statement
-machinery.
+"""Prebuilt statements run straight on the driver, without SQLAlchemy's per-statement machinery.
 
-A read request (``GET``/``HEAD``, autocommit, see :mod:`expsvc.routing`) runs one statement.
-Through the ORM session, about a third of the process's CPU for a ``GET /v1/runs/{id}`` went to
-SQLAlchemy's execution path around it (execution context, cursor adapter, greenlet hops,
-result objects), not to asyncpg or PostgreSQL (docs/performance.md, "Where the time goes").
-Here the statement, built once by a repository as usual, is compiled once to asyncpg's ``$n``
-text and run with ``asyncpg.Connection.fetch`` on the session's own pooled connection; the rows
-come back as named tuples shaped like SQLAlchemy's (``row.version``, ``row._fields``).
+The hot paths run statements that their repositories build once (``GET /v1/runs/{id}``'s read,
+the runs list's pages, the idempotency claim, a transition, the change log). Through the ORM
+session, about a third of the process's CPU for a ``GET /v1/runs/{id}`` went to SQLAlchemy's
+execution path around the statement (execution context, cursor adapter, greenlet hops, result
+objects), not to asyncpg or PostgreSQL (docs/performance.md, "Where the time goes"). Here such a
+statement is compiled once, with the engine's dialect, to asyncpg's ``$n`` text and its bind
+processors, and run with ``asyncpg.Connection.fetch`` on the session's own connection, inside
+the session's transaction: SQLAlchemy's asyncpg adapter still owns BEGIN (started here, its
+way, when the statement is the transaction's first) and COMMIT. Rows come back as named tuples
+shaped like SQLAlchemy's (``row.version``, ``row._fields``).
 
-Only sessions marked :data:`READS_ON_DRIVER` (the read sessions: no transaction to keep in step
-with) take this path; a write transaction's statements all go through SQLAlchemy, which owns its
-BEGIN. What the driver raises goes through SQLAlchemy's own error handling, so a dead connection
-invalidates the pool and is retried exactly as before (:func:`expsvc.db.failed_on_first_statement`),
-and errors keep their SQLAlchemy types and ``hide_parameters``.
+What the driver raises goes through SQLAlchemy's own error handling, so errors keep their
+SQLAlchemy types, a dead connection invalidates the pool and is retried exactly as before
+(:func:`expsvc.db.failed_on_first_statement`), deadlocks keep their SQLSTATE, and the text
+hides the bound values. This leans on the asyncpg adapter's internals (``_execute_mutex``,
+``_transaction``, ``_start_transaction``, ``_handle_exception``), which is why SQLAlchemy is
+pinned below 2.2 and tests/test_driver.py checks each behaviour.
 """
 
 from __future__ import annotations
@@ -23,17 +26,16 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.util.concurrency import greenlet_spawn
 
-# ``AsyncSession.info`` key: this session's reads may run on the driver (read sessions only).
-READS_ON_DRIVER = "expsvc_reads_on_driver"
+# Called with a statement's SQL before it runs on the driver, as SQLAlchemy's
+# ``before_cursor_execute`` listeners are for its own (tests count a request's statements).
+STATEMENT_OBSERVERS: list[Callable[[str], None]] = []
 # ``Connection.info`` key the engine's statement counter uses (see expsvc.db).
 STATEMENTS_OK = "expsvc_statements_ok"
-
-_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]  # its paramstyle is asyncpg's $n
 
 
 class DriverStatement:
@@ -64,19 +66,20 @@ class DriverStatement:
         return [row_type(*record) for record in records]
 
 
-_COMPILED: weakref.WeakKeyDictionary[Select[Any], DriverStatement | None] = (
+_COMPILED: weakref.WeakKeyDictionary[Executable, DriverStatement | None] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def driver_statement(statement: Select[Any]) -> DriverStatement | None:
-    """``statement`` compiled for the driver, once; None when it cannot run there as text
-    (expanding ``IN`` lists and literal-rendered values are rendered per execution)."""
+def driver_statement(statement: Executable, dialect: Dialect) -> DriverStatement | None:
+    """``statement`` compiled for the driver, once (the engines of a process share one dialect
+    configuration); None when it cannot run there as text (expanding ``IN`` lists and
+    literal-rendered values are rendered per execution)."""
     try:
         return _COMPILED[statement]
     except KeyError:
         pass
-    compiled: Any = statement.compile(dialect=_DIALECT)
+    compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     if "POSTCOMPILE" in compiled.string or compiled.literal_execute_params:
         prepared = None
     else:
@@ -88,25 +91,25 @@ def driver_statement(statement: Select[Any]) -> DriverStatement | None:
 
 
 async def fetch_rows(
-    session: AsyncSession, statement: Select[Any], values: Mapping[str, Any], *, prebuilt: bool
+    session: AsyncSession, statement: Executable, values: Mapping[str, Any]
 ) -> Sequence[Any]:
-    """The rows of ``statement`` with ``values`` bound: on the driver when the session is a read
-    session and the statement runs there, through SQLAlchemy otherwise.
-
-    ``prebuilt``: the statement is built once and reused (cached by its builder), every value
-    it needs is in ``values``. Only such statements go to the driver: one built per request
-    would be compiled per request here, where SQLAlchemy's cache compiles its shape once.
-    """
-    use_driver = prebuilt and session.info.get(READS_ON_DRIVER)
-    prepared = driver_statement(statement) if use_driver else None
+    """The rows of ``statement`` (built once and reused by its repository: it is compiled once
+    here) with ``values`` bound, run on the driver in the session's transaction; through
+    SQLAlchemy when it cannot run there as text."""
+    connection: Any = (await session.connection()).sync_connection
+    prepared = driver_statement(statement, connection.dialect)
     if prepared is None:
         rows: Sequence[Any] = (await session.execute(statement, values)).all()
         return rows
-    connection: Any = (await session.connection()).sync_connection
     adapted: Any = connection.connection.dbapi_connection
     arguments = prepared.arguments(values)
+    for observe in STATEMENT_OBSERVERS:
+        observe(prepared.sql)
     try:
-        records = await adapted.driver_connection.fetch(prepared.sql, *arguments)
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()  # BEGIN (not in autocommit), as the adapter does
+            records = await adapted.driver_connection.fetch(prepared.sql, *arguments)
     except Exception as error:
         failed = (connection, adapted, prepared.sql, tuple(arguments), error)
         await greenlet_spawn(_raise_as_sqlalchemy, *failed)

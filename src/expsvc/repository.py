@@ -67,8 +67,7 @@ class EntityRepository:
         """The row if it exists and ``principal`` may read it (one statement: the grant check
         rides in it); None either way otherwise, which callers answer as 404."""
         parameters = {"id": entity_id, **access_parameters(principal)}
-        statement = _readable_by_id(type(self))
-        rows = await fetch_rows(self.session, statement, parameters, prebuilt=True)
+        rows = await fetch_rows(self.session, _readable_by_id(type(self)), parameters)
         row: Row[Any] | None = rows[0] if rows else None
         return row
 
@@ -97,9 +96,8 @@ class EntityRepository:
         """:meth:`lock` the row if ``principal`` holds ``needed`` on it (one statement); None
         when it does not or the row does not exist (``GrantService.refuse`` tells which)."""
         parameters = {"id": entity_id, **access_parameters(principal, needed)}
-        statement = _changeable_by_id(type(self), shared)
-        result = await self.session.execute(statement, parameters)
-        row: Row[Any] | None = result.one_or_none()
+        rows = await fetch_rows(self.session, _changeable_by_id(type(self), shared), parameters)
+        row: Row[Any] | None = rows[0] if rows else None
         return row
 
     async def update(
@@ -143,9 +141,10 @@ class EntityRepository:
             parameters["reason"] = change.reason
         if change.parent is not None:
             parameters["parent_statuses"] = [status.value for status in change.parent.statuses]
-        row = (await self.session.execute(statement, parameters)).one_or_none()
-        if row is None:
+        rows = await fetch_rows(self.session, statement, parameters)
+        if not rows:
             return TransitionOutcome(None, None, None, None, None)
+        row = rows[0]
         changed = _NAMED_ROWS[self.table.name](*row[_OUTCOME_COLUMNS:]) if row.id else None
         return TransitionOutcome(
             Status(row.previous_status),
@@ -275,15 +274,16 @@ class EntityRepository:
         *,
         prebuilt: bool = False,
     ) -> Sequence[Row[Any]]:
-        """Execute a :meth:`page_statement` with its filters' ``parameters`` (``prebuilt``: see
-        :func:`expsvc.driver.fetch_rows`)."""
+        """Execute a :meth:`page_statement` with its filters' ``parameters``; on the driver
+        when ``prebuilt`` (built once per shape and reused, see :mod:`expsvc.driver`)."""
         values = dict(parameters or {})
         values[_PAGE_LIMIT] = limit
         if after is not None:
             values[_AFTER_VALUE], values[_AFTER_ID] = after
-        rows: Sequence[Row[Any]] = await fetch_rows(
-            self.session, statement, values, prebuilt=prebuilt
-        )
+        if prebuilt:
+            rows: Sequence[Row[Any]] = await fetch_rows(self.session, statement, values)
+        else:
+            rows = (await self.session.execute(statement, values)).all()
         return rows
 
     def export_statement(

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from tests.helpers import create_experiment
+from tests.statements import sent_statements
 
 
-@contextlib.contextmanager
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    """The SQL statements the app sends meanwhile (BEGIN/COMMIT are not cursor statements)."""
-    engine = app.state.database.engine.sync_engine
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def statements(app: FastAPI) -> contextlib.AbstractContextManager[list[str]]:
+    """The SQL statements the app sends meanwhile (BEGIN/COMMIT are not among them)."""
+    return sent_statements(app.state.database.engine)
 
 
 def kinds(sent: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Row, Select, delete, select, text
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
+from expsvc.driver import fetch_rows
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.models import experiments
 from expsvc.pagination import Ordering
@@ -34,8 +35,8 @@ class ExperimentRepository(EntityRepository):
         """Start the run's experiment if it is a draft and ``principal`` may edit it; the
         started experiment, or None."""
         parameters = {"run_id": run_id, **access_parameters(principal, Role.editor)}
-        result = await self.session.execute(_START_DRAFT_OF_RUN, parameters)
-        row: Row[Any] | None = result.one_or_none()
+        rows = await fetch_rows(self.session, _START_DRAFT_OF_RUN, parameters)
+        row: Row[Any] | None = rows[0] if rows else None
         return row
 
     async def search(

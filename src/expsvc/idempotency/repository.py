@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.change_log import PendingChanges, followed_by
+from expsvc.driver import fetch_rows
 from expsvc.models import idempotency_keys as _table
 
 # A fixed 64-bit advisory lock id for the singleton purge job (derived, not hand-picked, so it
@@ -97,20 +98,19 @@ class IdempotencyRepository:
         ``ON CONFLICT`` sees a record committed after this statement's snapshot was taken, so a
         request that held the lock until just now is never run twice.
         """
-        row = (
-            await self.session.execute(
-                _CLAIM,
-                {
-                    "lock_name": _key_lock_name(principal, key),
-                    "principal": principal,
-                    "key": key,
-                    "method": method,
-                    "path": path,
-                    "fingerprint": fingerprint,
-                    "ttl_seconds": ttl.total_seconds(),
-                },
-            )
-        ).one()
+        (row,) = await fetch_rows(
+            self.session,
+            _CLAIM,
+            {
+                "lock_name": _key_lock_name(principal, key),
+                "principal": principal,
+                "key": key,
+                "method": method,
+                "path": path,
+                "fingerprint": fingerprint,
+                "ttl_seconds": ttl.total_seconds(),
+            },
+        )
         return bool(row.locked), bool(row.claimed)
 
     async def get_live(self, principal: str, key: str) -> Row[Any] | None:
@@ -138,11 +138,11 @@ class IdempotencyRepository:
             "body": body,
         }
         if changes:
-            await self.session.execute(
-                _STORE_RESPONSE_WITH_CHANGES, parameters | changes.parameters()
+            await fetch_rows(
+                self.session, _STORE_RESPONSE_WITH_CHANGES, parameters | changes.parameters()
             )
         else:
-            await self.session.execute(_STORE_RESPONSE, parameters)
+            await fetch_rows(self.session, _STORE_RESPONSE, parameters)
 
     async def sealed_page(
         self, prefix: bytes, after: tuple[str, str] | None, limit: int

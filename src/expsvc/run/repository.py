@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
+from expsvc.driver import fetch_rows
 from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository, json_text
@@ -99,7 +100,8 @@ class RunRepository(EntityRepository):
             "params": json_text(values["params"]),
             **access_parameters(principal, Role.editor),
         }
-        row = (await self.session.execute(_CREATE_IN_OPEN_EXPERIMENT, parameters)).one_or_none()
+        rows = await fetch_rows(self.session, _CREATE_IN_OPEN_EXPERIMENT, parameters)
+        row = rows[0] if rows else None
         if row is None:
             return None, False, None
         if row.id is None:
