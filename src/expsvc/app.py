@@ -24,6 +24,7 @@ from expsvc.capture.endpoints import run_captures_router
 from expsvc.card.endpoints import router as card_router
 from expsvc.card.metrics_client import MetricsServiceClient
 from expsvc.db import Database, create_engine
+from expsvc.deprecation import install_deprecations
 from expsvc.docs_ui import install_docs_ui
 from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
@@ -149,6 +150,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(artifact_events_router)
     app.include_router(run_artifacts_router)
+    install_deprecations(app)
     install_docs_ui(app)
 
     app.add_middleware(
