@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
@@ -204,6 +208,15 @@ async def _feed(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]
     return items
 
 
+async def _feed_once_sequenced(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    """The run.started events once the relay has sequenced one (it does so asynchronously)."""
+    stop = time.monotonic() + 10
+    while not (items := await _feed(client, **params)):
+        assert time.monotonic() < stop, "run.started was never sequenced"
+        await asyncio.sleep(0.05)
+    return items
+
+
 async def test_a_changed_event_is_published_in_both_versions_everywhere(
     client: httpx.AsyncClient, redis_url: str, redis_stream: str, receiver: Receiver
 ) -> None:
@@ -241,6 +254,65 @@ async def test_a_changed_event_is_published_in_both_versions_everywhere(
     started = [envelope(e) for e in entries if envelope(e)["type"] == "run.started"]
     assert started == [newest, older]
     assert [e["schemaversion"] for e in map(envelope, entries)].count("2") == 1
+
+
+@contextlib.asynccontextmanager
+async def _served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` behind a real uvicorn server (the ASGI transport buffers whole responses)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _sse_blocks(url: str, count: int, **params: Any) -> list[dict[str, Any]]:
+    """The first ``count`` SSE events of run.started: each its ``id`` (or None) and envelope."""
+    blocks: list[dict[str, Any]] = []
+    query = {"type": "run.started", **params}
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+        http.stream("GET", "/v1/events/stream", params=query) as response,
+    ):
+        assert response.status_code == 200
+        block: dict[str, Any] = {"id": None}
+        async for line in response.aiter_lines():
+            if line.startswith("id: "):
+                block["id"] = line[4:]
+            elif line.startswith("data: "):
+                block["event"] = orjson.loads(line[6:])
+            elif not line and "event" in block:
+                blocks.append(block)
+                block = {"id": None}
+                if len(blocks) == count:
+                    break
+    return blocks
+
+
+async def test_the_stream_sends_both_versions_and_resumes_before_the_pair(
+    versioned_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    run = await create_run(client)
+    await act(client, f"/v1/runs/{run['id']}", "start")
+    (newest,) = await _feed_once_sequenced(client, versions="newest")
+    sequence = newest["sequence"]
+    async with _served(versioned_app) as url:
+        both = await asyncio.wait_for(_sse_blocks(url, 2), 10)
+        oldest = await asyncio.wait_for(_sse_blocks(url, 1, versions="oldest"), 10)
+    assert [b["event"]["schemaversion"] for b in both] == ["2", "1"]
+    # Only the pair's last event moves the resume cursor: a stream cut between them resumes
+    # before the position and sends both again.
+    assert [b["id"] for b in both] == [None, sequence]
+    assert both[0]["event"] == newest
+    assert [(b["id"], b["event"]["schemaversion"]) for b in oldest] == [(sequence, "1")]
 
 
 async def test_an_unknown_version_choice_is_refused(client: httpx.AsyncClient) -> None:

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from expsvc.release.api_compat_check import check, releases_to_keep
 from expsvc.release.catalogue import releases
 
@@ -83,3 +85,14 @@ def test_a_missing_release_document_fails(tmp_path: Path) -> None:
     assert problems == [
         f"{directory / 'v0.1.0.json'} is missing: every cut release keeps its OpenAPI document"
     ]
+
+
+def test_an_accepted_break_without_a_reason_is_refused(tmp_path: Path) -> None:
+    directory = _copy_releases(tmp_path)
+    accepted = directory / "accepted-breaks.toml"
+    accepted.write_text(
+        '[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
+        'where = "GET /v1/runs/{run_id}"\nreason = " "\n'
+    )
+    with pytest.raises(ValueError, match="needs a reason"):
+        check(_head_without_get_run(tmp_path), directory, accepted)
