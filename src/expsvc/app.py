@@ -24,10 +24,12 @@ from expsvc.capture.endpoints import run_captures_router
 from expsvc.card.endpoints import router as card_router
 from expsvc.card.metrics_client import MetricsServiceClient
 from expsvc.db import Database, create_engine
+from expsvc.deprecation import install_deprecations
 from expsvc.docs_ui import install_docs_ui
 from expsvc.error_handlers import install_problem_handlers
 from expsvc.event.endpoints import router as event_router
 from expsvc.event.feed import FeedNotifier
+from expsvc.event.versions import EVENT_VERSIONS
 from expsvc.experiment.endpoints import router as experiment_router
 from expsvc.export.capacity import ExportSlots
 from expsvc.export.endpoints import router as export_router
@@ -120,6 +122,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.schema = SchemaExpectation.of_this_code()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
     app.state.feed_notifier = FeedNotifier(app.state.database)
+    # The event data versions the feed renders; the relay's come from build_relay.
+    app.state.event_versions = EVENT_VERSIONS
     # The in-process worker: every registered job (the relay only with EXPSVC_RELAY_ENABLED).
     app.state.worker = build_runner(
         settings, app.state.database, app.state.metrics.registry, in_app=True
@@ -149,6 +153,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     _add_routes(app, telemetry_router)
     _add_routes(app, artifact_events_router)
     _add_routes(app, run_artifacts_router)
+    install_deprecations(app)
     install_docs_ui(app)
 
     app.add_middleware(

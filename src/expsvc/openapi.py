@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import SecretStr
 
+from expsvc.deprecation import mark_deprecated
 from expsvc.errors import PROBLEM_MEDIA_TYPE
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -91,6 +92,7 @@ def install_openapi(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
+            mark_deprecated(schema, getattr(app.state, "deprecations", {}))
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -14,6 +14,7 @@ from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.event.catalogue import EVENT_TYPES
 from expsvc.event.feed import CursorExpired, FeedNotifier, read_feed
 from expsvc.event.schemas import CloudEvent, EventPage, FeedFilter
+from expsvc.event.versions import VersionChoice
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -31,6 +32,14 @@ Types = Annotated[
     Query(
         max_length=len(EVENT_TYPES),
         description="Only these event types, e.g. run.started (repeat for several).",
+    ),
+]
+Versions = Annotated[
+    VersionChoice,
+    Query(
+        description="Which data versions of an event whose type changed incompatibly (both are "
+        "published for two releases, docs/events.md): `all` of them, each its own envelope "
+        "with the same `sequence`; or only each event's `newest` or `oldest` version.",
     ),
 ]
 MAX_FEED_EXPERIMENTS = 100
@@ -65,6 +74,7 @@ async def list_events(
     type: Types = [],  # noqa: B006 - FastAPI copies defaults per request
     experiment_id: ExperimentIds = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    versions: Versions = "all",
 ) -> EventPage:
     """The event log of what the caller may read, oldest first, from a cursor. Events stay
     for the retention period. One request examines a bounded number of events: a page may be
@@ -78,6 +88,8 @@ async def list_events(
         state.settings.event_feed_scan_limit,
         _filter(type, experiment_id),
         context.principal,
+        state.event_versions,
+        versions,
     )
     return EventPage(items=[CloudEvent.model_validate(e) for e in events], next_cursor=str(cursor))
 
@@ -93,7 +105,8 @@ async def list_events(
                     "schema": {
                         "type": "string",
                         "description": "Lines `id: <cursor>`, `event: <type>`, `data: <CloudEvent "
-                        "JSON>`; comments `: keepalive` while idle.",
+                        "JSON>`; comments `: keepalive` while idle. An event without `id:` is "
+                        "followed by another data version of the same position.",
                     }
                 }
             },
@@ -108,6 +121,7 @@ async def stream_events(
     after: Cursor = 0,
     type: Types = [],  # noqa: B006
     experiment_id: ExperimentIds = [],  # noqa: B006
+    versions: Versions = "all",
     last_event_id: Annotated[
         str | None,
         Header(
@@ -137,6 +151,8 @@ async def stream_events(
             state.settings.event_feed_scan_limit,
             where,
             principal,
+            state.event_versions,
+            versions,
         )
 
     token = notifier.token()
@@ -149,8 +165,9 @@ async def stream_events(
         yield b"retry: 2000\n\n"
         last_write = time.monotonic()
         while True:
-            for event in batch:
-                yield _sse(event)
+            for index, event in enumerate(batch):
+                following = batch[index + 1] if index + 1 < len(batch) else None
+                yield _sse(event, following)
                 last_write = time.monotonic()
             if not batch and moved:  # filtered-out events: a reconnect resumes past them
                 yield f"id: {cursor}\n\n".encode()
@@ -172,9 +189,9 @@ async def stream_events(
     )
 
 
-def _sse(event: dict[str, object]) -> bytes:
-    return (
-        f"id: {event['sequence']}\nevent: {event['type']}\ndata: ".encode()
-        + orjson.dumps(event)
-        + b"\n\n"
-    )
+def _sse(event: dict[str, object], following: dict[str, object] | None) -> bytes:
+    """One SSE event. Only the last version of a log position sets the ``id`` (the resume
+    cursor): a stream cut between two versions resumes before the position and sends both."""
+    same_position = following is not None and following["sequence"] == event["sequence"]
+    cursor = b"" if same_position else f"id: {event['sequence']}\n".encode()
+    return cursor + f"event: {event['type']}\ndata: ".encode() + orjson.dumps(event) + b"\n\n"

@@ -6,13 +6,18 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from expsvc.event.catalogue import SCHEMA_VERSION
+from expsvc.event.versions import EVENT_VERSIONS, EventVersions, dataschema
 
 CLOUDEVENTS_MEDIA_TYPE = "application/cloudevents+json"
 _COLLECTIONS = {"experiment": "experiments", "run": "runs", "capture": "captures"}
 
 
-def cloudevent(row: Row[Any], source: str) -> dict[str, Any]:
+def cloudevent(
+    row: Row[Any], source: str, versions: EventVersions = EVENT_VERSIONS
+) -> dict[str, Any]:
+    """The envelope of an outbox row, in its type's newest data version (older versions:
+    :meth:`EventVersions.render`)."""
+    version = versions.newest(row.type)
     envelope: dict[str, Any] = {
         "specversion": "1.0",
         "id": str(row.event_id),
@@ -21,7 +26,8 @@ def cloudevent(row: Row[Any], source: str) -> dict[str, Any]:
         "subject": f"{_COLLECTIONS[row.entity_type]}/{row.entity_id}",
         "time": row.occurred_at.isoformat().replace("+00:00", "Z"),
         "datacontenttype": "application/json",
-        "schemaversion": SCHEMA_VERSION,
+        "schemaversion": str(version),
+        "dataschema": dataschema(row.type, version),
         "sequence": str(row.seq),
         "data": row.data,
     }

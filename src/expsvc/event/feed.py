@@ -14,6 +14,7 @@ from expsvc.event.envelope import cloudevent
 from expsvc.event.relay import EVENTS_CHANNEL
 from expsvc.event.repository import OutboxRepository
 from expsvc.event.schemas import FeedFilter
+from expsvc.event.versions import EventVersions, VersionChoice
 
 
 class CursorExpired(ProblemError):
@@ -28,13 +29,16 @@ async def read_feed(
     scan: int,
     where: FeedFilter,
     principal: Principal,
+    versions: EventVersions,
+    choice: VersionChoice = "all",
 ) -> tuple[list[dict[str, Any]], int]:
     """Events after ``after`` (oldest first) that match ``where``, of what ``principal`` may
     read, and the cursor to continue from.
 
     At most ``scan`` events are examined. The cursor moves past every one of them, matched or
     not: a short (or empty) page ends at how far the read got, so the next read does not examine
-    them again; a full page ends at its last event."""
+    them again; a full page ends at its last event. ``limit`` counts log positions: each may
+    give one envelope per data version still published (``choice`` narrows them)."""
     async with database.sessionmaker() as session:
         window = await OutboxRepository(session).read_window(after, limit, scan, where, principal)
     if after > 0 and window.oldest is not None and window.oldest > after + 1:
@@ -45,7 +49,7 @@ async def read_feed(
     rows = window.events
     # Short: past all it examined; a cursor from the future (or an empty log) stays as it is.
     cursor = rows[-1].seq if len(rows) == limit else max(after, window.scanned_to or 0)
-    return [cloudevent(row, source) for row in rows], cursor
+    return versions.render_all((cloudevent(row, source, versions) for row in rows), choice), cursor
 
 
 class FeedNotifier:

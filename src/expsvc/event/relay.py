@@ -36,6 +36,7 @@ from expsvc.event.envelope import cloudevent
 from expsvc.event.metrics import RelayMetrics
 from expsvc.event.repository import OutboxRepository
 from expsvc.event.sinks import AnySink, DatabaseSink
+from expsvc.event.versions import EVENT_VERSIONS, EventVersions
 
 _log = structlog.get_logger("expsvc.relay")
 
@@ -64,8 +65,10 @@ class OutboxRelay:
         poll_interval: tuple[float, float] = _POLL_SECONDS,
         standby_interval: float = 2.0,
         retention_seconds: float | None = None,
+        versions: EventVersions = EVENT_VERSIONS,
     ) -> None:
         self.database = database
+        self.versions = versions
         self.sinks = list(sinks)
         # Sinks whose cursor row this relay has seen (rows are never deleted).
         self._cursors_seen: set[str] = set()
@@ -168,7 +171,10 @@ class OutboxRelay:
             self._cursors_seen.add(sink.name)
             if not rows:
                 return 0
-            events = [cloudevent(row, self.source) for row in rows]
+            # Every data version still published, each its own envelope (docs/adr/0021).
+            events = self.versions.render_all(
+                cloudevent(row, self.source, self.versions) for row in rows
+            )
             if isinstance(sink, DatabaseSink):
                 await sink.publish_in(session, events)
             else:

@@ -8,6 +8,7 @@ from expsvc.db import Database
 from expsvc.event.metrics import RelayMetrics
 from expsvc.event.relay import OutboxRelay
 from expsvc.event.sinks import AnySink
+from expsvc.event.versions import EVENT_VERSIONS, EventVersions
 from expsvc.settings import Settings
 
 
@@ -29,7 +30,12 @@ def build_sinks(settings: Settings) -> list[AnySink]:
     return sinks
 
 
-def build_relay(settings: Settings, database: Database, registry: CollectorRegistry) -> OutboxRelay:
+def build_relay(
+    settings: Settings,
+    database: Database,
+    registry: CollectorRegistry,
+    versions: EventVersions = EVENT_VERSIONS,
+) -> OutboxRelay:
     return OutboxRelay(
         database,
         build_sinks(settings),
@@ -37,4 +43,5 @@ def build_relay(settings: Settings, database: Database, registry: CollectorRegis
         source=settings.event_source,
         batch_size=settings.relay_batch_size,
         retention_seconds=settings.event_retention_hours * 3600,
+        versions=versions,
     )

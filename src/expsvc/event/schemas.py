@@ -20,7 +20,14 @@ class CloudEvent(BaseModel):
     subject: str = Field(examples=["runs/0193a2b4-7c1d-7e2f-8a3b-4c5d6e7f8091"])
     time: str
     datacontenttype: str
-    schemaversion: str
+    schemaversion: str = Field(
+        description="Version of the data schema; an incompatible change makes a new one, "
+        "published beside the old for two releases (docs/events.md)."
+    )
+    dataschema: str = Field(
+        description="The data schema's URN, urn:expsvc:events:<type>:<schemaversion>.",
+        examples=["urn:expsvc:events:run.started:1"],
+    )
     sequence: str = Field(description="Position in the service's event log; the feed cursor.")
     traceparent: str | None = None
     data: dict[str, Any]

@@ -151,14 +151,14 @@ class WebhookDeliverer:
             endpoints = await webhooks.signing_view(list({row.endpoint_id for row in rows}))
             # Checked again before each attempt: a grant revoked since the fan-out stops it.
             allowed = await webhooks.deliverable(
-                sorted({row.event_id for row in rows}),
+                sorted({_sequence(row) for row in rows}),
                 sorted({endpoint.created_by for endpoint in endpoints.values()}),
                 self.admins,
             )
             refused = [
                 row.id
                 for row in rows
-                if (row.event_id, endpoints[row.endpoint_id].created_by) not in allowed
+                if (_sequence(row), endpoints[row.endpoint_id].created_by) not in allowed
             ]
             if refused:
                 await DeliveryRepository(session).abandon(refused, _OWNER_MAY_NOT_READ)
@@ -306,3 +306,9 @@ def _state(decision: Decision, outcome: Outcome, now: Any) -> dict[str, Any]:
         "last_error": decision.note or outcome.error,
         "manual": False,
     }
+
+
+def _sequence(delivery: Row[Any]) -> int:
+    """The log position of a delivery's event: its outbox row, whichever data version the
+    delivery carries."""
+    return int(delivery.payload["sequence"])

@@ -70,12 +70,13 @@ class WebhookRepository(EntityRepository):
         return int((await self.session.execute(query)).scalar_one())
 
     async def deliverable(
-        self, event_ids: Sequence[uuid.UUID], owners: Sequence[str], admins: Sequence[str]
-    ) -> dict[tuple[uuid.UUID, str], uuid.UUID | None]:
-        """The (event id, owner) pairs whose owner may read the event's entity: the owner is an
-        admin, or holds a role on the event's experiment through a principal grant (an owner's
-        groups are known only while it makes a request). Each with the event's experiment (None
-        when its entity, or the entity's experiment, is gone)."""
+        self, sequences: Sequence[int], owners: Sequence[str], admins: Sequence[str]
+    ) -> dict[tuple[int, str], uuid.UUID | None]:
+        """The (event sequence, owner) pairs whose owner may read the event's entity: the owner
+        is an admin, or holds a role on the event's experiment through a principal grant (an
+        owner's groups are known only while it makes a request). Each with the event's
+        experiment (None when its entity, or the entity's experiment, is gone). Events are
+        named by their log position, which every data version of one shares (docs/adr/0021)."""
         event = outbox_events
         owner = (
             func.unnest(literal(list(owners), ARRAY(Text)))
@@ -93,15 +94,15 @@ class WebhookRepository(EntityRepository):
             .exists()
         )
         query = (
-            select(event.c.event_id, owner.c.owner, experiment.label("experiment_id"))
+            select(event.c.seq, owner.c.owner, experiment.label("experiment_id"))
             .select_from(event.join(owner, true()))
             .where(
-                event.c.event_id.in_(list(event_ids)),
+                event.c.seq.in_(list(sequences)),
                 or_(owner.c.owner.in_(list(admins)), granted),
             )
         )
         rows = (await self.session.execute(query)).all()
-        return {(row.event_id, row.owner): row.experiment_id for row in rows}
+        return {(row.seq, row.owner): row.experiment_id for row in rows}
 
     async def delete(
         self, endpoint_id: uuid.UUID, versions: frozenset[int] | None

@@ -67,16 +67,18 @@ class WebhookSink:
         ]
         if not candidates:
             return
-        # An owner receives only events of what it may read (checked when they fan out).
+        # An owner receives only events of what it may read (checked when they fan out). Each
+        # data version of an event is its own delivery (its own id); all share the event's
+        # position in the log, by which the outbox row is found.
         allowed = await WebhookRepository(session).deliverable(
-            sorted({uuid.UUID(event["id"]) for _, event in candidates}),
+            sorted({int(event["sequence"]) for _, event in candidates}),
             sorted({endpoint.created_by for endpoint, _ in candidates}),
             self.admins,
         )
         rows = [
             self._delivery(endpoint.id, event)
             for endpoint, event in candidates
-            if _wanted(endpoint, allowed, uuid.UUID(event["id"]))
+            if _wanted(endpoint, allowed, int(event["sequence"]))
         ]
         if rows:
             deliveries = DeliveryRepository(session)
@@ -98,10 +100,10 @@ class WebhookSink:
 
 
 def _wanted(
-    endpoint: Row[Any], allowed: dict[tuple[uuid.UUID, str], uuid.UUID | None], event_id: uuid.UUID
+    endpoint: Row[Any], allowed: dict[tuple[int, str], uuid.UUID | None], sequence: int
 ) -> bool:
     """The owner may read the event, and it is of one of the endpoint's experiments (if any)."""
-    key = (event_id, endpoint.created_by)
+    key = (sequence, endpoint.created_by)
     if key not in allowed:
         return False
     return not endpoint.experiment_ids or allowed[key] in endpoint.experiment_ids

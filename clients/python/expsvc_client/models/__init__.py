@@ -52,6 +52,7 @@ from .grant_write import GrantWrite
 from .grantee_type import GranteeType
 from .ingest_check import IngestCheck
 from .ingest_report import IngestReport
+from .list_events_versions import ListEventsVersions
 from .liveness import Liveness
 from .me_read import MeRead
 from .metric_aggregate import MetricAggregate
@@ -98,6 +99,7 @@ from .source import Source
 from .status import Status
 from .status_change import StatusChange
 from .status_history_page import StatusHistoryPage
+from .stream_events_versions import StreamEventsVersions
 from .transition_request import TransitionRequest
 from .validation_item import ValidationItem
 from .webhook_create import WebhookCreate
@@ -161,6 +163,7 @@ __all__ = (
     "GrantWrite",
     "IngestCheck",
     "IngestReport",
+    "ListEventsVersions",
     "Liveness",
     "MeRead",
     "MetricAggregate",
@@ -207,6 +210,7 @@ __all__ = (
     "Status",
     "StatusChange",
     "StatusHistoryPage",
+    "StreamEventsVersions",
     "TransitionRequest",
     "ValidationItem",
     "WebhookCreate",

@@ -27,7 +27,9 @@ class CloudEvent:
         subject (str):
         time (str):
         datacontenttype (str):
-        schemaversion (str):
+        schemaversion (str): Version of the data schema; an incompatible change makes a new one, published beside the
+            old for two releases (docs/events.md).
+        dataschema (str): The data schema's URN, urn:expsvc:events:<type>:<schemaversion>.
         sequence (str): Position in the service's event log; the feed cursor.
         data (CloudEventData):
         traceparent (None | str | Unset):
@@ -41,6 +43,7 @@ class CloudEvent:
     time: str
     datacontenttype: str
     schemaversion: str
+    dataschema: str
     sequence: str
     data: CloudEventData
     traceparent: None | str | Unset = UNSET
@@ -62,6 +65,8 @@ class CloudEvent:
         datacontenttype = self.datacontenttype
 
         schemaversion = self.schemaversion
+
+        dataschema = self.dataschema
 
         sequence = self.sequence
 
@@ -85,6 +90,7 @@ class CloudEvent:
                 "time": time,
                 "datacontenttype": datacontenttype,
                 "schemaversion": schemaversion,
+                "dataschema": dataschema,
                 "sequence": sequence,
                 "data": data,
             }
@@ -115,6 +121,8 @@ class CloudEvent:
 
         schemaversion = d.pop("schemaversion")
 
+        dataschema = d.pop("dataschema")
+
         sequence = d.pop("sequence")
 
         data = CloudEventData.from_dict(d.pop("data"))
@@ -137,6 +145,7 @@ class CloudEvent:
             time=time,
             datacontenttype=datacontenttype,
             schemaversion=schemaversion,
+            dataschema=dataschema,
             sequence=sequence,
             data=data,
             traceparent=traceparent,

@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.event_page import EventPage
+from ...models.list_events_versions import ListEventsVersions
 from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
@@ -17,6 +18,7 @@ def _get_kwargs(
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
+    versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -39,6 +41,12 @@ def _get_kwargs(
     params["experiment_id"] = json_experiment_id
 
     params["limit"] = limit
+
+    json_versions: str | Unset = UNSET
+    if not isinstance(versions, Unset):
+        json_versions = versions.value
+
+    params["versions"] = json_versions
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -114,6 +122,7 @@ def sync_detailed(
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
+    versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
 ) -> Response[EventPage | Problem]:
     """List Events
 
@@ -128,6 +137,10 @@ def sync_detailed(
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
+        versions (ListEventsVersions | Unset): Which data versions of an event whose type changed
+            incompatibly (both are published for two releases, docs/events.md): `all` of them, each
+            its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: ListEventsVersions.ALL.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -142,6 +155,7 @@ def sync_detailed(
         type_=type_,
         experiment_id=experiment_id,
         limit=limit,
+        versions=versions,
     )
 
     response = client.get_httpx_client().request(
@@ -158,6 +172,7 @@ def sync(
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
+    versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
 ) -> EventPage | Problem | None:
     """List Events
 
@@ -172,6 +187,10 @@ def sync(
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
+        versions (ListEventsVersions | Unset): Which data versions of an event whose type changed
+            incompatibly (both are published for two releases, docs/events.md): `all` of them, each
+            its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: ListEventsVersions.ALL.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,6 +206,7 @@ def sync(
         type_=type_,
         experiment_id=experiment_id,
         limit=limit,
+        versions=versions,
     ).parsed
 
 
@@ -197,6 +217,7 @@ async def asyncio_detailed(
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
+    versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
 ) -> Response[EventPage | Problem]:
     """List Events
 
@@ -211,6 +232,10 @@ async def asyncio_detailed(
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
+        versions (ListEventsVersions | Unset): Which data versions of an event whose type changed
+            incompatibly (both are published for two releases, docs/events.md): `all` of them, each
+            its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: ListEventsVersions.ALL.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -225,6 +250,7 @@ async def asyncio_detailed(
         type_=type_,
         experiment_id=experiment_id,
         limit=limit,
+        versions=versions,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -239,6 +265,7 @@ async def asyncio(
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
+    versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
 ) -> EventPage | Problem | None:
     """List Events
 
@@ -253,6 +280,10 @@ async def asyncio(
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
+        versions (ListEventsVersions | Unset): Which data versions of an event whose type changed
+            incompatibly (both are published for two releases, docs/events.md): `all` of them, each
+            its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: ListEventsVersions.ALL.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -269,5 +300,6 @@ async def asyncio(
             type_=type_,
             experiment_id=experiment_id,
             limit=limit,
+            versions=versions,
         )
     ).parsed

@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
+from ...models.stream_events_versions import StreamEventsVersions
 from ...types import UNSET, Response, Unset
 
 
@@ -15,6 +16,7 @@ def _get_kwargs(
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
+    versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
     last_event_id: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -39,6 +41,12 @@ def _get_kwargs(
             json_experiment_id.append(experiment_id_item)
 
     params["experiment_id"] = json_experiment_id
+
+    json_versions: str | Unset = UNSET
+    if not isinstance(versions, Unset):
+        json_versions = versions.value
+
+    params["versions"] = json_versions
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -113,6 +121,7 @@ def sync_detailed(
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
+    versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
     last_event_id: None | str | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Stream Events
@@ -126,6 +135,10 @@ def sync_detailed(
         type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
+        versions (StreamEventsVersions | Unset): Which data versions of an event whose type
+            changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
+            each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: StreamEventsVersions.ALL.
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -141,6 +154,7 @@ def sync_detailed(
         after=after,
         type_=type_,
         experiment_id=experiment_id,
+        versions=versions,
         last_event_id=last_event_id,
     )
 
@@ -157,6 +171,7 @@ def sync(
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
+    versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
     last_event_id: None | str | Unset = UNSET,
 ) -> Problem | str | None:
     """Stream Events
@@ -170,6 +185,10 @@ def sync(
         type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
+        versions (StreamEventsVersions | Unset): Which data versions of an event whose type
+            changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
+            each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: StreamEventsVersions.ALL.
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -186,6 +205,7 @@ def sync(
         after=after,
         type_=type_,
         experiment_id=experiment_id,
+        versions=versions,
         last_event_id=last_event_id,
     ).parsed
 
@@ -196,6 +216,7 @@ async def asyncio_detailed(
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
+    versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
     last_event_id: None | str | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Stream Events
@@ -209,6 +230,10 @@ async def asyncio_detailed(
         type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
+        versions (StreamEventsVersions | Unset): Which data versions of an event whose type
+            changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
+            each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: StreamEventsVersions.ALL.
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -224,6 +249,7 @@ async def asyncio_detailed(
         after=after,
         type_=type_,
         experiment_id=experiment_id,
+        versions=versions,
         last_event_id=last_event_id,
     )
 
@@ -238,6 +264,7 @@ async def asyncio(
     after: int | Unset = 0,
     type_: list[str] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
+    versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
     last_event_id: None | str | Unset = UNSET,
 ) -> Problem | str | None:
     """Stream Events
@@ -251,6 +278,10 @@ async def asyncio(
         type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
+        versions (StreamEventsVersions | Unset): Which data versions of an event whose type
+            changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
+            each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
+            version. Default: StreamEventsVersions.ALL.
         last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
             reconnect).
 
@@ -268,6 +299,7 @@ async def asyncio(
             after=after,
             type_=type_,
             experiment_id=experiment_id,
+            versions=versions,
             last_event_id=last_event_id,
         )
     ).parsed
