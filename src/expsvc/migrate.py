@@ -13,6 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Held while migrating so several processes starting at once upgrade one after another.
 MIGRATION_LOCK_ID = 0x6578_7073_7663  # "expsvc"
+# Every migration's session waits at most this long for a table lock, online and in --sql output
+# (env.py): a DDL statement queued behind a long transaction would queue every query of the live
+# service behind itself; failing fast and re-running the upgrade is the lesser harm
+# (docs/migrations.md). Migrations may set a shorter one (SET LOCAL) for a statement.
+MIGRATION_LOCK_TIMEOUT = "5s"
 
 
 def alembic_config(database_url: str | None = None) -> Config:

@@ -10,7 +10,7 @@ from sqlalchemy.pool import NullPool
 
 from expsvc import __version__
 from expsvc.db import async_database_url
-from expsvc.migrate import MIGRATION_LOCK_ID
+from expsvc.migrate import MIGRATION_LOCK_ID, MIGRATION_LOCK_TIMEOUT
 from expsvc.models import Base
 from expsvc.release.catalogue import current_release
 from expsvc.release.repository import RecordedRelease, record, record_statement
@@ -35,6 +35,17 @@ def _this_release() -> RecordedRelease:
     return RecordedRelease(__version__, current_release().oldest_compatible_release)
 
 
+def _lock_timeout() -> str:
+    """The session's lock_timeout for every migration (expsvc.migrate); a test may give another."""
+    return str(config.attributes.get("lock_timeout") or MIGRATION_LOCK_TIMEOUT)
+
+
+def _set_lock_timeout_statement() -> str:
+    # A session-level SET (not SET LOCAL): it outlives each migration's own transaction
+    # (transaction_per_migration) and covers the autocommit blocks of concurrent index builds.
+    return f"SET lock_timeout = '{_lock_timeout()}'"
+
+
 def run_offline() -> None:
     context.configure(
         url=async_database_url(_url()),
@@ -42,6 +53,8 @@ def run_offline() -> None:
         literal_binds=True,
         transaction_per_migration=True,
     )
+    # First in the script, before any migration's BEGIN (scripts/check-migrations checks it).
+    context.execute(_set_lock_timeout_statement())
     with context.begin_transaction():
         context.run_migrations()
         head = context.get_head_revision()
@@ -58,6 +71,9 @@ def _run_sync(connection: Connection) -> None:
         compare_type=True,
     )
     connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    # Set once the advisory lock is held: lock_timeout applies to advisory locks too, and a
+    # process starting while another migrates must wait for it, however long it takes.
+    connection.execute(text(_set_lock_timeout_statement()))
     connection.commit()
     try:
         context.run_migrations()
