@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pgbench import summarise
+import latency
 from scenarios import Pools, Request, RequestFactory, write_request_file
 from statements import LIST_QUERIES, query_string, resolve_query
 from tools import CpuMeter, OpenLoopRun, build_openloop, run_openloop
@@ -32,7 +32,7 @@ from expsvc.webhook.signing import new_secret
 # Labels of the mix: the reads and writes of bench/scenarios.py plus one label per list query.
 DEFAULT_MIX = {
     "get": 40, "create": 10, "transition": 10, "list": 10, "list-status-tag-window": 15,
-    "list-experiment-status": 10, "list-name-prefix": 5,
+    "list-experiment-status": 10, "list-name-prefix": 5, "list-started-window": 5,
 }  # fmt: skip
 
 
@@ -108,7 +108,7 @@ def telemetry_summary(thread: TelemetryThread) -> dict[str, Any]:
         "rate": round(stats.requests / stats.elapsed, 1) if stats.elapsed else 0.0,
         "results": dict(stats.results),
         "errors": dict(stats.errors),
-        "latency_ms": summarise(latencies) if latencies else None,
+        "latency_ms": latency.summarise(latencies) if latencies else None,
     }
 
 
@@ -121,16 +121,15 @@ def read_request_log(path: Path) -> dict[str, list[tuple[float, int, float]]]:
     return by_label
 
 
-def over_time(by_label: Mapping[str, list[tuple[float, int, float]]]) -> dict[str, list[Any]]:
-    """Per label, per second of the measured window: p50/p95/p99 of the answered requests."""
-    series: dict[str, list[dict[str, float]]] = {}
-    for label, requests in sorted(by_label.items()):
-        seconds: dict[int, list[float]] = defaultdict(list)
-        for scheduled, status, latency in requests:
-            if status > 0:
-                seconds[int(scheduled)].append(latency)
-        series[label] = [{"t": t, **summarise(seconds[t])} for t in sorted(seconds)]
-    return series
+def answered_over_time(
+    by_label: Mapping[str, list[tuple[float, int, float]]],
+) -> dict[str, dict[str, object]]:
+    """Per label: latency percentiles of the answered requests per window of the run."""
+    samples = {
+        label: [(scheduled, ms) for scheduled, status, ms in requests if status > 0]
+        for label, requests in sorted(by_label.items())
+    }
+    return latency.over_time(samples)
 
 
 def run_phase(database_url: str, out: Path, phase: HttpPhase) -> dict[str, Any]:
@@ -164,7 +163,7 @@ def run_phase(database_url: str, out: Path, phase: HttpPhase) -> dict[str, Any]:
         telemetry.join()
     return {
         "openloop": report,
-        "over_time": over_time(read_request_log(log)),
+        "over_time": answered_over_time(read_request_log(log)),
         "telemetry": telemetry_summary(telemetry),
         "queries": factory.queries,
     }

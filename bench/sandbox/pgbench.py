@@ -2,7 +2,7 @@
 
 pgbench runs with ``-M prepared`` (as asyncpg prepares the service's statements), ``-r`` (each
 command's average latency and failures) and ``--log`` (one line per transaction: which script,
-how long), from which :func:`percentiles_over_time` draws the latency percentiles per second;
+how long), from which :func:`transactions_over_time` draws the latency percentiles over time;
 ``--aggregate-interval`` would give only the mean, minimum and maximum, and not per script.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import latency
 from cluster import binary
 from sqlalchemy.engine import make_url
 from statements import CREATED_NAME, PICK_EXPERIMENTS, PICK_RUNS, PICK_RUNS_SIZE, Script
@@ -96,7 +97,7 @@ def command(
 def run(
     url: str, scripts: list[Script], directory: Path, spec: PgbenchRun, counts: dict[str, int]
 ) -> dict[str, Any]:
-    """Run pgbench; its summary (per script, per command) and the per-second percentiles."""
+    """Run pgbench; its summary (per script, per command) and the percentiles over time."""
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("log*"):
         old.unlink()
@@ -110,7 +111,7 @@ def run(
     summary["aborted"] = "aborted" in done.stdout + done.stderr
     summary["stderr_tail"] = done.stderr[-2000:]
     transactions = read_logs(directory)
-    summary["over_time"] = percentiles_over_time(transactions, [s.name for s in scripts])
+    summary["over_time"] = transactions_over_time(transactions, [s.name for s in scripts])
     overall = whole_run_percentiles(transactions, [s.name for s in scripts])
     for name, figures in overall.items():
         summary["scripts"].setdefault(name, {}).update(figures)
@@ -176,24 +177,25 @@ async def _created_runs(url: str) -> dict[str, int]:
     return {row["status"]: int(row["runs"]) for row in rows}
 
 
-def check_writes(url: str, summary: dict[str, Any]) -> dict[str, Any]:
+def check_writes(url: str, summary: dict[str, Any], clients: int) -> dict[str, Any]:
     """What the scripts left behind against what they ran: every create script leaves a draft
     run, every transition script a finished one (a refused transition is no SQL error, so
-    pgbench alone would not notice it)."""
+    pgbench alone would not notice it). When the time is up pgbench stops each client where it
+    is, so up to one script per client may have been cut short after a commit: a draft or a
+    running run more, or a finished run it did not count."""
     created = asyncio.run(_created_runs(url))
     scripts = summary["scripts"]
     expected = {
         "draft": scripts.get("create", {}).get("transactions", 0),
+        "running": 0,
         "finished": scripts.get("transition", {}).get("transactions", 0),
     }
     found = {status: created.get(status, 0) for status in expected}
+    extra = {status: found[status] - expected[status] for status in expected}
     unexpected = {s: n for s, n in created.items() if s not in expected}
-    return {
-        "expected": expected,
-        "found": found,
-        "other_statuses": unexpected,
-        "ok": found == expected and not unexpected,
-    }
+    cut_short = sum(extra.values())
+    ok = not unexpected and min(extra.values()) >= 0 and cut_short <= clients
+    return {"expected": expected, "found": found, "cut_short": cut_short, "ok": ok}
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,38 +220,18 @@ def read_logs(directory: Path) -> list[Transaction]:
     return transactions
 
 
-def percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ordered, non-empty list."""
-    rank = max(1, -(-len(ordered) * fraction // 1))
-    return ordered[int(rank) - 1]
-
-
-def summarise(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "count": len(ordered),
-        "p50": percentile(ordered, 0.50),
-        "p95": percentile(ordered, 0.95),
-        "p99": percentile(ordered, 0.99),
-        "max": ordered[-1],
-    }
-
-
-def percentiles_over_time(
+def transactions_over_time(
     transactions: list[Transaction], names: list[str]
-) -> dict[str, list[dict[str, float]]]:
-    """Per script, per second of the run: p50/p95/p99 of the transactions that ended in it."""
+) -> dict[str, dict[str, object]]:
+    """Per script: latency percentiles per window of the run (:func:`latency.over_time`)."""
     if not transactions:
         return {}
     start = min(t.second for t in transactions)
-    buckets: dict[tuple[int, int], list[float]] = defaultdict(list)
+    samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for t in transactions:
         if t.latency_ms is not None:
-            buckets[(t.script, int(t.second - start))].append(t.latency_ms)
-    series: dict[str, list[dict[str, float]]] = {}
-    for (script, second), latencies in sorted(buckets.items()):
-        series.setdefault(names[script], []).append({"t": second, **summarise(latencies)})
-    return series
+            samples[names[t.script]].append((t.second - start, t.latency_ms))
+    return latency.over_time(samples)
 
 
 def whole_run_percentiles(
@@ -263,6 +245,6 @@ def whole_run_percentiles(
         else:
             by_script[t.script].append(t.latency_ms)
     return {
-        names[script]: {"logged": summarise(latencies), "logged_failed": failed[script]}
+        names[script]: {"logged": latency.summarise(latencies), "logged_failed": failed[script]}
         for script, latencies in by_script.items()
     }

@@ -117,7 +117,7 @@ def run_pgbench(args: argparse.Namespace, url: str, out: Path) -> dict[str, Any]
     return {
         "pgbench": summary,
         "pgbench_spec": vars(spec),
-        "pgbench_writes": pgbench.check_writes(url, summary),
+        "pgbench_writes": pgbench.check_writes(url, summary, spec.clients),
         "pgbench_scripts": {script.name: script.description for script in scripts},
     }
 

@@ -86,7 +86,7 @@ def test_sandbox_runs_pgbench_http_and_telemetry_and_reports(tmp_path: Path) -> 
         assert script["logged"]["count"] == script["transactions"], name
         assert script["commands"], name
         assert all(command["failures"] == 0 for command in script["commands"]), name
-        assert pgbench["over_time"][name], name
+        assert pgbench["over_time"][name]["points"], name
     assert results["pgbench_writes"]["ok"], results["pgbench_writes"]
     assert results["pgbench_writes"]["found"]["finished"] > 0
 
