@@ -83,17 +83,7 @@ def pgbench_section(results: Mapping[str, Any]) -> list[str]:
         " from the per-transaction log).",
         "",
     ]
-    rows = []
-    for name, script in summary["scripts"].items():
-        logged = script.get("logged", {})
-        rows.append([
-            f"`{name}`", script.get("weight", ""), script.get("transactions", 0),
-            f"{script.get('tps', 0):.1f}", script.get("failed", 0),
-            _ms(script.get("latency_avg_ms")), _ms(logged.get("p50")), _ms(logged.get("p95")),
-            _ms(logged.get("p99")), _ms(logged.get("max")),
-        ])  # fmt: skip
-    head = ["script", "weight", "transactions", "TPS", "failed", "mean", "p50", "p95", "p99"]
-    lines += _table([*head, "max"], rows)
+    lines += _script_table(summary["scripts"])
     lines += ["", "Per statement (pgbench `-r`: mean ms and failures per command):", ""]
     rows = [
         [f"`{name}`", f"`{command['command'][:70]}…`", _ms(command["ms"]), command["failures"]]
@@ -115,6 +105,20 @@ def pgbench_section(results: Mapping[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _script_table(scripts: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for name, script in scripts.items():
+        logged = script.get("logged", {})
+        rows.append([
+            f"`{name}`", script.get("weight", ""), script.get("transactions", 0),
+            f"{script.get('tps', 0):.1f}", script.get("failed", 0),
+            _ms(script.get("latency_avg_ms")), _ms(logged.get("p50")), _ms(logged.get("p95")),
+            _ms(logged.get("p99")), _ms(logged.get("max")),
+        ])  # fmt: skip
+    head = ["script", "weight", "transactions", "TPS", "failed", "mean", "p50", "p95", "p99"]
+    return _table([*head, "max"], rows)
 
 
 def http_section(results: Mapping[str, Any]) -> list[str]:
