@@ -275,6 +275,8 @@ def _change_log(
         "a_idempotency_key": [caller.idempotency_key] * count,
         "a_batch_id": [None] * count,
         "a_client_address": [caller.client_address] * count,
+        # No request id came in, so the service's own is both (observability/middleware.py).
+        "a_server_request_id": [caller.request_id] * count,
         "e_event_id": [uuid.uuid4() for _ in ids],
         "e_type": [event_type] * count,
         "e_entity_type": [kind] * count,

@@ -116,6 +116,9 @@ class OpenLoopRun:
     keep_alive: bool = True
     max_connections: int = 256
     drain_timeout: float = 10.0
+    request_log: Path | None = None
+    """Where the generator writes one line per measured request (scheduled ms, label,
+    status, latency ms): latency over time."""
 
 
 def run_openloop(binary: Path, port: int, requests: Path, spec: OpenLoopRun) -> dict[str, Any]:
@@ -131,6 +134,8 @@ def run_openloop(binary: Path, port: int, requests: Path, spec: OpenLoopRun) -> 
         "-t", str(spec.drain_timeout),
         "-f", str(requests),
     ]  # fmt: skip
+    if spec.request_log is not None:
+        command += ["-l", str(spec.request_log)]
     deadline = spec.warmup + spec.duration + spec.drain_timeout + 30
     done = subprocess.run(  # noqa: S603 - our own binary
         command, capture_output=True, text=True, timeout=deadline, check=False

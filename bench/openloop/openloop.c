@@ -7,11 +7,14 @@
  * the hot loop only copies bytes and parses status lines: at a few hundred requests/s it uses
  * about 1% of a core and its own scheduling lag is reported (gen_lag_us) next to the figures.
  *
- *   openloop -p PORT -r RATE -d SECONDS [-w WARMUP] [-c MAXCONN] [-k 0|1] -f REQUESTS
+ *   openloop -p PORT -r RATE -d SECONDS [-w WARMUP] [-c MAXCONN] [-k 0|1] [-l LOG] -f REQUESTS
  *
  * REQUESTS holds records "LABEL<TAB>NBYTES\n" followed by NBYTES of a raw HTTP/1.1 request;
  * request i of the schedule is record i modulo the record count. -k 0 opens a new connection
  * per request (the records should then say "Connection: close"). Output: one JSON object.
+ * -l LOG also writes one line per measured request, "SCHEDULED_MS LABEL STATUS LATENCY_MS"
+ * (scheduled time from the start of the measured window; status < 0: a client-side error), so
+ * latency percentiles can be drawn over time (bench/sandbox).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -392,18 +395,30 @@ static void print_label(const char *name, int label, int64_t first, int64_t last
     printf("}");
 }
 
+/* one line per measured request: scheduled ms (from the measured window), label, status, ms */
+static void write_request_log(const char *path, int64_t first, int64_t total, int64_t start) {
+    FILE *f = fopen(path, "w");
+    if (!f) die(path);
+    for (int64_t i = first; i < total; i++) {
+        Job *j = &jobs[i];
+        fprintf(f, "%.3f %s %d %.3f\n", (double)(j->sched - start) / 1e6, label_names[j->label],
+                j->status, (double)(j->done - j->sched) / 1e6);
+    }
+    if (fclose(f) != 0) die(path);
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: openloop [-H host] -p port -r rate -d seconds [-w warmup] "
-                    "[-c maxconn] [-k 0|1] [-t drain_timeout] -f requests\n");
+                    "[-c maxconn] [-k 0|1] [-t drain_timeout] [-l log] -f requests\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
-    const char *host = "127.0.0.1", *file = NULL;
+    const char *host = "127.0.0.1", *file = NULL, *log_path = NULL;
     int port = 0, opt;
     double rate = 0, duration = 0, warmup = 0, drain = 10;
     max_conns = 256;
-    while ((opt = getopt(argc, argv, "H:p:r:d:w:c:k:t:f:")) != -1) {
+    while ((opt = getopt(argc, argv, "H:p:r:d:w:c:k:t:f:l:")) != -1) {
         switch (opt) {
         case 'H': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -414,6 +429,7 @@ int main(int argc, char **argv) {
         case 'k': keep_alive = atoi(optarg); break;
         case 't': drain = atof(optarg); break;
         case 'f': file = optarg; break;
+        case 'l': log_path = optarg; break;
         default: usage();
         }
     }
@@ -499,6 +515,7 @@ int main(int argc, char **argv) {
                  (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
     double wall = (double)(end - measure_start) / 1e9;
     int64_t measured = total - first_measured;
+    if (log_path) write_request_log(log_path, first_measured, total, measure_start);
     int64_t *buf = malloc((size_t)(measured > 0 ? measured : 1) * sizeof(int64_t));
     int64_t last_done = measure_start, answered = 0;
     for (int64_t i = first_measured; i < total; i++)
