@@ -22,12 +22,12 @@ from typing import Any
 
 import latency
 from scenarios import Pools, Request, RequestFactory, write_request_file
-from statements import LIST_QUERIES, query_string, resolve_query
 from tools import CpuMeter, OpenLoopRun, build_openloop, run_openloop
 
 import run as bench_run
 from expsvc.telemetry.replay import ReplayPlan, ReplayStats, create_sessions, replay
 from expsvc.webhook.signing import new_secret
+from statements import LIST_QUERIES, query_string, resolve_query
 
 # Labels of the mix: the reads and writes of bench/scenarios.py plus one label per list query.
 DEFAULT_MIX = {

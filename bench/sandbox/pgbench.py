@@ -21,6 +21,7 @@ import asyncpg
 import latency
 from cluster import binary
 from sqlalchemy.engine import make_url
+
 from statements import CREATED_NAME, PICK_EXPERIMENTS, PICK_RUNS, PICK_RUNS_SIZE, Script
 
 # Built from this module's constants only.

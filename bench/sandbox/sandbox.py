@@ -36,10 +36,10 @@ from typing import Any
 import http_load
 import pgbench
 import report
-import statements
 from cluster import private_cluster
 
 import run as bench_run
+import statements
 
 ROOT = Path(__file__).resolve().parents[2]
 # A little more memory than initdb's defaults, as a server for a service would have.

@@ -19,7 +19,6 @@ SANDBOX = Path(__file__).resolve().parents[2] / "bench" / "sandbox"
 sys.path[:0] = [str(SANDBOX), str(SANDBOX.parent)]
 
 import statements  # noqa: E402
-
 from expsvc.run.schemas import RunQuery  # noqa: E402
 
 EXPERIMENT = "01900000-0000-7000-8000-000000000001"
