@@ -446,6 +446,7 @@ def _by_id(table: Table, lock: str | None) -> Select[Any]:
 
 
 _PAGE_LIMIT, _AFTER_VALUE, _AFTER_ID = "page_limit", "page_after_value", "page_after_id"
+PAGE_LIMIT_PARAMETER = _PAGE_LIMIT  # the bound limit of a page_statement
 _EXPORT_AFTER = "export_after_id"
 
 

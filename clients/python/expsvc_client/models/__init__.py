@@ -98,6 +98,7 @@ from .source import Source
 from .status import Status
 from .status_change import StatusChange
 from .status_history_page import StatusHistoryPage
+from .total_mode import TotalMode
 from .transition_request import TransitionRequest
 from .validation_item import ValidationItem
 from .webhook_create import WebhookCreate
@@ -207,6 +208,7 @@ __all__ = (
     "Status",
     "StatusChange",
     "StatusHistoryPage",
+    "TotalMode",
     "TransitionRequest",
     "ValidationItem",
     "WebhookCreate",
