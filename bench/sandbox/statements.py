@@ -266,18 +266,6 @@ def transition_script(weight: int) -> Script:
     return script
 
 
-class _CatchingSession(ref._StandInSession):
-    """Catches the statement and the values a repository method executes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: list[dict[str, Any]] = []
-
-    async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        self.values.append(dict(parameters or {}))
-        return await super().execute(statement, parameters)
-
-
 def resolve_query(spec: Mapping[str, Any], experiment: str, today: datetime) -> dict[str, Any]:
     """``spec`` (a :data:`LIST_QUERIES` value) with its placeholders filled in."""
 
@@ -295,20 +283,12 @@ def resolve_query(spec: Mapping[str, Any], experiment: str, today: datetime) -> 
 
 
 def list_statement(query: RunQuery) -> Statement:
-    """The first-page statement ``GET /v1/runs`` runs for ``query`` and its values, caught
-    from ``RunRepository.search`` called as ``RunService.search`` calls it."""
-    session = _CatchingSession()
+    """The first-page statement ``GET /v1/runs`` runs for ``query`` and its values, as
+    ``RunRepository.search`` builds them when ``RunService.search`` calls it."""
     ordering = Ordering(query.order_by.value, descending=query.order is SortDirection.desc)
-    call = RunRepository(session).search(  # type: ignore[arg-type]
+    statement, values = RunRepository.head_page_statement(
         query, LOCAL_PRINCIPAL, ordering, None, query.page_size + 1
     )
-    try:
-        call.send(None)
-    except StopIteration:
-        pass
-    else:
-        raise RuntimeError("RunRepository.search awaited more than its statement")
-    [statement], [values] = session.executed, session.values
     # As the engine executes it: IN lists expanded to one $n per value, the values in order.
     compiled = statement.compile(dialect=ref._DIALECT)
     state = compiled.construct_expanded_state(values)

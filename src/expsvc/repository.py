@@ -271,19 +271,10 @@ class EntityRepository:
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
         parameters: dict[str, Any] | None = None,
-        *,
-        prebuilt: bool = False,
     ) -> Sequence[Row[Any]]:
-        """Execute a :meth:`page_statement` with its filters' ``parameters``; on the driver
-        when ``prebuilt`` (built once per shape and reused, see :mod:`expsvc.driver`)."""
-        values = dict(parameters or {})
-        values[_PAGE_LIMIT] = limit
-        if after is not None:
-            values[_AFTER_VALUE], values[_AFTER_ID] = after
-        if prebuilt:
-            rows: Sequence[Row[Any]] = await fetch_rows(self.session, statement, values)
-        else:
-            rows = (await self.session.execute(statement, values)).all()
+        """Execute a :meth:`page_statement` with its filters' ``parameters``."""
+        values = page_values(dict(parameters or {}), after, limit)
+        rows: Sequence[Row[Any]] = (await self.session.execute(statement, values)).all()
         return rows
 
     def export_statement(
@@ -453,6 +444,20 @@ def _by_id(table: Table, lock: str | None) -> Select[Any]:
 
 
 _PAGE_LIMIT, _AFTER_VALUE, _AFTER_ID = "page_limit", "page_after_value", "page_after_id"
+PAGE_LIMIT_PARAMETER = _PAGE_LIMIT  # the bound limit of a page_statement
+
+
+def page_values(
+    values: dict[str, Any], after: tuple[Any, uuid.UUID] | None, limit: int
+) -> dict[str, Any]:
+    """``values`` plus what a :meth:`EntityRepository.page_statement` binds: the limit and the
+    keyset it starts after."""
+    values[_PAGE_LIMIT] = limit
+    if after is not None:
+        values[_AFTER_VALUE], values[_AFTER_ID] = after
+    return values
+
+
 _EXPORT_AFTER = "export_after_id"
 
 

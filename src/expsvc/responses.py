@@ -61,14 +61,17 @@ def page_response(
     next_page_token: str | None,
     read_model: type[BaseModel],
     page_model: type[BaseModel],
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """``{"items": [...], "next_page_token": ...}`` of ``rows`` as ``read_model`` shows them."""
+    """``{"items": [...], "next_page_token": ...}`` of ``rows`` as ``read_model`` shows them,
+    plus the page's ``extra`` fields (e.g. a total)."""
     fields = _fields(read_model)
-    document = {"items": _items(rows, fields), "next_page_token": next_page_token}
+    document = {"items": _items(rows, fields), "next_page_token": next_page_token, **(extra or {})}
     body = _encode(
         document,
         lambda: page_model.model_validate(
-            {"items": rows, "next_page_token": next_page_token}, from_attributes=True
+            {"items": rows, "next_page_token": next_page_token, **(extra or {})},
+            from_attributes=True,
         ),
     )
     return Response(body, media_type=_MEDIA_TYPE)

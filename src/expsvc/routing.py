@@ -65,6 +65,14 @@ async def get_session(request: Request) -> AsyncSession:
 DbSession = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+CurrentSettings = Annotated[Settings, Depends(get_settings)]
+
+
 class TransactionalRoute(APIRoute):
     """One transaction per request: opened before the endpoint, committed before the response.
 

@@ -88,10 +88,20 @@ WITH src AS (
            string_to_array((ARRAY['baseline,gpu', 'sweep,gpu', 'ablation,cpu', 'nightly,prod',
                                    'prod,v2'])[1 + g % 5], ','),
            jsonb_build_object('lr', round((r2 / 100)::numeric, 6), 'batch', 32 << (g % 3)::int,
-                              'epochs', 1 + g % 50),
-           ARRAY[(ARRAY{list(_PEOPLE)})[1 + g % {len(_PEOPLE)}]],
+                              'epochs', 1 + g % 50,
+                              'optimizer', (ARRAY['adam','sgd','adamw','lion'])[1 + g % 4])
+               || CASE WHEN g % 10 = 0 THEN jsonb_build_object('seed', g % 1000)
+                       ELSE '{{}}'::jsonb END,
+           -- The creator, and every third run a second participant.
+           CASE WHEN g % 3 = 0
+                THEN ARRAY[(ARRAY{list(_PEOPLE)})[1 + g % {len(_PEOPLE)}],
+                           'guest-' || (g % 997)]
+                ELSE ARRAY[(ARRAY{list(_PEOPLE)})[1 + g % {len(_PEOPLE)}]] END,
            substr(md5(g::text), 1, 40),
-           (ARRAY['main','dev','feature/x'])[1 + g % 3],
+           -- Most runs on a few long-lived branches, the rest on one of 500 feature branches.
+           CASE WHEN g % 10 < 7 THEN (ARRAY['main','dev','release'])[1 + g % 3]
+                ELSE 'feature/' || (ARRAY{list(_TOPICS)})[1 + g % {len(_TOPICS)}] || '-'
+                     || (g % 500) END,
            'https://git.example/ml/' || (ARRAY{list(_TOPICS)})[1 + g % {len(_TOPICS)}],
            CASE WHEN status = 'failed' THEN 'exit code 137' END,
            (ARRAY{list(_PEOPLE)})[1 + g % {len(_PEOPLE)}],
@@ -219,6 +229,8 @@ async def seed_demo_data(
                 # Reproducible per (seed, batch), yet different from one batch to the next.
                 batch_seed = (plan.seed * 7919 + first // BATCH) % 2000 / 1000 - 1
                 await connection.execute(text("SELECT setseed(:s)"), {"s": batch_seed})
+                # A batch maintains every index of 50,000 runs: longer than a request may take.
+                await connection.execute(text("SET LOCAL statement_timeout = 0"))
                 await connection.execute(
                     text(_RUN_BATCH_SQL),
                     {"experiment_ids": ids, "experiment_count": len(ids), "first": first,

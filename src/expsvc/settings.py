@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     request_timeout: float = Field(
         default=15.0, gt=0, description="Seconds before a request is abandoned with 503."
     )
+    list_total_budget_ms: int = Field(
+        default=200,
+        ge=1,
+        le=60_000,
+        description="Time a list's total=exact may count for; past it the total is estimated.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     retry_after_seconds: int = Field(
         default=2, ge=1, description="Retry-After sent with 503 answers."

@@ -10,6 +10,14 @@ from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
 from expsvc.driver import fetch_rows
 from expsvc.experiment.schemas import ExperimentFilter
+from expsvc.filtering.sql import (
+    FieldSet,
+    array_field,
+    bind,
+    scalar_field,
+    shape_sql,
+    shape_values,
+)
 from expsvc.models import experiments
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository
@@ -48,20 +56,19 @@ class ExperimentRepository(EntityRepository):
         limit: int,
     ) -> Sequence[Row[Any]]:
         """A page of the experiments ``principal`` may read among those ``where`` selects."""
-        query = _filtered(select(experiments), where).where(may(experiments.c.id))
+        query, values = _filtered(select(experiments), where, principal, Role.viewer)
         after_null = None if after is None else after[0] is None
         statement = self.page_statement(query, ordering, after_null)
-        return await self.fetch_built_page(statement, after, limit, access_parameters(principal))
+        return await self.fetch_built_page(statement, after, limit, values)
 
     async def matching_ids(
         self, where: ExperimentFilter, limit: int, principal: Principal
     ) -> list[uuid.UUID]:
         """Ids of the experiments ``where`` selects that ``principal`` may edit, in id order,
         at most ``limit``."""
-        query = _filtered(select(experiments.c.id), where).where(may(experiments.c.id))
+        query, values = _filtered(select(experiments.c.id), where, principal, Role.editor)
         query = query.order_by(experiments.c.id).limit(limit)
-        parameters = access_parameters(principal, Role.editor)
-        return list((await self.session.execute(query, parameters)).scalars())
+        return list((await self.session.execute(query, values)).scalars())
 
     async def readable_ids(
         self, experiment_ids: Sequence[uuid.UUID], principal: Principal
@@ -84,17 +91,41 @@ class ExperimentRepository(EntityRepository):
         """``columns`` of the experiments ``principal`` may read among those ``where`` selects,
         past ``after`` in id order, in batches from a server-side cursor (see
         :meth:`~expsvc.repository.EntityRepository.stream_batches`)."""
-        query = _filtered(select(experiments), where).where(may(experiments.c.id))
+        query, values = _filtered(select(experiments), where, principal, Role.viewer)
         statement = self.export_statement(query, columns, after)
-        return await self.stream_batches(statement, access_parameters(principal), batch_size)
+        return await self.stream_batches(statement, values, batch_size)
 
     async def delete(self, experiment_id: uuid.UUID) -> None:
         await self.session.execute(delete(experiments).where(experiments.c.id == experiment_id))
 
 
-def _filtered(query: Select[Any], where: ExperimentFilter) -> Select[Any]:
-    if where.status:
-        query = query.where(experiments.c.status.in_([s.value for s in where.status]))
-    if where.tag:
-        query = query.where(experiments.c.tags.contains(sorted(set(where.tag))))
-    return query
+# The fields experiments filter on (docs/filtering.md).
+EXPERIMENT_FIELDS = FieldSet(
+    fields={
+        "id": scalar_field(experiments.c.id, "uuid"),
+        "name": scalar_field(experiments.c.name, "text", contains=True),
+        "status": scalar_field(experiments.c.status, "status"),
+        "created_by": scalar_field(experiments.c.created_by, "text"),
+        "tags": array_field(experiments.c.tags),
+        "participants": array_field(experiments.c.participants),
+        **{
+            f"{name}_at": scalar_field(experiments.c[f"{name}_at"], "time")
+            for name in ("created", "updated", "started", "finished", "archived")
+        },
+    },
+    params=experiments.c.params,
+)
+
+
+def _filtered(
+    query: Select[Any], where: ExperimentFilter, principal: Principal, needed: Role
+) -> tuple[Select[Any], dict[str, Any]]:
+    """``query`` narrowed to what ``where`` selects and ``principal`` holds ``needed`` on, and
+    the values to bind."""
+    shape, values = bind(where.expression(), EXPERIMENT_FIELDS)
+    if shape is not None:
+        query = query.where(shape_sql(shape, EXPERIMENT_FIELDS))
+    return query.where(may(experiments.c.id)), {
+        **shape_values(values),
+        **access_parameters(principal, needed),
+    }

@@ -6,6 +6,13 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints
 
+from expsvc.filtering.language import (
+    MAX_FILTER_LENGTH,
+    Condition,
+    Expression,
+    all_of,
+    parse,
+)
 from expsvc.lifecycle import Status
 from expsvc.liveness.schemas import HeartbeatTimeout, MaxDuration
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -53,6 +60,25 @@ class ExperimentFilter(RequestModel):
     tag: list[Tag] = Field(
         default_factory=list, max_length=16, description="Experiments carrying all these tags."
     )
+    filter: Annotated[str, StringConstraints(max_length=MAX_FILTER_LENGTH)] | None = Field(
+        default=None,
+        description=(
+            "An expression over the experiments' fields (AIP-160 subset: AND, OR, NOT, "
+            "parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND "
+            'participants:"alice"`; see docs/filtering.md.'
+        ),
+    )
+
+    def expression(self) -> Expression | None:
+        """Every filter given as one tree (raises the filter language's 400 problems)."""
+        parts: list[Expression] = []
+        if self.status:
+            parts.append(Condition("status", "in", tuple(s.value for s in self.status)))
+        if self.tag:
+            parts.append(Condition("tags", "has_all", tuple(self.tag)))
+        if self.filter:
+            parts.append(parse(self.filter))
+        return all_of(parts)
 
 
 _NOT_FILTERS = {"page_size", "page_token"}

@@ -64,6 +64,18 @@ class Run(Base):
         # Byte-order collation: serves both ORDER BY name and the name-prefix filter (LIKE 'x%').
         Index("ix_runs_name_c_id", text('name COLLATE "C"'), "id"),
         Index("ix_runs_tags", "tags", postgresql_using="gin"),
+        # The filters' indexes (migration 0014, docs/adr/0018).
+        Index("ix_runs_git_sha_c", text('git_sha COLLATE "C"')),
+        Index("ix_runs_git_branch_created_at_id", "git_branch", "created_at", "id"),
+        Index("ix_runs_created_by_created_at_id", "created_by", "created_at", "id"),
+        Index("ix_runs_participants", "participants", postgresql_using="gin"),
+        Index("ix_runs_params", "params", postgresql_using="gin"),
+        Index(
+            "ix_runs_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
         # The reaper's scan of running runs; not on last_heartbeat_at, so heartbeats stay HOT.
         Index(
             "ix_runs_running_started_at",

@@ -15,7 +15,7 @@ from expsvc.experiment.errors import ExperimentNotFound
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import EntityKind
 from expsvc.responses import entity_response, page_response
-from expsvc.routing import DbSession, TransactionalRoute
+from expsvc.routing import CurrentSettings, DbSession, TransactionalRoute
 from expsvc.run.bulk import RunBulkService
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
@@ -98,16 +98,22 @@ async def get_run(run_id: uuid.UUID, context: CurrentContext, service: Service) 
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_runs(
-    query: Annotated[RunQuery, Query()], context: CurrentContext, service: Service
+    query: Annotated[RunQuery, Query()],
+    context: CurrentContext,
+    service: Service,
+    settings: CurrentSettings,
 ) -> Response:
     """Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
+    Typed filters and ``filter`` (an AIP-160 expression, docs/filtering.md) combine with AND;
+    a filter that does not parse, names an unknown field or is too complex is a 400 problem.
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
-    values (last ascending, first descending). Unknown parameters are refused.
+    values (last ascending, first descending). Pages are keyset pages: runs created while
+    paging never repeat or shift a page. Unknown parameters are refused.
     """
-    page = await service.search(context.principal, query)
-    return page_response(page.rows, page.next_page_token, RunRead, RunPage)
+    page, totals = await service.search(context.principal, query, settings.list_total_budget_ms)
+    return page_response(page.rows, page.next_page_token, RunRead, RunPage, totals)
 
 
 @router.patch(

@@ -13,25 +13,35 @@ from sqlalchemy import (
     Select,
     String,
     TextualSelect,
+    and_,
     bindparam,
     column,
     func,
+    literal_column,
     select,
     text,
 )
+from sqlalchemy.sql.util import ClauseAdapter
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
 from expsvc.driver import fetch_rows
-from expsvc.models import runs
+from expsvc.filtering.sql import (
+    FieldSet,
+    Shape,
+    array_field,
+    bind,
+    linked_array_field,
+    scalar_field,
+    sha_field,
+    shape_sql,
+    shape_values,
+)
+from expsvc.models import capture_sessions, runs
 from expsvc.pagination import Ordering
-from expsvc.repository import EntityRepository, json_text
+from expsvc.repository import PAGE_LIMIT_PARAMETER, EntityRepository, json_text, page_values
 from expsvc.run.schemas import RunFilter
-
-
-def _escape_like(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
+from expsvc.totals import count_within, estimate_rows
 
 # Columns a client sets at creation; the rest are the server's (defaults in the table).
 CREATE_COLUMNS = (
@@ -122,13 +132,47 @@ class RunRepository(EntityRepository):
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
     ) -> Sequence[Row[Any]]:
-        """A page of the runs ``principal`` may read among those ``where`` selects."""
-        names, values = _filter_values(where)
-        after_null = None if after is None else after[0] is None
-        statement = _search_statement(names, ordering, after_null)
+        """A page of the runs ``principal`` may read among those ``where`` selects.
+
+        First the next :data:`HEAD_ROWS` runs in order are filtered (an index walk that cannot
+        read more); if fewer than ``limit`` match there, the filters are selective and the page
+        is their matches, sorted (docs/filtering.md#how-a-page-is-read).
+        """
+        shape, after_null, values = _page_parts(where, principal, after, limit)
+        # Both statements are built once per filter shape (lru-cached): on the driver.
+        rows = await fetch_rows(self.session, _head_statement(shape, ordering, after_null), values)
+        if len(rows) < limit:
+            statement = _search_statement(shape, ordering, after_null)
+            rows = await fetch_rows(self.session, statement, values)
+        return rows
+
+    @staticmethod
+    def head_page_statement(
+        where: RunFilter,
+        principal: Principal,
+        ordering: Ordering,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """The first statement :meth:`search` runs for a page, and its values (the load
+        sandbox renders it for pgbench)."""
+        shape, after_null, values = _page_parts(where, principal, after, limit)
+        return _head_statement(shape, ordering, after_null), values
+
+    async def count(
+        self, where: RunFilter, principal: Principal, budget_ms: int | None
+    ) -> tuple[int, bool]:
+        """How many runs ``principal`` may read among those ``where`` selects, and whether
+        exactly: counted within ``budget_ms`` (None: do not count), else the planner's
+        estimate."""
+        shape, values = _filter_values(where)
         values.update(access_parameters(principal))
-        # The statement is one of _search_statement's, built once per filter shape.
-        return await self.fetch_built_page(statement, after, limit, values, prebuilt=True)
+        query = _filtered(select(runs.c.id), shape)
+        if budget_ms is not None:
+            counted = await count_within(self.session, query, values, budget_ms)
+            if counted is not None:
+                return counted, True
+        return await estimate_rows(self.session, query, values), False
 
     async def matching_ids(
         self, where: RunFilter, limit: int, principal: Principal
@@ -168,45 +212,40 @@ class RunRepository(EntityRepository):
         return int((await self.session.execute(query)).scalar_one())
 
 
-# Each filter once, its values bound at execution: a list's statement depends only on which
-# filters it uses, its order and where its page starts, so it is built once per such shape
-# (building and hashing a Select per request was about a fifth of a page's CPU).
-_FILTERS: dict[str, ColumnElement[bool]] = {
-    "experiment_id": runs.c.experiment_id == bindparam("experiment_id"),
-    "status": runs.c.status.in_(bindparam("status", expanding=True)),
-    "tag": runs.c.tags.contains(bindparam("tag", type_=runs.c.tags.type)),
-    "name_prefix": runs.c.name.collate("C").like(bindparam("name_pattern"), escape="\\"),
-    **{
-        f"{field}_{side}": (
-            runs.c[f"{field}_at"] >= bindparam(f"{field}_after")
-            if side == "after"
-            else runs.c[f"{field}_at"] < bindparam(f"{field}_before")
-        )
-        for field in ("created", "started", "finished")
-        for side in ("after", "before")
+# The fields runs filter on, by the typed parameters and the filter language alike
+# (docs/filtering.md); each is served by an index of migration 0014 or earlier (ADR 0018).
+RUN_FIELDS = FieldSet(
+    fields={
+        "id": scalar_field(runs.c.id, "uuid"),
+        "experiment_id": scalar_field(runs.c.experiment_id, "uuid"),
+        "name": scalar_field(runs.c.name, "text", contains=True),
+        "status": scalar_field(runs.c.status, "status"),
+        "git_sha": sha_field(runs.c.git_sha),
+        "git_branch": scalar_field(runs.c.git_branch, "text"),
+        "git_repository": scalar_field(runs.c.git_repository, "text"),
+        "created_by": scalar_field(runs.c.created_by, "text"),
+        "tags": array_field(runs.c.tags),
+        "participants": array_field(runs.c.participants),
+        "sensors": linked_array_field(capture_sessions, "run_id", "sensors", runs.c.id),
+        **{
+            f"{name}_at": scalar_field(runs.c[f"{name}_at"], "time")
+            for name in ("created", "updated", "started", "finished", "archived")
+        },
     },
-}
+    params=runs.c.params,
+)
 
 
-def _filter_values(where: RunFilter) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """The filters ``where`` uses (in :data:`_FILTERS` order) and their bound values."""
-    values: dict[str, Any] = {}
-    if where.experiment_id is not None:
-        values["experiment_id"] = where.experiment_id
-    if where.status:
-        values["status"] = [status.value for status in where.status]
-    if where.tag:
-        values["tag"] = sorted(set(where.tag))
-    if where.name_prefix is not None:
-        values["name_pattern"] = _escape_like(where.name_prefix) + "%"
-    for field in ("created", "started", "finished"):
-        for side in ("after", "before"):
-            if (value := getattr(where, f"{field}_{side}")) is not None:
-                values[f"{field}_{side}"] = value
-    names = tuple(
-        name for name in _FILTERS if (name if name != "name_prefix" else "name_pattern") in values
-    )
-    return names, values
+def _filter_values(where: RunFilter) -> tuple[Shape | None, dict[str, Any]]:
+    """The shape of the filters ``where`` gives and the values to bind."""
+    shape, values = bind(where.expression(), RUN_FIELDS)
+    return shape, shape_values(values)
+
+
+def _filtered(query: Select[Any], shape: Shape | None) -> Select[Any]:
+    if shape is not None:
+        query = query.where(shape_sql(shape, RUN_FIELDS))
+    return query.where(may(runs.c.experiment_id))
 
 
 def _selected(
@@ -214,15 +253,74 @@ def _selected(
 ) -> tuple[Select[Any], dict[str, Any]]:
     """The runs ``where`` selects on which ``principal`` holds ``needed``, and the values to
     bind."""
-    names, values = _filter_values(where)
+    shape, values = _filter_values(where)
     values.update(access_parameters(principal, needed))
-    query = select(runs).where(*(_FILTERS[name] for name in names), may(runs.c.experiment_id))
-    return query, values
+    return _filtered(select(runs), shape), values
+
+
+# How many runs in order a page's first statement filters at most (see RunRepository.search).
+HEAD_ROWS = 5000
+_HEAD_ROWS = "head_rows"
+
+
+class _SortedAfterFiltering(RunRepository):
+    """Orders by an expression no index provides, so the planner finds the (selective)
+    filters' matches through their own indexes and sorts them, instead of walking an ordering
+    index and discarding rows."""
+
+    @classmethod
+    def sort_column(cls, name: str) -> ColumnElement[Any]:
+        column = runs.c[name]
+        if name == "name":
+            return (column + literal_column("''")).collate("C")
+        return column + literal_column("interval '0 seconds'")
+
+
+# A list's statements depend only on the shape of its filters, its order and where its page
+# starts, so each is built once per such shape (building and hashing a Select per request was
+# about a fifth of a page's CPU).
+def _page_parts(
+    where: RunFilter,
+    principal: Principal,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> tuple[Shape | None, bool | None, dict[str, Any]]:
+    """A page's filter shape, whether its keyset starts after a null, and every value its
+    statements bind."""
+    shape, values = _filter_values(where)
+    values.update(access_parameters(principal))
+    values[_HEAD_ROWS] = HEAD_ROWS
+    after_null = None if after is None else after[0] is None
+    return shape, after_null, page_values(values, after, limit)
+
+
+@functools.lru_cache(maxsize=512)
+def _head_statement(
+    shape: Shape | None, ordering: Ordering, after_null: bool | None
+) -> Select[Any]:
+    """The matches among the next HEAD_ROWS runs in ``ordering``: the inner walk has no filter
+    and a limit, so it reads at most HEAD_ROWS index entries whatever the planner thinks."""
+    walk = RunRepository.page_statement(select(runs), ordering, after_null)
+    head = walk.limit(bindparam(_HEAD_ROWS)).subquery("head")
+    condition = may(runs.c.experiment_id)
+    if shape is not None:
+        condition = and_(shape_sql(shape, RUN_FIELDS), condition)
+    column: ColumnElement[Any] = head.c[ordering.column]
+    if ordering.column == "name":
+        column = column.collate("C")
+    order = (column.desc(), head.c.id.desc()) if ordering.descending else (column, head.c.id)
+    return (
+        select(*head.c)
+        .where(ClauseAdapter(head).traverse(condition))
+        .order_by(*order)
+        .limit(bindparam(PAGE_LIMIT_PARAMETER))
+    )
 
 
 @functools.lru_cache(maxsize=512)
 def _search_statement(
-    names: tuple[str, ...], ordering: Ordering, after_null: bool | None
+    shape: Shape | None, ordering: Ordering, after_null: bool | None
 ) -> Select[Any]:
-    query = select(runs).where(*(_FILTERS[name] for name in names), may(runs.c.experiment_id))
-    return RunRepository.page_statement(query, ordering, after_null)
+    """Every match of the filters, sorted: the second statement of a selective page."""
+    query = _filtered(select(runs), shape)
+    return _SortedAfterFiltering.page_statement(query, ordering, after_null)

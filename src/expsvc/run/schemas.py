@@ -5,8 +5,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
+from expsvc.filtering.language import (
+    MAX_FILTER_LENGTH,
+    Condition,
+    Expression,
+    Negation,
+    all_of,
+    parse,
+)
+from expsvc.filtering.typed import time_ranges, typed_params
 from expsvc.lifecycle import Status
 from expsvc.liveness.schemas import HeartbeatTimeout, MaxDuration
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -93,6 +102,21 @@ class RunRead(ResponseModel):
 class RunPage(ResponseModel):
     items: list[RunRead]
     next_page_token: str | None
+    total_size: int | None = Field(
+        default=None,
+        description="How many runs the filters select (with total=estimate or exact); null "
+        "without total.",
+    )
+    total_exact: bool | None = Field(
+        default=None,
+        description="Whether total_size is an exact count: false for total=estimate, and for "
+        "total=exact when counting ran out of its time budget (the planner's estimate then).",
+    )
+
+
+class TotalMode(StrEnum):
+    estimate = "estimate"
+    exact = "exact"
 
 
 class RunOrderBy(StrEnum):
@@ -107,18 +131,73 @@ class SortDirection(StrEnum):
     desc = "desc"
 
 
-_NOT_FILTERS = {"order_by", "order", "page_size", "page_token"}
+_NOT_FILTERS = {"order_by", "order", "page_size", "page_token", "total"}
+
+
+_Word = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+def _one_or_many(value: Any) -> Any:
+    # A single value where a list is expected (a bulk body's "experiment_id": "…", as it was).
+    return [value] if isinstance(value, str | uuid.UUID) else value
 
 
 class RunFilter(RequestModel):
-    """Which runs: every filter given narrows the selection (AND)."""
+    """Which runs: every filter given narrows the selection (AND); a filter taking several
+    values matches any of them unless it says otherwise (docs/filtering.md)."""
 
-    experiment_id: uuid.UUID | None = None
+    experiment_id: Annotated[list[uuid.UUID], BeforeValidator(_one_or_many)] = Field(
+        default_factory=list, max_length=100, description="Runs of any of these experiments."
+    )
     status: list[Status] = Field(default_factory=list, max_length=5)
     tag: list[Tag] = Field(
         default_factory=list, max_length=16, description="Runs carrying all of these tags."
     )
-    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    tag_any: list[Tag] = Field(
+        default_factory=list, max_length=16, description="Runs carrying any of these tags."
+    )
+    tag_none: list[Tag] = Field(
+        default_factory=list, max_length=16, description="Runs carrying none of these tags."
+    )
+    name_prefix: _Word | None = None
+    name_contains: _Word | None = Field(
+        default=None, description="Runs whose name contains this text, ignoring case."
+    )
+    git_sha: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description="A full commit id or a prefix of at least 7 hex characters (else 400).",
+    )
+    git_branch: Annotated[list[_Word], BeforeValidator(_one_or_many)] = Field(
+        default_factory=list, max_length=16, description="Runs on any of these branches."
+    )
+    participant: list[_Word] = Field(
+        default_factory=list, max_length=16, description="Runs with any of these participants."
+    )
+    sensor: list[_Word] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Runs with a capture session linked to any of these sensors.",
+    )
+    created_by: Annotated[list[_Word], BeforeValidator(_one_or_many)] = Field(
+        default_factory=list, max_length=16, description="Runs created by any of these."
+    )
+    params: list[Annotated[str, StringConstraints(min_length=1, max_length=512)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description=(
+            "Comparisons on params, all of which must hold: `key=value`, `key!=value`, "
+            "`key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the key."
+        ),
+        examples=[["lr<0.01", "optimizer=adam", "seed"]],
+    )
+    filter: Annotated[str, StringConstraints(max_length=MAX_FILTER_LENGTH)] | None = Field(
+        default=None,
+        description=(
+            "An expression over the same fields (AIP-160 subset: AND, OR, NOT, parentheses, "
+            '= != < <= > >= and : for has), e.g. `status = "running" AND params.lr < 0.01`; '
+            "see docs/filtering.md."
+        ),
+    )
     created_after: datetime | None = None
     created_before: datetime | None = None
     started_after: datetime | None = None
@@ -134,6 +213,40 @@ class RunFilter(RequestModel):
                 raise ValueError(f"{field}_after must be earlier than {field}_before")
         return self
 
+    def expression(self) -> Expression | None:
+        """Every filter given as one tree (raises the filter language's 400 problems)."""
+        parts = [*self._typed(), *(typed_params(self.params))]
+        if self.filter:
+            parts.append(parse(self.filter))
+        return all_of(parts)
+
+    def _typed(self) -> list[Expression]:
+        lists: dict[str, tuple[str, list[Any]]] = {
+            "experiment_id": ("in", self.experiment_id),
+            "status": ("in", [status.value for status in self.status]),
+            "tags": ("has_all", self.tag),
+            "git_branch": ("in", self.git_branch),
+            "participants": ("has_any", self.participant),
+            "sensors": ("has_any", self.sensor),
+            "created_by": ("in", self.created_by),
+        }
+        parts: list[Expression] = [
+            Condition(name, op, tuple(values)) for name, (op, values) in lists.items() if values
+        ]
+        if self.tag_any:
+            parts.append(Condition("tags", "has_any", tuple(self.tag_any)))
+        if self.tag_none:
+            parts.append(Negation(Condition("tags", "has_any", tuple(self.tag_none))))
+        for name, op, value in (
+            ("name", "prefix", self.name_prefix),
+            ("name", ":", self.name_contains),
+            ("git_sha", "=", self.git_sha),
+        ):
+            if value is not None:
+                parts.append(Condition(name, op, value))
+        parts += time_ranges(self, ("created", "started", "finished"))
+        return parts
+
 
 class RunQuery(RunFilter):
     """Query of ``GET /v1/runs``: filters (each narrows the result), order and page."""
@@ -142,6 +255,14 @@ class RunQuery(RunFilter):
     order: SortDirection = SortDirection.desc
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    total: TotalMode | None = Field(
+        default=None,
+        description=(
+            "Also count the runs selected: estimate (the planner's estimate, no extra scan) or "
+            "exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with "
+            "total_exact false)."
+        ),
+    )
 
     def filters(self) -> dict[str, Any]:
         """The filters alone (what a page token is bound to)."""

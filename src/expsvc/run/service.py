@@ -26,6 +26,7 @@ from expsvc.run.schemas import (
     RunRead,
     RunUpdate,
     SortDirection,
+    TotalMode,
 )
 from expsvc.transitions import apply_transition, apply_update
 
@@ -78,8 +79,11 @@ class RunService:
             raise RunNotFound(run_id)
         return row
 
-    async def search(self, principal: Principal, query: RunQuery) -> RowPage:
-        """One page of runs (rows, answered as a :class:`RunPage`)."""
+    async def search(
+        self, principal: Principal, query: RunQuery, total_budget_ms: int
+    ) -> tuple[RowPage, dict[str, Any]]:
+        """One page of runs (rows, answered as a :class:`RunPage`) and the page's total
+        fields (``total_size``, ``total_exact``) when ``query.total`` asks for them."""
         page = PageRequest(
             ordering=Ordering(query.order_by.value, descending=query.order is SortDirection.desc),
             filters=query.filters(),
@@ -89,7 +93,12 @@ class RunService:
         rows = await self.runs.search(
             query, principal, page.ordering, page.after(), query.page_size + 1
         )
-        return RowPage(rows[: query.page_size], page.next_token(rows))
+        totals: dict[str, Any] = {"total_size": None, "total_exact": None}
+        if query.total is not None:
+            budget = total_budget_ms if query.total is TotalMode.exact else None
+            size, exact = await self.runs.count(query, principal, budget)
+            totals = {"total_size": size, "total_exact": exact}
+        return RowPage(rows[: query.page_size], page.next_token(rows)), totals
 
     async def update(
         self,

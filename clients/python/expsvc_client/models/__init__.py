@@ -100,6 +100,7 @@ from .status import Status
 from .status_change import StatusChange
 from .status_history_page import StatusHistoryPage
 from .stream_events_versions import StreamEventsVersions
+from .total_mode import TotalMode
 from .transition_request import TransitionRequest
 from .validation_item import ValidationItem
 from .webhook_create import WebhookCreate
@@ -211,6 +212,7 @@ __all__ = (
     "StatusChange",
     "StatusHistoryPage",
     "StreamEventsVersions",
+    "TotalMode",
     "TransitionRequest",
     "ValidationItem",
     "WebhookCreate",

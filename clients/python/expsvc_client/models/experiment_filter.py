@@ -18,10 +18,13 @@ class ExperimentFilter:
     Attributes:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND participants:"alice"`; see docs/filtering.md.
     """
 
     status: list[Status] | Unset = UNSET
     tag: list[str] | Unset = UNSET
+    filter_: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         status: list[str] | Unset = UNSET
@@ -35,6 +38,12 @@ class ExperimentFilter:
         if not isinstance(self.tag, Unset):
             tag = self.tag
 
+        filter_: None | str | Unset
+        if isinstance(self.filter_, Unset):
+            filter_ = UNSET
+        else:
+            filter_ = self.filter_
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -42,6 +51,8 @@ class ExperimentFilter:
             field_dict["status"] = status
         if tag is not UNSET:
             field_dict["tag"] = tag
+        if filter_ is not UNSET:
+            field_dict["filter"] = filter_
 
         return field_dict
 
@@ -59,9 +70,19 @@ class ExperimentFilter:
 
         tag = cast(list[str], d.pop("tag", UNSET))
 
+        def _parse_filter_(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        filter_ = _parse_filter_(d.pop("filter", UNSET))
+
         experiment_filter = cls(
             status=status,
             tag=tag,
+            filter_=filter_,
         )
 
         return experiment_filter

@@ -15,25 +15,48 @@ T = TypeVar("T", bound="RunFilter")
 
 @_attrs_define
 class RunFilter:
-    """Which runs: every filter given narrows the selection (AND).
+    """Which runs: every filter given narrows the selection (AND); a filter taking several
+    values matches any of them unless it says otherwise (docs/filtering.md).
 
-    Attributes:
-        experiment_id (None | Unset | UUID):
-        status (list[Status] | Unset):
-        tag (list[str] | Unset): Runs carrying all of these tags.
-        name_prefix (None | str | Unset):
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        Attributes:
+            experiment_id (list[UUID] | Unset): Runs of any of these experiments.
+            status (list[Status] | Unset):
+            tag (list[str] | Unset): Runs carrying all of these tags.
+            tag_any (list[str] | Unset): Runs carrying any of these tags.
+            tag_none (list[str] | Unset): Runs carrying none of these tags.
+            name_prefix (None | str | Unset):
+            name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
+            git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters (else 400).
+            git_branch (list[str] | Unset): Runs on any of these branches.
+            participant (list[str] | Unset): Runs with any of these participants.
+            sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
+            created_by (list[str] | Unset): Runs created by any of these.
+            params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`, `key!=value`,
+                `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the key.
+            filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT, parentheses, =
+                != < <= > >= and : for has), e.g. `status = "running" AND params.lr < 0.01`; see docs/filtering.md.
+            created_after (datetime.datetime | None | Unset):
+            created_before (datetime.datetime | None | Unset):
+            started_after (datetime.datetime | None | Unset):
+            started_before (datetime.datetime | None | Unset):
+            finished_after (datetime.datetime | None | Unset):
+            finished_before (datetime.datetime | None | Unset):
     """
 
-    experiment_id: None | Unset | UUID = UNSET
+    experiment_id: list[UUID] | Unset = UNSET
     status: list[Status] | Unset = UNSET
     tag: list[str] | Unset = UNSET
+    tag_any: list[str] | Unset = UNSET
+    tag_none: list[str] | Unset = UNSET
     name_prefix: None | str | Unset = UNSET
+    name_contains: None | str | Unset = UNSET
+    git_sha: None | str | Unset = UNSET
+    git_branch: list[str] | Unset = UNSET
+    participant: list[str] | Unset = UNSET
+    sensor: list[str] | Unset = UNSET
+    created_by: list[str] | Unset = UNSET
+    params: list[str] | Unset = UNSET
+    filter_: None | str | Unset = UNSET
     created_after: datetime.datetime | None | Unset = UNSET
     created_before: datetime.datetime | None | Unset = UNSET
     started_after: datetime.datetime | None | Unset = UNSET
@@ -42,13 +65,12 @@ class RunFilter:
     finished_before: datetime.datetime | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        experiment_id: None | str | Unset
-        if isinstance(self.experiment_id, Unset):
-            experiment_id = UNSET
-        elif isinstance(self.experiment_id, UUID):
-            experiment_id = str(self.experiment_id)
-        else:
-            experiment_id = self.experiment_id
+        experiment_id: list[str] | Unset = UNSET
+        if not isinstance(self.experiment_id, Unset):
+            experiment_id = []
+            for experiment_id_item_data in self.experiment_id:
+                experiment_id_item = str(experiment_id_item_data)
+                experiment_id.append(experiment_id_item)
 
         status: list[str] | Unset = UNSET
         if not isinstance(self.status, Unset):
@@ -61,11 +83,57 @@ class RunFilter:
         if not isinstance(self.tag, Unset):
             tag = self.tag
 
+        tag_any: list[str] | Unset = UNSET
+        if not isinstance(self.tag_any, Unset):
+            tag_any = self.tag_any
+
+        tag_none: list[str] | Unset = UNSET
+        if not isinstance(self.tag_none, Unset):
+            tag_none = self.tag_none
+
         name_prefix: None | str | Unset
         if isinstance(self.name_prefix, Unset):
             name_prefix = UNSET
         else:
             name_prefix = self.name_prefix
+
+        name_contains: None | str | Unset
+        if isinstance(self.name_contains, Unset):
+            name_contains = UNSET
+        else:
+            name_contains = self.name_contains
+
+        git_sha: None | str | Unset
+        if isinstance(self.git_sha, Unset):
+            git_sha = UNSET
+        else:
+            git_sha = self.git_sha
+
+        git_branch: list[str] | Unset = UNSET
+        if not isinstance(self.git_branch, Unset):
+            git_branch = self.git_branch
+
+        participant: list[str] | Unset = UNSET
+        if not isinstance(self.participant, Unset):
+            participant = self.participant
+
+        sensor: list[str] | Unset = UNSET
+        if not isinstance(self.sensor, Unset):
+            sensor = self.sensor
+
+        created_by: list[str] | Unset = UNSET
+        if not isinstance(self.created_by, Unset):
+            created_by = self.created_by
+
+        params: list[str] | Unset = UNSET
+        if not isinstance(self.params, Unset):
+            params = self.params
+
+        filter_: None | str | Unset
+        if isinstance(self.filter_, Unset):
+            filter_ = UNSET
+        else:
+            filter_ = self.filter_
 
         created_after: None | str | Unset
         if isinstance(self.created_after, Unset):
@@ -124,8 +192,28 @@ class RunFilter:
             field_dict["status"] = status
         if tag is not UNSET:
             field_dict["tag"] = tag
+        if tag_any is not UNSET:
+            field_dict["tag_any"] = tag_any
+        if tag_none is not UNSET:
+            field_dict["tag_none"] = tag_none
         if name_prefix is not UNSET:
             field_dict["name_prefix"] = name_prefix
+        if name_contains is not UNSET:
+            field_dict["name_contains"] = name_contains
+        if git_sha is not UNSET:
+            field_dict["git_sha"] = git_sha
+        if git_branch is not UNSET:
+            field_dict["git_branch"] = git_branch
+        if participant is not UNSET:
+            field_dict["participant"] = participant
+        if sensor is not UNSET:
+            field_dict["sensor"] = sensor
+        if created_by is not UNSET:
+            field_dict["created_by"] = created_by
+        if params is not UNSET:
+            field_dict["params"] = params
+        if filter_ is not UNSET:
+            field_dict["filter"] = filter_
         if created_after is not UNSET:
             field_dict["created_after"] = created_after
         if created_before is not UNSET:
@@ -144,23 +232,14 @@ class RunFilter:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        _experiment_id = d.pop("experiment_id", UNSET)
+        experiment_id: list[UUID] | Unset = UNSET
+        if _experiment_id is not UNSET:
+            experiment_id = []
+            for experiment_id_item_data in _experiment_id:
+                experiment_id_item = UUID(experiment_id_item_data)
 
-        def _parse_experiment_id(data: object) -> None | Unset | UUID:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                experiment_id_type_0 = UUID(data)
-
-                return experiment_id_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | Unset | UUID, data)
-
-        experiment_id = _parse_experiment_id(d.pop("experiment_id", UNSET))
+                experiment_id.append(experiment_id_item)
 
         _status = d.pop("status", UNSET)
         status: list[Status] | Unset = UNSET
@@ -173,6 +252,10 @@ class RunFilter:
 
         tag = cast(list[str], d.pop("tag", UNSET))
 
+        tag_any = cast(list[str], d.pop("tag_any", UNSET))
+
+        tag_none = cast(list[str], d.pop("tag_none", UNSET))
+
         def _parse_name_prefix(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -181,6 +264,43 @@ class RunFilter:
             return cast(None | str | Unset, data)
 
         name_prefix = _parse_name_prefix(d.pop("name_prefix", UNSET))
+
+        def _parse_name_contains(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        name_contains = _parse_name_contains(d.pop("name_contains", UNSET))
+
+        def _parse_git_sha(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        git_sha = _parse_git_sha(d.pop("git_sha", UNSET))
+
+        git_branch = cast(list[str], d.pop("git_branch", UNSET))
+
+        participant = cast(list[str], d.pop("participant", UNSET))
+
+        sensor = cast(list[str], d.pop("sensor", UNSET))
+
+        created_by = cast(list[str], d.pop("created_by", UNSET))
+
+        params = cast(list[str], d.pop("params", UNSET))
+
+        def _parse_filter_(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        filter_ = _parse_filter_(d.pop("filter", UNSET))
 
         def _parse_created_after(data: object) -> datetime.datetime | None | Unset:
             if data is None:
@@ -288,7 +408,17 @@ class RunFilter:
             experiment_id=experiment_id,
             status=status,
             tag=tag,
+            tag_any=tag_any,
+            tag_none=tag_none,
             name_prefix=name_prefix,
+            name_contains=name_contains,
+            git_sha=git_sha,
+            git_branch=git_branch,
+            participant=participant,
+            sensor=sensor,
+            created_by=created_by,
+            params=params,
+            filter_=filter_,
             created_after=created_after,
             created_before=created_before,
             started_after=started_after,

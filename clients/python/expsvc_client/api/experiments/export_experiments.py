@@ -16,6 +16,7 @@ def _get_kwargs(
     *,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
     fields: None | str | Unset = UNSET,
     after: None | Unset | UUID = UNSET,
@@ -37,6 +38,13 @@ def _get_kwargs(
         json_tag = tag
 
     params["tag"] = json_tag
+
+    json_filter_: None | str | Unset
+    if isinstance(filter_, Unset):
+        json_filter_ = UNSET
+    else:
+        json_filter_ = filter_
+    params["filter"] = json_filter_
 
     json_format_: str | Unset = UNSET
     if not isinstance(format_, Unset):
@@ -121,6 +129,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
     fields: None | str | Unset = UNSET,
     after: None | Unset | UUID = UNSET,
@@ -135,6 +144,9 @@ def sync_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
         fields (None | str | Unset): Comma-separated fields to export, in this order (default:
             every field of the entity as the API shows it). An unknown field is refused (422).
@@ -152,6 +164,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         status=status,
         tag=tag,
+        filter_=filter_,
         format_=format_,
         fields=fields,
         after=after,
@@ -169,6 +182,7 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
     fields: None | str | Unset = UNSET,
     after: None | Unset | UUID = UNSET,
@@ -183,6 +197,9 @@ def sync(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
         fields (None | str | Unset): Comma-separated fields to export, in this order (default:
             every field of the entity as the API shows it). An unknown field is refused (422).
@@ -201,6 +218,7 @@ def sync(
         client=client,
         status=status,
         tag=tag,
+        filter_=filter_,
         format_=format_,
         fields=fields,
         after=after,
@@ -212,6 +230,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
     fields: None | str | Unset = UNSET,
     after: None | Unset | UUID = UNSET,
@@ -226,6 +245,9 @@ async def asyncio_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
         fields (None | str | Unset): Comma-separated fields to export, in this order (default:
             every field of the entity as the API shows it). An unknown field is refused (422).
@@ -243,6 +265,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         status=status,
         tag=tag,
+        filter_=filter_,
         format_=format_,
         fields=fields,
         after=after,
@@ -258,6 +281,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
     fields: None | str | Unset = UNSET,
     after: None | Unset | UUID = UNSET,
@@ -272,6 +296,9 @@ async def asyncio(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
         fields (None | str | Unset): Comma-separated fields to export, in this order (default:
             every field of the entity as the API shows it). An unknown field is refused (422).
@@ -291,6 +318,7 @@ async def asyncio(
             client=client,
             status=status,
             tag=tag,
+            filter_=filter_,
             format_=format_,
             fields=fields,
             after=after,

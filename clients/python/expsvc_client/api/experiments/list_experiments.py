@@ -15,6 +15,7 @@ def _get_kwargs(
     *,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -35,6 +36,13 @@ def _get_kwargs(
         json_tag = tag
 
     params["tag"] = json_tag
+
+    json_filter_: None | str | Unset
+    if isinstance(filter_, Unset):
+        json_filter_ = UNSET
+    else:
+        json_filter_ = filter_
+    params["filter"] = json_filter_
 
     params["page_size"] = page_size
 
@@ -116,6 +124,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> Response[ExperimentPage | Problem]:
@@ -126,6 +135,9 @@ def sync_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -140,6 +152,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         status=status,
         tag=tag,
+        filter_=filter_,
         page_size=page_size,
         page_token=page_token,
     )
@@ -156,6 +169,7 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> ExperimentPage | Problem | None:
@@ -166,6 +180,9 @@ def sync(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -181,6 +198,7 @@ def sync(
         client=client,
         status=status,
         tag=tag,
+        filter_=filter_,
         page_size=page_size,
         page_token=page_token,
     ).parsed
@@ -191,6 +209,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> Response[ExperimentPage | Problem]:
@@ -201,6 +220,9 @@ async def asyncio_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -215,6 +237,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         status=status,
         tag=tag,
+        filter_=filter_,
         page_size=page_size,
         page_token=page_token,
     )
@@ -229,6 +252,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
 ) -> ExperimentPage | Problem | None:
@@ -239,6 +263,9 @@ async def asyncio(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
+        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
+            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+            participants:"alice"`; see docs/filtering.md.
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
 
@@ -255,6 +282,7 @@ async def asyncio(
             client=client,
             status=status,
             tag=tag,
+            filter_=filter_,
             page_size=page_size,
             page_token=page_token,
         )

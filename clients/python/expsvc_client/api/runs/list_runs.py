@@ -12,15 +12,26 @@ from ...models.run_order_by import RunOrderBy
 from ...models.run_page import RunPage
 from ...models.sort_direction import SortDirection
 from ...models.status import Status
+from ...models.total_mode import TotalMode
 from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
-    experiment_id: None | Unset | UUID = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    tag_any: list[str] | Unset = UNSET,
+    tag_none: list[str] | Unset = UNSET,
     name_prefix: None | str | Unset = UNSET,
+    name_contains: None | str | Unset = UNSET,
+    git_sha: None | str | Unset = UNSET,
+    git_branch: list[str] | Unset = UNSET,
+    participant: list[str] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    created_by: list[str] | Unset = UNSET,
+    params: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
     started_after: datetime.datetime | None | Unset = UNSET,
@@ -31,17 +42,18 @@ def _get_kwargs(
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_experiment_id: None | str | Unset
-    if isinstance(experiment_id, Unset):
-        json_experiment_id = UNSET
-    elif isinstance(experiment_id, UUID):
-        json_experiment_id = str(experiment_id)
-    else:
-        json_experiment_id = experiment_id
+    json_experiment_id: list[str] | Unset = UNSET
+    if not isinstance(experiment_id, Unset):
+        json_experiment_id = []
+        for experiment_id_item_data in experiment_id:
+            experiment_id_item = str(experiment_id_item_data)
+            json_experiment_id.append(experiment_id_item)
+
     params["experiment_id"] = json_experiment_id
 
     json_status: list[str] | Unset = UNSET
@@ -59,12 +71,75 @@ def _get_kwargs(
 
     params["tag"] = json_tag
 
+    json_tag_any: list[str] | Unset = UNSET
+    if not isinstance(tag_any, Unset):
+        json_tag_any = tag_any
+
+    params["tag_any"] = json_tag_any
+
+    json_tag_none: list[str] | Unset = UNSET
+    if not isinstance(tag_none, Unset):
+        json_tag_none = tag_none
+
+    params["tag_none"] = json_tag_none
+
     json_name_prefix: None | str | Unset
     if isinstance(name_prefix, Unset):
         json_name_prefix = UNSET
     else:
         json_name_prefix = name_prefix
     params["name_prefix"] = json_name_prefix
+
+    json_name_contains: None | str | Unset
+    if isinstance(name_contains, Unset):
+        json_name_contains = UNSET
+    else:
+        json_name_contains = name_contains
+    params["name_contains"] = json_name_contains
+
+    json_git_sha: None | str | Unset
+    if isinstance(git_sha, Unset):
+        json_git_sha = UNSET
+    else:
+        json_git_sha = git_sha
+    params["git_sha"] = json_git_sha
+
+    json_git_branch: list[str] | Unset = UNSET
+    if not isinstance(git_branch, Unset):
+        json_git_branch = git_branch
+
+    params["git_branch"] = json_git_branch
+
+    json_participant: list[str] | Unset = UNSET
+    if not isinstance(participant, Unset):
+        json_participant = participant
+
+    params["participant"] = json_participant
+
+    json_sensor: list[str] | Unset = UNSET
+    if not isinstance(sensor, Unset):
+        json_sensor = sensor
+
+    params["sensor"] = json_sensor
+
+    json_created_by: list[str] | Unset = UNSET
+    if not isinstance(created_by, Unset):
+        json_created_by = created_by
+
+    params["created_by"] = json_created_by
+
+    json_params: list[str] | Unset = UNSET
+    if not isinstance(params, Unset):
+        json_params = params
+
+    params["params"] = json_params
+
+    json_filter_: None | str | Unset
+    if isinstance(filter_, Unset):
+        json_filter_ = UNSET
+    else:
+        json_filter_ = filter_
+    params["filter"] = json_filter_
 
     json_created_after: None | str | Unset
     if isinstance(created_after, Unset):
@@ -141,6 +216,15 @@ def _get_kwargs(
         json_page_token = page_token
     params["page_token"] = json_page_token
 
+    json_total: None | str | Unset
+    if isinstance(total, Unset):
+        json_total = UNSET
+    elif isinstance(total, TotalMode):
+        json_total = total.value
+    else:
+        json_total = total
+    params["total"] = json_total
+
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
@@ -206,10 +290,20 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    experiment_id: None | Unset | UUID = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    tag_any: list[str] | Unset = UNSET,
+    tag_none: list[str] | Unset = UNSET,
     name_prefix: None | str | Unset = UNSET,
+    name_contains: None | str | Unset = UNSET,
+    git_sha: None | str | Unset = UNSET,
+    git_branch: list[str] | Unset = UNSET,
+    participant: list[str] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    created_by: list[str] | Unset = UNSET,
+    params: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
     started_after: datetime.datetime | None | Unset = UNSET,
@@ -220,20 +314,39 @@ def sync_detailed(
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> Response[Problem | RunPage]:
     """List Runs
 
      Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
+    Typed filters and ``filter`` (an AIP-160 expression, docs/filtering.md) combine with AND;
+    a filter that does not parse, names an unknown field or is too complex is a 400 problem.
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
-    values (last ascending, first descending). Unknown parameters are refused.
+    values (last ascending, first descending). Pages are keyset pages: runs created while
+    paging never repeat or shift a page. Unknown parameters are refused.
 
     Args:
-        experiment_id (None | Unset | UUID):
+        experiment_id (list[UUID] | Unset): Runs of any of these experiments.
         status (list[Status] | Unset):
         tag (list[str] | Unset): Runs carrying all of these tags.
+        tag_any (list[str] | Unset): Runs carrying any of these tags.
+        tag_none (list[str] | Unset): Runs carrying none of these tags.
         name_prefix (None | str | Unset):
+        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
+            (else 400).
+        git_branch (list[str] | Unset): Runs on any of these branches.
+        participant (list[str] | Unset): Runs with any of these participants.
+        sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
+        created_by (list[str] | Unset): Runs created by any of these.
+        params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
+            `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
+            key.
+        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
+            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+            0.01`; see docs/filtering.md.
         created_after (datetime.datetime | None | Unset):
         created_before (datetime.datetime | None | Unset):
         started_after (datetime.datetime | None | Unset):
@@ -244,6 +357,9 @@ def sync_detailed(
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
+            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
+            it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -257,7 +373,17 @@ def sync_detailed(
         experiment_id=experiment_id,
         status=status,
         tag=tag,
+        tag_any=tag_any,
+        tag_none=tag_none,
         name_prefix=name_prefix,
+        name_contains=name_contains,
+        git_sha=git_sha,
+        git_branch=git_branch,
+        participant=participant,
+        sensor=sensor,
+        created_by=created_by,
+        params=params,
+        filter_=filter_,
         created_after=created_after,
         created_before=created_before,
         started_after=started_after,
@@ -268,6 +394,7 @@ def sync_detailed(
         order=order,
         page_size=page_size,
         page_token=page_token,
+        total=total,
     )
 
     response = client.get_httpx_client().request(
@@ -280,10 +407,20 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    experiment_id: None | Unset | UUID = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    tag_any: list[str] | Unset = UNSET,
+    tag_none: list[str] | Unset = UNSET,
     name_prefix: None | str | Unset = UNSET,
+    name_contains: None | str | Unset = UNSET,
+    git_sha: None | str | Unset = UNSET,
+    git_branch: list[str] | Unset = UNSET,
+    participant: list[str] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    created_by: list[str] | Unset = UNSET,
+    params: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
     started_after: datetime.datetime | None | Unset = UNSET,
@@ -294,20 +431,39 @@ def sync(
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> Problem | RunPage | None:
     """List Runs
 
      Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
+    Typed filters and ``filter`` (an AIP-160 expression, docs/filtering.md) combine with AND;
+    a filter that does not parse, names an unknown field or is too complex is a 400 problem.
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
-    values (last ascending, first descending). Unknown parameters are refused.
+    values (last ascending, first descending). Pages are keyset pages: runs created while
+    paging never repeat or shift a page. Unknown parameters are refused.
 
     Args:
-        experiment_id (None | Unset | UUID):
+        experiment_id (list[UUID] | Unset): Runs of any of these experiments.
         status (list[Status] | Unset):
         tag (list[str] | Unset): Runs carrying all of these tags.
+        tag_any (list[str] | Unset): Runs carrying any of these tags.
+        tag_none (list[str] | Unset): Runs carrying none of these tags.
         name_prefix (None | str | Unset):
+        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
+            (else 400).
+        git_branch (list[str] | Unset): Runs on any of these branches.
+        participant (list[str] | Unset): Runs with any of these participants.
+        sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
+        created_by (list[str] | Unset): Runs created by any of these.
+        params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
+            `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
+            key.
+        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
+            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+            0.01`; see docs/filtering.md.
         created_after (datetime.datetime | None | Unset):
         created_before (datetime.datetime | None | Unset):
         started_after (datetime.datetime | None | Unset):
@@ -318,6 +474,9 @@ def sync(
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
+            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
+            it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -332,7 +491,17 @@ def sync(
         experiment_id=experiment_id,
         status=status,
         tag=tag,
+        tag_any=tag_any,
+        tag_none=tag_none,
         name_prefix=name_prefix,
+        name_contains=name_contains,
+        git_sha=git_sha,
+        git_branch=git_branch,
+        participant=participant,
+        sensor=sensor,
+        created_by=created_by,
+        params=params,
+        filter_=filter_,
         created_after=created_after,
         created_before=created_before,
         started_after=started_after,
@@ -343,16 +512,27 @@ def sync(
         order=order,
         page_size=page_size,
         page_token=page_token,
+        total=total,
     ).parsed
 
 
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    experiment_id: None | Unset | UUID = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    tag_any: list[str] | Unset = UNSET,
+    tag_none: list[str] | Unset = UNSET,
     name_prefix: None | str | Unset = UNSET,
+    name_contains: None | str | Unset = UNSET,
+    git_sha: None | str | Unset = UNSET,
+    git_branch: list[str] | Unset = UNSET,
+    participant: list[str] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    created_by: list[str] | Unset = UNSET,
+    params: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
     started_after: datetime.datetime | None | Unset = UNSET,
@@ -363,20 +543,39 @@ async def asyncio_detailed(
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> Response[Problem | RunPage]:
     """List Runs
 
      Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
+    Typed filters and ``filter`` (an AIP-160 expression, docs/filtering.md) combine with AND;
+    a filter that does not parse, names an unknown field or is too complex is a 400 problem.
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
-    values (last ascending, first descending). Unknown parameters are refused.
+    values (last ascending, first descending). Pages are keyset pages: runs created while
+    paging never repeat or shift a page. Unknown parameters are refused.
 
     Args:
-        experiment_id (None | Unset | UUID):
+        experiment_id (list[UUID] | Unset): Runs of any of these experiments.
         status (list[Status] | Unset):
         tag (list[str] | Unset): Runs carrying all of these tags.
+        tag_any (list[str] | Unset): Runs carrying any of these tags.
+        tag_none (list[str] | Unset): Runs carrying none of these tags.
         name_prefix (None | str | Unset):
+        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
+            (else 400).
+        git_branch (list[str] | Unset): Runs on any of these branches.
+        participant (list[str] | Unset): Runs with any of these participants.
+        sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
+        created_by (list[str] | Unset): Runs created by any of these.
+        params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
+            `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
+            key.
+        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
+            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+            0.01`; see docs/filtering.md.
         created_after (datetime.datetime | None | Unset):
         created_before (datetime.datetime | None | Unset):
         started_after (datetime.datetime | None | Unset):
@@ -387,6 +586,9 @@ async def asyncio_detailed(
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
+            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
+            it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -400,7 +602,17 @@ async def asyncio_detailed(
         experiment_id=experiment_id,
         status=status,
         tag=tag,
+        tag_any=tag_any,
+        tag_none=tag_none,
         name_prefix=name_prefix,
+        name_contains=name_contains,
+        git_sha=git_sha,
+        git_branch=git_branch,
+        participant=participant,
+        sensor=sensor,
+        created_by=created_by,
+        params=params,
+        filter_=filter_,
         created_after=created_after,
         created_before=created_before,
         started_after=started_after,
@@ -411,6 +623,7 @@ async def asyncio_detailed(
         order=order,
         page_size=page_size,
         page_token=page_token,
+        total=total,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -421,10 +634,20 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    experiment_id: None | Unset | UUID = UNSET,
+    experiment_id: list[UUID] | Unset = UNSET,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
+    tag_any: list[str] | Unset = UNSET,
+    tag_none: list[str] | Unset = UNSET,
     name_prefix: None | str | Unset = UNSET,
+    name_contains: None | str | Unset = UNSET,
+    git_sha: None | str | Unset = UNSET,
+    git_branch: list[str] | Unset = UNSET,
+    participant: list[str] | Unset = UNSET,
+    sensor: list[str] | Unset = UNSET,
+    created_by: list[str] | Unset = UNSET,
+    params: list[str] | Unset = UNSET,
+    filter_: None | str | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
     started_after: datetime.datetime | None | Unset = UNSET,
@@ -435,20 +658,39 @@ async def asyncio(
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> Problem | RunPage | None:
     """List Runs
 
      Filter runs (every filter narrows: AND), ordered by ``order_by`` then id.
 
+    Typed filters and ``filter`` (an AIP-160 expression, docs/filtering.md) combine with AND;
+    a filter that does not parse, names an unknown field or is too complex is a 400 problem.
     Time ranges are half-open: ``*_after`` inclusive, ``*_before`` exclusive. With
     ``order_by=started_at`` or ``finished_at``, runs without that time sort as the largest
-    values (last ascending, first descending). Unknown parameters are refused.
+    values (last ascending, first descending). Pages are keyset pages: runs created while
+    paging never repeat or shift a page. Unknown parameters are refused.
 
     Args:
-        experiment_id (None | Unset | UUID):
+        experiment_id (list[UUID] | Unset): Runs of any of these experiments.
         status (list[Status] | Unset):
         tag (list[str] | Unset): Runs carrying all of these tags.
+        tag_any (list[str] | Unset): Runs carrying any of these tags.
+        tag_none (list[str] | Unset): Runs carrying none of these tags.
         name_prefix (None | str | Unset):
+        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
+            (else 400).
+        git_branch (list[str] | Unset): Runs on any of these branches.
+        participant (list[str] | Unset): Runs with any of these participants.
+        sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
+        created_by (list[str] | Unset): Runs created by any of these.
+        params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
+            `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
+            key.
+        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
+            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+            0.01`; see docs/filtering.md.
         created_after (datetime.datetime | None | Unset):
         created_before (datetime.datetime | None | Unset):
         started_after (datetime.datetime | None | Unset):
@@ -459,6 +701,9 @@ async def asyncio(
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
+            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
+            it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -474,7 +719,17 @@ async def asyncio(
             experiment_id=experiment_id,
             status=status,
             tag=tag,
+            tag_any=tag_any,
+            tag_none=tag_none,
             name_prefix=name_prefix,
+            name_contains=name_contains,
+            git_sha=git_sha,
+            git_branch=git_branch,
+            participant=participant,
+            sensor=sensor,
+            created_by=created_by,
+            params=params,
+            filter_=filter_,
             created_after=created_after,
             created_before=created_before,
             started_after=started_after,
@@ -485,5 +740,6 @@ async def asyncio(
             order=order,
             page_size=page_size,
             page_token=page_token,
+            total=total,
         )
     ).parsed
