@@ -22,7 +22,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_RUNTIME_ROLE = "expsvc_runtime"
 # Held while migrating so several processes starting at once upgrade one after another.
 MIGRATION_LOCK_ID = 0x6578_7073_7663  # "expsvc"
-# Downgrades that lose what no upgrade gives back: `expsvc db downgrade` names the loss and
+# Downgrades that drop the audit log or its protection: `expsvc db downgrade` names the loss and
 # wants --force (docs/adr/0019).
 LOSSY_DOWNGRADES = {
     "0015": (
