@@ -20,6 +20,7 @@ from expsvc import __version__, cli
 from expsvc.cli import app
 from expsvc.migrate import head_revision
 from expsvc.release.catalogue import current_release, release_key
+from tests.conftest import OWNER_ROLE, role_url, runtime_url
 
 runner = CliRunner()
 
@@ -186,6 +187,27 @@ def test_db_downgrade_above_the_audit_migrations_needs_no_force(database_url: st
     invoke("db", "downgrade", "0013", "--force", database_url=database_url)
     result = invoke("db", "downgrade", "0012", database_url=database_url)
     assert result.exit_code == 0, result.output
+
+
+def test_db_upgrade_runs_as_the_owner_and_warns_when_the_service_could_rewrite_the_audit_log(
+    database_url: str,
+) -> None:
+    owner = role_url(database_url, OWNER_ROLE)
+    invoke("db", "downgrade", "--force", "base", database_url=owner)
+    two_roles = {
+        "EXPSVC_DATABASE_URL": runtime_url(database_url),
+        "EXPSVC_MIGRATION_DATABASE_URL": owner,
+    }
+    result = runner.invoke(app, ["db", "upgrade"], env=two_roles)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert table_exists(database_url, "audit_log")
+
+    result = invoke("db", "upgrade", database_url=owner)  # one URL: the owner serves too
+    assert result.exit_code == 0, result.output
+    assert f"warning: the service's database role {OWNER_ROLE} owns audit_log" in flat(
+        result.output
+    )
 
 
 def test_db_downgrade_demands_an_explicit_revision(database_url: str) -> None:

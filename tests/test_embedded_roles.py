@@ -49,7 +49,7 @@ def test_a_data_dir_the_superuser_owned_is_handed_to_the_owner(
     owners = fetch(
         embedded.superuser_url,
         "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class "
-        "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'",
+        "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S')",
     )
     assert [record["owner"] for record in owners] == ["postgres"]
 
@@ -59,7 +59,7 @@ def test_a_data_dir_the_superuser_owned_is_handed_to_the_owner(
     owners = fetch(
         again.superuser_url,
         "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class "
-        "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' "
+        "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S') "
         "UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'expsvc' "
         "UNION SELECT pg_get_userbyid(proowner) FROM pg_proc "
         "WHERE pronamespace = 'public'::regnamespace",

@@ -249,16 +249,22 @@ def db_upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: head), as the owner role
     (EXPSVC_MIGRATION_DATABASE_URL, else EXPSVC_DATABASE_URL). Safe while the service is live."""
+    from expsvc.audit.protection import audit_rewrite_warning
     from expsvc.migrate import upgrade
 
     settings = Settings()
     upgrade(_migrations_url(settings), revision, settings.database_runtime_role)
     typer.echo(f"database upgraded to {revision}")
+    warning = audit_rewrite_warning(settings, _database_url(settings))
+    if warning is not None:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
 
 
 @db_app.command("downgrade")
 def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: an id, base, or -N after -- (`-- -1`).")
+    ],
     force: Annotated[
         bool,
         typer.Option(

@@ -57,11 +57,26 @@ _HAND_OVER = """
 \\connect {database}
 ALTER DATABASE {database} OWNER TO {owner};
 DO $hand_over$ DECLARE item record; BEGIN
-    FOR item IN SELECT c.oid::regclass AS name FROM pg_class c
+    -- Tables first: a table takes its identity and serial sequences with it; then whatever is
+    -- left (a standalone sequence, a view).
+    FOR item IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
               AND c.relowner <> '{owner}'::regrole LOOP
         EXECUTE format('ALTER TABLE %s OWNER TO {owner}', item.name);
+    END LOOP;
+    FOR item IN SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('S', 'v', 'm')
+              AND c.relowner <> '{owner}'::regrole LOOP
+        EXECUTE format('ALTER %s %s OWNER TO {owner}', CASE item.relkind
+            WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'MATERIALIZED VIEW' END, item.name);
+    END LOOP;
+    FOR item IN SELECT t.oid::regtype AS name FROM pg_type t
+            JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r')
+              AND t.typowner <> '{owner}'::regrole LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO {owner}', item.name);
     END LOOP;
     FOR item IN SELECT p.oid::regprocedure AS name FROM pg_proc p
             JOIN pg_namespace n ON n.oid = p.pronamespace

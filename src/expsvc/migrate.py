@@ -26,8 +26,8 @@ MIGRATION_LOCK_ID = 0x6578_7073_7663  # "expsvc"
 # wants --force (docs/adr/0019).
 LOSSY_DOWNGRADES = {
     "0015": (
-        "audit_log's protection: the runtime role's grants, and the triggers' ENABLE ALWAYS "
-        "(session_replication_role = replica would skip them again)"
+        "audit_log's protection: the triggers' ENABLE ALWAYS (session_replication_role = "
+        "replica would skip them again), and the runtime role's grants on tables made later"
     ),
     "0004": "the table audit_log and every row in it (the record of every change, kept for good)",
 }

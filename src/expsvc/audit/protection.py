@@ -3,7 +3,7 @@
 The database guarantees the audit log is append-only only against a role that neither owns
 ``audit_log`` nor is a superuser nor holds UPDATE, DELETE or TRUNCATE on it. One URL for
 everything (no ``EXPSVC_MIGRATION_DATABASE_URL``, the service's role owns the tables) still
-works, with that weaker guarantee: ``serve`` and ``worker`` say so once, as a warning.
+works, with that weaker guarantee: ``serve``, ``worker`` and ``db upgrade`` say so, once.
 """
 
 from __future__ import annotations
@@ -50,14 +50,20 @@ async def _read(settings: Settings, url: str) -> RewritePowers | None:
         await engine.dispose()
 
 
-def warn_if_audit_rewritable(settings: Settings, url: str) -> None:
-    """Log the warning if the role of ``url`` could rewrite the audit log (blocking)."""
+def audit_rewrite_warning(settings: Settings, url: str) -> str | None:
+    """The warning for the role of ``url``, None if it may only append or cannot be asked
+    (blocking)."""
     try:
         powers = asyncio.run(_read(settings, url))
     except (OSError, SQLAlchemyError) as error:
         # Not this check's business: readiness reports an unreachable database.
         _log.info("audit log protection not checked", error=str(error))
-        return
-    warning = None if powers is None else rewrite_warning(powers)
+        return None
+    return None if powers is None else rewrite_warning(powers)
+
+
+def warn_if_audit_rewritable(settings: Settings, url: str) -> None:
+    """Log the warning if the role of ``url`` could rewrite the audit log (blocking)."""
+    warning = audit_rewrite_warning(settings, url)
     if warning is not None:
         _log.warning(warning)

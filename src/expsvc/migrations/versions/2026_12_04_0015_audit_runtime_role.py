@@ -25,6 +25,10 @@ only and take no lock on the tables; ``ENABLE ALWAYS TRIGGER`` takes a SHARE ROW
 on audit_log for a catalogue update, given up after 5 s rather than queue writes behind a long
 transaction (re-run the upgrade). The previous release keeps running as the owning role. Every
 statement is idempotent. ``expsvc db downgrade`` below it refuses without ``--force``.
+
+The downgrade puts the triggers back to plain ``ENABLE`` and drops the default privileges, but
+leaves the runtime role's grants on the existing tables: a service running as that role keeps
+working on the older schema (with the same refusals on audit_log) instead of going down with it.
 """
 
 from collections.abc import Sequence
@@ -67,7 +71,7 @@ END
 $grant$
 """
 # The default privileges belong to the role that upgraded: audit_log's owner, unless someone
-# else (a superuser) downgrades.
+# else (a superuser) downgrades. The grants on existing tables stay (see above).
 _REVOKE = """
 DO $revoke$
 DECLARE
@@ -86,8 +90,6 @@ BEGIN
         EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I '
             'REVOKE USAGE, SELECT ON SEQUENCES FROM %I', creator, here, runtime);
     END LOOP;
-    EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', here, runtime);
-    EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', here, runtime);
 END
 $revoke$
 """
