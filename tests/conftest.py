@@ -24,10 +24,17 @@ from sqlalchemy.engine import make_url
 
 from expsvc.app import create_app
 from expsvc.db import Database, create_engine
-from expsvc.migrate import upgrade
+from expsvc.migrate import DEFAULT_RUNTIME_ROLE, upgrade
 from expsvc.settings import LogFormat, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The roles of docs/adr/0019, made once per server (roles are the cluster's, not a database's):
+# the template database and its copies belong to OWNER_ROLE, which runs the migrations; apps run
+# as RUNTIME_ROLE; tests' own SQL connects as the server URL's role (a superuser).
+OWNER_ROLE = "expsvc_owner"
+RUNTIME_ROLE = DEFAULT_RUNTIME_ROLE
+# Serialises the check-then-create of the roles between test processes sharing the server.
+_ROLES_LOCK_ID = 0x6578_7073_726F
 # The secret key of every test app on an external database (EXPSVC_SECRET_KEYS is required there).
 TEST_SECRET_KEY = "dGVzdC1vbmx5LWtleS1vZi10aGUtZXhwc3ZjLXN1aXQ="
 
@@ -43,6 +50,17 @@ def _plain_url(url: str, database: str | None = None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def role_url(url: str, role: str) -> str:
+    """``url`` as ``role`` (the test servers trust their local connections: no password)."""
+    parsed = make_url(url).set(drivername="postgresql", username=role, password=None)
+    return parsed.render_as_string(hide_password=False)
+
+
+def runtime_url(url: str) -> str:
+    """The test database of ``url`` as the service's runtime role."""
+    return role_url(url, RUNTIME_ROLE)
+
+
 def _resolve_server_url() -> str:
     url = os.environ.get("EXPSVC_TEST_DATABASE_URL")
     if url:
@@ -53,7 +71,7 @@ def _resolve_server_url() -> str:
         )
     from expsvc.embedded import start_embedded_postgres
 
-    return start_embedded_postgres(ROOT / ".test-pg").url
+    return start_embedded_postgres(ROOT / ".test-pg").superuser_url
 
 
 async def _admin(url: str, *statements: str) -> None:
@@ -75,13 +93,27 @@ def server_url() -> str:
     return url
 
 
+async def _create_roles(url: str) -> None:
+    connection = await asyncpg.connect(_plain_url(url), timeout=10)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _ROLES_LOCK_ID)
+        for role in (OWNER_ROLE, RUNTIME_ROLE):
+            exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            if not exists:
+                await connection.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER")
+    finally:
+        await connection.close()  # and with it the advisory lock
+
+
 @pytest.fixture(scope="session")
 def template_database(server_url: str) -> Iterator[str]:
-    """Name of a database at migration head; every test database is cloned from it."""
+    """Name of a database at migration head, owned and migrated by OWNER_ROLE (not a superuser),
+    with RUNTIME_ROLE's grants; every test database is cloned from it."""
     name = f"expsvc_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(_create_roles(server_url))
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}'))
     try:
-        upgrade(_plain_url(server_url, name))
+        upgrade(role_url(_plain_url(server_url, name), OWNER_ROLE), runtime_role=RUNTIME_ROLE)
         yield name
     finally:
         asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -89,9 +121,13 @@ def template_database(server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 async def database_url(server_url: str, template_database: str) -> AsyncIterator[str]:
-    """A fresh database at migration head, dropped after the test."""
+    """A fresh database at migration head, dropped after the test; the URL is the server URL's
+    role's (a superuser: tests' own SQL), :func:`runtime_url` gives the service's."""
     name = f"expsvc_t_{uuid.uuid4().hex[:12]}"
-    await _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    await _admin(
+        server_url,
+        f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" OWNER {OWNER_ROLE}',
+    )
     try:
         yield _plain_url(server_url, name)
     finally:
@@ -99,8 +135,9 @@ async def database_url(server_url: str, template_database: str) -> AsyncIterator
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings of a test app, which runs as the runtime role as in production."""
     values: dict[str, object] = {
-        "database_url": database_url,
+        "database_url": runtime_url(database_url),
         "log_format": LogFormat.console,
         "log_level": "WARNING",
         # Most tests look at the API only; event tests switch the relay on themselves.
@@ -125,7 +162,7 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
     """The engine and sessions of one process, on the test's database (no app around them)."""
-    db = Database(create_engine(settings, database_url))
+    db = Database(create_engine(settings, runtime_url(database_url)))
     try:
         yield db
     finally:

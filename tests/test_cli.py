@@ -20,6 +20,7 @@ from expsvc import __version__, cli
 from expsvc.cli import app
 from expsvc.migrate import head_revision
 from expsvc.release.catalogue import current_release, release_key
+from tests.conftest import OWNER_ROLE, role_url, runtime_url
 
 runner = CliRunner()
 
@@ -117,6 +118,14 @@ async def _execute(url: str, statement: str) -> None:
         await connection.close()
 
 
+async def _fetch_value(url: str, statement: str) -> Any:
+    connection = await asyncpg.connect(url)
+    try:
+        return await connection.fetchval(statement)
+    finally:
+        await connection.close()
+
+
 def table_exists(url: str, table: str) -> bool:
     return asyncio.run(_table_exists(url, table))
 
@@ -127,7 +136,7 @@ def test_db_current_downgrade_and_upgrade(database_url: str) -> None:
     assert schema_state(result.output) == (head_revision(), "at head", "ok")
     assert f"head:    {head_revision()}" in result.output
 
-    result = invoke("db", "downgrade", "base", database_url=database_url)
+    result = invoke("db", "downgrade", "base", "--force", database_url=database_url)
     assert result.exit_code == 0, result.output
     assert not table_exists(database_url, "experiments")
     result = invoke("db", "current", database_url=database_url)
@@ -142,6 +151,63 @@ def test_db_current_downgrade_and_upgrade(database_url: str) -> None:
     asyncio.run(_execute(database_url, "UPDATE alembic_version SET version_num = '0999'"))
     result = invoke("db", "current", database_url=database_url)
     assert schema_state(result.output) == ("0999", "ahead of head", "ahead-incompatible")
+
+
+@pytest.mark.parametrize(
+    ("target", "losses"),
+    [
+        ("0013", ["0015: audit_log's protection"]),
+        ("-1", ["0015: audit_log's protection"]),
+        ("0003", ["0015: audit_log's protection", "0004: the table audit_log and every row"]),
+        ("base", ["0015: audit_log's protection", "0004: the table audit_log and every row"]),
+    ],
+)
+def test_db_downgrade_past_the_audit_migrations_wants_force(
+    database_url: str, target: str, losses: list[str]
+) -> None:
+    before = asyncio.run(_fetch_value(database_url, "SELECT version_num FROM alembic_version"))
+    # "--": a relative target such as -1 is no option.
+    result = invoke("db", "downgrade", "--", target, database_url=database_url)
+    assert result.exit_code == 2, result.output
+    message = flat(result.output)
+    assert f"refusing to downgrade to {target}" in message
+    for loss in losses:
+        assert loss in message
+    assert "--force" in message
+    after = asyncio.run(_fetch_value(database_url, "SELECT version_num FROM alembic_version"))
+    assert after == before
+    assert table_exists(database_url, "audit_log")
+
+    result = invoke("db", "downgrade", "--force", "--", target, database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert table_exists(database_url, "audit_log") == (target in {"0013", "-1"})
+
+
+def test_db_downgrade_above_the_audit_migrations_needs_no_force(database_url: str) -> None:
+    invoke("db", "downgrade", "0013", "--force", database_url=database_url)
+    result = invoke("db", "downgrade", "0012", database_url=database_url)
+    assert result.exit_code == 0, result.output
+
+
+def test_db_upgrade_runs_as_the_owner_and_warns_when_the_service_could_rewrite_the_audit_log(
+    database_url: str,
+) -> None:
+    owner = role_url(database_url, OWNER_ROLE)
+    invoke("db", "downgrade", "--force", "base", database_url=owner)
+    two_roles = {
+        "EXPSVC_DATABASE_URL": runtime_url(database_url),
+        "EXPSVC_MIGRATION_DATABASE_URL": owner,
+    }
+    result = runner.invoke(app, ["db", "upgrade"], env=two_roles)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert table_exists(database_url, "audit_log")
+
+    result = invoke("db", "upgrade", database_url=owner)  # one URL: the owner serves too
+    assert result.exit_code == 0, result.output
+    assert f"warning: the service's database role {OWNER_ROLE} owns audit_log" in flat(
+        result.output
+    )
 
 
 def test_db_downgrade_demands_an_explicit_revision(database_url: str) -> None:

@@ -129,7 +129,7 @@ async def poll(
 async def private_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
     embedded = await asyncio.to_thread(start_embedded_postgres, tmp_path / "data")
     try:
-        await asyncio.to_thread(upgrade, embedded.url)
+        await asyncio.to_thread(upgrade, embedded.owner_url)
         yield embedded
     finally:
         server: Any = embedded.server

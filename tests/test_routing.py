@@ -19,6 +19,8 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
 from expsvc.routing import DbSession, TransactionalRoute
+from expsvc.settings import Settings
+from tests.conftest import make_settings
 from tests.problems import assert_problem
 
 PROBE_TABLE = "CREATE TABLE routing_probe (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)"
@@ -45,6 +47,13 @@ async def probe(database_url: str) -> AsyncIterator[Script]:
     script = Script()
     script.database_url = database_url
     return script
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The probes set deadlock_timeout (a superuser's parameter) on a table the test made as the
+    superuser: this module's app runs as the server URL's role, not the runtime role."""
+    return make_settings(database_url).model_copy(update={"database_url": database_url})
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import asyncpg
 from typer.testing import CliRunner
 
 from expsvc.cli import app as cli
+from tests.conftest import runtime_url
 
 
 async def _fetch(url: str, query: str) -> list[asyncpg.Record]:
@@ -24,7 +25,7 @@ async def test_seed_creates_consistent_data(database_url: str) -> None:
         CliRunner().invoke,
         cli,
         ["seed", "--experiments", "10", "--runs", "3000", "--capture-ratio", "0.5"],
-        env={"EXPSVC_DATABASE_URL": database_url},
+        env={"EXPSVC_DATABASE_URL": runtime_url(database_url)},  # as the service's role
     )
     assert result.exit_code == 0, result.output
     assert "created 10 experiments and 3000 runs" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -13,11 +14,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from expsvc.migrate import downgrade, head_revision
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import OWNER_ROLE, TEST_SECRET_KEY, role_url, runtime_url
 
 pytestmark = pytest.mark.process
 
@@ -123,6 +125,33 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
         stop_embedded_postgres(path / "postgres")
 
 
+AUDIT_WARNING = "audit log is append-only only as long as"
+
+
+async def _service_roles(url: str) -> list[tuple[str, bool]]:
+    """The roles of the service's connections to ``url``'s database, and whether superusers."""
+    connection = await asyncpg.connect(url)
+    try:
+        records = await connection.fetch(
+            "SELECT DISTINCT a.usename, r.rolsuper FROM pg_stat_activity a "
+            "JOIN pg_roles r ON r.rolname = a.usename "
+            "WHERE a.datname = current_database() AND a.application_name = 'expsvc'"
+        )
+        return [(record["usename"], record["rolsuper"]) for record in records]
+    finally:
+        await connection.close()
+
+
+def service_roles(url: str) -> list[tuple[str, bool]]:
+    return asyncio.run(_service_roles(url))
+
+
+def embedded_superuser_url(data_dir: Path) -> str:
+    """The embedded server's superuser, on its socket (postmaster.pid's fifth line)."""
+    lines = (data_dir / "postgres" / "postmaster.pid").read_text().splitlines()
+    return f"postgresql://postgres@/expsvc?host={lines[4]}&port={lines[3]}"
+
+
 # Never contacted: no event happens after it is created.
 HOOK = {"url": "http://93.184.215.14/hooks"}
 HOOK_KEY = {"Idempotency-Key": "h"}
@@ -142,6 +171,9 @@ def test_embedded_serve_locks_its_data_dir_and_keeps_data_across_restarts(
     hook = httpx.post(f"{first.base_url}/v1/webhooks", json=HOOK, headers=HOOK_KEY, timeout=10)
     assert hook.status_code == 201, hook.text
     assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
+    # Served as the runtime role, not the superuser that runs the embedded server.
+    assert service_roles(embedded_superuser_url(data_dir)) == [("expsvc_runtime", False)]
+    assert AUDIT_WARNING not in first.output()
 
     second = subprocess.run(
         [sys.executable, "-m", "expsvc", "serve"],
@@ -200,3 +232,26 @@ def test_serve_on_a_database_behind_head_is_not_ready_until_migrated(
     created = httpx.post(f"{migrated.base_url}/v1/experiments", json={"name": "x"}, timeout=10)
     assert created.status_code == 201, created.text
     assert migrated.terminate() == 0, migrated.output()
+    # One superuser URL for everything: it works, and start-up says what that costs.
+    assert AUDIT_WARNING in migrated.output()
+    assert "is a superuser" in migrated.output()
+
+
+def test_serve_migrates_as_the_owner_and_serves_as_the_runtime_role(
+    spawn: Spawn, data_dir: Path, database_url: str
+) -> None:
+    downgrade(role_url(database_url, OWNER_ROLE), "base")
+    env = service_env(
+        data_dir,
+        free_port(),
+        EXPSVC_DATABASE_URL=runtime_url(database_url),
+        EXPSVC_MIGRATION_DATABASE_URL=role_url(database_url, OWNER_ROLE),
+        EXPSVC_SECRET_KEYS=TEST_SECRET_KEY,
+    )
+    serve = spawn(env, "--migrate")
+    assert serve.wait_answering(200).json()["schema_revision"] == head_revision()
+    created = httpx.post(f"{serve.base_url}/v1/experiments", json={"name": "x"}, timeout=10)
+    assert created.status_code == 201, created.text
+    assert service_roles(database_url) == [("expsvc_runtime", False)]
+    assert serve.terminate() == 0, serve.output()
+    assert AUDIT_WARNING not in serve.output()

@@ -78,12 +78,21 @@ def _fail(message: str) -> None:
 
 
 def _database_url(settings: Settings) -> str:
-    """The configured URL, or the embedded server's (started if needed)."""
+    """The service's URL (its runtime role), or the embedded server's (started if needed)."""
     if settings.database_url is not None:
         return settings.database_url
     from expsvc.embedded import start_embedded_postgres
 
-    return start_embedded_postgres(settings.data_dir).url
+    return start_embedded_postgres(settings.data_dir, settings.database_runtime_role).url
+
+
+def _migrations_url(settings: Settings) -> str:
+    """The URL migrations run on: the owner's (docs/adr/0019), or the embedded server's."""
+    if settings.migrations_url is not None:
+        return settings.migrations_url
+    from expsvc.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir, settings.database_runtime_role).owner_url
 
 
 def _secret_keys(settings: Settings) -> str:
@@ -160,6 +169,7 @@ def serve(
     _require_server_modules()
     import uvicorn
 
+    from expsvc.audit.protection import warn_if_audit_rewritable
     from expsvc.embedded import DataDirBusy, lock_data_dir, start_embedded_postgres
     from expsvc.migrate import upgrade
     from expsvc.observability.logging import configure_logging
@@ -175,20 +185,23 @@ def serve(
     keys = _secret_keys(settings)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     configure_logging(settings)
-    url = settings.database_url
-    if url is None:
+    url, migrations_url = settings.database_url, settings.migrations_url
+    if url is None or migrations_url is None:
         try:
             lock = lock_data_dir(settings.data_dir)
         except DataDirBusy as busy:
             _fail(str(busy))
-        embedded = start_embedded_postgres(settings.data_dir)
-        url = embedded.url
+        embedded = start_embedded_postgres(settings.data_dir, settings.database_runtime_role)
+        url, migrations_url = embedded.url, embedded.owner_url
         migrate = True
     if migrate:
-        upgrade(url)
+        upgrade(migrations_url, runtime_role=settings.database_runtime_role)
+    warn_if_audit_rewritable(settings, url)
     # Worker processes read their settings from the environment; hand them the resolved URL
-    # and keys (with the URL set, they would not look for the data dir's key file).
+    # and keys (with the URL set, they would not look for the data dir's key file). The
+    # owner's URL is not theirs to have.
     os.environ["EXPSVC_DATABASE_URL"] = url
+    os.environ.pop("EXPSVC_MIGRATION_DATABASE_URL", None)
     os.environ["EXPSVC_SECRET_KEYS"] = keys
     uvicorn.run(
         "expsvc.app:create_app_from_environment",
@@ -218,37 +231,64 @@ def worker(
     through PostgreSQL. Needs the keys of EXPSVC_SECRET_KEYS (webhook secrets are encrypted)."""
     import asyncio
 
+    from expsvc.audit.protection import warn_if_audit_rewritable
     from expsvc.observability.logging import configure_logging
     from expsvc.worker.main import run_worker
 
     settings = Settings()
     _secret_keys(settings)  # checked before anything starts: a clear line, not a traceback
     configure_logging(settings)
-    asyncio.run(run_worker(settings, _database_url(settings), metrics_port))
+    url = _database_url(settings)
+    warn_if_audit_rewritable(settings, url)
+    asyncio.run(run_worker(settings, url, metrics_port))
 
 
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
-    """Apply migrations up to REVISION (default: head). Safe to run while the service is live."""
+    """Apply migrations up to REVISION (default: head), as the owner role
+    (EXPSVC_MIGRATION_DATABASE_URL, else EXPSVC_DATABASE_URL). Safe while the service is live."""
+    from expsvc.audit.protection import audit_rewrite_warning
     from expsvc.migrate import upgrade
 
-    upgrade(_database_url(Settings()), revision)
+    settings = Settings()
+    upgrade(_migrations_url(settings), revision, settings.database_runtime_role)
     typer.echo(f"database upgraded to {revision}")
+    warning = audit_rewrite_warning(settings, _database_url(settings))
+    if warning is not None:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
 
 
 @db_app.command("downgrade")
 def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: an id, base, or -N after -- (`-- -1`).")
+    ],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Also past 0015 and 0004, dropping the audit log's protection or rows."
+        ),
+    ] = False,
 ) -> None:
-    """Revert migrations down to REVISION. Destructive: data in dropped tables is lost."""
+    """Revert migrations down to REVISION, as the owner role. Destructive: data in dropped
+    tables is lost. Past the audit log's migrations it refuses without --force."""
     from alembic.util import CommandError
 
-    from expsvc.migrate import downgrade
+    from expsvc.migrate import database_revision, downgrade, downgrade_losses
 
+    settings = Settings()
+    url = _migrations_url(settings)
+    losses = downgrade_losses(database_revision(url), revision)
+    if losses and not force:
+        _fail(
+            f"refusing to downgrade to {revision}: it would lose "
+            + "; ".join(losses)
+            + ". Export audit_log first if it must be kept; add --force to downgrade anyway"
+        )
     try:
-        downgrade(_database_url(Settings()), revision)
+        downgrade(url, revision, settings.database_runtime_role)
     except CommandError as refused:  # e.g. a migration that refuses to lose data (0011)
         _fail(str(refused))
     typer.echo(f"database downgraded to {revision}")

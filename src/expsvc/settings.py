@@ -83,6 +83,19 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in the data dir.",
     )
+    migration_database_url: str | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL of the role that owns the tables, for migrations (`expsvc db"
+            " upgrade|downgrade`, `serve --migrate`). Unset: EXPSVC_DATABASE_URL migrates too."
+        ),
+    )
+    # A name PostgreSQL takes unquoted: the migrations write it into GRANT statements.
+    database_runtime_role: str = Field(
+        default="expsvc_runtime",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The role the migrations grant the service's privileges to (docs/security.md).",
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Where the embedded PostgreSQL keeps its files.",
@@ -403,6 +416,14 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return self
 
+    @model_validator(mode="after")
+    def _migration_url_needs_a_database(self) -> Settings:
+        if self.migration_database_url is not None and self.database_url is None:
+            # The embedded default makes its own roles; an owner URL without the service's
+            # would migrate one database and serve another.
+            raise ValueError("EXPSVC_MIGRATION_DATABASE_URL needs EXPSVC_DATABASE_URL")
+        return self
+
     @property
     def webhook_max_attempts(self) -> int:
         return 1 + len(self.webhook_retry_schedule)
@@ -423,3 +444,8 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+    @property
+    def migrations_url(self) -> str | None:
+        """Where migrations run: the owner's URL, else the service's own (one role for both)."""
+        return self.migration_database_url or self.database_url

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from expsvc.audit.schemas import AuditQuery
 from expsvc.auth.access import access_parameters, experiment_of_entity, may
@@ -37,3 +38,37 @@ class AuditRepository:
         parameters = access_parameters(principal)
         rows: Sequence[Row[Any]] = (await self.session.execute(statement, parameters)).all()
         return rows
+
+
+# What the connection's role could do to audit_log beyond appending (docs/adr/0019): no row when
+# the table does not exist yet.
+_REWRITE_POWERS = text(
+    """
+    SELECT current_user AS role,
+           r.rolsuper AS superuser,
+           pg_has_role(current_user, c.relowner, 'USAGE') AS owner,
+           has_table_privilege(c.oid, 'UPDATE, DELETE, TRUNCATE') AS privileged
+    FROM pg_roles r, pg_class c
+    WHERE r.rolname = current_user AND c.oid = to_regclass('audit_log')
+    """
+)
+
+
+@dataclass(frozen=True)
+class RewritePowers:
+    role: str
+    superuser: bool
+    owner: bool  # owns audit_log (or is a member of its owner): may disable its triggers
+    privileged: bool  # holds UPDATE, DELETE or TRUNCATE on it
+
+    @property
+    def any(self) -> bool:
+        return self.superuser or self.owner or self.privileged
+
+
+async def rewrite_powers(connection: AsyncConnection) -> RewritePowers | None:
+    """The connection's role's powers over audit_log, None before the table exists."""
+    row = (await connection.execute(_REWRITE_POWERS)).one_or_none()
+    if row is None:
+        return None
+    return RewritePowers(row.role, row.superuser, row.owner, row.privileged)
