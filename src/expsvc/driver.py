@@ -38,23 +38,33 @@ STATEMENT_OBSERVERS: list[Callable[[str], None]] = []
 STATEMENTS_OK = "expsvc_statements_ok"
 
 
+# No value carried by the statement: the caller must give one.
+_GIVEN = object()
+
+
 class DriverStatement:
     """One statement as asyncpg runs it: ``$n`` text, the bound names in order with their
-    SQLAlchemy bind processors, and the named tuple its rows become."""
+    SQLAlchemy bind processors and the values the statement carries itself (literals the
+    builder bound), and the named tuple its rows become."""
 
     __slots__ = ("_arguments", "_row_type", "sql")
 
-    def __init__(self, sql: str, arguments: Sequence[tuple[str, Callable[[Any], Any] | None]]):
+    def __init__(
+        self, sql: str, arguments: Sequence[tuple[str, Callable[[Any], Any] | None, Any]]
+    ) -> None:
         self.sql = sql
         self._arguments = tuple(arguments)
         self._row_type: Any = None
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        return [
-            value if process is None else process(value)
-            for name, process in self._arguments
-            for value in (values[name],)
-        ]
+        """The positional arguments: ``values`` by name, else the statement's own value."""
+        arguments = []
+        for name, process, carried in self._arguments:
+            value = values.get(name, carried)
+            if value is _GIVEN:
+                raise KeyError(f"no value for the bound parameter {name!r}")
+            arguments.append(value if process is None else process(value))
+        return arguments
 
     def rows(self, records: Sequence[Any]) -> list[Any]:
         if not records:
@@ -84,8 +94,16 @@ def driver_statement(statement: Executable, dialect: Dialect) -> DriverStatement
         prepared = None
     else:
         processors = compiled._bind_processors
-        names = compiled.positiontup or ()
-        prepared = DriverStatement(compiled.string, [(n, processors.get(n)) for n in names])
+        carried = {
+            name: bind.effective_value
+            for name, bind in ((compiled.bind_names[b], b) for b in compiled.binds.values())
+            if not bind.required
+        }
+        arguments = [
+            (name, processors.get(name), carried.get(name, _GIVEN))
+            for name in compiled.positiontup or ()
+        ]
+        prepared = DriverStatement(compiled.string, arguments)
     _COMPILED[statement] = prepared
     return prepared
 

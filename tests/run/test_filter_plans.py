@@ -28,6 +28,7 @@ from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.run.repository import (
     HEAD_ROWS,
+    _created_order_statement,
     _filter_values,
     _head_statement,
     _search_statement,
@@ -141,13 +142,16 @@ async def _plan(database: Database, statement: Any, values: dict[str, Any]) -> d
 async def _page_plans(
     database: Database, where: RunFilter, ordering: Ordering
 ) -> list[dict[str, Any]]:
-    """The plans of the statements a first page runs: the head walk, and the sorted matches
-    when the head had fewer than a page (RunRepository.search)."""
+    """The plans of the statements a first page runs (RunRepository.search): in creation
+    order its one statement; in another order the head walk, and the sorted matches when the
+    head had fewer than a page."""
     shape, values = _filter_values(where)
     values.update(
         page_limit=PAGE, head_rows=HEAD_ROWS, access_admin=True, access_grantees=[],
         access_roles=[],
     )  # fmt: skip
+    if ordering.column == "created_at":
+        return [await _plan(database, _created_order_statement(shape, ordering, None), values)]
     head = await _plan(database, _head_statement(shape, ordering, None), values)
     walked = [n for n in _walk(head["Plan"]) if n.get("Relation Name") == "runs"]
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in walked) <= HEAD_ROWS
