@@ -18,8 +18,7 @@ RELEASES = ROOT / "docs" / "openapi" / "releases"
 
 def _copy_releases(tmp_path: Path) -> Path:
     directory = tmp_path / "releases"
-    shutil.copytree(RELEASES, directory)
-    (directory / "accepted-breaks.toml").unlink()
+    shutil.copytree(RELEASES, directory)  # the repository's accepted breaks included
     return directory
 
 
@@ -60,7 +59,7 @@ def test_a_break_fails_until_it_is_accepted_with_a_reason(tmp_path: Path) -> Non
         "breaks 0.1.0: operation-removed: GET /v1/runs/{run_id}: the operation is gone"
     ]
     accepted.write_text(
-        '[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
+        accepted.read_text() + '\n[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
         'where = "GET /v1/runs/{run_id}"\nreason = "superseded by GET /v1/runs?id="\n'
     )
     assert check(head, directory, accepted) == []
@@ -70,7 +69,7 @@ def test_an_accepted_break_that_matches_nothing_fails(tmp_path: Path) -> None:
     directory = _copy_releases(tmp_path)
     accepted = directory / "accepted-breaks.toml"
     accepted.write_text(
-        '[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
+        accepted.read_text() + '\n[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
         'where = "GET /v1/nothing"\nreason = "stale"\n'
     )
     problems = check(ROOT / "docs" / "openapi" / "v1.json", directory, accepted)
@@ -91,7 +90,7 @@ def test_an_accepted_break_without_a_reason_is_refused(tmp_path: Path) -> None:
     directory = _copy_releases(tmp_path)
     accepted = directory / "accepted-breaks.toml"
     accepted.write_text(
-        '[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
+        accepted.read_text() + '\n[[accepted]]\nrelease = "0.1.0"\ncode = "operation-removed"\n'
         'where = "GET /v1/runs/{run_id}"\nreason = " "\n'
     )
     with pytest.raises(ValueError, match="needs a reason"):

@@ -17,6 +17,12 @@ from expsvc.export.capacity import ExportCapacityExhausted
 from expsvc.export.route import ExportRoute
 from expsvc.export.schemas import ExperimentExport, RunExport
 from expsvc.export.service import Export, ExportService
+from expsvc.filtering.language import (
+    FilterTooComplex,
+    InvalidFilter,
+    InvalidFilterValue,
+    UnknownFilterField,
+)
 from expsvc.routing import DbSession
 
 router = APIRouter(prefix="/v1", route_class=ExportRoute)
@@ -30,7 +36,14 @@ Service = Annotated[ExportService, Depends(get_service)]
 
 
 def _responses(entity: str) -> dict[int | str, dict[str, Any]]:
-    refusals = problem_responses(ValidationFailed, ExportCapacityExhausted)
+    refusals = problem_responses(
+        ValidationFailed,
+        ExportCapacityExhausted,
+        InvalidFilter,
+        FilterTooComplex,
+        UnknownFilterField,
+        InvalidFilterValue,
+    )
     # This route's 503 besides the one every route may answer (the document's default).
     refusals[503]["description"] = (
         "Too many exports under way (export-capacity), database unavailable or request timed "
