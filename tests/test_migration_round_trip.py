@@ -114,6 +114,11 @@ _SEEDS: dict[str, tuple[str, ...]] = {
     "0013": (),  # schema_releases: written by the upgrade to the head itself
     "0014": (),  # indexes only (the run filters')
     "0015": (),  # privileges and trigger firing only
+    "0018": (
+        # No groups: the downgrade drops them, and a re-upgrade cannot bring them back.
+        "INSERT INTO webhook_endpoints (id, url, secret, created_by, owner_groups)"
+        " VALUES (gen_random_uuid(), 'https://hooks.example.com/4', 'whsec_eQ==', 'carol', '{}')",
+    ),
 }
 
 # The shape of the schema, to compare a second upgrade with the first.

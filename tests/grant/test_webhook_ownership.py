@@ -19,7 +19,7 @@ from tests.webhook.conftest import WEBHOOK_SETTINGS
 from tests.webhook.receiver import Receiver, Reply
 from tests.webhook.support import create_webhook
 
-Client = Callable[[str], httpx.AsyncClient]
+Client = Callable[..., httpx.AsyncClient]
 PEER = ("10.1.2.3", 4567)
 
 
@@ -29,17 +29,18 @@ async def as_user(database_url: str) -> AsyncIterator[Client]:
         database_url,
         webhook_max_per_owner=2,
         admin_principals="root",
+        admin_groups="sre",
+        groups_header="X-Groups",
         **{**WEBHOOK_SETTINGS, "webhook_retry_schedule": (1.5, 1.5)},
         **header_identity("X-User", "10.1.2.0/24"),
     )
     app = create_app(settings)
     clients: list[httpx.AsyncClient] = []
 
-    def client(principal: str) -> httpx.AsyncClient:
+    def client(principal: str, groups: str = "") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, client=PEER)
-        made = httpx.AsyncClient(
-            transport=transport, base_url="http://t", headers={"X-User": principal}
-        )
+        headers = {"X-User": principal, **({"X-Groups": groups} if groups else {})}
+        made = httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers)
         clients.append(made)
         return made
 
@@ -157,3 +158,54 @@ async def test_an_experiment_filter_names_only_experiments_the_owner_may_read(
     assert (await alice.put(grants, json={"role": "viewer"})).status_code == 200
     created = await create_webhook(bob, **body)
     assert created["experiment_ids"] == [experiment["id"]]
+
+
+async def test_a_role_granted_to_a_group_of_the_owner_delivers_until_it_leaves(
+    as_user: Client, receivers: tuple[Receiver, Receiver]
+) -> None:
+    alice, root = as_user("alice"), as_user("root")
+    to_bob, to_root = receivers
+    bob_in_team = as_user("bob", groups="ml-team,vision")
+    hook = await create_webhook(bob_in_team, to_bob.url, event_types=["run.created"])
+    assert hook["owner_groups"] == ["ml-team", "vision"]
+    await create_webhook(root, to_root.url, event_types=["run.created"])  # sees every run
+    experiment = await create_experiment(alice)
+    grant = f"/v1/experiments/{experiment['id']}/grants/groups/ml-team"
+    assert (await alice.put(grant, json={"role": "viewer"})).status_code == 200
+
+    shared = await create_run(alice, experiment["id"])
+    (received,) = await to_bob.wait_for(1)
+    assert json.loads(received.body)["subject"] == f"runs/{shared['id']}"
+
+    # An admin's change leaves the owner's groups; the owner's own change refreshes them.
+    path = f"/v1/webhooks/{hook['id']}"
+    changed = await root.patch(path, json={"description": "checked"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["owner_groups"] == ["ml-team", "vision"]
+    left = await as_user("bob", groups="vision").patch(path, json={})
+    assert left.status_code == 200, left.text
+    assert left.json()["owner_groups"] == ["vision"]
+    audit = await root.get("/v1/audit", params={"entity_id": hook["id"]})
+    refreshed = [row for row in audit.json()["items"] if "owner_groups" in row["changes"]]
+    assert refreshed[0]["changes"]["owner_groups"] == {
+        "before": ["ml-team", "vision"],
+        "after": ["vision"],
+    }
+
+    hidden = await create_run(alice, experiment["id"])
+    runs_to_root = [json.loads(r.body)["subject"] for r in await to_root.wait_for(2)]
+    assert runs_to_root == [f"runs/{shared['id']}", f"runs/{hidden['id']}"]
+    await asyncio.sleep(0.5)  # time for a wrong delivery to bob to arrive, if one were made
+    assert len(to_bob.requests()) == 1
+
+
+async def test_an_owner_in_an_admin_group_receives_every_experiments_events(
+    as_user: Client, receivers: tuple[Receiver, Receiver]
+) -> None:
+    alice = as_user("alice")
+    to_sre, _ = receivers
+    await create_webhook(as_user("carol", groups="sre"), to_sre.url, event_types=["run.created"])
+    experiment = await create_experiment(alice)  # no grant to carol or to sre
+    run = await create_run(alice, experiment["id"])
+    (received,) = await to_sre.wait_for(1)
+    assert json.loads(received.body)["subject"] == f"runs/{run['id']}"

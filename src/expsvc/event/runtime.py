@@ -13,10 +13,13 @@ from expsvc.settings import Settings
 
 
 def build_sinks(settings: Settings) -> list[AnySink]:
-    from expsvc.webhook.sink import WebhookSink, webhook_admins
+    from expsvc.webhook.audience import WebhookAdmins
+    from expsvc.webhook.sink import WebhookSink
 
     # Always on: with no webhook endpoints it writes nothing.
-    sinks: list[AnySink] = [WebhookSink(settings.webhook_max_attempts, webhook_admins(settings))]
+    sinks: list[AnySink] = [
+        WebhookSink(settings.webhook_max_attempts, WebhookAdmins.from_settings(settings))
+    ]
     if settings.redis_url:
         from expsvc.event.sinks.redis import RedisStreamSink
 

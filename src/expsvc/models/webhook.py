@@ -58,6 +58,9 @@ class WebhookEndpoint(Base):
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     failing_since: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
     created_by: Mapped[str] = mapped_column(String(256))
+    # The owner's groups when it last created or changed the webhook: its grants to them count
+    # for deliveries (a principal's groups are known only while it makes a request; ADR 0026).
+    owner_groups: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()
     )

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +39,7 @@ from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.lifecycle import Source
 from expsvc.secret.box import SecretBox, SecretUndecryptable
+from expsvc.webhook.audience import NO_ADMINS, WebhookAdmins, readable_events
 from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import Decision, DeliveryPolicy, Outcome
 from expsvc.webhook.repository import (
@@ -81,12 +81,12 @@ class WebhookDeliverer:
         metrics: WebhookMetrics,
         box: SecretBox,
         *,
-        admins: Collection[str] = (),
+        admins: WebhookAdmins = NO_ADMINS,
         concurrency: int = 16,
         poll_interval: float = 30.0,
     ) -> None:
         self.database = database
-        self.admins = sorted(admins)
+        self.admins = admins
         self.policy = policy
         self.metrics = metrics
         self.box = box
@@ -150,16 +150,13 @@ class WebhookDeliverer:
             webhooks = WebhookRepository(session)
             endpoints = await webhooks.signing_view(list({row.endpoint_id for row in rows}))
             # Checked again before each attempt: a grant revoked since the fan-out stops it.
-            allowed = await webhooks.deliverable(
+            allowed = await readable_events(
+                session,
                 sorted({_sequence(row) for row in rows}),
-                sorted({endpoint.created_by for endpoint in endpoints.values()}),
+                endpoints.values(),
                 self.admins,
             )
-            refused = [
-                row.id
-                for row in rows
-                if (_sequence(row), endpoints[row.endpoint_id].created_by) not in allowed
-            ]
+            refused = [row.id for row in rows if (_sequence(row), row.endpoint_id) not in allowed]
             if refused:
                 await DeliveryRepository(session).abandon(refused, _OWNER_MAY_NOT_READ)
         return [Claimed(row, endpoints[row.endpoint_id]) for row in rows if row.id not in refused]

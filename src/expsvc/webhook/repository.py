@@ -22,6 +22,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from expsvc.auth.access import experiment_of_entity
@@ -70,39 +71,42 @@ class WebhookRepository(EntityRepository):
         return int((await self.session.execute(query)).scalar_one())
 
     async def deliverable(
-        self, sequences: Sequence[int], owners: Sequence[str], admins: Sequence[str]
-    ) -> dict[tuple[int, str], uuid.UUID | None]:
-        """The (event sequence, owner) pairs whose owner may read the event's entity: the owner
-        is an admin, or holds a role on the event's experiment through a principal grant (an
-        owner's groups are known only while it makes a request). Each with the event's
+        self,
+        sequences: Sequence[int],
+        grantees: Sequence[tuple[uuid.UUID, str]],
+        admin_endpoints: Sequence[uuid.UUID],
+    ) -> dict[tuple[int, uuid.UUID], uuid.UUID | None]:
+        """The (event sequence, endpoint) pairs where the endpoint is one of ``admin_endpoints``
+        or one of its ``grantees`` holds a role on the event's experiment; each with that
         experiment (None when its entity, or the entity's experiment, is gone). Events are
         named by their log position, which every data version of one shares (docs/adr/0021)."""
         event = outbox_events
-        owner = (
-            func.unnest(literal(list(owners), ARRAY(Text)))
-            .table_valued("owner")
+        audience = (
+            func.unnest(
+                literal([endpoint for endpoint, _ in grantees], ARRAY(PG_UUID(as_uuid=True))),
+                literal([grantee for _, grantee in grantees], ARRAY(Text)),
+            )
+            .table_valued("endpoint_id", "grantee")
             .render_derived("w")
         )
         experiment = experiment_of_entity(event.c.entity_type, event.c.entity_id)
         grant = experiment_grants.alias("g")
         granted = (
             select(grant.c.experiment_id)
-            .where(
-                grant.c.grantee == literal("principal:") + owner.c.owner,
-                grant.c.experiment_id == experiment,
-            )
+            .where(grant.c.grantee == audience.c.grantee, grant.c.experiment_id == experiment)
             .exists()
         )
         query = (
-            select(event.c.seq, owner.c.owner, experiment.label("experiment_id"))
-            .select_from(event.join(owner, true()))
+            select(event.c.seq, audience.c.endpoint_id, experiment.label("experiment_id"))
+            .distinct()
+            .select_from(event.join(audience, true()))
             .where(
                 event.c.seq.in_(list(sequences)),
-                or_(owner.c.owner.in_(list(admins)), granted),
+                or_(audience.c.endpoint_id.in_(list(admin_endpoints)), granted),
             )
         )
         rows = (await self.session.execute(query)).all()
-        return {(row.seq, row.owner): row.experiment_id for row in rows}
+        return {(row.seq, row.endpoint_id): row.experiment_id for row in rows}
 
     async def delete(
         self, endpoint_id: uuid.UUID, versions: frozenset[int] | None
@@ -136,7 +140,12 @@ class WebhookRepository(EntityRepository):
         """Active endpoints: what the fan-out matches events against."""
         t = webhook_endpoints
         query: Select[Any] = select(
-            t.c.id, t.c.event_types, t.c.experiment_ids, t.c.created_at, t.c.created_by
+            t.c.id,
+            t.c.event_types,
+            t.c.experiment_ids,
+            t.c.created_at,
+            t.c.created_by,
+            t.c.owner_groups,
         ).where(t.c.active)
         rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
         return rows
@@ -152,6 +161,7 @@ class WebhookRepository(EntityRepository):
             t.c.url,
             t.c.active,
             t.c.created_by,
+            t.c.owner_groups,
             t.c.secret,
             previous.label("previous_secret"),
         ).where(t.c.id.in_(list(endpoint_ids)))

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from expsvc.db import Database
 from expsvc.secret.keys import load_secret_box
 from expsvc.settings import Settings
+from expsvc.webhook.audience import WebhookAdmins
 from expsvc.webhook.delivery import WebhookDeliverer
 from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import DeliveryPolicy
-from expsvc.webhook.sink import webhook_admins
 
 
 def build_deliverer(
@@ -27,7 +27,7 @@ def build_deliverer(
         DeliveryPolicy.from_settings(settings),
         WebhookMetrics(registry),
         load_secret_box(settings),
-        admins=webhook_admins(settings),
+        admins=WebhookAdmins.from_settings(settings),
     )
 
 

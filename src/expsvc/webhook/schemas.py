@@ -112,6 +112,11 @@ class WebhookRead(ResponseModel):
         description="Until then, requests are also signed with the secret before the last rotation."
     )
     created_by: str
+    owner_groups: list[str] = Field(
+        description="The groups its owner held when it last created or changed the webhook: "
+        "roles granted to them count for deliveries. A change by the owner (an empty PATCH "
+        "will do) refreshes them; a change by an admin leaves them."
+    )
     created_at: datetime
     updated_at: datetime
     version: int

@@ -136,6 +136,7 @@ class WebhookService:
             {
                 "id": new_id(),
                 "created_by": context.actor,
+                "owner_groups": sorted(self.principal.groups),
                 "secret": self.box.seal_text(secret),
                 **data.model_dump(),
             }
@@ -173,6 +174,8 @@ class WebhookService:
             values.update(disabled_reason=None, disabled_at=None, failing_since=None)
         elif values.get("active") is False:
             values.update(disabled_at=func.now())
+        if before.created_by == self.principal.id:  # not an admin's groups on another's webhook
+            values["owner_groups"] = sorted(self.principal.groups)
         row = await self.endpoints.update(webhook_id, values, expected.versions)
         if row is None:
             raise await self._stale(webhook_id)

@@ -4,7 +4,7 @@ It writes rows in the relay's transaction (a :class:`~expsvc.event.sinks.Databas
 event becomes deliveries exactly once, however the relay crashes; the delivery worker sends them.
 An endpoint receives the events of the types it subscribes to (all when it names none) and of the
 experiments it names (all when none) that occurred after it was created, of entities its owner
-may read (a role on their experiment, or an admin owner).
+may read (:mod:`expsvc.webhook.audience`).
 
 With no active endpoint the sink writes nothing, and then says so for a second
 (:meth:`WebhookSink.quiet_for`): the relay leaves its cursor behind meanwhile instead of
@@ -17,37 +17,27 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from expsvc.auth.principal import ANONYMOUS
 from expsvc.ids import new_id
-from expsvc.settings import AuthMode, Settings
+from expsvc.webhook.audience import NO_ADMINS, WebhookAdmins, readable_events
 from expsvc.webhook.repository import DeliveryRepository, WebhookRepository
 
 _QUIET_SECONDS = 1.0
 
 
-def webhook_admins(settings: Settings) -> frozenset[str]:
-    """Owners whose webhooks receive every event: the configured admins and, with identity
-    off, the local user."""
-    admins = set(settings.admin_principals)
-    if settings.auth_mode is AuthMode.none:
-        admins.add(ANONYMOUS)
-    return frozenset(admins)
-
-
 class WebhookSink:
     name = "webhooks"
 
-    def __init__(self, max_attempts: int, admins: Collection[str] = ()) -> None:
+    def __init__(self, max_attempts: int, admins: WebhookAdmins = NO_ADMINS) -> None:
         self.max_attempts = max_attempts
         # Owners whose webhooks receive every event (the others: their experiments' only).
-        self.admins = sorted(admins)
+        self.admins = admins
         self._no_endpoints_until = 0.0  # time.monotonic()
 
     def quiet_for(self) -> float:
@@ -70,9 +60,10 @@ class WebhookSink:
         # An owner receives only events of what it may read (checked when they fan out). Each
         # data version of an event is its own delivery (its own id); all share the event's
         # position in the log, by which the outbox row is found.
-        allowed = await WebhookRepository(session).deliverable(
+        allowed = await readable_events(
+            session,
             sorted({int(event["sequence"]) for _, event in candidates}),
-            sorted({endpoint.created_by for endpoint, _ in candidates}),
+            {endpoint.id: endpoint for endpoint, _ in candidates}.values(),
             self.admins,
         )
         rows = [
@@ -100,10 +91,10 @@ class WebhookSink:
 
 
 def _wanted(
-    endpoint: Row[Any], allowed: dict[tuple[int, str], uuid.UUID | None], sequence: int
+    endpoint: Row[Any], allowed: dict[tuple[int, uuid.UUID], uuid.UUID | None], sequence: int
 ) -> bool:
     """The owner may read the event, and it is of one of the endpoint's experiments (if any)."""
-    key = (sequence, endpoint.created_by)
+    key = (sequence, endpoint.id)
     if key not in allowed:
         return False
     return not endpoint.experiment_ids or allowed[key] in endpoint.experiment_ids

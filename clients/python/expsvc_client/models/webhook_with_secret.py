@@ -28,6 +28,9 @@ class WebhookWithSecret:
         previous_secret_expires_at (datetime.datetime | None): Until then, requests are also signed with the secret
             before the last rotation.
         created_by (str):
+        owner_groups (list[str]): The groups its owner held when it last created or changed the webhook: roles granted
+            to them count for deliveries. A change by the owner (an empty PATCH will do) refreshes them; a change by an
+            admin leaves them.
         created_at (datetime.datetime):
         updated_at (datetime.datetime):
         version (int):
@@ -45,6 +48,7 @@ class WebhookWithSecret:
     failing_since: datetime.datetime | None
     previous_secret_expires_at: datetime.datetime | None
     created_by: str
+    owner_groups: list[str]
     created_at: datetime.datetime
     updated_at: datetime.datetime
     version: int
@@ -90,6 +94,8 @@ class WebhookWithSecret:
 
         created_by = self.created_by
 
+        owner_groups = self.owner_groups
+
         created_at = self.created_at.isoformat()
 
         updated_at = self.updated_at.isoformat()
@@ -113,6 +119,7 @@ class WebhookWithSecret:
                 "failing_since": failing_since,
                 "previous_secret_expires_at": previous_secret_expires_at,
                 "created_by": created_by,
+                "owner_groups": owner_groups,
                 "created_at": created_at,
                 "updated_at": updated_at,
                 "version": version,
@@ -196,6 +203,8 @@ class WebhookWithSecret:
 
         created_by = d.pop("created_by")
 
+        owner_groups = cast(list[str], d.pop("owner_groups"))
+
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
@@ -216,6 +225,7 @@ class WebhookWithSecret:
             failing_since=failing_since,
             previous_secret_expires_at=previous_secret_expires_at,
             created_by=created_by,
+            owner_groups=owner_groups,
             created_at=created_at,
             updated_at=updated_at,
             version=version,
