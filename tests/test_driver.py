@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import traceback
 import uuid
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import Float, bindparam, func, select
+from sqlalchemy import Float, Select, bindparam, func, select
 from sqlalchemy import exc as sa_exc
 
 from expsvc.auth.access import access_parameters
 from expsvc.auth.principal import LOCAL_PRINCIPAL
 from expsvc.db import Database, failed_on_first_statement
-from expsvc.driver import driver_statement, fetch_rows
+from expsvc.driver import PLAN_EACH_CALL, driver_statement, fetch_rows
 from expsvc.models import runs
 from expsvc.repository import _readable_by_id
 from expsvc.run.repository import RunRepository
@@ -59,6 +60,42 @@ async def test_statements_are_compiled_once_and_expanding_ones_stay_with_sqlalch
     values = {"id": uuid.uuid4(), **access_parameters(LOCAL_PRINCIPAL)}
     async with database.read_sessionmaker() as session:
         assert await fetch_rows(session, readable, values) == []
+
+
+def _by_name(label: str) -> Select[Any]:
+    return select(runs.c.id.label(label)).where(runs.c.name == bindparam("name"))
+
+
+_PREPARED = _by_name("cached")
+_PLANNED_EACH_CALL = _by_name("each_call").execution_options(**{PLAN_EACH_CALL: True})
+_CACHED_PLANS = (
+    "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1"
+)
+
+
+async def test_a_statement_planned_each_call_never_gets_a_generic_plan(
+    database: Database,
+) -> None:
+    """PostgreSQL plans a cached prepared statement generically from its sixth call on; one
+    marked PLAN_EACH_CALL runs as the unnamed statement, planned with each call's values."""
+    dialect = database.engine.dialect
+    cached, each_call = (
+        driver_statement(_PREPARED, dialect),
+        driver_statement(_PLANNED_EACH_CALL, dialect),
+    )
+    assert cached is not None
+    assert each_call is not None
+    assert not cached.plans_each_call
+    assert each_call.plans_each_call
+    async with database.read_sessionmaker() as session:
+        for call in range(8):
+            for statement in (_PREPARED, _PLANNED_EACH_CALL):
+                assert await fetch_rows(session, statement, {"name": f"run-{call}"}) == []
+        driver = (await session.connection()).sync_connection.connection.driver_connection
+        (plans,) = await driver.fetch(_CACHED_PLANS, cached.sql)
+        assert tuple(plans) == (3, 5)  # the cached one: 5 custom plans, then generic
+        # The other was never a named (cached) statement of the session.
+        assert await driver.fetch(_CACHED_PLANS, each_call.sql) == []
 
 
 async def test_a_statement_on_the_driver_runs_in_the_sessions_transaction(

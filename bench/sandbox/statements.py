@@ -41,7 +41,8 @@ from expsvc.auth.principal import ANONYMOUS, LOCAL_PRINCIPAL  # noqa: E402
 from expsvc.lifecycle import Action, EntityKind  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
 from expsvc.run.repository import RunRepository  # noqa: E402
-from expsvc.run.schemas import RunQuery, SortDirection  # noqa: E402
+from expsvc.run.schemas import RunQuery  # noqa: E402
+from expsvc.schemas import SortDirection  # noqa: E402
 from expsvc.seed import _uuid7  # noqa: E402
 
 # Tables the sandbox fills before pgbench runs (random picks need an integer key).
@@ -289,7 +290,7 @@ def list_statement(query: RunQuery) -> Statement:
     statement, values = RunRepository.head_page_statement(
         query, LOCAL_PRINCIPAL, ordering, None, query.page_size + 1
     )
-    # As the engine executes it: IN lists expanded to one $n per value, the values in order.
+    # As the driver executes it: the values in the order of their $n.
     compiled = statement.compile(dialect=ref._DIALECT)
     state = compiled.construct_expanded_state(values)
     return Statement(state.statement, tuple(state.positiontup or ()), dict(state.parameters))

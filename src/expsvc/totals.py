@@ -109,3 +109,15 @@ async def _restore(session: AsyncSession, previous: str) -> None:
         # with the budget as its timeout, so it is closed instead (the pool opens another).
         await (await session.connection()).invalidate()
         raise
+
+
+async def count_or_estimate(
+    session: AsyncSession, query: Select[Any], values: dict[str, Any], budget_ms: int | None
+) -> tuple[int, bool]:
+    """How many rows ``query`` returns and whether exactly: counted within ``budget_ms``
+    (None: not counted), else the planner's estimate."""
+    if budget_ms is not None:
+        counted = await count_within(session, query, values, budget_ms)
+        if counted is not None:
+            return counted, True
+    return await estimate_rows(session, query, values), False

@@ -55,16 +55,14 @@ def test_list_scripts_hold_the_statement_the_repository_runs() -> None:
         assert match is not None, statement.sql
         return [statement.fixed[statement.names[int(n) - 1]] for n in match.groups()]
 
-    # The expanded IN list: one placeholder per status, as the engine sends it.
-    assert bound(r"runs\.experiment_id IN \(\$(\d+)::UUID\)") == [uuid.UUID(EXPERIMENT)]
-    assert bound(r"runs\.status IN \(\$(\d+)::VARCHAR, \$(\d+)::VARCHAR\)") == [
-        "running",
-        "failed",
-    ]
+    # One value compares with =, several bind one array, as the driver sends them.
+    assert bound(r"runs\.experiment_id = \$(\d+)::UUID") == [uuid.UUID(EXPERIMENT)]
+    assert bound(r"runs\.status = ANY \(\$(\d+)::VARCHAR\(16\)\[\]\)") == [["running", "failed"]]
     # The service asks for one row more than the page, to know whether another page follows.
     assert statement.fixed["page_limit"] == 51
     script = statements.list_script("list-experiment-status", query, 1)
-    assert script.defines["list_experiment_status_1_filter_0_1"] == EXPERIMENT
+    assert script.defines["list_experiment_status_1_filter_0"] == EXPERIMENT
+    assert script.defines["list_experiment_status_1_filter_1"] == '{"running","failed"}'
 
 
 def test_a_null_is_written_into_the_statement() -> None:

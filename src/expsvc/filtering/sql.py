@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     exists,
@@ -169,8 +170,16 @@ def _bind_param(condition: Condition, binder: _Binder) -> Shape:
 # ---- value checks -------------------------------------------------------------------------
 
 
+def _one_or_many(values: list[Any]) -> tuple[str, Any]:
+    """An ``in`` list's variant and value: one value is compared with ``=`` (an index on the
+    column then also gives the order, which ``= ANY(...)`` does not), several as an array."""
+    return ("one", values[0]) if len(values) == 1 else ("", values)
+
+
 def _text_value(condition: Condition) -> tuple[str, Any]:
-    if condition.op in ("in", "has_any", "has_all"):
+    if condition.op == "in":
+        return _one_or_many(list(condition.value))
+    if condition.op in ("has_any", "has_all"):
         return "", list(condition.value)
     if not isinstance(condition.value, str | int | float) or isinstance(condition.value, bool):
         raise _refuse(condition, "expected a string")
@@ -190,13 +199,13 @@ def _status_value(condition: Condition) -> tuple[str, Any]:
     for value in values:
         if value not in known:
             raise _refuse(condition, f"a status is one of {', '.join(sorted(known))}")
-    return "", list(values) if condition.op == "in" else condition.value
+    return _one_or_many(list(values)) if condition.op == "in" else ("", condition.value)
 
 
 def _uuid_value(condition: Condition) -> tuple[str, Any]:
     try:
         if condition.op == "in":
-            return "", [uuid.UUID(str(value)) for value in condition.value]
+            return _one_or_many([uuid.UUID(str(value)) for value in condition.value])
         return "", uuid.UUID(str(condition.value))
     except ValueError:
         raise _refuse(condition, "expected a UUID") from None
@@ -256,8 +265,12 @@ def scalar_field(column: ColumnElement[Any], kind: str, *, contains: bool = Fals
         ops |= {":", "prefix"}
 
     def sql(variant: str, op: str, name: str) -> ColumnElement[bool]:
+        if op == "in" and variant == "one":
+            return column == bindparam(name)
         if op == "in":
-            return column.in_(bindparam(name, expanding=True))
+            # One array parameter, not an expanding IN: the statement's text stays the same
+            # whatever the number of values, so it runs prepared on the driver.
+            return column == any_(bindparam(name, type_=ARRAY(column.type)))
         if op == ":":
             return column.ilike(bindparam(name), escape="\\")
         if op == "prefix":  # byte order (COLLATE "C"): a range of the name's C index

@@ -25,7 +25,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
-from expsvc.driver import fetch_rows
+from expsvc.driver import PLAN_EACH_CALL, fetch_rows
 from expsvc.filtering.sql import (
     FieldSet,
     Shape,
@@ -41,7 +41,7 @@ from expsvc.models import capture_sessions, runs
 from expsvc.pagination import Ordering
 from expsvc.repository import PAGE_LIMIT_PARAMETER, EntityRepository, json_text, page_values
 from expsvc.run.schemas import RunFilter
-from expsvc.totals import count_within, estimate_rows
+from expsvc.totals import count_or_estimate
 
 # Columns a client sets at creation; the rest are the server's (defaults in the table).
 CREATE_COLUMNS = (
@@ -178,11 +178,7 @@ class RunRepository(EntityRepository):
         shape, values = _filter_values(where)
         values.update(access_parameters(principal))
         query = _filtered(select(runs.c.id), shape)
-        if budget_ms is not None:
-            counted = await count_within(self.session, query, values, budget_ms)
-            if counted is not None:
-                return counted, True
-        return await estimate_rows(self.session, query, values), False
+        return await count_or_estimate(self.session, query, values, budget_ms)
 
     async def matching_ids(
         self, where: RunFilter, limit: int, principal: Principal
@@ -331,8 +327,10 @@ def _head_statement(
 def _created_order_statement(
     shape: Shape | None, ordering: Ordering, after_null: bool | None
 ) -> Select[Any]:
-    """A page of the filters' matches in creation order, the planner choosing the index."""
-    return RunRepository.page_statement(_filtered(select(runs), shape), ordering, after_null)
+    """A page of the filters' matches in creation order, the planner choosing the index with
+    each call's values."""
+    statement = RunRepository.page_statement(_filtered(select(runs), shape), ordering, after_null)
+    return _planned_each_call(statement, shape)
 
 
 @functools.lru_cache(maxsize=512)
@@ -341,4 +339,14 @@ def _search_statement(
 ) -> Select[Any]:
     """Every match of the filters, sorted: the second statement of a selective page."""
     query = _filtered(select(runs), shape)
-    return _SortedAfterFiltering.page_statement(query, ordering, after_null)
+    statement = _SortedAfterFiltering.page_statement(query, ordering, after_null)
+    return _planned_each_call(statement, shape)
+
+
+def _planned_each_call(statement: Select[Any], shape: Shape | None) -> Select[Any]:
+    """With filters, which index serves a page depends on their values: PostgreSQL plans the
+    statement with each call's (:data:`expsvc.driver.PLAN_EACH_CALL`). Without, one plan
+    (the creation index, or the sort column's) is right for every call."""
+    if shape is None:
+        return statement
+    return statement.execution_options(**{PLAN_EACH_CALL: True})
