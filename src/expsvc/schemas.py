@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
 import orjson
@@ -48,6 +49,16 @@ def _find_unstorable(value: Any, path: str) -> str | None:
             if found := _find_unstorable(item, f"{path}/{index}"):
                 return found
     return None
+
+
+class SortDirection(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
+class TotalMode(StrEnum):
+    estimate = "estimate"
+    exact = "exact"
 
 
 class RequestModel(BaseModel):

@@ -28,7 +28,7 @@ from expsvc.experiment.service import ExperimentService
 from expsvc.history.endpoints import add_history_route
 from expsvc.lifecycle import EntityKind
 from expsvc.responses import entity_response, page_response
-from expsvc.routing import DbSession, TransactionalRoute
+from expsvc.routing import CurrentSettings, DbSession, TransactionalRoute
 from expsvc.transition_routes import add_transition_routes
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"], route_class=TransactionalRoute)
@@ -79,11 +79,17 @@ async def get_experiment(
     responses=problem_responses(BadRequest, ValidationFailed),
 )
 async def list_experiments(
-    query: Annotated[ExperimentQuery, Query()], context: CurrentContext, service: Service
+    query: Annotated[ExperimentQuery, Query()],
+    context: CurrentContext,
+    service: Service,
+    settings: CurrentSettings,
 ) -> Response:
-    """Newest first (created_at, then id), keyset-paginated."""
-    page = await service.search(context.principal, query)
-    return page_response(page.rows, page.next_page_token, ExperimentRead, ExperimentPage)
+    """Filter experiments (every filter narrows: AND), ordered by ``order_by`` then id,
+    keyset-paginated; newest first by default. With ``order_by=started_at`` or
+    ``finished_at``, experiments without that time sort as the largest values (last in
+    ascending order, first in descending). ``total=estimate|exact`` adds ``total_size``."""
+    page, totals = await service.search(context.principal, query, settings.list_total_budget_ms)
+    return page_response(page.rows, page.next_page_token, ExperimentRead, ExperimentPage, totals)
 
 
 @router.patch(

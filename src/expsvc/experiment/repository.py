@@ -21,6 +21,7 @@ from expsvc.filtering.sql import (
 from expsvc.models import experiments
 from expsvc.pagination import Ordering
 from expsvc.repository import EntityRepository
+from expsvc.totals import count_or_estimate
 
 _START_DRAFT_OF_RUN = text(
     "UPDATE experiments AS e SET status = 'running', started_at = now(), "  # noqa: S608
@@ -38,6 +39,13 @@ class ExperimentRepository(EntityRepository):
     def experiment_of(cls) -> ColumnElement[Any]:
         column: ColumnElement[Any] = experiments.c.id
         return column
+
+    @classmethod
+    def sort_column(cls, name: str) -> ColumnElement[Any]:
+        # Names sort by code point (COLLATE "C"), as runs' do. Only created_at has an index
+        # in order: experiments number in the thousands, the other orders sort the matches.
+        column = super().sort_column(name)
+        return column.collate("C") if name == "name" else column
 
     async def start_draft_of_run(self, run_id: uuid.UUID, principal: Principal) -> Row[Any] | None:
         """Start the run's experiment if it is a draft and ``principal`` may edit it; the
@@ -60,6 +68,15 @@ class ExperimentRepository(EntityRepository):
         after_null = None if after is None else after[0] is None
         statement = self.page_statement(query, ordering, after_null)
         return await self.fetch_built_page(statement, after, limit, values)
+
+    async def count(
+        self, where: ExperimentFilter, principal: Principal, budget_ms: int | None
+    ) -> tuple[int, bool]:
+        """How many experiments ``principal`` may read among those ``where`` selects, and
+        whether exactly: counted within ``budget_ms`` (None: do not count), else the planner's
+        estimate."""
+        query, values = _filtered(select(experiments.c.id), where, principal, Role.viewer)
+        return await count_or_estimate(self.session, query, values, budget_ms)
 
     async def matching_ids(
         self, where: ExperimentFilter, limit: int, principal: Principal

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints
@@ -24,8 +25,10 @@ from expsvc.schemas import (
     Participants,
     RequestModel,
     ResponseModel,
+    SortDirection,
     Tag,
     Tags,
+    TotalMode,
 )
 
 
@@ -81,7 +84,14 @@ class ExperimentFilter(RequestModel):
         return all_of(parts)
 
 
-_NOT_FILTERS = {"page_size", "page_token"}
+_NOT_FILTERS = {"order_by", "order", "page_size", "page_token", "total"}
+
+
+class ExperimentOrderBy(StrEnum):
+    created_at = "created_at"
+    started_at = "started_at"
+    finished_at = "finished_at"
+    name = "name"
 
 
 class ExperimentQuery(ExperimentFilter):
@@ -91,8 +101,18 @@ class ExperimentQuery(ExperimentFilter):
     # now would break clients within the compatibility window.
     model_config = ConfigDict(extra="ignore")
 
+    order_by: ExperimentOrderBy = ExperimentOrderBy.created_at
+    order: SortDirection = SortDirection.desc
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    total: TotalMode | None = Field(
+        default=None,
+        description=(
+            "Also count the experiments selected: estimate (the planner's estimate, no extra "
+            "scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the "
+            "estimate with total_exact false)."
+        ),
+    )
 
     def filters(self) -> dict[str, Any]:
         """The filters alone (what a page token is bound to); sets in a canonical order."""
@@ -126,4 +146,14 @@ class ExperimentPage(ResponseModel):
     items: list[ExperimentRead]
     next_page_token: str | None = Field(
         description="Pass as page_token for the next page; null on the last page."
+    )
+    total_size: int | None = Field(
+        default=None,
+        description="How many experiments the filters select (with total=estimate or exact); "
+        "null without total.",
+    )
+    total_exact: bool | None = Field(
+        default=None,
+        description="Whether total_size is an exact count: false for total=estimate, and for "
+        "total=exact when counting ran out of its time budget (the planner's estimate then).",
     )

@@ -32,10 +32,10 @@ from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.pagination import Ordering, PageRequest, RowPage
 from expsvc.run.repository import RunRepository
+from expsvc.schemas import SortDirection, TotalMode
 from expsvc.transitions import apply_transition, apply_update, check_version
 
 _KIND = EntityKind.experiment
-_NEWEST_FIRST = Ordering("created_at", descending=True)
 # How many blocking runs a 409 names (``more`` says whether there are others).
 _BLOCKING_RUNS_SHOWN = 20
 
@@ -66,10 +66,13 @@ class ExperimentService:
             raise ExperimentNotFound(experiment_id)
         return row
 
-    async def search(self, principal: Principal, query: ExperimentQuery) -> RowPage:
-        """One page of experiments (rows, answered as an :class:`ExperimentPage`)."""
+    async def search(
+        self, principal: Principal, query: ExperimentQuery, total_budget_ms: int
+    ) -> tuple[RowPage, dict[str, Any]]:
+        """One page of experiments (rows, answered as an :class:`ExperimentPage`) and the
+        page's total fields (``total_size``, ``total_exact``) when ``query.total`` asks."""
         page = PageRequest(
-            ordering=_NEWEST_FIRST,
+            ordering=Ordering(query.order_by.value, descending=query.order is SortDirection.desc),
             filters=query.filters(),
             page_size=query.page_size,
             page_token=query.page_token,
@@ -77,7 +80,12 @@ class ExperimentService:
         rows = await self.repository.search(
             query, principal, page.ordering, page.after(), query.page_size + 1
         )
-        return RowPage(rows[: query.page_size], page.next_token(rows))
+        totals: dict[str, Any] = {"total_size": None, "total_exact": None}
+        if query.total is not None:
+            budget = total_budget_ms if query.total is TotalMode.exact else None
+            size, exact = await self.repository.count(query, principal, budget)
+            totals = {"total_size": size, "total_exact": exact}
+        return RowPage(rows[: query.page_size], page.next_token(rows)), totals
 
     async def update(
         self,

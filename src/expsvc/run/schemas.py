@@ -26,8 +26,10 @@ from expsvc.schemas import (
     Participants,
     RequestModel,
     ResponseModel,
+    SortDirection,
     Tag,
     Tags,
+    TotalMode,
 )
 
 GitSha = Annotated[
@@ -114,21 +116,11 @@ class RunPage(ResponseModel):
     )
 
 
-class TotalMode(StrEnum):
-    estimate = "estimate"
-    exact = "exact"
-
-
 class RunOrderBy(StrEnum):
     created_at = "created_at"
     started_at = "started_at"
     finished_at = "finished_at"
     name = "name"
-
-
-class SortDirection(StrEnum):
-    asc = "asc"
-    desc = "desc"
 
 
 _NOT_FILTERS = {"order_by", "order", "page_size", "page_token", "total"}

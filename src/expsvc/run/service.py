@@ -25,9 +25,8 @@ from expsvc.run.schemas import (
     RunQuery,
     RunRead,
     RunUpdate,
-    SortDirection,
-    TotalMode,
 )
+from expsvc.schemas import SortDirection, TotalMode
 from expsvc.transitions import apply_transition, apply_update
 
 _OPEN_EXPERIMENT = frozenset({Status.draft, Status.running})

@@ -39,6 +39,7 @@ from .experiment_bulk_tags_expected_versions_type_0 import ExperimentBulkTagsExp
 from .experiment_create import ExperimentCreate
 from .experiment_create_params import ExperimentCreateParams
 from .experiment_filter import ExperimentFilter
+from .experiment_order_by import ExperimentOrderBy
 from .experiment_page import ExperimentPage
 from .experiment_read import ExperimentRead
 from .experiment_read_params import ExperimentReadParams
@@ -151,6 +152,7 @@ __all__ = (
     "ExperimentCreate",
     "ExperimentCreateParams",
     "ExperimentFilter",
+    "ExperimentOrderBy",
     "ExperimentPage",
     "ExperimentRead",
     "ExperimentReadParams",

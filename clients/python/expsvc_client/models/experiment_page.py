@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 if TYPE_CHECKING:
     from ..models.experiment_read import ExperimentRead
 
@@ -19,10 +21,16 @@ class ExperimentPage:
     Attributes:
         items (list[ExperimentRead]):
         next_page_token (None | str): Pass as page_token for the next page; null on the last page.
+        total_size (int | None | Unset): How many experiments the filters select (with total=estimate or exact); null
+            without total.
+        total_exact (bool | None | Unset): Whether total_size is an exact count: false for total=estimate, and for
+            total=exact when counting ran out of its time budget (the planner's estimate then).
     """
 
     items: list[ExperimentRead]
     next_page_token: None | str
+    total_size: int | None | Unset = UNSET
+    total_exact: bool | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -34,6 +42,18 @@ class ExperimentPage:
         next_page_token: None | str
         next_page_token = self.next_page_token
 
+        total_size: int | None | Unset
+        if isinstance(self.total_size, Unset):
+            total_size = UNSET
+        else:
+            total_size = self.total_size
+
+        total_exact: bool | None | Unset
+        if isinstance(self.total_exact, Unset):
+            total_exact = UNSET
+        else:
+            total_exact = self.total_exact
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -42,6 +62,10 @@ class ExperimentPage:
                 "next_page_token": next_page_token,
             }
         )
+        if total_size is not UNSET:
+            field_dict["total_size"] = total_size
+        if total_exact is not UNSET:
+            field_dict["total_exact"] = total_exact
 
         return field_dict
 
@@ -64,9 +88,29 @@ class ExperimentPage:
 
         next_page_token = _parse_next_page_token(d.pop("next_page_token"))
 
+        def _parse_total_size(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        total_size = _parse_total_size(d.pop("total_size", UNSET))
+
+        def _parse_total_exact(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        total_exact = _parse_total_exact(d.pop("total_exact", UNSET))
+
         experiment_page = cls(
             items=items,
             next_page_token=next_page_token,
+            total_size=total_size,
+            total_exact=total_exact,
         )
 
         experiment_page.additional_properties = d

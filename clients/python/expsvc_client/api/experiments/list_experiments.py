@@ -5,9 +5,12 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.experiment_order_by import ExperimentOrderBy
 from ...models.experiment_page import ExperimentPage
 from ...models.problem import Problem
+from ...models.sort_direction import SortDirection
 from ...models.status import Status
+from ...models.total_mode import TotalMode
 from ...types import UNSET, Response, Unset
 
 
@@ -16,8 +19,11 @@ def _get_kwargs(
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
     filter_: None | str | Unset = UNSET,
+    order_by: ExperimentOrderBy | Unset = UNSET,
+    order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -44,6 +50,18 @@ def _get_kwargs(
         json_filter_ = filter_
     params["filter"] = json_filter_
 
+    json_order_by: str | Unset = UNSET
+    if not isinstance(order_by, Unset):
+        json_order_by = order_by.value
+
+    params["order_by"] = json_order_by
+
+    json_order: str | Unset = UNSET
+    if not isinstance(order, Unset):
+        json_order = order.value
+
+    params["order"] = json_order
+
     params["page_size"] = page_size
 
     json_page_token: None | str | Unset
@@ -52,6 +70,15 @@ def _get_kwargs(
     else:
         json_page_token = page_token
     params["page_token"] = json_page_token
+
+    json_total: None | str | Unset
+    if isinstance(total, Unset):
+        json_total = UNSET
+    elif isinstance(total, TotalMode):
+        json_total = total.value
+    else:
+        json_total = total
+    params["total"] = json_total
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -125,12 +152,18 @@ def sync_detailed(
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
     filter_: None | str | Unset = UNSET,
+    order_by: ExperimentOrderBy | Unset = UNSET,
+    order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> Response[ExperimentPage | Problem]:
     """List Experiments
 
-     Newest first (created_at, then id), keyset-paginated.
+     Filter experiments (every filter narrows: AND), ordered by ``order_by`` then id,
+    keyset-paginated; newest first by default. With ``order_by=started_at`` or
+    ``finished_at``, experiments without that time sort as the largest values (last in
+    ascending order, first in descending). ``total=estimate|exact`` adds ``total_size``.
 
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
@@ -138,8 +171,13 @@ def sync_detailed(
         filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
             AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
+        order_by (ExperimentOrderBy | Unset):
+        order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
+            planner's estimate, no extra scan) or exact (a count, capped by
+            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,8 +191,11 @@ def sync_detailed(
         status=status,
         tag=tag,
         filter_=filter_,
+        order_by=order_by,
+        order=order,
         page_size=page_size,
         page_token=page_token,
+        total=total,
     )
 
     response = client.get_httpx_client().request(
@@ -170,12 +211,18 @@ def sync(
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
     filter_: None | str | Unset = UNSET,
+    order_by: ExperimentOrderBy | Unset = UNSET,
+    order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> ExperimentPage | Problem | None:
     """List Experiments
 
-     Newest first (created_at, then id), keyset-paginated.
+     Filter experiments (every filter narrows: AND), ordered by ``order_by`` then id,
+    keyset-paginated; newest first by default. With ``order_by=started_at`` or
+    ``finished_at``, experiments without that time sort as the largest values (last in
+    ascending order, first in descending). ``total=estimate|exact`` adds ``total_size``.
 
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
@@ -183,8 +230,13 @@ def sync(
         filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
             AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
+        order_by (ExperimentOrderBy | Unset):
+        order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
+            planner's estimate, no extra scan) or exact (a count, capped by
+            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -199,8 +251,11 @@ def sync(
         status=status,
         tag=tag,
         filter_=filter_,
+        order_by=order_by,
+        order=order,
         page_size=page_size,
         page_token=page_token,
+        total=total,
     ).parsed
 
 
@@ -210,12 +265,18 @@ async def asyncio_detailed(
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
     filter_: None | str | Unset = UNSET,
+    order_by: ExperimentOrderBy | Unset = UNSET,
+    order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> Response[ExperimentPage | Problem]:
     """List Experiments
 
-     Newest first (created_at, then id), keyset-paginated.
+     Filter experiments (every filter narrows: AND), ordered by ``order_by`` then id,
+    keyset-paginated; newest first by default. With ``order_by=started_at`` or
+    ``finished_at``, experiments without that time sort as the largest values (last in
+    ascending order, first in descending). ``total=estimate|exact`` adds ``total_size``.
 
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
@@ -223,8 +284,13 @@ async def asyncio_detailed(
         filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
             AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
+        order_by (ExperimentOrderBy | Unset):
+        order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
+            planner's estimate, no extra scan) or exact (a count, capped by
+            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -238,8 +304,11 @@ async def asyncio_detailed(
         status=status,
         tag=tag,
         filter_=filter_,
+        order_by=order_by,
+        order=order,
         page_size=page_size,
         page_token=page_token,
+        total=total,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -253,12 +322,18 @@ async def asyncio(
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
     filter_: None | str | Unset = UNSET,
+    order_by: ExperimentOrderBy | Unset = UNSET,
+    order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
+    total: None | TotalMode | Unset = UNSET,
 ) -> ExperimentPage | Problem | None:
     """List Experiments
 
-     Newest first (created_at, then id), keyset-paginated.
+     Filter experiments (every filter narrows: AND), ordered by ``order_by`` then id,
+    keyset-paginated; newest first by default. With ``order_by=started_at`` or
+    ``finished_at``, experiments without that time sort as the largest values (last in
+    ascending order, first in descending). ``total=estimate|exact`` adds ``total_size``.
 
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
@@ -266,8 +341,13 @@ async def asyncio(
         filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
             AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
+        order_by (ExperimentOrderBy | Unset):
+        order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset):
+        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
+            planner's estimate, no extra scan) or exact (a count, capped by
+            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -283,7 +363,10 @@ async def asyncio(
             status=status,
             tag=tag,
             filter_=filter_,
+            order_by=order_by,
+            order=order,
             page_size=page_size,
             page_token=page_token,
+            total=total,
         )
     ).parsed
