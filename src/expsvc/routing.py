@@ -34,6 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 from expsvc.db import Database, failed_on_first_statement, sqlstate
 from expsvc.errors import ServiceUnavailable
 from expsvc.idempotency.route import declare_idempotency, respond_idempotently
+from expsvc.query_models import with_query_models_parsed
 from expsvc.settings import Settings
 
 # OpenAPI extension on operations that ignore Idempotency-Key (see RepeatableRoute).
@@ -97,7 +98,14 @@ class TransactionalRoute(APIRoute):
         super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
+        # The handler parses query models in one pass; the OpenAPI document keeps reading the
+        # route's own dependant (expsvc.query_models).
+        declared = self.dependant
+        self.dependant = with_query_models_parsed(declared)
+        try:
+            handler = super().get_route_handler()
+        finally:
+            self.dependant = declared
         if self.honours_idempotency_key:
             endpoint_handler = handler
             seal = bool(getattr(self.response_model, "holds_secret", False))
