@@ -20,6 +20,7 @@ from expsvc.db import async_database_url
 from expsvc.migrate import downgrade, upgrade
 from expsvc.models import Base
 from expsvc.partition.service import month_start
+from tests.conftest import runtime_url
 from tests.partition.support import partitions, sql
 
 TABLES = ("status_history", "outbox_events")
@@ -203,7 +204,16 @@ def test_the_downgrade_copies_the_rows_back_into_plain_tables(database_url: str)
         )
     )
     assert rows[0]["id"] == 2  # the identity continues after the copied rows
+    asyncio.run(_runtime_role_writes(database_url))  # its grants were copied back too
     upgrade(database_url)
     assert _differences(database_url) == []
+    asyncio.run(_runtime_role_writes(database_url))
     counted = asyncio.run(sql(database_url, "SELECT count(*) FROM status_history"))
-    assert counted[0]["count"] == 2
+    assert counted[0]["count"] == 4
+
+
+async def _runtime_role_writes(url: str) -> None:
+    """The service's role writes and reads both tables (the ids from their sequences)."""
+    runtime = runtime_url(url)
+    await sql(runtime, _OLD_RELEASE_WRITE, "0193a2b4-7c1d-7e2f-8a3b-4c5d6e7f8092")
+    await sql(runtime, "SELECT count(*) FROM status_history, outbox_events")

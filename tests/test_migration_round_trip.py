@@ -170,7 +170,8 @@ def _schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def _data(url: str) -> dict[str, list[str]]:
     """Every public table's rows (a partitioned one's through its parent), each as canonical
-    JSON, sorted; not alembic_version, nor schema_releases: each upgrade that reaches the head records itself there anew (ADR 0017)."""
+    JSON, sorted; not alembic_version, nor schema_releases: each upgrade that reaches the head
+    records itself there anew (ADR 0017)."""
     (tables,) = _fetch(
         url,
         # Partitions are read through their parent (empty months ahead are no missing data).

@@ -165,6 +165,19 @@ def _validate_bound_check(conversion: _Conversion) -> None:
     op.execute(_unless_partitioned(conversion.table, body))
 
 
+def _copy_grants(acl: str, target: str, owned_like: str) -> str:
+    """PL/pgSQL granting on ``target`` what the ACL expression ``acl`` grants (the owner of
+    ``owned_like`` aside): the runtime role's privileges (0015) carry over to a table or sequence
+    the conversion creates, whoever runs it (default privileges cover only the migrating role's
+    own new objects). Needs a ``grant_sql text`` variable."""
+    return f"""
+  FOR grant_sql IN SELECT format('GRANT %s ON {target} TO %s', a.privilege_type,
+      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
+    FROM aclexplode({acl}) AS a
+    WHERE a.grantee <> (SELECT relowner FROM pg_class WHERE oid = '{owned_like}'::regclass)
+  LOOP EXECUTE grant_sql; END LOOP;"""  # noqa: S608 (names from code)
+
+
 def _swap(conversion: _Conversion) -> None:
     t, legacy = conversion.table, conversion.legacy
     renames = "\n".join(
@@ -193,13 +206,7 @@ BEGIN
   ALTER TABLE {t} ALTER COLUMN id DROP IDENTITY;
   CREATE SEQUENCE {t}_id_seq AS bigint;
   PERFORM setval('{t}_id_seq', last_id, called);
-  -- The runtime role's privileges (0015) carry over to the new sequence and table, whoever
-  -- runs the migration (default privileges cover only tables its own role creates).
-  FOR grant_sql IN SELECT format('GRANT %s ON SEQUENCE {t}_id_seq TO %s', a.privilege_type,
-      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
-    FROM aclexplode(coalesce(sequence_acl, '{{}}')) AS a
-    WHERE a.grantee <> (SELECT relowner FROM pg_class WHERE oid = '{t}'::regclass)
-  LOOP EXECUTE grant_sql; END LOOP;
+  {_copy_grants("sequence_acl", f"SEQUENCE {t}_id_seq", t)}
   ALTER TABLE {t} ALTER COLUMN id SET DEFAULT nextval('{t}_id_seq');
   ALTER TABLE {t} DROP CONSTRAINT pk_{t},
     ADD CONSTRAINT {legacy}_pkey PRIMARY KEY USING INDEX {conversion.legacy_index("id_created_at")};
@@ -210,11 +217,7 @@ BEGIN
     PARTITION BY RANGE (created_at);
   ALTER TABLE {t} DROP CONSTRAINT {conversion.bound_check};
   ALTER TABLE {t} ADD CONSTRAINT pk_{t} PRIMARY KEY (id, created_at);
-  FOR grant_sql IN SELECT format('GRANT %s ON {t} TO %s', a.privilege_type,
-      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
-    FROM pg_class AS c, aclexplode(coalesce(c.relacl, '{{}}')) AS a
-    WHERE c.oid = '{legacy}'::regclass AND a.grantee <> c.relowner
-  LOOP EXECUTE grant_sql; END LOOP;
+  {_copy_grants(f"(SELECT relacl FROM pg_class WHERE oid = '{legacy}'::regclass)", t, legacy)}
   ALTER SEQUENCE {t}_id_seq OWNED BY {t}.id;
   {parent_indexes}
   EXECUTE format('ALTER TABLE {t} ATTACH PARTITION {legacy} FOR VALUES FROM (MINVALUE) TO (%L)',
@@ -247,16 +250,23 @@ def _copy_back(conversion: _Conversion) -> None:
     ]
     statements = "\n".join(plain_indexes)
     op.execute(f"""
-DO $$ BEGIN
+DO $$
+DECLARE
+  sequence_acl aclitem[];
+  grant_sql text;
+BEGIN
 IF (SELECT relkind FROM pg_class WHERE oid = '{t}'::regclass) <> 'p' THEN RETURN; END IF;
 LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE;
+SELECT relacl INTO sequence_acl FROM pg_class WHERE oid = '{t}_id_seq'::regclass;
 ALTER TABLE {t} RENAME TO {t}_partitioned;
 ALTER TABLE {t}_partitioned RENAME CONSTRAINT pk_{t} TO {t}_partitioned_pkey;
 CREATE TABLE {t} (LIKE {t}_partitioned INCLUDING CONSTRAINTS);
+{_copy_grants(f"(SELECT relacl FROM pg_class WHERE oid = '{t}_partitioned'::regclass)", t, t)}
 ALTER TABLE {t} ALTER COLUMN created_at SET DEFAULT clock_timestamp();
 INSERT INTO {t} SELECT * FROM {t}_partitioned;
 DROP TABLE {t}_partitioned CASCADE;
 ALTER TABLE {t} ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;
+{_copy_grants("sequence_acl", f"SEQUENCE {t}_id_seq", t)}
 PERFORM setval(pg_get_serial_sequence('{t}', 'id'), coalesce(max(id), 0) + 1, false) FROM {t};
 ALTER TABLE {t} ADD CONSTRAINT pk_{t} PRIMARY KEY (id);
 {statements}
