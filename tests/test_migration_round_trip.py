@@ -132,6 +132,13 @@ _SEEDS: dict[str, tuple[str, ...]] = {
         " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
     ),
     "0020": (),  # the partition job's functions only
+    "0021": (
+        # Through the partitioned parent: now and a year ago (the legacy partition).
+        "INSERT INTO audit_log (actor, source, action, entity_type, entity_id, changes,"
+        " occurred_at) SELECT 'carol', 'user', 'update', 'experiment', id, '{}', moment"
+        " FROM (SELECT id FROM experiments LIMIT 1) AS e,"
+        " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
+    ),
 }
 
 # The shape of the schema, to compare a second upgrade with the first.

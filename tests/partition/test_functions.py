@@ -49,7 +49,6 @@ async def test_the_runtime_role_creates_and_drops_a_month_through_the_functions(
     [
         # Not one of our partitioned tables.
         ("SELECT expsvc_create_partition('runs', $1)", "month", "not a partitioned history"),
-        ("SELECT expsvc_create_partition('audit_log', $1)", "month", "not a partitioned history"),
         ("SELECT expsvc_create_partition('webhook_deliveries', $1)", "month", "not a partition"),
         # Not a month start (UTC).
         ("SELECT expsvc_create_partition('status_history', $1)", "mid-month", "not a month start"),
@@ -58,6 +57,8 @@ async def test_the_runtime_role_creates_and_drops_a_month_through_the_functions(
         ("SELECT expsvc_drop_partition('runs')", None, "not a partition of a history"),
         ("SELECT expsvc_drop_partition('status_history')", None, "not a partition of a history"),
         ("SELECT expsvc_drop_partition('audit_log')", None, "not a partition of a history"),
+        # Audit rows are the runtime role's to append, not to remove.
+        ("SELECT expsvc_drop_partition('audit_log_legacy')", None, "not a partition of a hist"),
     ],
 )
 async def test_the_functions_refuse_other_tables_and_bounds(
@@ -96,3 +97,42 @@ async def test_only_the_runtime_role_may_execute_them(database_url: str) -> None
         RUNTIME_ROLE,
     )
     assert (rows[0]["public"], rows[0]["runtime"]) == (False, True)
+
+
+async def test_an_audit_month_is_append_only_like_the_parent(database_url: str) -> None:
+    runtime = runtime_url(database_url)
+    month = month_start(max((await partitions(database_url, "audit_log")).values()))
+    (row,) = await sql(runtime, "SELECT expsvc_create_partition('audit_log', $1)", month)
+    name = row[0]
+    with pytest.raises(asyncpg.PostgresError, match="not a partition of a history"):
+        await sql(runtime, "SELECT expsvc_drop_partition($1::regclass)", name)
+    # No privilege on the month itself: the service goes through the parent.
+    held = await sql(
+        database_url,
+        "SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p"
+        " WHERE has_table_privilege($1, $2::regclass, p)",
+        RUNTIME_ROLE,
+        name,
+    )
+    assert held == []
+    triggers = await sql(
+        database_url,
+        "SELECT tgname, tgenabled::text FROM pg_trigger WHERE tgrelid = $1::regclass"
+        " AND NOT tgisinternal",
+        name,
+    )
+    assert {t["tgname"]: t["tgenabled"] for t in triggers} == {
+        "audit_log_append_only": "A",
+        "audit_log_no_truncate": "A",
+    }
+    # Even the owner cannot rewrite the month without disabling its triggers first.
+    owner = role_url(database_url, OWNER_ROLE)
+    await sql(
+        runtime,
+        "INSERT INTO audit_log (actor, source, action, entity_type, entity_id, changes,"
+        " occurred_at) VALUES ('t', 'user', 'update', 'run', gen_random_uuid(), '{}', $1)",
+        month,
+    )
+    for statement in ("DELETE FROM {}", "UPDATE {} SET actor = 'x'", "TRUNCATE {}"):
+        with pytest.raises(asyncpg.PostgresError, match="append-only"):
+            await sql(owner, statement.format(name))

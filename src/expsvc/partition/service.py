@@ -54,6 +54,8 @@ def retentions(settings: Settings, sinks: Sequence[str]) -> list[Retention]:
 
     return [
         Retention("status_history", hours(settings.status_history_retention_hours)),
+        # Audit rows are kept for good (docs/audit.md): months are created, never dropped.
+        Retention("audit_log", None),
         Retention("outbox_events", hours(settings.event_retention_hours), sinks),
         Retention(
             "webhook_deliveries", hours(settings.webhook_delivery_retention_hours), in_flight=True

@@ -22,8 +22,11 @@ Both refuse any other table, schema or bound; names are quoted with ``format('%I
 caller's objects cannot stand in for ours. EXECUTE goes to the runtime role only (revoked from
 PUBLIC). The caller's ``lock_timeout`` applies inside them.
 
-``audit_log`` is not in the list: the runtime role could otherwise drop audit rows it may not
-delete. Catalogue changes only; safe with the previous release live.
+``audit_log`` cannot be dropped through them: the runtime role could otherwise drop audit rows
+it may not delete. It may have months created (once 0021 partitions it), each made append-only
+like the parent: the cloned row trigger, a no-truncate trigger of its own, and no privilege but
+the owner's.
+Catalogue changes only; safe with the previous release live.
 """
 
 from collections.abc import Sequence
@@ -37,7 +40,8 @@ depends_on: str | Sequence[str] | None = None
 
 # The partitioned tables the functions may change (webhook deliveries and attempts are listed
 # for the contract step that partitions them, docs/adr/0020; until then they are refused as not
-# partitioned).
+# partitioned). audit_log (partitioned by 0021) only gets months created: the runtime role may
+# not remove audit rows, so it may not drop their partitions either.
 TABLES = ("status_history", "outbox_events", "webhook_deliveries", "webhook_delivery_attempts")
 
 # PL/pgSQL created by a DO block that writes the migrating schema's name into the bodies.
@@ -55,11 +59,12 @@ DECLARE
     tbl name;
     upper timestamptz := lower + interval '1 month';
     child text;
+    revoke_sql text;
 BEGIN
     SELECT c.relname INTO tbl FROM pg_class AS c
      WHERE c.oid = parent AND c.relkind = 'p'
        AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %2$L)
-       AND c.relname = ANY (%3$L::name[]);
+       AND c.relname = ANY (%3$L::name[] || '{audit_log}'::name[]);
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'not a partitioned history table: %%', parent
             USING ERRCODE = 'insufficient_privilege';
@@ -75,6 +80,27 @@ BEGIN
         ' INCLUDING CONSTRAINTS)', %2$L, child, tbl);
     EXECUTE format('ALTER TABLE %%1$I.%%2$I ATTACH PARTITION %%1$I.%%3$I'
         ' FOR VALUES FROM (%%4$L) TO (%%5$L)', %2$L, tbl, child, lower, upper);
+    IF tbl = 'audit_log' THEN
+        -- What 0004/0015 guarantee on the parent, on the partition itself: the row trigger is
+        -- cloned (ENABLE ALWAYS, as the parent's), TRUNCATE of the partition needs its own, and
+        -- nobody but the owner holds a privilege on it (the service goes through the parent;
+        -- the default privileges of 0015 would have given the runtime role UPDATE, DELETE).
+        EXECUTE format('CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %%1$I.%%2$I'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION %%1$I.expsvc_audit_log_append_only()',
+            %2$L, child);
+        EXECUTE format('ALTER TABLE %%1$I.%%2$I ENABLE ALWAYS TRIGGER audit_log_no_truncate',
+            %2$L, child);
+        FOR revoke_sql IN SELECT DISTINCT format('REVOKE ALL ON %%1$I.%%2$I FROM %%3$s', %2$L,
+                child, CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                            ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
+            FROM pg_class AS c, aclexplode(c.relacl) AS a
+            WHERE c.relname = child
+              AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %2$L)
+              AND a.grantee <> c.relowner
+        LOOP
+            EXECUTE revoke_sql;
+        END LOOP;
+    END IF;
     RETURN child;
 END
 $body$ $f$, here, current_schema(), %(tables)s);
