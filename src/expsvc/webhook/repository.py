@@ -240,8 +240,9 @@ class DeliveryRepository(EntityRepository):
         """One pending delivery per row, due now.
 
         The relay's transaction makes the fan-out of an event happen once (it advances the
-        sink's cursor). No conflict target: on a plain table (before migration 0017) the unique
-        ``(endpoint_id, event_id)`` still drops a repeat; a partitioned table has none."""
+        sink's cursor). No conflict target, so this runs on the partitioned deliveries of the
+        contract step too (docs/adr/0020); on today's plain table the unique
+        ``(endpoint_id, event_id)`` still drops a repeat."""
         query = (
             pg_insert(webhook_deliveries)
             .values(next_attempt_at=func.now())
