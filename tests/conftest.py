@@ -142,6 +142,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_level": "WARNING",
         # Most tests look at the API only; event tests switch the relay on themselves.
         "relay_enabled": False,
+        # The partition job would create and drop partitions under other tests (tests/partition
+        # call it themselves, or switch it on).
+        "partition_maintenance_interval_seconds": 0,
         "secret_keys": TEST_SECRET_KEY,
     }
     values.update(overrides)

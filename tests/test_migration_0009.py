@@ -24,7 +24,13 @@ def _differences(url: str) -> list[Any]:
     def read(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
-        return [d for d in diffs if any(name in repr(d) for name in OURS)]
+        # audit_log's partitions (0021) are not in the models: the parent is.
+        return [
+            d
+            for d in diffs
+            if any(name in repr(d) for name in OURS)
+            and not any(part in repr(d) for part in ("audit_log_legacy", "audit_log_p20"))
+        ]
 
     async def run() -> list[Any]:
         engine = create_async_engine(async_database_url(url))

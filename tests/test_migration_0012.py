@@ -138,6 +138,8 @@ def test_the_downgrade_refuses_while_a_webhook_filters_experiments(database_url:
 
 
 def test_a_rerun_after_an_interrupted_index_build_completes(database_url: str) -> None:
+    downgrade(database_url, "0018")  # 0019 partitions the outbox: no CONCURRENTLY on it after
+
     async def interrupt() -> None:
         connection = await asyncpg.connect(database_url)
         try:

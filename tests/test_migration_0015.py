@@ -74,7 +74,9 @@ def test_at_head_the_runtime_role_may_do_what_the_service_does_and_no_more(
     held = runtime_privileges(database_url)
     assert {"experiments", "runs", "webhook_endpoints", *EXPECTED} <= held.keys()
     for table, privileges in held.items():
-        assert privileges == EXPECTED.get(table, READ_WRITE), table
+        # audit_log's partitions (0021) hold none: the service goes through the parent.
+        expected = set() if table.startswith("audit_log_") else READ_WRITE
+        assert privileges == EXPECTED.get(table, expected), table
 
 
 def test_a_table_the_owner_creates_later_gets_the_grants(database_url: str) -> None:
@@ -104,7 +106,9 @@ def test_downgrade_keeps_the_service_running_and_the_upgrade_is_idempotent(
     upgrade(owner)
     held = runtime_privileges(database_url)
     for table, privileges in held.items():
-        assert privileges == EXPECTED.get(table, READ_WRITE), table
+        # audit_log's partitions (0021) hold none: the service goes through the parent.
+        expected = set() if table.startswith("audit_log_") else READ_WRITE
+        assert privileges == EXPECTED.get(table, expected), table
 
 
 def test_without_the_runtime_role_only_the_triggers_change(database_url: str) -> None:

@@ -119,6 +119,26 @@ _SEEDS: dict[str, tuple[str, ...]] = {
         "INSERT INTO webhook_endpoints (id, url, secret, created_by, owner_groups)"
         " VALUES (gen_random_uuid(), 'https://hooks.example.com/4', 'whsec_eQ==', 'carol', '{}')",
     ),
+    "0019": (
+        # Through the partitioned parents: now (a month partition or the legacy one) and a year
+        # ago (the legacy one). Not in the future: a re-upgrade's legacy bound check must hold.
+        "INSERT INTO status_history (entity_type, entity_id, from_status, to_status, actor,"
+        " source, created_at) SELECT 'run', id, 'running', 'finished', 'carol', 'user', moment"
+        " FROM (SELECT id FROM runs LIMIT 1) AS r,"
+        " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
+        "INSERT INTO outbox_events (seq, event_id, type, entity_type, entity_id, occurred_at,"
+        " data, created_at) SELECT nextval('outbox_event_seq'), gen_random_uuid(), 'run.finished',"
+        " 'run', id, now(), '{}', moment FROM (SELECT id FROM runs LIMIT 1) AS r,"
+        " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
+    ),
+    "0020": (),  # the partition job's functions only
+    "0021": (
+        # Through the partitioned parent: now and a year ago (the legacy partition).
+        "INSERT INTO audit_log (actor, source, action, entity_type, entity_id, changes,"
+        " occurred_at) SELECT 'carol', 'user', 'update', 'experiment', id, '{}', moment"
+        " FROM (SELECT id FROM experiments LIMIT 1) AS e,"
+        " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
+    ),
 }
 
 # The shape of the schema, to compare a second upgrade with the first.
@@ -156,12 +176,15 @@ def _schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _data(url: str) -> dict[str, list[str]]:
-    """Every public table's rows, each as canonical JSON, sorted; not alembic_version, nor
-    schema_releases: each upgrade that reaches the head records itself there anew (ADR 0017)."""
+    """Every public table's rows (a partitioned one's through its parent), each as canonical
+    JSON, sorted; not alembic_version, nor schema_releases: each upgrade that reaches the head
+    records itself there anew (ADR 0017)."""
     (tables,) = _fetch(
         url,
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        " AND tablename NOT IN ('alembic_version', 'schema_releases')",
+        # Partitions are read through their parent (empty months ahead are no missing data).
+        "SELECT relname AS tablename FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        " AND relkind IN ('r', 'p') AND NOT relispartition"
+        " AND relname NOT IN ('alembic_version', 'schema_releases')",
     )
     names = sorted(row["tablename"] for row in tables)
     # Table names from the catalogue, not from input.

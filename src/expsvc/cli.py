@@ -327,6 +327,41 @@ def db_current() -> None:
     )
 
 
+@db_app.command("partitions")
+def db_partitions() -> None:
+    """Create the monthly partitions ahead and drop whole ones past retention now (the worker's
+    partition-maintenance job does it every EXPSVC_PARTITION_MAINTENANCE_INTERVAL_SECONDS)."""
+    import asyncio
+
+    from expsvc.db import Database, create_engine
+    from expsvc.partition.jobs import build_maintainer
+    from expsvc.partition.service import TableReport
+
+    settings = Settings()
+    url = _database_url(settings)
+
+    async def maintain() -> list[TableReport]:
+        database = Database(create_engine(settings, url))
+        try:
+            return await build_maintainer(settings, database).run_once()
+        finally:
+            await database.dispose()
+
+    for report in asyncio.run(maintain()):
+        if not report.partitioned:
+            typer.echo(f"{report.table}: not partitioned (nothing to do)")
+            continue
+        typer.echo(
+            f"{report.table}: created {', '.join(report.created) or 'none'}; "
+            f"dropped {', '.join(report.dropped) or 'none'}"
+            + (
+                f"; kept unpublished {', '.join(report.kept_unpublished)}"
+                if report.kept_unpublished
+                else ""
+            )
+        )
+
+
 @idempotency_app.command("purge")
 def idempotency_purge(
     batch_size: Annotated[int, typer.Option(min=1, help="Keys deleted per transaction.")] = 1000,

@@ -213,6 +213,23 @@ class Settings(BaseSettings):
         default=600, ge=0, description="Seconds between purges of expired keys (0: no purging)."
     )
 
+    # --- partitions (docs/adr/0020-monthly-partitions.md) -----------------------------------
+    partition_maintenance_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="Seconds between passes that create monthly partitions ahead and drop whole "
+        "ones past retention (0: never; `expsvc db partitions` does it on demand).",
+    )
+    partition_months_ahead: int = Field(
+        default=3, ge=1, le=24, description="Months of partitions kept ready after the current one."
+    )
+    status_history_retention_hours: float = Field(
+        default=0,
+        ge=0,
+        description="Status history is dropped a month at a time once its whole month is this "
+        "old (0: kept for ever).",
+    )
+
     # --- worker and run liveness ------------------------------------------------------------
     worker_shutdown_grace_seconds: float = Field(
         default=30,

@@ -21,10 +21,16 @@ WAYS_IN = [
     "UPDATE audit_log SET actor = 'mallory'",
     "DELETE FROM audit_log",
     "TRUNCATE audit_log",
-    # An upsert needs UPDATE as well.
-    "INSERT INTO audit_log (id, actor, source, action, entity_type, entity_id, changes) "
-    "OVERRIDING SYSTEM VALUE SELECT id, 'mallory', source, action, entity_type, entity_id, "
-    "changes FROM audit_log ON CONFLICT (id) DO UPDATE SET actor = excluded.actor",
+    # An upsert needs UPDATE as well (the key is (id, occurred_at) since 0021).
+    "INSERT INTO audit_log (id, occurred_at, actor, source, action, entity_type, entity_id, "
+    "changes) SELECT id, occurred_at, 'mallory', source, action, entity_type, entity_id, "
+    "changes FROM audit_log ON CONFLICT (id, occurred_at) DO UPDATE SET actor = excluded.actor",
+    # Through a partition (0021): no privilege on any, not the owner, and no function drops one.
+    "UPDATE audit_log_legacy SET actor = 'mallory'",
+    "DELETE FROM audit_log_legacy",
+    "TRUNCATE audit_log_legacy",
+    "ALTER TABLE audit_log DETACH PARTITION audit_log_legacy",
+    "SELECT expsvc_drop_partition('audit_log_legacy')",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_truncate",
     "ALTER TABLE audit_log DISABLE TRIGGER ALL",

@@ -141,3 +141,43 @@ async def test_several_workers_deliver_each_event_once(
         )
     ids = [request.headers["webhook-id"] for request in requests]
     assert len(set(ids)) == len(ids) == 20
+
+
+async def test_the_purge_keeps_up_with_any_backlog_within_its_budget(
+    relay_only: FastAPI, relay_settings: Settings, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """2,500 finished deliveries past retention go in one call (three batches); one past
+    retention but still pending and one finished recently stay. With no budget one batch goes
+    and the call says that more are left."""
+    webhook = await create_webhook(client, receiver.url)
+    async with relay_only.state.database.sessionmaker() as session, session.begin():
+        await session.execute(text(_OLD_DELIVERIES), {"endpoint": webhook["id"]})
+    worker = _worker(relay_only, relay_settings, retention=timedelta(hours=1))
+
+    assert await worker.purge(0) is True  # one batch, then out of budget
+    left = await _deliveries(relay_only)
+    assert sum(left.values()) == 2503 - 1000  # which 1,000 of the 2,501 due: any
+    assert left["pending"] == 1
+    assert await worker.purge(60) is False
+    assert await _deliveries(relay_only) == {"failed": 1, "pending": 1}
+
+
+_OLD_DELIVERIES = """
+INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload, max_attempts,
+                                status, created_at, finished_at)
+SELECT gen_random_uuid(), CAST(:endpoint AS uuid), gen_random_uuid(), 'run.created', '{}', 5,
+       status, now() - interval '3 hours', finished
+FROM (SELECT 'succeeded' AS status, now() - interval '2 hours' AS finished
+        FROM generate_series(1, 2500)
+      UNION ALL SELECT 'failed', now() - interval '2 hours'
+      UNION ALL SELECT 'failed', now() - interval '10 minutes'
+      UNION ALL SELECT 'pending', NULL) AS d
+"""
+
+
+async def _deliveries(app: FastAPI) -> dict[str, int]:
+    async with app.state.database.sessionmaker() as session:
+        rows = await session.execute(
+            text("SELECT status, count(*) FROM webhook_deliveries GROUP BY status")
+        )
+        return {row.status: row.count for row in rows}

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Identity, Index, String, Table, text
+from sqlalchemy import BigInteger, Index, String, Table, text
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,9 +16,13 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    # Partitioned by month of occurred_at (migration 0021, docs/adr/0020): the key is part of
+    # the primary key, and ids come from a sequence (a partition cannot have an identity column).
+    id: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("nextval('audit_log_id_seq')"), primary_key=True
+    )
     occurred_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()")
+        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()"), primary_key=True
     )
     actor: Mapped[str] = mapped_column(String(256))
     source: Mapped[str] = mapped_column(String(16))
@@ -37,6 +41,7 @@ class AuditEntry(Base):
         Index("ix_audit_log_actor_id", "actor", "id"),
         Index("ix_audit_log_occurred_at", "occurred_at"),
         Index("ix_audit_log_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
+        {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
 
 

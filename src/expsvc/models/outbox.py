@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Identity, Index, String, Table, Text, text
+from sqlalchemy import BigInteger, Index, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,7 +21,11 @@ class OutboxEvent(Base):
 
     __tablename__ = "outbox_events"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    # Partitioned by month of created_at (migration 0019, docs/adr/0020): the key is part of the
+    # primary key, and ids come from a sequence (a partition cannot have an identity column).
+    id: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("nextval('outbox_events_id_seq')"), primary_key=True
+    )
     seq: Mapped[int | None] = mapped_column(BigInteger)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     type: Mapped[str] = mapped_column(String(64))
@@ -32,17 +36,20 @@ class OutboxEvent(Base):
     traceparent: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()")
+        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()"), primary_key=True
     )
     sequenced_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
 
     __table_args__ = (
-        Index("uq_outbox_events_seq", "seq", unique=True),
-        Index("uq_outbox_events_event_id", "event_id", unique=True),
+        # Not unique: a unique index of a partitioned table must hold created_at. The sequencer
+        # (nextval under its advisory lock) makes seq unique, uuid4 makes event_id unique.
+        Index("ix_outbox_events_seq", "seq"),
+        Index("ix_outbox_events_event_id", "event_id"),
         Index("ix_outbox_events_unsequenced", "id", postgresql_where=text("seq IS NULL")),
         # The feed's type filter: the next events of each wanted type after a cursor, without
         # reading the others (sequenced events only: an insert adds no entry, its sequencing does).
         Index("ix_outbox_events_type_seq", "type", "seq", postgresql_where=text("seq IS NOT NULL")),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
 

@@ -56,6 +56,9 @@ _MIN_SLEEP = 0.05
 _GAUGE_INTERVAL = 5.0
 _PURGE_INTERVAL = 600.0
 _PURGE_BATCH = 1000
+# Most seconds one housekeeping turn spends purging; a purge still behind then goes on at the
+# next idle turn, without the interval (docs/adr/0020: until deliveries are partitioned).
+_PURGE_BUDGET = 2.0
 UNDECRYPTABLE = (
     "the webhook's signing secret cannot be decrypted with the configured keys; nothing was "
     "sent (the operator must restore the key it was encrypted with: EXPSVC_SECRET_KEYS)"
@@ -250,12 +253,26 @@ class WebhookDeliverer:
                     self.metrics.pending.set(await DeliveryRepository(session).count_in_flight())
             if now >= self._next_purge:
                 self._next_purge = now + _PURGE_INTERVAL
-                async with self.database.sessionmaker() as session, session.begin():
-                    await DeliveryRepository(session).purge_finished(
-                        self.policy.retention, _PURGE_BATCH
-                    )
+                if await self.purge(_PURGE_BUDGET):
+                    self._next_purge = now
+                    self._wake.set()  # behind: the next turn comes without the idle sleep
         except Exception as error:
             _log.warning("webhook housekeeping failed", error=repr(error))
+
+    async def purge(self, budget: float) -> bool:
+        """Delete finished deliveries past retention, a batch per transaction, until one comes
+        back short or ``budget`` seconds are spent; whether some are left. Keeps up with any
+        rate of deliveries the database can delete (it was one batch per interval)."""
+        deadline = time.monotonic() + budget
+        while True:
+            async with self.database.sessionmaker() as session, session.begin():
+                deleted = await DeliveryRepository(session).purge_finished(
+                    self.policy.retention, _PURGE_BATCH
+                )
+            if deleted < _PURGE_BATCH:
+                return False
+            if time.monotonic() >= deadline:
+                return True
 
     async def _sleep(self, seconds: float) -> None:
         # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that

@@ -237,11 +237,16 @@ class DeliveryRepository(EntityRepository):
     table = webhook_deliveries
 
     async def fan_out(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One pending delivery per row, due now; a repeat of the same event is ignored."""
+        """One pending delivery per row, due now.
+
+        The relay's transaction makes the fan-out of an event happen once (it advances the
+        sink's cursor). No conflict target, so this runs on the partitioned deliveries of the
+        contract step too (docs/adr/0020); on today's plain table the unique
+        ``(endpoint_id, event_id)`` still drops a repeat."""
         query = (
             pg_insert(webhook_deliveries)
             .values(next_attempt_at=func.now())
-            .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+            .on_conflict_do_nothing()
         )
         await self.session.execute(query, list(rows))
 

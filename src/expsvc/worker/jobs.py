@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from expsvc.db import Database
 from expsvc.liveness.jobs import reaper_jobs
+from expsvc.partition.jobs import partition_jobs
 from expsvc.settings import Settings
 from expsvc.telemetry.reconciliation import reconciliation_jobs
 from expsvc.worker.metrics import JobMetrics
@@ -74,6 +75,7 @@ JOB_FACTORIES: list[JobFactory] = [
     _idempotency_purge,
     reaper_jobs,
     reconciliation_jobs,
+    partition_jobs,
 ]
 
 

@@ -1,0 +1,1 @@
+"""Monthly partitions of the history tables: created ahead, dropped whole past retention."""
