@@ -121,6 +121,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(settings, app.state.database)
     app.state.schema = SchemaExpectation.of_this_code()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+    app.state.database.observe(app.state.metrics.registry)
     app.state.feed_notifier = FeedNotifier(app.state.database)
     # The event data versions the feed renders; the relay's come from build_relay.
     app.state.event_versions = EVENT_VERSIONS

@@ -25,6 +25,7 @@ from expsvc.integration.schemas import (
     Outcome,
     Result,
 )
+from expsvc.observability.domain import note_inbound
 from expsvc.schemas import _find_unstorable
 
 
@@ -66,6 +67,7 @@ def validation_detail(error: ValidationError) -> str:
 class InboxProcessor:
     def __init__(self, session: AsyncSession, source: str, request_id: str | None) -> None:
         self.inbox = InboxRepository(session, source)
+        self.session, self.source = session, source
         self.request_id = request_id
 
     async def process(self, raw_events: Sequence[Any], handler: Handler) -> BatchResult:
@@ -99,6 +101,7 @@ class InboxProcessor:
                 first = results.get(first_index.get(result.id or "", -1))
                 if first is not None and first.result is not Result.duplicate:
                     results[index] = result.model_copy(update={"original_result": first.result})
+        note_inbound(self.session, self.source, (r.result.value for r in results.values()))
         return _batch([results[i] for i in range(len(raw_events))])
 
     async def _answer_duplicates(

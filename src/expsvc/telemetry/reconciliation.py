@@ -252,6 +252,15 @@ async def _reconcile_and_report(database: Database, settings: Settings) -> int:
         await ReconciliationRepository(session).save_report(
             started_at, finished_at, findings.model_dump(mode="json"), KEEP_REPORTS
         )
+    if database.domain_metrics is not None:  # each batch has committed by now
+        database.domain_metrics.drift(
+            {
+                "run_closed": findings.stopped_run_closed.count,
+                "ingest_stopped": findings.stopped_in_ingest.count,
+                "telemetry_lost": findings.failed_telemetry_lost.count,
+                "unknown_to_ingest": findings.ingest.unknown_to_ingest_count,
+            }
+        )
     changed = (
         findings.stopped_run_closed.count
         + findings.stopped_in_ingest.count

@@ -221,10 +221,8 @@ class WebhookDeliverer:
     def _count(self, outcome: Outcome, decision: Decision, sent: bool) -> None:
         if sent and not outcome.succeeded:
             self.metrics.attempt_failures.inc()
-        if decision.status == "succeeded":
-            self.metrics.succeeded.inc()
-        elif decision.status in FINISHED:
-            self.metrics.failed.labels(decision.status).inc()
+        if decision.status in FINISHED:  # succeeded, failed or abandoned
+            self.metrics.deliveries.labels(decision.status).inc()
         if decision.disable is not None:
             self.metrics.disabled.inc()
             _log.warning("webhook disabled", reason=decision.disable)
@@ -247,7 +245,9 @@ class WebhookDeliverer:
             if now >= self._next_gauge:
                 self._next_gauge = now + _GAUGE_INTERVAL
                 async with self.database.sessionmaker() as session:
-                    self.metrics.pending.set(await DeliveryRepository(session).count_in_flight())
+                    pending, age = await DeliveryRepository(session).in_flight_summary()
+                self.metrics.pending.set(pending)
+                self.metrics.oldest_pending_age.set(age)
             if now >= self._next_purge:
                 self._next_purge = now + _PURGE_INTERVAL
                 async with self.database.sessionmaker() as session, session.begin():

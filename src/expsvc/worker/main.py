@@ -26,6 +26,7 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     if metrics_port is not None:
         start_http_server(metrics_port, addr=settings.host, registry=registry)
     database = Database(create_engine(settings, url))
+    database.observe(registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
