@@ -26,6 +26,7 @@ from expsvc.integration.schemas import (
     Result,
 )
 from expsvc.observability.domain import note_inbound
+from expsvc.observability.tracing import span
 from expsvc.schemas import _find_unstorable
 
 
@@ -71,6 +72,10 @@ class InboxProcessor:
         self.request_id = request_id
 
     async def process(self, raw_events: Sequence[Any], handler: Handler) -> BatchResult:
+        with span("inbound batch", source=self.source, count=len(raw_events)):
+            return await self._process(raw_events, handler)
+
+    async def _process(self, raw_events: Sequence[Any], handler: Handler) -> BatchResult:
         results: dict[int, EventResult] = {}
         claims: dict[int, Claim] = {}
         first_index: dict[str, int] = {}

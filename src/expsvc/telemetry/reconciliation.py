@@ -36,6 +36,7 @@ from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.integration.repository import purge_inbox
 from expsvc.lifecycle import Action, EntityKind, Source
+from expsvc.observability.tracing import span
 from expsvc.settings import Settings
 from expsvc.telemetry.ingest import MAX_IDS_PER_REQUEST, IngestClient, IngestUnavailable
 from expsvc.telemetry.reconciliation_repository import ReconciliationRepository
@@ -246,7 +247,8 @@ async def reconcile(database: Database, settings: Settings) -> int | None:
 
 async def _reconcile_and_report(database: Database, settings: Settings) -> int:
     started_at = datetime.now(UTC)
-    findings = await Reconciler(database, settings).run()
+    with span("reconciliation"):
+        findings = await Reconciler(database, settings).run()
     finished_at = datetime.now(UTC)
     async with database.sessionmaker() as session, session.begin():
         await ReconciliationRepository(session).save_report(

@@ -38,6 +38,7 @@ from expsvc.auth.principal import WEBHOOK_DELIVERY
 from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.lifecycle import Source
+from expsvc.observability.tracing import linked_span
 from expsvc.secret.box import SecretBox, SecretUndecryptable
 from expsvc.webhook.audience import NO_ADMINS, WebhookAdmins, readable_events
 from expsvc.webhook.metrics import WebhookMetrics
@@ -182,7 +183,15 @@ class WebhookDeliverer:
             ]
         except SecretUndecryptable:  # logged by the box; the attempt log says it to the client
             return Outcome(started_at=datetime.now(UTC), duration_ms=0, error=UNDECRYPTABLE)
-        outcome = await sender.send(endpoint.url, secrets, str(delivery.event_id), delivery.payload)
+        with linked_span(
+            "webhook delivery attempt",
+            [delivery.payload.get("traceparent")],
+            webhook_id=endpoint.id,
+            attempt=delivery.attempts,
+        ):
+            outcome = await sender.send(
+                endpoint.url, secrets, str(delivery.event_id), delivery.payload
+            )
         self.metrics.attempts.inc()
         self.metrics.duration.observe(outcome.duration_ms / 1000)
         return outcome
