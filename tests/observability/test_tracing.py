@@ -22,6 +22,9 @@ from expsvc.app import create_app
 from expsvc.observability import tracing
 from tests.conftest import make_settings
 from tests.helpers import act, create_experiment
+from tests.webhook.conftest import WEBHOOK_SETTINGS
+from tests.webhook.receiver import Received, Receiver
+from tests.webhook.support import create_webhook
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -209,3 +212,52 @@ async def test_spans_reach_an_otlp_http_receiver(
                     names[span.name] = span.trace_id
     assert services == {"expsvc-test"}
     assert names["create_run"].hex() == CALLER_TRACE
+
+
+async def _deliver_one(database_url: str, tracing_on: bool) -> tuple[Received, str]:
+    """Create a webhook and an experiment (under the caller's traceparent); the request the
+    receiver got, and the experiment id."""
+    receiver = Receiver().start()
+    try:
+        settings = make_settings(database_url, tracing_enabled=tracing_on, **WEBHOOK_SETTINGS)
+        app: FastAPI = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                await create_webhook(c, f"{receiver.url}/hook", event_types=["experiment.created"])
+                response = await c.post("/v1/experiments", json={"name": "e"}, headers=CALLER)
+                assert response.status_code == 201
+                (request,) = await receiver.wait_for(1)
+        return request, response.json()["id"]
+    finally:
+        receiver.stop()
+
+
+async def test_webhooks_carry_the_event_s_traceparent_when_tracing_is_off(
+    database_url: str,
+) -> None:
+    request, _ = await _deliver_one(database_url, tracing_on=False)
+    assert request.headers["traceparent"] == CALLER["traceparent"]
+
+
+async def test_publish_and_delivery_spans_link_to_the_producer_s_trace(
+    spans: InMemorySpanExporter, database_url: str
+) -> None:
+    request, _ = await _deliver_one(database_url, tracing_on=True)
+    finished = list(spans.get_finished_spans())
+
+    def linked_to_caller(span: ReadableSpan) -> bool:
+        return any(f"{link.context.trace_id:032x}" == CALLER_TRACE for link in span.links)
+
+    publishes = [s for s in named(finished, "outbox publish") if linked_to_caller(s)]
+    assert publishes, "no outbox publish span links to the request's trace"
+    assert all(s.parent is None for s in publishes)  # a trace of its own, linked
+    (attempt,) = named(finished, "webhook delivery attempt")
+    assert linked_to_caller(attempt)
+    assert attempt.parent is None
+    # The receiver continues the attempt's trace (httpx's client span under the attempt).
+    header = request.headers["traceparent"]
+    assert header.split("-")[1] == hex_ids(attempt)[0]
+    (client_span,) = [s for s in finished if s.kind is SpanKind.CLIENT and s.name == "POST"]
+    assert parent_id(client_span) == hex_ids(attempt)[1]
+    assert header.split("-")[2] == hex_ids(client_span)[1]
