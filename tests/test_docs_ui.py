@@ -103,8 +103,8 @@ async def test_docs_routes_have_bounded_metrics_labels(client: httpx.AsyncClient
         await client.get(path)
     text = (await client.get("/metrics")).text
     routes = {
-        labels["route"]
-        for labels, _ in metric_samples(text, "expsvc_http_request_duration_seconds_count")
+        labels["http_route"]
+        for labels, _ in metric_samples(text, "http_server_request_duration_seconds_count")
     }
     assert {"/docs", "/redoc", "/docs/assets/{path:path}"} <= routes, routes
     assert not [route for route in routes if "favicon" in route or "no-such" in route]

@@ -39,6 +39,8 @@ from expsvc.liveness.endpoints import router as liveness_router
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
 from expsvc.observability.middleware import RequestMiddleware
+from expsvc.observability.tracing import asgi_middleware, configure_tracing
+from expsvc.observability.tracing import shutdown as tracing_shutdown
 from expsvc.openapi import install_openapi
 from expsvc.release.schema import SchemaExpectation
 from expsvc.run.endpoints import experiment_runs_router
@@ -104,6 +106,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
                 await app.state.metrics_service.close()
             app.state.feed_notifier.close()
             await app.state.database.dispose()
+            tracing_shutdown()
 
     app = ServiceApp(
         title=API_TITLE,
@@ -114,6 +117,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    configure_tracing(settings.tracing_enabled)
     # First: without usable keys the service refuses to start (docs/adr/0011).
     app.state.secret_box = load_secret_box(settings)
     app.state.database = Database(create_engine(settings, url))
@@ -121,6 +125,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(settings, app.state.database)
     app.state.schema = SchemaExpectation.of_this_code()
     app.state.metrics = HttpMetrics(CollectorRegistry(auto_describe=True))
+    app.state.database.observe(app.state.metrics.registry)
     app.state.feed_notifier = FeedNotifier(app.state.database)
     # The event data versions the feed renders; the relay's come from build_relay.
     app.state.event_versions = EVENT_VERSIONS
@@ -164,6 +169,10 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         on_error=on_unexpected,
     )
+    tracing = asgi_middleware()
+    if tracing is not None:  # outermost: the request's span covers everything of it
+        middleware, options = tracing
+        app.add_middleware(middleware, **options)
     return app
 
 

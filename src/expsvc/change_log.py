@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from expsvc.driver import fetch_rows
+from expsvc.observability.domain import note_change_log
 from expsvc.repository import json_text
 
 _HISTORY = (
@@ -142,6 +143,7 @@ class ChangeLogRepository:
         deferred, none now: they join the transaction's last statement)."""
         if not (history or audit or events):
             return
+        note_change_log(self.session, history, audit)  # counted if the transaction commits
         pending: PendingChanges | None = self.session.info.get(_PENDING)
         if pending is not None:
             pending.history += history

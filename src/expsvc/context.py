@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from expsvc.auth.principal import CurrentPrincipal, Principal
 from expsvc.lifecycle import Source
+from expsvc.observability.tracing import current_traceparent
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,8 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]
 
 
 async def action_context(request: Request, principal: CurrentPrincipal) -> ActionContext:
-    traceparent = request.headers.get("traceparent")
+    # Tracing on: the request's own span (child of the caller's), so consumers join the trace.
+    traceparent = current_traceparent() or request.headers.get("traceparent")
     return ActionContext(
         principal=principal,
         request_id=getattr(request.state, "request_id", None),

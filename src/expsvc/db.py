@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, ExceptionContext, make_url
@@ -23,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 
 from expsvc.driver import STATEMENTS_OK
 from expsvc.listen import Listener
+from expsvc.observability.domain import METRICS_INFO_KEY, DomainMetrics
+from expsvc.observability.pool import PoolCollector
 from expsvc.repository import json_text
 from expsvc.settings import Settings
 
@@ -117,10 +120,12 @@ class Database:
     ``snapshot_sessionmaker`` sessions read in one ``REPEATABLE READ READ ONLY`` transaction: every
     statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
+    ``domain_metrics`` (after :meth:`observe`) counts what ``sessionmaker`` sessions commit.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.domain_metrics: DomainMetrics | None = None
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.read_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"),
@@ -133,6 +138,13 @@ class Database:
             autoflush=False,
         )
         self.listener = Listener(plain_database_url(engine.url))
+
+    def observe(self, registry: CollectorRegistry) -> None:
+        """Count committed changes (:mod:`expsvc.observability.domain`) and the pool's state
+        in ``registry``."""
+        self.domain_metrics = DomainMetrics(registry)
+        registry.register(PoolCollector(self.engine))
+        self.sessionmaker.configure(info={METRICS_INFO_KEY: self.domain_metrics})
 
     async def dispose(self) -> None:
         await self.listener.close()

@@ -386,6 +386,13 @@ class Settings(BaseSettings):
     )
 
     # --- observability --------------------------------------------------------------------
+    tracing_enabled: bool = Field(
+        default=False,
+        description=(
+            "OpenTelemetry traces, exported with OTLP over HTTP/protobuf as the standard OTEL_* "
+            "variables say (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER)."
+        ),
+    )
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.json
 

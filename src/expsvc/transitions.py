@@ -37,6 +37,8 @@ from expsvc.lifecycle import (
     timestamp_column,
 )
 from expsvc.models import experiments, runs
+from expsvc.observability.domain import KNOWN_REASONS, bounded
+from expsvc.observability.tracing import span
 from expsvc.repository import EntityRepository, ParentGuard, TransitionChange, TransitionOutcome
 from expsvc.run.repository import RunRepository
 
@@ -57,6 +59,7 @@ _REPOSITORIES: dict[EntityKind, type[EntityRepository]] = {
 }
 _PARENT_REPOSITORIES = {experiments.name: ExperimentRepository, runs.name: RunRepository}
 _CAPTURE_STOP_REASONS = {Action.finish: "run_finished", Action.fail: "run_failed"}
+_CLOSING = frozenset({Action.finish, Action.fail, Action.archive})
 
 # The versions a transition accepts for an entity id; None: any.
 Expected = Callable[[uuid.UUID], frozenset[int] | None]
@@ -104,6 +107,32 @@ class TransitionRefused(Exception):
 
 
 async def transition_many(
+    session: AsyncSession,
+    kind: EntityKind,
+    ids: Sequence[uuid.UUID],
+    action: Action,
+    context: ActionContext,
+    *,
+    reason: str | None = None,
+    expected: Expected = any_version,
+    atomic: bool = True,
+    dry_run: bool = False,
+    skip_locked: bool = False,
+) -> list[Planned]:
+    """:func:`_transition_many` in its span: ``close_run`` for a run's finish, fail or archive
+    (the reaper's included), ``transition`` for the others."""
+    name = "close_run" if kind is EntityKind.run and action in _CLOSING else "transition"
+    with span(
+        name, entity=kind.value, action=action.value, count=len(ids), source=context.source.value,
+        reason=bounded(reason, KNOWN_REASONS), batch_id=context.batch_id,
+    ):  # fmt: skip
+        return await _transition_many(
+            session, kind, ids, action, context, reason=reason, expected=expected,
+            atomic=atomic, dry_run=dry_run, skip_locked=skip_locked,
+        )  # fmt: skip
+
+
+async def _transition_many(
     session: AsyncSession,
     kind: EntityKind,
     ids: Sequence[uuid.UUID],

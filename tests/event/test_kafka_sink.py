@@ -26,6 +26,8 @@ from tests.services import free_port
 PARTITIONS = 3
 RUNS = 20
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 
 @pytest.fixture
 def kafka_topic(kafka_bootstrap: str) -> str:
@@ -154,7 +156,9 @@ async def test_events_arrive_keyed_with_the_cloudevents_header_and_in_order_per_
         event = value(message)
         entity_id = event["subject"].rsplit("/", 1)[1]
         assert message.key() == entity_id.encode()
-        assert dict(message.headers() or [])["content-type"] == b"application/cloudevents+json"
+        headers = dict(message.headers() or [])
+        assert headers["content-type"] == b"application/cloudevents+json"
+        assert "traceparent" not in headers  # these requests sent none
         per_run[entity_id].append(message)
     assert len({m.partition() for m in messages}) > 1  # keys spread over the partitions
     for run_id in run_ids:
@@ -176,8 +180,11 @@ async def test_events_arrive_keyed_with_the_cloudevents_header_and_in_order_per_
     start = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
     assert start == high
     async with relay_app(database_url, **settings) as client:
-        late = await create_experiment(client, name="late")
-        subject = f"experiments/{late['id']}"
+        created = await client.post(
+            "/v1/experiments", json={"name": "late"}, headers={"traceparent": TRACEPARENT}
+        )
+        assert created.status_code == 201, created.text
+        subject = f"experiments/{created.json()['id']}"
         again = consumer(kafka_bootstrap, group, kafka_topic)
         try:
             more = await asyncio.to_thread(
@@ -187,6 +194,9 @@ async def test_events_arrive_keyed_with_the_cloudevents_header_and_in_order_per_
             await asyncio.to_thread(again.close)
     assert all(m.offset() >= start.get(m.partition(), 0) for m in more)  # nothing read again
     assert unique_ids(more) - unique_ids(messages) == {value(more[-1])["id"]}
+    # The event's traceparent is also a Kafka header, for consumers that continue the trace.
+    assert dict(more[-1].headers() or [])["traceparent"] == TRACEPARENT.encode()
+    assert value(more[-1])["traceparent"] == TRACEPARENT
 
 
 async def test_a_batch_the_broker_never_acknowledged_is_not_reported_published() -> None:

@@ -80,9 +80,13 @@ async def test_metrics_label_requests_by_route_template(client: httpx.AsyncClien
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     counts = {
-        (labels["route"], labels["method"], labels["status"]): value
+        (
+            labels["http_route"],
+            labels["http_request_method"],
+            labels["http_response_status_code"],
+        ): value
         for labels, value in metric_samples(
-            response.text, "expsvc_http_request_duration_seconds_count"
+            response.text, "http_server_request_duration_seconds_count"
         )
     }
     route = "/v1/experiments/{experiment_id}"
@@ -99,7 +103,7 @@ async def test_in_flight_gauge_counts_the_scrape_itself_and_drains(
 ) -> None:
     for _ in range(2):  # a gauge that is never decremented would read 2 the second time
         response = await client.get("/metrics")
-        assert metric_samples(response.text, "expsvc_http_requests_in_flight") == [({}, 1.0)]
+        assert metric_samples(response.text, "http_server_active_requests") == [({}, 1.0)]
 
 
 async def test_request_id_is_echoed_when_given(client: httpx.AsyncClient) -> None:

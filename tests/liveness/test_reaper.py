@@ -162,7 +162,14 @@ async def test_a_batch_of_both_reasons_records_each_run_once_under_one_batch_id(
         await act(client, f"/v1/captures/{capture}", "start")
         captures[capture] = run_id
 
+    registry = CollectorRegistry()
+    database.observe(registry)  # as the app and the worker do
     assert await reaper(database).reap_batch() == 4
+    for reason in ("heartbeat_lost", "max_duration_exceeded"):
+        labels = {"entity": "run", "action": "fail", "source": "worker", "reason": reason}
+        assert registry.get_sample_value("expsvc_transitions_total", labels) == 2
+    stopped = {"entity": "capture", "action": "finish", "source": "system", "reason": "run_failed"}
+    assert registry.get_sample_value("expsvc_transitions_total", stopped) == 4
 
     connection = await asyncpg.connect(database_url)
     try:

@@ -41,10 +41,14 @@ async def serving(
 
 def request_counts(text: str) -> dict[tuple[str, str, str], float]:
     return {
-        (sample.labels["route"], sample.labels["method"], sample.labels["status"]): sample.value
+        (
+            sample.labels["http_route"],
+            sample.labels["http_request_method"],
+            sample.labels["http_response_status_code"],
+        ): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "expsvc_http_request_duration_seconds_count"
+        if sample.name == "http_server_request_duration_seconds_count"
     }
 
 

@@ -157,6 +157,16 @@ async def test_sessions_without_telemetry_are_failed(harness: Harness) -> None:
     assert (entry["source"], entry["actor"], entry["reason"]) == (
         "worker", "expsvc-worker", "telemetry_lost",
     )  # fmt: skip
+    # The business metrics say the same (docs/slo.md).
+    registry = harness.app.state.metrics.registry
+    failed = {"entity": "capture", "action": "fail", "source": "worker", "reason": "telemetry_lost"}
+    assert registry.get_sample_value("expsvc_transitions_total", failed) == 2
+    drift = registry.get_sample_value(
+        "expsvc_capture_drift_found_total", {"kind": "telemetry_lost"}
+    )
+    assert drift == 2
+    inbound = {"source": "telemetry-ingest", "outcome": "applied"}
+    assert registry.get_sample_value("expsvc_inbound_events_total", inbound) == 2
 
 
 async def test_a_session_a_request_holds_is_left_for_the_next_pass(harness: Harness) -> None:

@@ -431,5 +431,6 @@ async def test_delivery_metrics_are_exposed(hooks: httpx.AsyncClient, receiver: 
     metrics = (await hooks.get("/metrics")).text
     assert "expsvc_webhook_attempts_total 2.0" in metrics
     assert "expsvc_webhook_attempt_failures_total 1.0" in metrics
-    assert "expsvc_webhook_deliveries_succeeded_total 1.0" in metrics
+    assert 'expsvc_webhook_deliveries_total{outcome="succeeded"} 1.0' in metrics
+    assert "expsvc_webhook_oldest_pending_age_seconds" in metrics
     assert "expsvc_webhook_deliveries_pending" in metrics

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Sequence
 
 import structlog
@@ -37,6 +38,7 @@ from expsvc.event.metrics import RelayMetrics
 from expsvc.event.repository import OutboxRepository
 from expsvc.event.sinks import AnySink, DatabaseSink
 from expsvc.event.versions import EVENT_VERSIONS, EventVersions
+from expsvc.observability.tracing import linked_span, record_span
 
 _log = structlog.get_logger("expsvc.relay")
 
@@ -135,11 +137,13 @@ class OutboxRelay:
         One statement in autocommit (lock, number, notify): one round trip per wake-up, and
         one for a relay that finds another sequencing.
         """
+        started = time.time_ns()
         async with self.database.read_sessionmaker() as session:
             count = await OutboxRepository(session).sequence_pending(
                 SEQUENCER_LOCK_ID, self.batch_size, EVENTS_CHANNEL
             )
         if count:
+            record_span("outbox sequence", started, count=count)
             self.metrics.sequenced.inc(count)
             self._wake_sinks()
         return count or 0
@@ -175,10 +179,12 @@ class OutboxRelay:
             events = self.versions.render_all(
                 cloudevent(row, self.source, self.versions) for row in rows
             )
-            if isinstance(sink, DatabaseSink):
-                await sink.publish_in(session, events)
-            else:
-                await sink.publish(events)
+            traces = (row.traceparent for row in rows)
+            with linked_span("outbox publish", traces, sink=sink.name, count=len(rows)):
+                if isinstance(sink, DatabaseSink):
+                    await sink.publish_in(session, events)
+                else:
+                    await sink.publish(events)
             await outbox.advance_cursor(sink.name, rows[-1].seq, len(rows))
         self.metrics.published.labels(sink.name).inc(len(rows))
         return len(rows)

@@ -25,6 +25,8 @@ from expsvc.integration.schemas import (
     Outcome,
     Result,
 )
+from expsvc.observability.domain import note_inbound
+from expsvc.observability.tracing import span
 from expsvc.schemas import _find_unstorable
 
 
@@ -66,9 +68,14 @@ def validation_detail(error: ValidationError) -> str:
 class InboxProcessor:
     def __init__(self, session: AsyncSession, source: str, request_id: str | None) -> None:
         self.inbox = InboxRepository(session, source)
+        self.session, self.source = session, source
         self.request_id = request_id
 
     async def process(self, raw_events: Sequence[Any], handler: Handler) -> BatchResult:
+        with span("inbound batch", source=self.source, count=len(raw_events)):
+            return await self._process(raw_events, handler)
+
+    async def _process(self, raw_events: Sequence[Any], handler: Handler) -> BatchResult:
         results: dict[int, EventResult] = {}
         claims: dict[int, Claim] = {}
         first_index: dict[str, int] = {}
@@ -99,6 +106,7 @@ class InboxProcessor:
                 first = results.get(first_index.get(result.id or "", -1))
                 if first is not None and first.result is not Result.duplicate:
                     results[index] = result.model_copy(update={"original_result": first.result})
+        note_inbound(self.session, self.source, (r.result.value for r in results.values()))
         return _batch([results[i] for i in range(len(raw_events))])
 
     async def _answer_duplicates(

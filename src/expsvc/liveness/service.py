@@ -18,6 +18,7 @@ from expsvc.grant.service import GrantService
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Source
 from expsvc.liveness.repository import LivenessRepository, StaleRun
+from expsvc.observability.tracing import span
 from expsvc.run.repository import RunRepository
 from expsvc.run.service import RunNotFound
 from expsvc.transitions import transition_many
@@ -79,6 +80,13 @@ class RunReaper:
             principal=REAPER, request_id=None, source=Source.worker, batch_id=batch_id
         )
         failed: list[tuple[uuid.UUID, str]] = []
+        with span("reap_runs", batch_id=batch_id):
+            await self._reap(context, failed)
+        for run_id, reason in failed:
+            _log.warning("run reaped", run_id=str(run_id), reason=reason, batch_id=str(batch_id))
+        return len(failed)
+
+    async def _reap(self, context: ActionContext, failed: list[tuple[uuid.UUID, str]]) -> None:
         async with self.database.sessionmaker() as session, session.begin():
             stale = await LivenessRepository(session).claim_stale(
                 self.heartbeat_timeout, self.max_duration, self.batch_size
@@ -89,9 +97,6 @@ class RunReaper:
                     reason=reason, atomic=False, skip_locked=True,
                 )  # fmt: skip
                 failed += [(p.id, reason) for p in planned if p.refusal is None]
-        for run_id, reason in failed:
-            _log.warning("run reaped", run_id=str(run_id), reason=reason, batch_id=str(batch_id))
-        return len(failed)
 
 
 def _by_reason(stale: Sequence[StaleRun]) -> dict[str, list[uuid.UUID]]:

@@ -34,6 +34,11 @@ _REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_MEDIA = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The method label's values; any other method (a client can send any token) is ``_OTHER``, as
+# the OpenTelemetry HTTP conventions say, so clients cannot add series.
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 _log = structlog.get_logger("expsvc.access")
 
 ErrorRenderer = Callable[[Request, Exception], Awaitable[Response]]
@@ -156,8 +161,9 @@ class RequestMiddleware:
 
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         self.metrics.in_flight.dec()
+        method = scope["method"]
         self.metrics.request_duration.labels(
-            _route_template(scope), scope["method"], str(status)
+            _route_template(scope), method if method in _KNOWN_METHODS else "_OTHER", str(status)
         ).observe(elapsed)
         _log.info(
             "request",

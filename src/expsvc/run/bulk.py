@@ -27,6 +27,7 @@ from expsvc.bulk.service import (
 from expsvc.context import ActionContext
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, InvalidTransition, Status, plan_transition
+from expsvc.observability.tracing import span
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import RunFilter
 from expsvc.run.service import start_refused
@@ -48,11 +49,11 @@ class RunBulkService:
         a single start does), then the runs. Concurrent single-run actions and other bulk
         operations therefore queue behind each other and never deadlock.
         """
-        with cyclic_gc_paused():
+        with cyclic_gc_paused(), span("bulk", operation="transition", action=request.action):
             return await self._transition(context, request)
 
     async def tag(self, context: ActionContext, request: RunBulkTags) -> BulkResult:
-        with cyclic_gc_paused():
+        with cyclic_gc_paused(), span("bulk", operation="tags", entity="run"):
             ids = await selected_ids(request.ids, request.filter, self._matching(context), "runs")
             batch_id = new_id()
             items = await change_tags(

@@ -18,6 +18,7 @@ from expsvc.experiment.errors import ExperimentNotFound
 from expsvc.grant.service import GrantService
 from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
+from expsvc.observability.tracing import span
 from expsvc.pagination import Ordering, PageRequest, RowPage
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import (
@@ -50,6 +51,12 @@ class RunService:
         self.changes = ChangeRecorder(session)
 
     async def create(
+        self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
+    ) -> RunRead:
+        with span("create_run", experiment_id=experiment_id):
+            return await self._create(context, experiment_id, data)
+
+    async def _create(
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
     ) -> RunRead:
         values = data.model_dump(exclude={"experiment_id"})

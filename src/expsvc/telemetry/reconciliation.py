@@ -36,6 +36,7 @@ from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.integration.repository import purge_inbox
 from expsvc.lifecycle import Action, EntityKind, Source
+from expsvc.observability.tracing import span
 from expsvc.settings import Settings
 from expsvc.telemetry.ingest import MAX_IDS_PER_REQUEST, IngestClient, IngestUnavailable
 from expsvc.telemetry.reconciliation_repository import ReconciliationRepository
@@ -246,11 +247,21 @@ async def reconcile(database: Database, settings: Settings) -> int | None:
 
 async def _reconcile_and_report(database: Database, settings: Settings) -> int:
     started_at = datetime.now(UTC)
-    findings = await Reconciler(database, settings).run()
+    with span("reconciliation"):
+        findings = await Reconciler(database, settings).run()
     finished_at = datetime.now(UTC)
     async with database.sessionmaker() as session, session.begin():
         await ReconciliationRepository(session).save_report(
             started_at, finished_at, findings.model_dump(mode="json"), KEEP_REPORTS
+        )
+    if database.domain_metrics is not None:  # each batch has committed by now
+        database.domain_metrics.drift(
+            {
+                "run_closed": findings.stopped_run_closed.count,
+                "ingest_stopped": findings.stopped_in_ingest.count,
+                "telemetry_lost": findings.failed_telemetry_lost.count,
+                "unknown_to_ingest": findings.ingest.unknown_to_ingest_count,
+            }
         )
     changed = (
         findings.stopped_run_closed.count

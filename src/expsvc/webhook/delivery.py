@@ -38,6 +38,7 @@ from expsvc.auth.principal import WEBHOOK_DELIVERY
 from expsvc.context import ActionContext
 from expsvc.db import Database
 from expsvc.lifecycle import Source
+from expsvc.observability.tracing import linked_span
 from expsvc.secret.box import SecretBox, SecretUndecryptable
 from expsvc.webhook.audience import NO_ADMINS, WebhookAdmins, readable_events
 from expsvc.webhook.metrics import WebhookMetrics
@@ -185,7 +186,15 @@ class WebhookDeliverer:
             ]
         except SecretUndecryptable:  # logged by the box; the attempt log says it to the client
             return Outcome(started_at=datetime.now(UTC), duration_ms=0, error=UNDECRYPTABLE)
-        outcome = await sender.send(endpoint.url, secrets, str(delivery.event_id), delivery.payload)
+        with linked_span(
+            "webhook delivery attempt",
+            [delivery.payload.get("traceparent")],
+            webhook_id=endpoint.id,
+            attempt=delivery.attempts,
+        ):
+            outcome = await sender.send(
+                endpoint.url, secrets, str(delivery.event_id), delivery.payload
+            )
         self.metrics.attempts.inc()
         self.metrics.duration.observe(outcome.duration_ms / 1000)
         return outcome
@@ -224,10 +233,8 @@ class WebhookDeliverer:
     def _count(self, outcome: Outcome, decision: Decision, sent: bool) -> None:
         if sent and not outcome.succeeded:
             self.metrics.attempt_failures.inc()
-        if decision.status == "succeeded":
-            self.metrics.succeeded.inc()
-        elif decision.status in FINISHED:
-            self.metrics.failed.labels(decision.status).inc()
+        if decision.status in FINISHED:  # succeeded, failed or abandoned
+            self.metrics.deliveries.labels(decision.status).inc()
         if decision.disable is not None:
             self.metrics.disabled.inc()
             _log.warning("webhook disabled", reason=decision.disable)
@@ -250,7 +257,9 @@ class WebhookDeliverer:
             if now >= self._next_gauge:
                 self._next_gauge = now + _GAUGE_INTERVAL
                 async with self.database.sessionmaker() as session:
-                    self.metrics.pending.set(await DeliveryRepository(session).count_in_flight())
+                    pending, age = await DeliveryRepository(session).in_flight_summary()
+                self.metrics.pending.set(pending)
+                self.metrics.oldest_pending_age.set(age)
             if now >= self._next_purge:
                 self._next_purge = now + _PURGE_INTERVAL
                 if await self.purge(_PURGE_BUDGET):

@@ -19,15 +19,11 @@ class WebhookMetrics:
             "Attempts without a 2xx answer in time (a retry may follow).",
             registry=registry,
         )
-        self.succeeded = Counter(
-            "expsvc_webhook_deliveries_succeeded",
-            "Deliveries that ended with a 2xx answer.",
-            registry=registry,
-        )
-        self.failed = Counter(
-            "expsvc_webhook_deliveries_failed",
-            "Deliveries given up: failed (retries exhausted) or abandoned (endpoint disabled).",
-            ["status"],
+        self.deliveries = Counter(
+            "expsvc_webhook_deliveries",
+            "Deliveries finished, by outcome: succeeded (a 2xx answer), failed (retries "
+            "exhausted) or abandoned (endpoint disabled).",
+            ["outcome"],
             registry=registry,
         )
         self.disabled = Counter(
@@ -38,6 +34,11 @@ class WebhookMetrics:
         self.pending = Gauge(
             "expsvc_webhook_deliveries_pending",
             "Deliveries not finished yet (pending or being attempted), all endpoints.",
+            registry=registry,
+        )
+        self.oldest_pending_age = Gauge(
+            "expsvc_webhook_oldest_pending_age_seconds",
+            "Age of the oldest unfinished delivery, all endpoints (0 when none).",
             registry=registry,
         )
         self.duration = Histogram(

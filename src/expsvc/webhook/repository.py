@@ -292,9 +292,13 @@ class DeliveryRepository(EntityRepository):
         value = await self.session.scalar(query)
         return None if value is None else float(value)
 
-    async def count_in_flight(self) -> int:
-        query = select(func.count()).where(webhook_deliveries.c.status.in_(IN_FLIGHT))
-        return int(await self.session.scalar(query) or 0)
+    async def in_flight_summary(self) -> tuple[int, float]:
+        """How many deliveries are unfinished, and the age in seconds of the oldest (0: none)."""
+        t = webhook_deliveries
+        age = func.extract("epoch", func.now() - func.min(t.c.created_at))
+        query = select(func.count(), func.coalesce(age, 0)).where(t.c.status.in_(IN_FLIGHT))
+        count, oldest = (await self.session.execute(query)).one()
+        return int(count), float(oldest)
 
     async def set_state(self, delivery_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(

@@ -51,6 +51,8 @@ class WebhookSender:
             "user-agent": USER_AGENT,
             **webhook_headers(secrets, message_id, int(time.time()), body),
         }
+        if payload.get("traceparent"):  # the event's; with tracing on, the attempt's span's
+            headers["traceparent"] = payload["traceparent"]
         started, clock = datetime.now(UTC), time.monotonic()
         result: dict[str, Any] = {}
         try:

@@ -15,6 +15,8 @@ import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
 from expsvc.db import Database, create_engine
+from expsvc.observability import tracing
+from expsvc.observability.tracing import configure_tracing
 from expsvc.settings import Settings
 from expsvc.worker.jobs import build_runner
 
@@ -25,7 +27,9 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     registry = CollectorRegistry(auto_describe=True)
     if metrics_port is not None:
         start_http_server(metrics_port, addr=settings.host, registry=registry)
+    configure_tracing(settings.tracing_enabled)
     database = Database(create_engine(settings, url))
+    database.observe(registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -38,4 +42,5 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
             _log.info("worker stopping: finishing current batches")
     finally:
         await database.dispose()
+        tracing.shutdown()
         _log.info("worker stopped")

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from expsvc.db import Database
 from expsvc.error_handlers import classify_database_error
+from expsvc.observability.tracing import linked_span
 from expsvc.settings import Settings
 from expsvc.worker.metrics import JobMetrics
 
@@ -167,7 +168,8 @@ class JobRunner:
         """One call of ``job.run`` with its lock, metrics and logging; never raises."""
         started = time.perf_counter()
         try:
-            items = await (self._run_locked(job) if job.singleton else job.run())
+            with linked_span(f"job {job.name}", job=job.name):
+                items = await (self._run_locked(job) if job.singleton else job.run())
         except Exception as error:
             self.metrics.record(job.name, "failed", time.perf_counter() - started, 0)
             if classify_database_error(error, retry_after=1) is not None:

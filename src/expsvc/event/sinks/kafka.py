@@ -54,7 +54,7 @@ class KafkaSink:
                 self.topic,
                 key=event["subject"].rsplit("/", 1)[-1].encode(),
                 value=orjson.dumps(event),
-                headers=[("content-type", CLOUDEVENTS_MEDIA_TYPE.encode())],
+                headers=_headers(event),
                 on_delivery=on_delivery,
             )
         # flush() blocks while librdkafka delivers; keep the event loop free meanwhile.
@@ -74,3 +74,13 @@ class KafkaSink:
         close = getattr(self.producer, "close", None)
         if close is not None:
             await asyncio.to_thread(close)
+
+
+def _headers(event: dict[str, Any]) -> list[tuple[str, str | bytes | None]]:
+    """The content type, and the W3C ``traceparent`` a consumer continues the trace from."""
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("content-type", CLOUDEVENTS_MEDIA_TYPE.encode())
+    ]
+    if event.get("traceparent"):
+        headers.append(("traceparent", event["traceparent"].encode()))
+    return headers

@@ -1,0 +1,186 @@
+"""OpenTelemetry traces (docs/adr/0023): off unless ``EXPSVC_TRACING_ENABLED``.
+
+On, a process has one tracer provider exporting OTLP over HTTP/protobuf, configured by the
+standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_SERVICE_NAME``,
+``OTEL_TRACES_SAMPLER`` …); the maintained instrumentations of asyncpg, httpx and redis; the
+ASGI middleware for requests (an incoming ``traceparent`` parents them); and the service's own
+spans through :func:`span`. Off, :func:`span` is a shared ``nullcontext``: no SDK object is made
+and a request pays one ``None`` check per span.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from expsvc import __version__
+
+_NULL: AbstractContextManager[Any] = contextlib.nullcontext()
+_PROPAGATOR = TraceContextTextMapPropagator()
+_EXCLUDED_URLS = "/health/live,/health/ready,/metrics"
+_MAX_LINKS = 32  # links per worker span (a relay batch holds up to hundreds of events)
+
+
+class _State:
+    provider: TracerProvider | None = None
+    tracer: Tracer | None = None
+    instrumented = False
+
+
+def enabled() -> bool:
+    return _State.tracer is not None
+
+
+def provider() -> TracerProvider | None:
+    return _State.provider
+
+
+def configure_tracing(enable: bool, processor: SpanProcessor | None = None) -> None:
+    """Turn tracing on for this process (once; later calls keep the first provider).
+
+    ``processor`` replaces the OTLP exporter (tests use an in-memory one)."""
+    if not enable or _State.provider is not None:
+        return
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win; "expsvc" when they name no service.
+    resource = Resource.create({"service.version": __version__})
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": "expsvc"}))
+    tracer_provider = TracerProvider(resource=resource)  # OTEL_TRACES_SAMPLER etc. apply
+    if processor is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processor = BatchSpanProcessor(OTLPSpanExporter())  # OTEL_EXPORTER_OTLP_* apply
+    tracer_provider.add_span_processor(processor)
+    _State.provider = tracer_provider
+    _State.tracer = tracer_provider.get_tracer("expsvc", __version__)
+    _instrument(tracer_provider)
+
+
+def _instrument(tracer_provider: TracerProvider) -> None:
+    if _State.instrumented:
+        return
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=tracer_provider)
+    RedisInstrumentor().instrument(tracer_provider=tracer_provider)
+    _State.instrumented = True
+
+
+def disable_tracing() -> None:
+    """Back to off: flush and drop the provider, remove the instrumentations (tests)."""
+    if _State.provider is not None:
+        _State.provider.shutdown()
+    if _State.instrumented:
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        for instrumentor in (asyncpg_instrumentor, HTTPXClientInstrumentor(), RedisInstrumentor()):
+            instrumentor.uninstrument()
+    _State.provider, _State.tracer, _State.instrumented = None, None, False
+
+
+def asgi_middleware() -> tuple[Any, dict[str, Any]] | None:
+    """The ASGI middleware and its options, when tracing is on."""
+    if _State.provider is None:
+        return None
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    options = {
+        "tracer_provider": _State.provider,
+        "excluded_urls": _EXCLUDED_URLS,
+        "exclude_spans": ["receive", "send"],
+    }
+    return OpenTelemetryMiddleware, options
+
+
+def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
+    """A span of ours around a block, child of the current one; a no-op when tracing is off."""
+    tracer = _State.tracer
+    if tracer is None:
+        return _NULL
+    return tracer.start_as_current_span(name, attributes=_attributes(attributes))
+
+
+@contextlib.contextmanager
+def linked_span(
+    name: str, traceparents: Iterable[str | None] = (), **attributes: Any
+) -> Iterator[Any]:
+    """A worker's span: the root of a trace of its own, linked to the traces of the events or
+    requests it works for (their ``traceparent``), as the OpenTelemetry messaging conventions
+    do for batches."""
+    tracer = _State.tracer
+    if tracer is None:
+        yield None
+        return
+    links = []
+    for traceparent in traceparents:
+        context = span_context(traceparent)
+        if context is not None:
+            links.append(Link(context))
+            if len(links) == _MAX_LINKS:
+                break
+    with tracer.start_as_current_span(
+        name,
+        context=trace.set_span_in_context(trace.INVALID_SPAN),
+        kind=SpanKind.CONSUMER if links else SpanKind.INTERNAL,
+        links=links,
+        attributes=_attributes(attributes),
+    ) as current:
+        yield current
+
+
+def record_span(name: str, start_ns: int, **attributes: Any) -> None:
+    """A finished root span from ``start_ns`` to now, for work known to matter only once done
+    (a relay's sequencing poll that found events)."""
+    tracer = _State.tracer
+    if tracer is not None:
+        context = trace.set_span_in_context(trace.INVALID_SPAN)
+        tracer.start_span(
+            name, context=context, start_time=start_ns, attributes=_attributes(attributes)
+        ).end()
+
+
+def span_context(traceparent: str | None) -> trace.SpanContext | None:
+    if not traceparent:
+        return None
+    context = _PROPAGATOR.extract({"traceparent": traceparent})
+    span_context = trace.get_current_span(context).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span (None when there is none)."""
+    if _State.tracer is None:
+        return None
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def _attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"expsvc.{key}": value if isinstance(value, bool | int | float | str) else str(value)
+        for key, value in attributes.items()
+        if value is not None
+    }
+
+
+def shutdown() -> None:
+    """Flush what is buffered (at process exit)."""
+    if _State.provider is not None:
+        _State.provider.force_flush(5000)
