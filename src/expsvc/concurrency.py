@@ -8,6 +8,12 @@ from fastapi import Header
 
 from expsvc.errors import BadRequest
 
+# What ExpectedVersions.parse accepts, declared: "*", or a list of strong (or weak, ignored)
+# entity tags whose value is a version number.
+MAX_VERSION = 2**31 - 1
+_ENTITY_TAG = r'(W/)?"[0-9]{1,18}"'
+IF_MATCH_PATTERN = rf"^(\*|{_ENTITY_TAG}([ \t]*,[ \t]*{_ENTITY_TAG})*)$"
+
 
 def etag_for(version: int) -> str:
     return f'"{version}"'
@@ -34,7 +40,10 @@ class ExpectedVersions:
             inner = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
             if inner is None or not inner.isdigit() or len(inner) > 18:
                 raise BadRequest(f"malformed If-Match header: {header!r}")
-            versions.add(int(inner))
+            # Versions are int32 (2**31 - 1 at most): a larger one matches no entity, and
+            # must not reach the database as a query parameter.
+            if int(inner) <= MAX_VERSION:
+                versions.add(int(inner))
         return cls(frozenset(versions))
 
 
@@ -44,7 +53,12 @@ async def if_match(
         Header(
             alias="If-Match",
             max_length=1024,
-            description="ETag of the version you read; 412 if the resource changed since.",
+            # Declared only: parse() answers a malformed header 400, as it always has.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN, "examples": ['"3"', "*"]},
+            description=(
+                'ETag of the version you read (e.g. "3"), several comma-separated, or *; '
+                "412 if the resource changed since."
+            ),
         ),
     ] = None,
 ) -> ExpectedVersions:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.lifecycle import ACTIONS, REASON_REQUIRED, Action, EntityKind, Status
 from expsvc.run.schemas import RunFilter
-from expsvc.schemas import MAX_TAGS, Reason, RequestModel, ResponseModel, Tag
+from expsvc.schemas import MAX_TAGS, NullableFieldsGuard, Reason, RequestModel, ResponseModel, Tag
 
 MAX_BULK_ITEMS = 10_000
 # A dry run answers with at most this many items of each outcome.
@@ -41,8 +41,30 @@ Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 _RUN_FILTER = f"The runs GET /v1/runs would list with these filters (at most {MAX_BULK_ITEMS})."
 
 
-class BulkSelection(RequestModel):
-    """Either ``ids`` or ``filter`` (declared by each operation), and how to apply the change."""
+# What the validators below require, declared (JSON Schema cannot say that expected_versions'
+# keys are among ids, nor that no tag is both added and removed).
+_ONE_SELECTION: dict[str, Any] = {
+    "oneOf": [{"required": ["ids"]}, {"required": ["filter"]}],
+    "dependentRequired": {"expected_versions": ["ids"]},
+}
+_SOME_TAGS: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["add"], "properties": {"add": {"minItems": 1}}},
+        {"required": ["remove"], "properties": {"remove": {"minItems": 1}}},
+    ]
+}
+_FAIL_HAS_REASON: dict[str, Any] = {
+    "if": {"required": ["action"], "properties": {"action": {"const": "fail"}}},
+    "then": {"required": ["reason"]},
+}
+
+
+class BulkSelection(NullableFieldsGuard):
+    """Either ``ids`` or ``filter`` (declared by each operation), and how to apply the change.
+
+    ``ids``, ``filter``, ``expected_versions`` and ``reason`` are omitted, never ``null``."""
+
+    non_nullable: ClassVar[tuple[str, ...]] = ("ids", "filter", "expected_versions", "reason")
 
     ids: list[uuid.UUID] | None = Field(
         default=None,
@@ -99,6 +121,8 @@ RunBulkAction = StrEnum(  # type: ignore[misc]
 class RunBulkTransition(BulkSelection):
     """``POST /v1/runs/bulk/transition``: one lifecycle action on many runs."""
 
+    model_config = ConfigDict(json_schema_extra={"allOf": [_ONE_SELECTION, _FAIL_HAS_REASON]})
+
     action: RunBulkAction
     reason: Reason | None = Field(
         default=None,
@@ -142,6 +166,8 @@ class TagChange(RequestModel):
 class RunBulkTags(TagChange, BulkSelection):
     """``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs."""
 
+    model_config = ConfigDict(json_schema_extra={"allOf": [_ONE_SELECTION, _SOME_TAGS]})
+
     filter: RunFilter | None = Field(
         default=None,
         description=_RUN_FILTER,
@@ -150,6 +176,8 @@ class RunBulkTags(TagChange, BulkSelection):
 
 class ExperimentBulkTags(TagChange, BulkSelection):
     """``POST /v1/experiments/bulk/tags``: add and/or remove tags on many experiments."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [_ONE_SELECTION, _SOME_TAGS]})
 
     filter: ExperimentFilter | None = Field(
         default=None,

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from expsvc.event.catalogue import EVENT_TYPES
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from expsvc.schemas import NullableFieldsGuard, RequestModel, ResponseModel
+from expsvc.schemas import NullableFieldsGuard, PageToken, RequestModel, ResponseModel
 from expsvc.webhook.targets import check_url
 
 MAX_URL_LENGTH = 2048
@@ -54,11 +54,17 @@ ExperimentIds = Annotated[
     ),
     AfterValidator(_unique_sorted),
 ]
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(\.{_LABEL})*(:{_PORT})?([/?][!$-~]*)?$"
 WebhookUrl = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_URL_LENGTH),
     AfterValidator(check_url),
     Field(
+        # Declared only (check_url decides): http(s), a host name or IPv4 address, a port,
+        # no credentials, no fragment.
+        json_schema_extra={"pattern": URL_PATTERN},
         description="http(s) URL receiving POSTs. Private, loopback and link-local targets are "
         "refused unless the service allows them.",
         examples=["https://hooks.example.com/expsvc"],
@@ -183,4 +189,4 @@ class DeliveryPage(ResponseModel):
 class DeliveryQuery(RequestModel):
     status: list[DeliveryStatus] = Field(default_factory=list, max_length=len(DeliveryStatus))
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    page_token: PageToken | None = None
