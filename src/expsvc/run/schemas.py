@@ -30,8 +30,8 @@ from expsvc.schemas import (
     SortDirection,
     Tag,
     Tags,
-    TotalMode,
     Timestamp,
+    TotalMode,
 )
 
 GitSha = Annotated[

@@ -6,12 +6,14 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="RunBulkTagsExpectedVersionsType0")
+T = TypeVar("T", bound="RunUpdateParams")
 
 
 @_attrs_define
-class RunBulkTagsExpectedVersionsType0:
-    additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
+class RunUpdateParams:
+    """Free-form JSON object, at most 65536 bytes serialised."""
+
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -23,19 +25,19 @@ class RunBulkTagsExpectedVersionsType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        run_bulk_tags_expected_versions_type_0 = cls()
+        run_update_params = cls()
 
-        run_bulk_tags_expected_versions_type_0.additional_properties = d
-        return run_bulk_tags_expected_versions_type_0
+        run_update_params.additional_properties = d
+        return run_update_params
 
     @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
-    def __getitem__(self, key: str) -> int:
+    def __getitem__(self, key: str) -> Any:
         return self.additional_properties[key]
 
-    def __setitem__(self, key: str, value: int) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:

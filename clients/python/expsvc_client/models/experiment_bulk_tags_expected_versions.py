@@ -6,14 +6,17 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="RunUpdateParamsType0")
+T = TypeVar("T", bound="ExperimentBulkTagsExpectedVersions")
 
 
 @_attrs_define
-class RunUpdateParamsType0:
-    """Free-form JSON object, at most 65536 bytes serialised."""
+class ExperimentBulkTagsExpectedVersions:
+    """If-Match per entity: id → the version you read. An entity at another version is precondition_failed. Only with ids;
+    every key must be one of them.
 
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    """
+
+    additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -25,19 +28,19 @@ class RunUpdateParamsType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        run_update_params_type_0 = cls()
+        experiment_bulk_tags_expected_versions = cls()
 
-        run_update_params_type_0.additional_properties = d
-        return run_update_params_type_0
+        experiment_bulk_tags_expected_versions.additional_properties = d
+        return experiment_bulk_tags_expected_versions
 
     @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> int:
         return self.additional_properties[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __setitem__(self, key: str, value: int) -> None:
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:

@@ -6,12 +6,14 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="RunBulkTransitionExpectedVersionsType0")
+T = TypeVar("T", bound="ExperimentUpdateParams")
 
 
 @_attrs_define
-class RunBulkTransitionExpectedVersionsType0:
-    additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
+class ExperimentUpdateParams:
+    """Free-form JSON object, at most 65536 bytes serialised."""
+
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -23,19 +25,19 @@ class RunBulkTransitionExpectedVersionsType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        run_bulk_transition_expected_versions_type_0 = cls()
+        experiment_update_params = cls()
 
-        run_bulk_transition_expected_versions_type_0.additional_properties = d
-        return run_bulk_transition_expected_versions_type_0
+        experiment_update_params.additional_properties = d
+        return experiment_update_params
 
     @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
-    def __getitem__(self, key: str) -> int:
+    def __getitem__(self, key: str) -> Any:
         return self.additional_properties[key]
 
-    def __setitem__(self, key: str, value: int) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:
