@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
+
+from expsvc.webhook.schemas import URL_PATTERN
+from expsvc.webhook.targets import check_url
 
 
 @pytest.mark.parametrize(
@@ -56,9 +61,53 @@ async def test_date_time_filter_refuses_a_bare_number(client: httpx.AsyncClient)
     ).is_success
 
 
-async def test_bulk_selection_refuses_null(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/v1/runs/bulk/tags", json={"ids": None, "filter": {}, "add": ["a"]}
+async def test_bulk_selection_reads_null_as_omitted(client: httpx.AsyncClient) -> None:
+    # As 0.1.0 did (its clients may send it), and as the document declares: null is omitted.
+    body = {"ids": None, "filter": {}, "expected_versions": None, "add": ["a"], "dry_run": True}
+    response = await client.post("/v1/runs/bulk/tags", json=body)
+    assert response.status_code == 200, response.text
+    both = await client.post(
+        "/v1/runs/bulk/tags",
+        json={"ids": ["00000000-0000-0000-0000-000000000001"], "filter": {}, "add": ["a"]},
     )
-    assert response.status_code == 422
-    assert "ids cannot be null" in response.json()["detail"]
+    assert both.status_code == 422
+    neither = await client.post(
+        "/v1/runs/bulk/tags", json={"ids": None, "filter": None, "add": ["a"]}
+    )
+    assert neither.status_code == 422
+    assert "give either ids or filter" in neither.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/expsvc",
+        "HTTP://Hooks.Example.COM.:8080/a/b?c=d&e=%20",
+        "https://my_service.example.com/ü",
+        "http://203.0.113.7",
+        "http://[2001:db8::1]:8443/hook",
+        "https://[::ffff:203.0.113.7]/",
+        "http://[1:2:3:4:5:6:7:8]",
+        "http://[fe80::]/",
+        "https://example.com:/",
+    ],
+)
+def test_the_declared_url_pattern_accepts_what_the_server_accepts(url: str) -> None:
+    # The pattern may not be narrower than check_url (a 0.1.0 client's URL would turn invalid).
+    assert check_url(url) == url
+    assert re.fullmatch(URL_PATTERN, url), url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/",
+        "https://user:pw@example.com/",
+        "https://example.com/#top",
+        "http://[::g]/",
+    ],
+)
+def test_the_declared_url_pattern_refuses_what_the_server_refuses(url: str) -> None:
+    assert not re.fullmatch(URL_PATTERN, url)
+    with pytest.raises(ValueError, match="URL"):
+        check_url(url)

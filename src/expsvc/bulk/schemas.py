@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, Self
 
 from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
@@ -12,7 +12,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from expsvc.experiment.schemas import ExperimentFilter
 from expsvc.lifecycle import ACTIONS, REASON_REQUIRED, Action, EntityKind, Status
 from expsvc.run.schemas import RunFilter
-from expsvc.schemas import MAX_TAGS, NullableFieldsGuard, Reason, RequestModel, ResponseModel, Tag
+from expsvc.schemas import MAX_TAGS, Reason, RequestModel, ResponseModel, Tag
 
 MAX_BULK_ITEMS = 10_000
 # A dry run answers with at most this many items of each outcome.
@@ -42,10 +42,17 @@ _RUN_FILTER = f"The runs GET /v1/runs would list with these filters (at most {MA
 
 
 # What the validators below require, declared (JSON Schema cannot say that expected_versions'
-# keys are among ids, nor that no tag is both added and removed).
+# keys are among ids, nor that no tag is both added and removed). A null is an omitted field,
+# as it was in 0.1.0: "given" below means present and not null.
+_IDS = {"required": ["ids"], "properties": {"ids": {"type": "array"}}}
+_FILTER = {"required": ["filter"], "properties": {"filter": {"type": "object"}}}
 _ONE_SELECTION: dict[str, Any] = {
-    "oneOf": [{"required": ["ids"]}, {"required": ["filter"]}],
-    "dependentRequired": {"expected_versions": ["ids"]},
+    "oneOf": [_IDS, _FILTER],
+    "if": {
+        "required": ["expected_versions"],
+        "properties": {"expected_versions": {"type": "object", "minProperties": 1}},
+    },
+    "then": _IDS,
 }
 _SOME_TAGS: dict[str, Any] = {
     "anyOf": [
@@ -55,16 +62,15 @@ _SOME_TAGS: dict[str, Any] = {
 }
 _FAIL_HAS_REASON: dict[str, Any] = {
     "if": {"required": ["action"], "properties": {"action": {"const": "fail"}}},
-    "then": {"required": ["reason"]},
+    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
 }
 
 
-class BulkSelection(NullableFieldsGuard):
+class BulkSelection(RequestModel):
     """Either ``ids`` or ``filter`` (declared by each operation), and how to apply the change.
 
-    ``ids``, ``filter``, ``expected_versions`` and ``reason`` are omitted, never ``null``."""
-
-    non_nullable: ClassVar[tuple[str, ...]] = ("ids", "filter", "expected_versions", "reason")
+    ``null`` for ``ids``, ``filter``, ``expected_versions`` or ``reason`` is the field omitted
+    (as 0.1.0 read it)."""
 
     ids: list[uuid.UUID] | None = Field(
         default=None,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,10 +21,13 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 _KEEPALIVE_SECONDS = 15.0
 _STREAM_BATCH = 100
+# Cursors are event sequences, a bigint.
+MAX_CURSOR = 2**63 - 1
 Cursor = Annotated[
     int,
     Query(
         ge=0,
+        le=MAX_CURSOR,
         description="Return events after this cursor (a previous `next_cursor`); 0: the oldest.",
     ),
 ]
@@ -144,14 +148,17 @@ async def stream_events(
         Header(
             alias="Last-Event-ID",
             max_length=20,
-            description="Resume after this event (sent by EventSource on reconnect).",
+            json_schema_extra={"pattern": "^[0-9]{1,19}$"},
+            description="Resume after this event (sent by EventSource on reconnect): an `id` "
+            "of this stream.",
         ),
     ] = None,
 ) -> StreamingResponse:
     """Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
     While filters skip events, a bare `id:` line moves the cursor past them."""
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        # Checked here, not by the declared pattern: a malformed one stays 400, as it was.
+        if re.fullmatch("[0-9]{1,19}", last_event_id) is None or int(last_event_id) > MAX_CURSOR:
             raise BadRequest("Last-Event-ID must be a cursor from this stream")
         after = int(last_event_id)
     where = _filter(type, experiment_id)

@@ -35,7 +35,7 @@ from .entity_kind import EntityKind
 from .event_page import EventPage
 from .event_result import EventResult
 from .experiment_bulk_tags import ExperimentBulkTags
-from .experiment_bulk_tags_expected_versions import ExperimentBulkTagsExpectedVersions
+from .experiment_bulk_tags_expected_versions_type_0 import ExperimentBulkTagsExpectedVersionsType0
 from .experiment_create import ExperimentCreate
 from .experiment_create_params import ExperimentCreateParams
 from .experiment_filter import ExperimentFilter
@@ -79,9 +79,9 @@ from .result import Result
 from .role import Role
 from .run_bulk_action import RunBulkAction
 from .run_bulk_tags import RunBulkTags
-from .run_bulk_tags_expected_versions import RunBulkTagsExpectedVersions
+from .run_bulk_tags_expected_versions_type_0 import RunBulkTagsExpectedVersionsType0
 from .run_bulk_transition import RunBulkTransition
-from .run_bulk_transition_expected_versions import RunBulkTransitionExpectedVersions
+from .run_bulk_transition_expected_versions_type_0 import RunBulkTransitionExpectedVersionsType0
 from .run_card import RunCard
 from .run_create import RunCreate
 from .run_create_params import RunCreateParams
@@ -152,7 +152,7 @@ __all__ = (
     "EventPage",
     "EventResult",
     "ExperimentBulkTags",
-    "ExperimentBulkTagsExpectedVersions",
+    "ExperimentBulkTagsExpectedVersionsType0",
     "ExperimentCreate",
     "ExperimentCreateParams",
     "ExperimentFilter",
@@ -196,9 +196,9 @@ __all__ = (
     "Role",
     "RunBulkAction",
     "RunBulkTags",
-    "RunBulkTagsExpectedVersions",
+    "RunBulkTagsExpectedVersionsType0",
     "RunBulkTransition",
-    "RunBulkTransitionExpectedVersions",
+    "RunBulkTransitionExpectedVersionsType0",
     "RunCard",
     "RunCreate",
     "RunCreateParams",

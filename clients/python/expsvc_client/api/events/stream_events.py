@@ -150,7 +150,8 @@ def sync_detailed(
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -200,7 +201,8 @@ def sync(
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -245,7 +247,8 @@ async def asyncio_detailed(
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -293,7 +296,8 @@ async def asyncio(
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -6,16 +6,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="RunBulkTagsExpectedVersions")
+T = TypeVar("T", bound="RunBulkTagsExpectedVersionsType0")
 
 
 @_attrs_define
-class RunBulkTagsExpectedVersions:
-    """If-Match per entity: id → the version you read. An entity at another version is precondition_failed. Only with ids;
-    every key must be one of them.
-
-    """
-
+class RunBulkTagsExpectedVersionsType0:
     additional_properties: dict[str, int] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -28,10 +23,10 @@ class RunBulkTagsExpectedVersions:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        run_bulk_tags_expected_versions = cls()
+        run_bulk_tags_expected_versions_type_0 = cls()
 
-        run_bulk_tags_expected_versions.additional_properties = d
-        return run_bulk_tags_expected_versions
+        run_bulk_tags_expected_versions_type_0.additional_properties = d
+        return run_bulk_tags_expected_versions_type_0
 
     @property
     def additional_keys(self) -> list[str]:
