@@ -84,6 +84,7 @@ async def test_bulk_selection_reads_null_as_omitted(client: httpx.AsyncClient) -
         "https://hooks.example.com/expsvc",
         "HTTP://Hooks.Example.COM.:8080/a/b?c=d&e=%20",
         "https://my_service.example.com/ü",
+        "https://bücher.example/hook",
         "http://203.0.113.7",
         "http://[2001:db8::1]:8443/hook",
         "https://[::ffff:203.0.113.7]/",

@@ -57,7 +57,10 @@ ExperimentIds = Annotated[
 # The URLs check_url accepts, declared (check_url decides; whether the host resolves to public
 # addresses is DNS at request time). Host names in DNS syntax (underscores and a final dot
 # included), IPv4 and IPv6 literals; any path and query of printable characters, no fragment.
-_LABEL = "[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+# Labels: letters, digits, "_" and inner "-"; Unicode letters too (an internationalized name,
+# which httpx turns into its xn-- form; IDNA's own rules on it are the server's to apply).
+_LABEL_CHAR = "A-Za-z0-9_\\u00a1-\\uffff"
+_LABEL = f"[{_LABEL_CHAR}]([{_LABEL_CHAR}-]{{0,61}}[{_LABEL_CHAR}])?"
 _H16 = "[0-9A-Fa-f]{1,4}"
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
