@@ -112,3 +112,52 @@ def test_the_declared_url_pattern_refuses_what_the_server_refuses(url: str) -> N
     assert not re.fullmatch(URL_PATTERN, url)
     with pytest.raises(ValueError, match="URL"):
         check_url(url)
+
+
+@pytest.mark.parametrize(
+    "if_match",
+    [
+        b"0",  # not a quoted tag
+        b'"12"x',
+        '"\u00b2"'.encode("latin-1"),  # a digit to str.isdigit, not to int(): was a 500
+        b'W/"a b"',  # a weak tag outside RFC 9110's syntax
+        b'W/x, "1"',
+    ],
+)
+async def test_a_malformed_if_match_is_400(client: httpx.AsyncClient, if_match: bytes) -> None:
+    created = await client.post("/v1/experiments", json={"name": "etag"})
+    path = f"/v1/experiments/{created.json()['id']}"
+    response = await client.patch(path, json={"name": "x"}, headers={"If-Match": if_match})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_if_match_lists_and_weak_tags_are_read(client: httpx.AsyncClient) -> None:
+    created = await client.post("/v1/experiments", json={"name": "etag"})
+    path = f"/v1/experiments/{created.json()['id']}"
+    response = await client.patch(
+        path, json={"name": "x"}, headers={"If-Match": 'W/"1", "7" ,\t"1"'}
+    )
+    assert response.status_code == 200, response.text
+    stale = await client.patch(path, json={"name": "y"}, headers={"If-Match": 'W/"2"'})
+    assert stale.status_code == 412
+
+
+async def test_an_integer_valued_float_is_an_integer(client: httpx.AsyncClient) -> None:
+    # JSON Schema's "integer" includes 381.0; true and "600" are still refused.
+    created = await client.post(
+        "/v1/experiments", json={"name": "limits", "heartbeat_timeout_seconds": 600.0}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["heartbeat_timeout_seconds"] == 600
+    for value in (True, "600", 600.5):
+        refused = await client.post(
+            "/v1/experiments", json={"name": "limits", "heartbeat_timeout_seconds": value}
+        )
+        assert refused.status_code == 422, value
+
+
+async def test_a_feed_cursor_beyond_a_bigint_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/events", params={"after": str(2**63)})
+    assert response.status_code == 422, response.text
+    assert (await client.get("/v1/events", params={"after": str(2**63 - 1)})).status_code == 200

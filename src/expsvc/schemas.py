@@ -179,7 +179,10 @@ Participants = Annotated[
 ]
 Params = Annotated[
     dict[str, Any],
-    Field(description=f"Free-form JSON object, at most {MAX_PARAMS_BYTES} bytes serialised."),
+    Field(
+        description=f"Free-form JSON object, at most {MAX_PARAMS_BYTES} bytes serialised; its "
+        "integers within 64 bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows."
+    ),
     AfterValidator(_params_within_limit),
 ]
 SensorId = Annotated[

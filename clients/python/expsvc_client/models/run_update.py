@@ -21,7 +21,8 @@ class RunUpdate:
     Attributes:
         name (str | Unset):
         tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
-        params (RunUpdateParams | Unset): Free-form JSON object, at most 65536 bytes serialised.
+        params (RunUpdateParams | Unset): Free-form JSON object, at most 65536 bytes serialised; its integers within 64
+            bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows.
         participants (list[str] | Unset):
         git_sha (None | str | Unset):
         git_branch (None | str | Unset):
