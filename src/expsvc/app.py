@@ -36,6 +36,7 @@ from expsvc.export.endpoints import router as export_router
 from expsvc.grant.endpoints import router as grant_router
 from expsvc.health.endpoints import router as health_router
 from expsvc.liveness.endpoints import router as liveness_router
+from expsvc.method_guard import guard_fixed_paths
 from expsvc.observability.logging import configure_logging
 from expsvc.observability.metrics import HttpMetrics
 from expsvc.observability.middleware import RequestMiddleware
@@ -139,27 +140,33 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
 
     on_unexpected = install_problem_handlers(app, settings.retry_after_seconds)
     install_openapi(app)
-    _add_routes(app, health_router)
-    _add_routes(app, identity_router)
-    _add_routes(app, api_token_router)
-    _add_routes(app, export_router)  # before /v1/runs/{run_id}, /v1/experiments/{id}
-    _add_routes(app, experiment_router)
-    _add_routes(app, grant_router)
-    _add_routes(app, experiment_runs_router)
-    _add_routes(app, run_router)
-    _add_routes(app, liveness_router)
-    _add_routes(app, card_router)
-    _add_routes(app, run_captures_router)
-    _add_routes(app, reconciliation_router)  # before /v1/captures/{capture_id}
-    _add_routes(app, capture_router)
-    _add_routes(app, event_router)
-    _add_routes(app, webhook_router)
-    _add_routes(app, audit_router)
-    _add_routes(app, telemetry_router)
-    _add_routes(app, artifact_events_router)
-    _add_routes(app, run_artifacts_router)
+    # In this order: a fixed path before the parameterised one it would match.
+    routers = [
+        health_router,
+        identity_router,
+        api_token_router,
+        export_router,  # before /v1/runs/{run_id}, /v1/experiments/{id}
+        experiment_router,
+        grant_router,
+        experiment_runs_router,
+        run_router,
+        liveness_router,
+        card_router,
+        run_captures_router,
+        reconciliation_router,  # before /v1/captures/{capture_id}
+        capture_router,
+        event_router,
+        webhook_router,
+        audit_router,
+        telemetry_router,
+        artifact_events_router,
+        run_artifacts_router,
+    ]
+    for router in routers:
+        _add_routes(app, router)
     install_deprecations(app)
     install_docs_ui(app)
+    guard_fixed_paths(app, routers)
 
     app.add_middleware(
         RequestMiddleware,

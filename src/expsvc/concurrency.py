@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Header
 
 from expsvc.errors import BadRequest
+
+# What ExpectedVersions.parse accepts, declared: "*", or a list of entity tags (RFC 9110 8.8.3):
+# strong ones whose value is a version number, weak ones (never matching, RFC 9110 13.1.1) of
+# any visible ASCII.
+MAX_VERSION = 2**31 - 1
+_STRONG_TAG = r'"([0-9]{1,18})"'
+_WEAK_TAG = r'W/"[\x21\x23-\x7e]*"'
+_ENTITY_TAG = rf"({_STRONG_TAG}|{_WEAK_TAG})"
+IF_MATCH_PATTERN = rf"^(\*|{_ENTITY_TAG}([ \t]*,[ \t]*{_ENTITY_TAG})*)$"
+_STRONG = re.compile(_STRONG_TAG)
+_WEAK = re.compile(_WEAK_TAG)
 
 
 def etag_for(version: int) -> str:
@@ -24,17 +36,19 @@ class ExpectedVersions:
 
     @classmethod
     def parse(cls, header: str | None) -> ExpectedVersions:
-        if header is None or header.strip() == "*":
+        if header is None or header.strip(" \t") == "*":
             return cls(None)
         versions: set[int] = set()
         for part in header.split(","):
-            tag = part.strip()
-            if tag.startswith("W/"):
-                continue  # weak tags never match a strong comparison (RFC 9110 13.1.1)
-            inner = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else None
-            if inner is None or not inner.isdigit() or len(inner) > 18:
+            tag = part.strip(" \t")
+            strong = _STRONG.fullmatch(tag)
+            if strong is None and _WEAK.fullmatch(tag) is None:
                 raise BadRequest(f"malformed If-Match header: {header!r}")
-            versions.add(int(inner))
+            # Weak tags never match a strong comparison (RFC 9110 13.1.1). Versions are int32
+            # (2**31 - 1 at most): a larger one matches no entity, and must not reach the
+            # database as a query parameter.
+            if strong is not None and int(strong[1]) <= MAX_VERSION:
+                versions.add(int(strong[1]))
         return cls(frozenset(versions))
 
 
@@ -44,7 +58,12 @@ async def if_match(
         Header(
             alias="If-Match",
             max_length=1024,
-            description="ETag of the version you read; 412 if the resource changed since.",
+            # Declared only: parse() answers a malformed header 400, as it always has.
+            json_schema_extra={"pattern": IF_MATCH_PATTERN, "examples": ['"3"', "*"]},
+            description=(
+                'ETag of the version you read (e.g. "3"), several comma-separated, or *; '
+                "412 if the resource changed since."
+            ),
         ),
     ] = None,
 ) -> ExpectedVersions:

@@ -26,6 +26,7 @@ from expsvc.errors import (
     ValidationFailed,
     problem_response,
 )
+from expsvc.method_guard import MethodNotServed
 
 _log = structlog.get_logger("expsvc.errors")
 
@@ -95,7 +96,11 @@ def _allowed_methods(request: Request) -> str | None:
             "root_path": request.scope.get("root_path", ""),
             "headers": [],
         }
-        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+        # The first route to take the method serves it, unless it is a 405 guard.
+        first = next(
+            (r for r in request.app.router.routes if r.matches(probe)[0] is Match.FULL), None
+        )
+        if first is not None and not isinstance(first, MethodNotServed):
             allowed.append(method)
     return ", ".join(allowed) or None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
@@ -10,11 +11,17 @@ import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from expsvc.pagination import MAX_TOKEN_LENGTH
 
 MAX_NAME_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 10_000
@@ -86,6 +93,30 @@ class NullableFieldsGuard(RequestModel):
                 raise ValueError(f"{field} cannot be null; omit it to leave it unchanged")
         return self
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The document says what the validator does: a ``non_nullable`` field is optional but
+        never ``null`` (``X | None = None`` would otherwise be declared ``anyOf [X, null]``)."""
+        schema = handler(core_schema)
+        properties = handler.resolve_ref_schema(schema).get("properties", {})
+        for field in cls.non_nullable:
+            declared = properties.get(field)
+            if declared is not None:
+                properties[field] = _without_null(declared)
+        return schema
+
+
+def _without_null(declared: dict[str, Any]) -> dict[str, Any]:
+    choices = [c for c in declared.get("anyOf", []) if c != {"type": "null"}]
+    if len(choices) != 1:
+        return declared
+    # The choice's own keywords first, then the property's (title, description, examples);
+    # no "default": null on a field that cannot be null.
+    rest = {k: v for k, v in declared.items() if k not in ("anyOf", "default")}
+    return {**choices[0], **rest}
+
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -109,6 +140,26 @@ def _params_within_limit(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# Tokens are unpadded base64url (expsvc.pagination): a string outside this shape never decodes.
+PAGE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]+$"  # noqa: S105 - a pattern, not a secret
+PageToken = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH, pattern=PAGE_TOKEN_PATTERN),
+]
+
+
+def _no_bare_number(value: Any) -> Any:
+    # Lax pydantic reads a number ("0.5") as Unix seconds; the document promises RFC 3339.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9.]+([eE][-+]?[0-9]+)?\s*", value)
+    ):
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+# A date-time given as a query parameter: RFC 3339 text only.
+Timestamp = Annotated[datetime, BeforeValidator(_no_bare_number)]
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 Tag = Annotated[
@@ -128,7 +179,10 @@ Participants = Annotated[
 ]
 Params = Annotated[
     dict[str, Any],
-    Field(description=f"Free-form JSON object, at most {MAX_PARAMS_BYTES} bytes serialised."),
+    Field(
+        description=f"Free-form JSON object, at most {MAX_PARAMS_BYTES} bytes serialised; its "
+        "integers within 64 bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows."
+    ),
     AfterValidator(_params_within_limit),
 ]
 SensorId = Annotated[

@@ -42,7 +42,8 @@ async def test_runs_carry_the_limits(client: httpx.AsyncClient) -> None:
         ("heartbeat_timeout_seconds", 7 * 86_400 + 1),
         ("heartbeat_timeout_seconds", "60"),
         ("heartbeat_timeout_seconds", 1.5),
-        ("heartbeat_timeout_seconds", 60.0),
+        ("heartbeat_timeout_seconds", True),
+        # 60.0 is an integer to JSON Schema, and accepted: tests/test_truthful_openapi.py
         ("max_duration_seconds", 59),
         ("max_duration_seconds", 365 * 86_400 + 1),
     ],

@@ -284,6 +284,34 @@ def test_each_kind_of_break_is_named(change: Any, expected: list[tuple[str, str]
     assert _codes(_changed(change)) == sorted(expected, key=lambda item: (item[1], item[0]))
 
 
+def test_a_parameter_losing_null_is_not_a_break() -> None:
+    # FastAPI declares an optional parameter anyOf [X, null]; a parameter is never null (a
+    # query string or header has no null), so declaring it plain X refuses nothing.
+    def nullable(doc: dict[str, Any]) -> None:
+        doc["components"]["parameters"]["Status"]["schema"] = {
+            "anyOf": [{"type": "string", "maxLength": 10}, {"type": "null"}],
+            "default": None,
+        }
+
+    def plain(doc: dict[str, Any]) -> None:
+        doc["components"]["parameters"]["Status"]["schema"] = {"type": "string", "maxLength": 10}
+
+    assert breaking_changes(_changed(nullable), _changed(plain)) == []
+
+    # The rest of the schema is still compared, and a body field losing null still breaks.
+    def narrower(doc: dict[str, Any]) -> None:
+        doc["components"]["parameters"]["Status"]["schema"] = {"type": "string", "maxLength": 5}
+
+    found = [(b.code, b.where) for b in breaking_changes(_changed(nullable), _changed(narrower))]
+    assert found == [("limit-narrowed", "GET /v1/runs query parameter status")]
+
+    def note_not_null(doc: dict[str, Any]) -> None:
+        _schemas(doc)["Create"]["properties"]["note"] = {"type": "string"}
+
+    found = [(b.code, b.where) for b in breaking_changes(_document(), _changed(note_not_null))]
+    assert found == [("type-narrowed", "POST /v1/runs request body application/json.note")]
+
+
 def test_a_recursive_schema_is_compared_once_per_level() -> None:
     # Run.parent refers to Run itself: the checker stops instead of recursing for ever, and a
     # break inside the cycle is still found at the first level.

@@ -7,8 +7,8 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints
 
 from expsvc.auth.principal import GROUP_NAME
-from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TOKEN_LENGTH
-from expsvc.schemas import PrincipalId, RequestModel, ResponseModel
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.schemas import PageToken, PrincipalId, RequestModel, ResponseModel
 
 MAX_TOKEN_GROUPS = 64
 MAX_LIFETIME_DAYS = 3650
@@ -58,4 +58,4 @@ class ApiTokenPage(ResponseModel):
 class ApiTokenQuery(RequestModel):
     include_revoked: bool = False
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=MAX_TOKEN_LENGTH)] | None = None
+    page_token: PageToken | None = None

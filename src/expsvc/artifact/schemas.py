@@ -11,8 +11,8 @@ from pydantic import Field, StringConstraints
 
 from expsvc.auth.principal import ARTIFACT_SERVICE
 from expsvc.integration.schemas import InboundModel
-from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TOKEN_LENGTH
-from expsvc.schemas import Reason, RequestModel, ResponseModel
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from expsvc.schemas import PageToken, Reason, RequestModel, ResponseModel
 
 SOURCE = ARTIFACT_SERVICE  # reserved: no caller can act under it (auth.principal)
 
@@ -103,7 +103,7 @@ class ArtifactQuery(RequestModel):
         default=None, description="true: only the run's approved model."
     )
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=MAX_TOKEN_LENGTH)] | None = None
+    page_token: PageToken | None = None
 
     def filters(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"page_size", "page_token"})

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from expsvc.lifecycle import Source
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from expsvc.schemas import PrincipalId, RequestModel, ResponseModel
+from expsvc.schemas import PageToken, PrincipalId, RequestModel, ResponseModel, Timestamp
 
 
 class AuditedEntity(StrEnum):
@@ -62,10 +62,10 @@ class AuditQuery(RequestModel):
     entity_type: AuditedEntity | None = None
     entity_id: uuid.UUID | None = None
     batch_id: uuid.UUID | None = None
-    occurred_after: datetime | None = None
-    occurred_before: datetime | None = None
+    occurred_after: Timestamp | None = None
+    occurred_before: Timestamp | None = None
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    page_token: PageToken | None = None
 
     def filters(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"page_size", "page_token"})

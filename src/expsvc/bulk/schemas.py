@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from expsvc.experiment.schemas import ExperimentFilter
@@ -41,8 +41,36 @@ Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 _RUN_FILTER = f"The runs GET /v1/runs would list with these filters (at most {MAX_BULK_ITEMS})."
 
 
+# What the validators below require, declared (JSON Schema cannot say that expected_versions'
+# keys are among ids, nor that no tag is both added and removed). A null is an omitted field,
+# as it was in 0.1.0: "given" below means present and not null.
+_IDS = {"required": ["ids"], "properties": {"ids": {"type": "array"}}}
+_FILTER = {"required": ["filter"], "properties": {"filter": {"type": "object"}}}
+_ONE_SELECTION: dict[str, Any] = {
+    "oneOf": [_IDS, _FILTER],
+    "if": {
+        "required": ["expected_versions"],
+        "properties": {"expected_versions": {"type": "object", "minProperties": 1}},
+    },
+    "then": _IDS,
+}
+_SOME_TAGS: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["add"], "properties": {"add": {"minItems": 1}}},
+        {"required": ["remove"], "properties": {"remove": {"minItems": 1}}},
+    ]
+}
+_FAIL_HAS_REASON: dict[str, Any] = {
+    "if": {"required": ["action"], "properties": {"action": {"const": "fail"}}},
+    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+}
+
+
 class BulkSelection(RequestModel):
-    """Either ``ids`` or ``filter`` (declared by each operation), and how to apply the change."""
+    """Either ``ids`` or ``filter`` (declared by each operation), and how to apply the change.
+
+    ``null`` for ``ids``, ``filter``, ``expected_versions`` or ``reason`` is the field omitted
+    (as 0.1.0 read it)."""
 
     ids: list[uuid.UUID] | None = Field(
         default=None,
@@ -99,6 +127,8 @@ RunBulkAction = StrEnum(  # type: ignore[misc]
 class RunBulkTransition(BulkSelection):
     """``POST /v1/runs/bulk/transition``: one lifecycle action on many runs."""
 
+    model_config = ConfigDict(json_schema_extra={"allOf": [_ONE_SELECTION, _FAIL_HAS_REASON]})
+
     action: RunBulkAction
     reason: Reason | None = Field(
         default=None,
@@ -142,6 +172,8 @@ class TagChange(RequestModel):
 class RunBulkTags(TagChange, BulkSelection):
     """``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs."""
 
+    model_config = ConfigDict(json_schema_extra={"allOf": [_ONE_SELECTION, _SOME_TAGS]})
+
     filter: RunFilter | None = Field(
         default=None,
         description=_RUN_FILTER,
@@ -150,6 +182,8 @@ class RunBulkTags(TagChange, BulkSelection):
 
 class ExperimentBulkTags(TagChange, BulkSelection):
     """``POST /v1/experiments/bulk/tags``: add and/or remove tags on many experiments."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [_ONE_SELECTION, _SOME_TAGS]})
 
     filter: ExperimentFilter | None = Field(
         default=None,

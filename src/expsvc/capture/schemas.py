@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from expsvc.lifecycle import Status
-from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TOKEN_LENGTH
+from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import (
     NullableFieldsGuard,
+    PageToken,
     RequestModel,
     ResponseModel,
     SensorId,
@@ -91,7 +92,7 @@ class RunCaptureQuery(RequestModel):
     capture_session_id: CaptureSessionId | None = None
 
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=MAX_TOKEN_LENGTH)] | None = None
+    page_token: PageToken | None = None
 
     def filters(self) -> dict[str, Any]:
         """The filters alone (what a page token is bound to)."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,10 +21,13 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 _KEEPALIVE_SECONDS = 15.0
 _STREAM_BATCH = 100
+# Cursors are event sequences, a bigint.
+MAX_CURSOR = 2**63 - 1
 Cursor = Annotated[
     int,
     Query(
         ge=0,
+        le=MAX_CURSOR,
         description="Return events after this cursor (a previous `next_cursor`); 0: the oldest.",
     ),
 ]
@@ -32,6 +36,8 @@ Types = Annotated[
     Query(
         max_length=len(EVENT_TYPES),
         description="Only these event types, e.g. run.started (repeat for several).",
+        # Declared as the catalogue; another value is still answered 400 with the known list.
+        json_schema_extra={"items": {"type": "string", "enum": list(EVENT_TYPES)}},
     ),
 ]
 Versions = Annotated[
@@ -51,6 +57,28 @@ ExperimentIds = Annotated[
         "(repeat for several).",
     ),
 ]
+
+
+# One event of the stream, as OpenAPI describes Server-Sent Events (each event an object of its
+# fields; 3.2's itemSchema, which 3.1 tools read from ``schema``): the first is only a
+# ``retry``; then one per CloudEvent; ``: keepalive`` comments while idle are not events.
+_SERVER_SENT_EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's cursor."},
+        "event": {"type": "string", "enum": list(EVENT_TYPES)},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/CloudEvent"},
+            "description": "The CloudEvent, as JSON.",
+        },
+        "retry": {"type": "integer", "minimum": 0, "description": "Reconnection delay, ms."},
+    },
+    "description": "Server-Sent Events: `id: <cursor>`, `event: <type>`, `data: <CloudEvent "
+    "JSON>`; comments `: keepalive` while idle. An event without `id:` is followed by another "
+    "data version of the same position.",
+}
 
 
 def _filter(types: list[str], experiment_ids: list[uuid.UUID]) -> FeedFilter:
@@ -101,14 +129,7 @@ async def list_events(
     responses={
         200: {
             "content": {
-                "text/event-stream": {
-                    "schema": {
-                        "type": "string",
-                        "description": "Lines `id: <cursor>`, `event: <type>`, `data: <CloudEvent "
-                        "JSON>`; comments `: keepalive` while idle. An event without `id:` is "
-                        "followed by another data version of the same position.",
-                    }
-                }
+                "text/event-stream": {"schema": _SERVER_SENT_EVENT},
             },
             "description": "Server-Sent Events",
         },
@@ -127,14 +148,17 @@ async def stream_events(
         Header(
             alias="Last-Event-ID",
             max_length=20,
-            description="Resume after this event (sent by EventSource on reconnect).",
+            json_schema_extra={"pattern": "^[0-9]{1,19}$"},
+            description="Resume after this event (sent by EventSource on reconnect): an `id` "
+            "of this stream.",
         ),
     ] = None,
 ) -> StreamingResponse:
     """Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
     While filters skip events, a bare `id:` line moves the cursor past them."""
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        # Checked here, not by the declared pattern: a malformed one stays 400, as it was.
+        if re.fullmatch("[0-9]{1,19}", last_event_id) is None or int(last_event_id) > MAX_CURSOR:
             raise BadRequest("Last-Event-ID must be a cursor from this stream")
         after = int(last_event_id)
     where = _filter(type, experiment_id)

@@ -21,6 +21,7 @@ from expsvc.schemas import (
     Description,
     Name,
     NullableFieldsGuard,
+    PageToken,
     Params,
     Participants,
     RequestModel,
@@ -104,7 +105,7 @@ class ExperimentQuery(ExperimentFilter):
     order_by: ExperimentOrderBy = ExperimentOrderBy.created_at
     order: SortDirection = SortDirection.desc
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    page_token: PageToken | None = None
     total: TotalMode | None = Field(
         default=None,
         description=(

@@ -6,9 +6,10 @@ Each export's query is the list's filter model plus :class:`ExportOptions`, so a
 
 from __future__ import annotations
 
+import re
 import uuid
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -66,6 +67,17 @@ class ExportOptions(RequestModel):
                 f"known: {', '.join(known)}"
             )
         return ",".join(dict.fromkeys(names))  # repeated names once
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        read_model = cls.__dict__.get("read_model")
+        if read_model is not None:
+            # The document names the fields the validator knows (before: any text).
+            known = "|".join(re.escape(name) for name in read_model.model_fields)
+            field = f" *({known}) *"
+            cls.model_fields["fields"].json_schema_extra = {"pattern": f"^{field}(,{field})*$"}
+            cls.model_rebuild(force=True)
 
     def columns(self) -> tuple[str, ...]:
         """The fields exported, in order."""

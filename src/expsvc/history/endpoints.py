@@ -17,6 +17,7 @@ from expsvc.lifecycle import EntityKind
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.repository import EntityRepository
 from expsvc.routing import DbSession
+from expsvc.schemas import PageToken
 
 
 def add_history_route(
@@ -33,7 +34,7 @@ def add_history_route(
         context: CurrentContext,
         session: DbSession,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-        page_token: Annotated[str | None, Query(max_length=2048)] = None,
+        page_token: Annotated[PageToken | None, Query()] = None,
     ) -> StatusHistoryPage:
         # 404 alike for missing and for what the caller may not read.
         if await repository(session).get_readable(entity_id, context.principal) is None:

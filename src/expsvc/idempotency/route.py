@@ -15,6 +15,7 @@ from expsvc.auth.principal import current_principal
 from expsvc.errors import BadRequest, ValidationFailed, problem_responses
 from expsvc.idempotency.service import (
     IDEMPOTENCY_KEY_HEADER,
+    KEY_PATTERN,
     MAX_KEY_LENGTH,
     REPLAYED_HEADER,
     IdempotencyKeyInFlight,
@@ -38,6 +39,8 @@ async def idempotency_key_header(
         Header(
             alias=IDEMPOTENCY_KEY_HEADER,
             max_length=MAX_KEY_LENGTH,
+            # Declared only: the route class answers a malformed key 400 invalid-idempotency-key.
+            json_schema_extra={"pattern": KEY_PATTERN},
             description=(
                 "Makes the request safe to retry: a repeat with the same key and the same "
                 "request gets the stored response (header Idempotent-Replayed: true); the same "

@@ -26,7 +26,8 @@ from expsvc.secret.box import SecretBox
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-_VISIBLE_ASCII = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
+_VISIBLE_ASCII = re.compile(KEY_PATTERN)
 # Recomputed for the replayed body, or not the stored response's to repeat.
 _UNSTORED_HEADERS = frozenset({"content-length", "set-cookie", "date", "server"})
 

@@ -21,7 +21,7 @@ from expsvc.context import ActionContext, action_context
 from expsvc.errors import BadRequest, ValidationFailed
 from expsvc.integration.processor import validation_detail
 from expsvc.integration.schemas import MAX_BATCH_EVENTS, EventBatch
-from expsvc.integration.signature import IntegrationDisabled, verify
+from expsvc.integration.signature import IntegrationDisabled, signature_headers, verify
 from expsvc.lifecycle import Source
 
 Clock = Callable[[], float]
@@ -45,8 +45,10 @@ SignatureClock = Annotated[Clock, Depends(wall_clock)]
 async def signed_events(
     request: Request, secret: SecretStr | None, name: str, clock: Clock = time.time
 ) -> list[Any]:
-    """The events of a correctly signed request body; 404 when ``secret`` is unset."""
+    """The events of a correctly signed request body; 404 when ``secret`` is unset (to a
+    request that carries the signature headers: one that does not is 401 in any case)."""
     if secret is None:
+        signature_headers(request.headers)
         raise IntegrationDisabled(f"the {name} integration is not configured on this service")
     body = await request.body()
     verify(secret.get_secret_value().split(), request.headers, body, clock())

@@ -29,16 +29,22 @@ class IntegrationDisabled(NotFound):
     slug, title = "integration-disabled", "Integration not configured"
 
 
-def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes, now: float) -> str:
-    """The ``webhook-id`` of a correctly signed, fresh request; :class:`InvalidSignature` if not.
-
-    ``headers`` is case-insensitive (Starlette's ``Headers``) or keyed in lower case.
-    """
+def signature_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
+    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``; 401 if one is missing."""
     message_id = headers.get("webhook-id")
     raw_timestamp = headers.get("webhook-timestamp")
     signatures = headers.get("webhook-signature")
     if not message_id or not raw_timestamp or not signatures:
         raise InvalidSignature("webhook-id, webhook-timestamp and webhook-signature are required")
+    return message_id, raw_timestamp, signatures
+
+
+def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes, now: float) -> str:
+    """The ``webhook-id`` of a correctly signed, fresh request; :class:`InvalidSignature` if not.
+
+    ``headers`` is case-insensitive (Starlette's ``Headers``) or keyed in lower case.
+    """
+    message_id, raw_timestamp, signatures = signature_headers(headers)
     if not _MESSAGE_ID.fullmatch(message_id):
         raise InvalidSignature("webhook-id must be 1 to 255 visible ASCII characters")
     if not raw_timestamp.isascii() or not raw_timestamp.isdigit() or len(raw_timestamp) > 12:

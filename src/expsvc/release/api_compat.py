@@ -93,7 +93,11 @@ class _Comparison:
                 continue
             if new_param.get("required") and not old_param.get("required"):
                 self._add(place, "parameter-became-required", "clients could omit it")
-            self._accepts(place, old_param.get("schema", {}), new_param.get("schema", {}))
+            # A parameter is present with a value or absent, never null (a query string or a
+            # header has no null): FastAPI writes an optional one as ``anyOf [X, null]``, and
+            # dropping that ``null`` refuses nothing a client could send.
+            old_schema = _never_null(self.old, old_param.get("schema", {}))
+            self._accepts(place, old_schema, new_param.get("schema", {}))
         for key, new_param in new_params.items():
             if key not in old_params and new_param.get("required"):
                 place = f"{where} {key[0]} parameter {key[1]}"
@@ -258,6 +262,25 @@ def _parameters(
         name = param["name"].lower() if param["in"] == "header" else param["name"]
         found[(param["in"], name)] = param
     return found
+
+
+def _never_null(doc: dict[str, Any], schema: Schema) -> Schema:
+    """``schema`` without its ``null`` alternative (the other keywords kept), as a parameter's
+    schema is read: when one alternative is left, that one."""
+    schema = _deref(doc, schema)
+    alternatives = schema.get("anyOf") or schema.get("oneOf")
+    if alternatives is not None:
+        kept = [a for a in alternatives if _deref(doc, a).get("type") != "null"]
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf", "default")}
+        if len(kept) == 1:
+            return {**_deref(doc, kept[0]), **rest}
+        key = "anyOf" if "anyOf" in schema else "oneOf"
+        return {**rest, key: kept}
+    kind = schema.get("type")
+    if isinstance(kind, list) and "null" in kind:
+        kept_types = [k for k in kind if k != "null"]
+        return {**schema, "type": kept_types[0] if len(kept_types) == 1 else kept_types}
+    return schema
 
 
 def _variants(doc: dict[str, Any], schema: Schema) -> Iterator[Schema]:

@@ -22,6 +22,7 @@ from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.schemas import (
     Name,
     NullableFieldsGuard,
+    PageToken,
     Params,
     Participants,
     RequestModel,
@@ -29,6 +30,7 @@ from expsvc.schemas import (
     SortDirection,
     Tag,
     Tags,
+    Timestamp,
     TotalMode,
 )
 
@@ -190,12 +192,12 @@ class RunFilter(RequestModel):
             "see docs/filtering.md."
         ),
     )
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    started_after: datetime | None = None
-    started_before: datetime | None = None
-    finished_after: datetime | None = None
-    finished_before: datetime | None = None
+    created_after: Timestamp | None = None
+    created_before: Timestamp | None = None
+    started_after: Timestamp | None = None
+    started_before: Timestamp | None = None
+    finished_after: Timestamp | None = None
+    finished_before: Timestamp | None = None
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> Self:
@@ -246,7 +248,7 @@ class RunQuery(RunFilter):
     order_by: RunOrderBy = RunOrderBy.created_at
     order: SortDirection = SortDirection.desc
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    page_token: PageToken | None = None
     total: TotalMode | None = Field(
         default=None,
         description=(

@@ -17,6 +17,7 @@ from expsvc.errors import (
 )
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from expsvc.routing import DbSession, TransactionalRoute
+from expsvc.schemas import PageToken
 from expsvc.secret.box import SecretUndecryptable
 from expsvc.settings import Settings
 from expsvc.webhook.schemas import (
@@ -95,7 +96,7 @@ async def list_webhooks(
     _: CurrentContext,
     service: Service,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+    page_token: Annotated[PageToken | None, Query()] = None,
 ) -> WebhookPage:
     """Newest first (created_at, then id), keyset-paginated. Secrets are never listed."""
     return await service.search(page_size, page_token)

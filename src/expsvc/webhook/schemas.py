@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from expsvc.event.catalogue import EVENT_TYPES
 from expsvc.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from expsvc.schemas import NullableFieldsGuard, RequestModel, ResponseModel
+from expsvc.schemas import NullableFieldsGuard, PageToken, RequestModel, ResponseModel
 from expsvc.webhook.targets import check_url
 
 MAX_URL_LENGTH = 2048
@@ -54,11 +54,42 @@ ExperimentIds = Annotated[
     ),
     AfterValidator(_unique_sorted),
 ]
+# The URLs check_url accepts, declared (check_url decides; whether the host resolves to public
+# addresses is DNS at request time). Host names in DNS syntax (underscores and a final dot
+# included), IPv4 and IPv6 literals; any path and query of printable characters, no fragment.
+# Labels: letters, digits, "_" and inner "-"; Unicode letters too (an internationalized name,
+# which httpx turns into its xn-- form; IDNA's own rules on it are the server's to apply).
+_LABEL_CHAR = "A-Za-z0-9_\\u00a1-\\uffff"
+_LABEL = f"[{_LABEL_CHAR}]([{_LABEL_CHAR}-]{{0,61}}[{_LABEL_CHAR}])?"
+_H16 = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_LS32 = f"({_H16}:{_H16}|{_IPV4})"
+# RFC 3986's IPv6address, alternative by alternative.
+_IPV6 = "|".join(
+    [
+        f"({_H16}:){{6}}{_LS32}",
+        f"::({_H16}:){{5}}{_LS32}",
+        f"({_H16})?::({_H16}:){{4}}{_LS32}",
+        f"(({_H16}:){{0,1}}{_H16})?::({_H16}:){{3}}{_LS32}",
+        f"(({_H16}:){{0,2}}{_H16})?::({_H16}:){{2}}{_LS32}",
+        f"(({_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+        f"(({_H16}:){{0,4}}{_H16})?::{_LS32}",
+        f"(({_H16}:){{0,5}}{_H16})?::{_H16}",
+        f"(({_H16}:){{0,6}}{_H16})?::",
+    ]
+)
+_HOST = rf"(\[({_IPV6})\]|{_LABEL}(\.{_LABEL})*\.?)"
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://{_HOST}(:{_PORT}?)?([/?][^#\x00-\x20\x7f]*)?$"
 WebhookUrl = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_URL_LENGTH),
     AfterValidator(check_url),
     Field(
+        # Declared only (check_url decides): http(s), a host name, IPv4 or IPv6 address, a
+        # port, no credentials, no fragment.
+        json_schema_extra={"pattern": URL_PATTERN},
         description="http(s) URL receiving POSTs. Private, loopback and link-local targets are "
         "refused unless the service allows them.",
         examples=["https://hooks.example.com/expsvc"],
@@ -183,4 +214,4 @@ class DeliveryPage(ResponseModel):
 class DeliveryQuery(RequestModel):
     status: list[DeliveryStatus] = Field(default_factory=list, max_length=len(DeliveryStatus))
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    page_token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    page_token: PageToken | None = None

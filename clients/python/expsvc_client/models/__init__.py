@@ -44,7 +44,7 @@ from .experiment_page import ExperimentPage
 from .experiment_read import ExperimentRead
 from .experiment_read_params import ExperimentReadParams
 from .experiment_update import ExperimentUpdate
-from .experiment_update_params_type_0 import ExperimentUpdateParamsType0
+from .experiment_update_params import ExperimentUpdateParams
 from .export_format import ExportFormat
 from .fail_request import FailRequest
 from .grant_list import GrantList
@@ -53,6 +53,7 @@ from .grant_write import GrantWrite
 from .grantee_type import GranteeType
 from .ingest_check import IngestCheck
 from .ingest_report import IngestReport
+from .list_events_type_item import ListEventsTypeItem
 from .list_events_versions import ListEventsVersions
 from .liveness import Liveness
 from .me_read import MeRead
@@ -94,12 +95,15 @@ from .run_page import RunPage
 from .run_read import RunRead
 from .run_read_params import RunReadParams
 from .run_update import RunUpdate
-from .run_update_params_type_0 import RunUpdateParamsType0
+from .run_update_params import RunUpdateParams
 from .sort_direction import SortDirection
 from .source import Source
 from .status import Status
 from .status_change import StatusChange
 from .status_history_page import StatusHistoryPage
+from .stream_events_response_200 import StreamEventsResponse200
+from .stream_events_response_200_event import StreamEventsResponse200Event
+from .stream_events_type_item import StreamEventsTypeItem
 from .stream_events_versions import StreamEventsVersions
 from .total_mode import TotalMode
 from .transition_request import TransitionRequest
@@ -109,7 +113,7 @@ from .webhook_create_event_types_item import WebhookCreateEventTypesItem
 from .webhook_page import WebhookPage
 from .webhook_read import WebhookRead
 from .webhook_update import WebhookUpdate
-from .webhook_update_event_types_type_0_item import WebhookUpdateEventTypesType0Item
+from .webhook_update_event_types_item import WebhookUpdateEventTypesItem
 from .webhook_with_secret import WebhookWithSecret
 
 __all__ = (
@@ -157,7 +161,7 @@ __all__ = (
     "ExperimentRead",
     "ExperimentReadParams",
     "ExperimentUpdate",
-    "ExperimentUpdateParamsType0",
+    "ExperimentUpdateParams",
     "ExportFormat",
     "FailRequest",
     "GranteeType",
@@ -166,6 +170,7 @@ __all__ = (
     "GrantWrite",
     "IngestCheck",
     "IngestReport",
+    "ListEventsTypeItem",
     "ListEventsVersions",
     "Liveness",
     "MeRead",
@@ -207,12 +212,15 @@ __all__ = (
     "RunRead",
     "RunReadParams",
     "RunUpdate",
-    "RunUpdateParamsType0",
+    "RunUpdateParams",
     "SortDirection",
     "Source",
     "Status",
     "StatusChange",
     "StatusHistoryPage",
+    "StreamEventsResponse200",
+    "StreamEventsResponse200Event",
+    "StreamEventsTypeItem",
     "StreamEventsVersions",
     "TotalMode",
     "TransitionRequest",
@@ -222,6 +230,6 @@ __all__ = (
     "WebhookPage",
     "WebhookRead",
     "WebhookUpdate",
-    "WebhookUpdateEventTypesType0Item",
+    "WebhookUpdateEventTypesItem",
     "WebhookWithSecret",
 )

@@ -15,19 +15,14 @@ class CaptureUpdate:
     """Replace the sensors of a draft or running capture session.
 
     Attributes:
-        sensors (list[str] | None | Unset):
+        sensors (list[str] | Unset): A set: duplicates are merged and the ids sorted.
     """
 
-    sensors: list[str] | None | Unset = UNSET
+    sensors: list[str] | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        sensors: list[str] | None | Unset
-        if isinstance(self.sensors, Unset):
-            sensors = UNSET
-        elif isinstance(self.sensors, list):
-            sensors = self.sensors
-
-        else:
+        sensors: list[str] | Unset = UNSET
+        if not isinstance(self.sensors, Unset):
             sensors = self.sensors
 
         field_dict: dict[str, Any] = {}
@@ -41,23 +36,7 @@ class CaptureUpdate:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
-        def _parse_sensors(data: object) -> list[str] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                sensors_type_0 = cast(list[str], data)
-
-                return sensors_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[str] | None | Unset, data)
-
-        sensors = _parse_sensors(d.pop("sensors", UNSET))
+        sensors = cast(list[str], d.pop("sensors", UNSET))
 
         capture_update = cls(
             sensors=sensors,

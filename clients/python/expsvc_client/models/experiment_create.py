@@ -21,7 +21,8 @@ class ExperimentCreate:
         name (str):
         description (None | str | Unset):
         tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
-        params (ExperimentCreateParams | Unset): Free-form JSON object, at most 65536 bytes serialised.
+        params (ExperimentCreateParams | Unset): Free-form JSON object, at most 65536 bytes serialised; its integers
+            within 64 bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows.
         participants (list[str] | Unset):
         heartbeat_timeout_seconds (int | None | Unset):
         max_duration_seconds (int | None | Unset):

@@ -8,7 +8,7 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.experiment_update_params_type_0 import ExperimentUpdateParamsType0
+    from ..models.experiment_update_params import ExperimentUpdateParams
 
 
 T = TypeVar("T", bound="ExperimentUpdate")
@@ -19,31 +19,26 @@ class ExperimentUpdate:
     """Only the fields present are changed; ``null`` clears the description and the limits.
 
     Attributes:
-        name (None | str | Unset):
+        name (str | Unset):
         description (None | str | Unset):
-        tags (list[str] | None | Unset):
-        params (ExperimentUpdateParamsType0 | None | Unset):
-        participants (list[str] | None | Unset):
+        tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
+        params (ExperimentUpdateParams | Unset): Free-form JSON object, at most 65536 bytes serialised; its integers
+            within 64 bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows.
+        participants (list[str] | Unset):
         heartbeat_timeout_seconds (int | None | Unset):
         max_duration_seconds (int | None | Unset):
     """
 
-    name: None | str | Unset = UNSET
+    name: str | Unset = UNSET
     description: None | str | Unset = UNSET
-    tags: list[str] | None | Unset = UNSET
-    params: ExperimentUpdateParamsType0 | None | Unset = UNSET
-    participants: list[str] | None | Unset = UNSET
+    tags: list[str] | Unset = UNSET
+    params: ExperimentUpdateParams | Unset = UNSET
+    participants: list[str] | Unset = UNSET
     heartbeat_timeout_seconds: int | None | Unset = UNSET
     max_duration_seconds: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.experiment_update_params_type_0 import ExperimentUpdateParamsType0  # noqa: PLC0415
-
-        name: None | str | Unset
-        if isinstance(self.name, Unset):
-            name = UNSET
-        else:
-            name = self.name
+        name = self.name
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -51,30 +46,16 @@ class ExperimentUpdate:
         else:
             description = self.description
 
-        tags: list[str] | None | Unset
-        if isinstance(self.tags, Unset):
-            tags = UNSET
-        elif isinstance(self.tags, list):
+        tags: list[str] | Unset = UNSET
+        if not isinstance(self.tags, Unset):
             tags = self.tags
 
-        else:
-            tags = self.tags
-
-        params: dict[str, Any] | None | Unset
-        if isinstance(self.params, Unset):
-            params = UNSET
-        elif isinstance(self.params, ExperimentUpdateParamsType0):
+        params: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.params, Unset):
             params = self.params.to_dict()
-        else:
-            params = self.params
 
-        participants: list[str] | None | Unset
-        if isinstance(self.participants, Unset):
-            participants = UNSET
-        elif isinstance(self.participants, list):
-            participants = self.participants
-
-        else:
+        participants: list[str] | Unset = UNSET
+        if not isinstance(self.participants, Unset):
             participants = self.participants
 
         heartbeat_timeout_seconds: int | None | Unset
@@ -111,18 +92,10 @@ class ExperimentUpdate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.experiment_update_params_type_0 import ExperimentUpdateParamsType0  # noqa: PLC0415
+        from ..models.experiment_update_params import ExperimentUpdateParams  # noqa: PLC0415
 
         d = dict(src_dict)
-
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -133,56 +106,16 @@ class ExperimentUpdate:
 
         description = _parse_description(d.pop("description", UNSET))
 
-        def _parse_tags(data: object) -> list[str] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                tags_type_0 = cast(list[str], data)
+        tags = cast(list[str], d.pop("tags", UNSET))
 
-                return tags_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[str] | None | Unset, data)
+        _params = d.pop("params", UNSET)
+        params: ExperimentUpdateParams | Unset
+        if isinstance(_params, Unset):
+            params = UNSET
+        else:
+            params = ExperimentUpdateParams.from_dict(_params)
 
-        tags = _parse_tags(d.pop("tags", UNSET))
-
-        def _parse_params(data: object) -> ExperimentUpdateParamsType0 | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                params_type_0 = ExperimentUpdateParamsType0.from_dict(data)
-
-                return params_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(ExperimentUpdateParamsType0 | None | Unset, data)
-
-        params = _parse_params(d.pop("params", UNSET))
-
-        def _parse_participants(data: object) -> list[str] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                participants_type_0 = cast(list[str], data)
-
-                return participants_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[str] | None | Unset, data)
-
-        participants = _parse_participants(d.pop("participants", UNSET))
+        participants = cast(list[str], d.pop("participants", UNSET))
 
         def _parse_heartbeat_timeout_seconds(data: object) -> int | None | Unset:
             if data is None:

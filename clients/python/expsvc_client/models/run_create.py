@@ -21,7 +21,8 @@ class RunCreate:
     Attributes:
         name (str):
         tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
-        params (RunCreateParams | Unset): Free-form JSON object, at most 65536 bytes serialised.
+        params (RunCreateParams | Unset): Free-form JSON object, at most 65536 bytes serialised; its integers within 64
+            bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows.
         participants (list[str] | Unset):
         git_sha (None | str | Unset):
         git_branch (None | str | Unset):

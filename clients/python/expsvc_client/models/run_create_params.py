@@ -11,7 +11,10 @@ T = TypeVar("T", bound="RunCreateParams")
 
 @_attrs_define
 class RunCreateParams:
-    """Free-form JSON object, at most 65536 bytes serialised."""
+    """Free-form JSON object, at most 65536 bytes serialised; its integers within 64 bits (-2^63 to 2^64 - 1), as RFC 8259
+    section 6 allows.
+
+    """
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

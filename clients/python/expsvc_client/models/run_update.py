@@ -8,7 +8,7 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.run_update_params_type_0 import RunUpdateParamsType0
+    from ..models.run_update_params import RunUpdateParams
 
 
 T = TypeVar("T", bound="RunUpdate")
@@ -19,10 +19,11 @@ class RunUpdate:
     """Only the fields present are changed; ``null`` clears the git fields and the limits.
 
     Attributes:
-        name (None | str | Unset):
-        tags (list[str] | None | Unset):
-        params (None | RunUpdateParamsType0 | Unset):
-        participants (list[str] | None | Unset):
+        name (str | Unset):
+        tags (list[str] | Unset): A set: duplicates are merged, order is not kept.
+        params (RunUpdateParams | Unset): Free-form JSON object, at most 65536 bytes serialised; its integers within 64
+            bits (-2^63 to 2^64 - 1), as RFC 8259 section 6 allows.
+        participants (list[str] | Unset):
         git_sha (None | str | Unset):
         git_branch (None | str | Unset):
         git_repository (None | str | Unset):
@@ -30,10 +31,10 @@ class RunUpdate:
         max_duration_seconds (int | None | Unset):
     """
 
-    name: None | str | Unset = UNSET
-    tags: list[str] | None | Unset = UNSET
-    params: None | RunUpdateParamsType0 | Unset = UNSET
-    participants: list[str] | None | Unset = UNSET
+    name: str | Unset = UNSET
+    tags: list[str] | Unset = UNSET
+    params: RunUpdateParams | Unset = UNSET
+    participants: list[str] | Unset = UNSET
     git_sha: None | str | Unset = UNSET
     git_branch: None | str | Unset = UNSET
     git_repository: None | str | Unset = UNSET
@@ -41,38 +42,18 @@ class RunUpdate:
     max_duration_seconds: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.run_update_params_type_0 import RunUpdateParamsType0  # noqa: PLC0415
+        name = self.name
 
-        name: None | str | Unset
-        if isinstance(self.name, Unset):
-            name = UNSET
-        else:
-            name = self.name
-
-        tags: list[str] | None | Unset
-        if isinstance(self.tags, Unset):
-            tags = UNSET
-        elif isinstance(self.tags, list):
+        tags: list[str] | Unset = UNSET
+        if not isinstance(self.tags, Unset):
             tags = self.tags
 
-        else:
-            tags = self.tags
-
-        params: dict[str, Any] | None | Unset
-        if isinstance(self.params, Unset):
-            params = UNSET
-        elif isinstance(self.params, RunUpdateParamsType0):
+        params: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.params, Unset):
             params = self.params.to_dict()
-        else:
-            params = self.params
 
-        participants: list[str] | None | Unset
-        if isinstance(self.participants, Unset):
-            participants = UNSET
-        elif isinstance(self.participants, list):
-            participants = self.participants
-
-        else:
+        participants: list[str] | Unset = UNSET
+        if not isinstance(self.participants, Unset):
             participants = self.participants
 
         git_sha: None | str | Unset
@@ -131,69 +112,21 @@ class RunUpdate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.run_update_params_type_0 import RunUpdateParamsType0  # noqa: PLC0415
+        from ..models.run_update_params import RunUpdateParams  # noqa: PLC0415
 
         d = dict(src_dict)
+        name = d.pop("name", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        tags = cast(list[str], d.pop("tags", UNSET))
 
-        name = _parse_name(d.pop("name", UNSET))
+        _params = d.pop("params", UNSET)
+        params: RunUpdateParams | Unset
+        if isinstance(_params, Unset):
+            params = UNSET
+        else:
+            params = RunUpdateParams.from_dict(_params)
 
-        def _parse_tags(data: object) -> list[str] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                tags_type_0 = cast(list[str], data)
-
-                return tags_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[str] | None | Unset, data)
-
-        tags = _parse_tags(d.pop("tags", UNSET))
-
-        def _parse_params(data: object) -> None | RunUpdateParamsType0 | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                params_type_0 = RunUpdateParamsType0.from_dict(data)
-
-                return params_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(None | RunUpdateParamsType0 | Unset, data)
-
-        params = _parse_params(d.pop("params", UNSET))
-
-        def _parse_participants(data: object) -> list[str] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                participants_type_0 = cast(list[str], data)
-
-                return participants_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[str] | None | Unset, data)
-
-        participants = _parse_participants(d.pop("participants", UNSET))
+        participants = cast(list[str], d.pop("participants", UNSET))
 
         def _parse_git_sha(data: object) -> None | str | Unset:
             if data is None:

@@ -17,10 +17,10 @@ def _get_kwargs(
     run_id: UUID,
     *,
     status: list[ArtifactStatus] | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
-    approved_model: bool | None | Unset = UNSET,
+    kind: str | Unset = UNSET,
+    approved_model: bool | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -34,28 +34,13 @@ def _get_kwargs(
 
     params["status"] = json_status
 
-    json_kind: None | str | Unset
-    if isinstance(kind, Unset):
-        json_kind = UNSET
-    else:
-        json_kind = kind
-    params["kind"] = json_kind
+    params["kind"] = kind
 
-    json_approved_model: bool | None | Unset
-    if isinstance(approved_model, Unset):
-        json_approved_model = UNSET
-    else:
-        json_approved_model = approved_model
-    params["approved_model"] = json_approved_model
+    params["approved_model"] = approved_model
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -133,10 +118,10 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     status: list[ArtifactStatus] | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
-    approved_model: bool | None | Unset = UNSET,
+    kind: str | Unset = UNSET,
+    approved_model: bool | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[ArtifactPage | Problem]:
     """List Run Artifacts
 
@@ -147,10 +132,10 @@ def sync_detailed(
     Args:
         run_id (UUID):
         status (list[ArtifactStatus] | Unset):
-        kind (None | str | Unset):
-        approved_model (bool | None | Unset): true: only the run's approved model.
+        kind (str | Unset): e.g. model, dataset, checkpoint, report (lowercase).
+        approved_model (bool | Unset): true: only the run's approved model.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,10 +166,10 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     status: list[ArtifactStatus] | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
-    approved_model: bool | None | Unset = UNSET,
+    kind: str | Unset = UNSET,
+    approved_model: bool | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> ArtifactPage | Problem | None:
     """List Run Artifacts
 
@@ -195,10 +180,10 @@ def sync(
     Args:
         run_id (UUID):
         status (list[ArtifactStatus] | Unset):
-        kind (None | str | Unset):
-        approved_model (bool | None | Unset): true: only the run's approved model.
+        kind (str | Unset): e.g. model, dataset, checkpoint, report (lowercase).
+        approved_model (bool | Unset): true: only the run's approved model.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -224,10 +209,10 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     status: list[ArtifactStatus] | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
-    approved_model: bool | None | Unset = UNSET,
+    kind: str | Unset = UNSET,
+    approved_model: bool | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[ArtifactPage | Problem]:
     """List Run Artifacts
 
@@ -238,10 +223,10 @@ async def asyncio_detailed(
     Args:
         run_id (UUID):
         status (list[ArtifactStatus] | Unset):
-        kind (None | str | Unset):
-        approved_model (bool | None | Unset): true: only the run's approved model.
+        kind (str | Unset): e.g. model, dataset, checkpoint, report (lowercase).
+        approved_model (bool | Unset): true: only the run's approved model.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -270,10 +255,10 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     status: list[ArtifactStatus] | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
-    approved_model: bool | None | Unset = UNSET,
+    kind: str | Unset = UNSET,
+    approved_model: bool | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> ArtifactPage | Problem | None:
     """List Run Artifacts
 
@@ -284,10 +269,10 @@ async def asyncio(
     Args:
         run_id (UUID):
         status (list[ArtifactStatus] | Unset):
-        kind (None | str | Unset):
-        approved_model (bool | None | Unset): true: only the run's approved model.
+        kind (str | Unset): e.g. model, dataset, checkpoint, report (lowercase).
+        approved_model (bool | Unset): true: only the run's approved model.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -15,86 +15,52 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    actor: None | str | Unset = UNSET,
-    action: None | str | Unset = UNSET,
-    entity_type: AuditedEntity | None | Unset = UNSET,
-    entity_id: None | Unset | UUID = UNSET,
-    batch_id: None | Unset | UUID = UNSET,
-    occurred_after: datetime.datetime | None | Unset = UNSET,
-    occurred_before: datetime.datetime | None | Unset = UNSET,
+    actor: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+    entity_type: AuditedEntity | Unset = UNSET,
+    entity_id: UUID | Unset = UNSET,
+    batch_id: UUID | Unset = UNSET,
+    occurred_after: datetime.datetime | Unset = UNSET,
+    occurred_before: datetime.datetime | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_actor: None | str | Unset
-    if isinstance(actor, Unset):
-        json_actor = UNSET
-    else:
-        json_actor = actor
-    params["actor"] = json_actor
+    params["actor"] = actor
 
-    json_action: None | str | Unset
-    if isinstance(action, Unset):
-        json_action = UNSET
-    else:
-        json_action = action
-    params["action"] = json_action
+    params["action"] = action
 
-    json_entity_type: None | str | Unset
-    if isinstance(entity_type, Unset):
-        json_entity_type = UNSET
-    elif isinstance(entity_type, AuditedEntity):
+    json_entity_type: str | Unset = UNSET
+    if not isinstance(entity_type, Unset):
         json_entity_type = entity_type.value
-    else:
-        json_entity_type = entity_type
+
     params["entity_type"] = json_entity_type
 
-    json_entity_id: None | str | Unset
-    if isinstance(entity_id, Unset):
-        json_entity_id = UNSET
-    elif isinstance(entity_id, UUID):
+    json_entity_id: str | Unset = UNSET
+    if not isinstance(entity_id, Unset):
         json_entity_id = str(entity_id)
-    else:
-        json_entity_id = entity_id
     params["entity_id"] = json_entity_id
 
-    json_batch_id: None | str | Unset
-    if isinstance(batch_id, Unset):
-        json_batch_id = UNSET
-    elif isinstance(batch_id, UUID):
+    json_batch_id: str | Unset = UNSET
+    if not isinstance(batch_id, Unset):
         json_batch_id = str(batch_id)
-    else:
-        json_batch_id = batch_id
     params["batch_id"] = json_batch_id
 
-    json_occurred_after: None | str | Unset
-    if isinstance(occurred_after, Unset):
-        json_occurred_after = UNSET
-    elif isinstance(occurred_after, datetime.datetime):
+    json_occurred_after: str | Unset = UNSET
+    if not isinstance(occurred_after, Unset):
         json_occurred_after = occurred_after.isoformat()
-    else:
-        json_occurred_after = occurred_after
     params["occurred_after"] = json_occurred_after
 
-    json_occurred_before: None | str | Unset
-    if isinstance(occurred_before, Unset):
-        json_occurred_before = UNSET
-    elif isinstance(occurred_before, datetime.datetime):
+    json_occurred_before: str | Unset = UNSET
+    if not isinstance(occurred_before, Unset):
         json_occurred_before = occurred_before.isoformat()
-    else:
-        json_occurred_before = occurred_before
     params["occurred_before"] = json_occurred_before
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -161,15 +127,15 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    actor: None | str | Unset = UNSET,
-    action: None | str | Unset = UNSET,
-    entity_type: AuditedEntity | None | Unset = UNSET,
-    entity_id: None | Unset | UUID = UNSET,
-    batch_id: None | Unset | UUID = UNSET,
-    occurred_after: datetime.datetime | None | Unset = UNSET,
-    occurred_before: datetime.datetime | None | Unset = UNSET,
+    actor: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+    entity_type: AuditedEntity | Unset = UNSET,
+    entity_id: UUID | Unset = UNSET,
+    batch_id: UUID | Unset = UNSET,
+    occurred_after: datetime.datetime | Unset = UNSET,
+    occurred_before: datetime.datetime | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[AuditPage | Problem]:
     """List Audit Entries
 
@@ -178,15 +144,19 @@ def sync_detailed(
     experiment: only admins see them.
 
     Args:
-        actor (None | str | Unset):
-        action (None | str | Unset):
-        entity_type (AuditedEntity | None | Unset):
-        entity_id (None | Unset | UUID):
-        batch_id (None | Unset | UUID):
-        occurred_after (datetime.datetime | None | Unset):
-        occurred_before (datetime.datetime | None | Unset):
+        actor (str | Unset):
+        action (str | Unset):
+        entity_type (AuditedEntity | Unset): What an audit row can be about: experiments, runs and
+            capture sessions (the lifecycle's
+            entities), webhooks and API tokens. Rows of webhooks and API tokens belong to no
+            experiment:
+            only admins read them.
+        entity_id (UUID | Unset):
+        batch_id (UUID | Unset):
+        occurred_after (datetime.datetime | Unset):
+        occurred_before (datetime.datetime | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -218,15 +188,15 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    actor: None | str | Unset = UNSET,
-    action: None | str | Unset = UNSET,
-    entity_type: AuditedEntity | None | Unset = UNSET,
-    entity_id: None | Unset | UUID = UNSET,
-    batch_id: None | Unset | UUID = UNSET,
-    occurred_after: datetime.datetime | None | Unset = UNSET,
-    occurred_before: datetime.datetime | None | Unset = UNSET,
+    actor: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+    entity_type: AuditedEntity | Unset = UNSET,
+    entity_id: UUID | Unset = UNSET,
+    batch_id: UUID | Unset = UNSET,
+    occurred_after: datetime.datetime | Unset = UNSET,
+    occurred_before: datetime.datetime | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> AuditPage | Problem | None:
     """List Audit Entries
 
@@ -235,15 +205,19 @@ def sync(
     experiment: only admins see them.
 
     Args:
-        actor (None | str | Unset):
-        action (None | str | Unset):
-        entity_type (AuditedEntity | None | Unset):
-        entity_id (None | Unset | UUID):
-        batch_id (None | Unset | UUID):
-        occurred_after (datetime.datetime | None | Unset):
-        occurred_before (datetime.datetime | None | Unset):
+        actor (str | Unset):
+        action (str | Unset):
+        entity_type (AuditedEntity | Unset): What an audit row can be about: experiments, runs and
+            capture sessions (the lifecycle's
+            entities), webhooks and API tokens. Rows of webhooks and API tokens belong to no
+            experiment:
+            only admins read them.
+        entity_id (UUID | Unset):
+        batch_id (UUID | Unset):
+        occurred_after (datetime.datetime | Unset):
+        occurred_before (datetime.datetime | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -270,15 +244,15 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    actor: None | str | Unset = UNSET,
-    action: None | str | Unset = UNSET,
-    entity_type: AuditedEntity | None | Unset = UNSET,
-    entity_id: None | Unset | UUID = UNSET,
-    batch_id: None | Unset | UUID = UNSET,
-    occurred_after: datetime.datetime | None | Unset = UNSET,
-    occurred_before: datetime.datetime | None | Unset = UNSET,
+    actor: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+    entity_type: AuditedEntity | Unset = UNSET,
+    entity_id: UUID | Unset = UNSET,
+    batch_id: UUID | Unset = UNSET,
+    occurred_after: datetime.datetime | Unset = UNSET,
+    occurred_before: datetime.datetime | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[AuditPage | Problem]:
     """List Audit Entries
 
@@ -287,15 +261,19 @@ async def asyncio_detailed(
     experiment: only admins see them.
 
     Args:
-        actor (None | str | Unset):
-        action (None | str | Unset):
-        entity_type (AuditedEntity | None | Unset):
-        entity_id (None | Unset | UUID):
-        batch_id (None | Unset | UUID):
-        occurred_after (datetime.datetime | None | Unset):
-        occurred_before (datetime.datetime | None | Unset):
+        actor (str | Unset):
+        action (str | Unset):
+        entity_type (AuditedEntity | Unset): What an audit row can be about: experiments, runs and
+            capture sessions (the lifecycle's
+            entities), webhooks and API tokens. Rows of webhooks and API tokens belong to no
+            experiment:
+            only admins read them.
+        entity_id (UUID | Unset):
+        batch_id (UUID | Unset):
+        occurred_after (datetime.datetime | Unset):
+        occurred_before (datetime.datetime | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -325,15 +303,15 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    actor: None | str | Unset = UNSET,
-    action: None | str | Unset = UNSET,
-    entity_type: AuditedEntity | None | Unset = UNSET,
-    entity_id: None | Unset | UUID = UNSET,
-    batch_id: None | Unset | UUID = UNSET,
-    occurred_after: datetime.datetime | None | Unset = UNSET,
-    occurred_before: datetime.datetime | None | Unset = UNSET,
+    actor: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+    entity_type: AuditedEntity | Unset = UNSET,
+    entity_id: UUID | Unset = UNSET,
+    batch_id: UUID | Unset = UNSET,
+    occurred_after: datetime.datetime | Unset = UNSET,
+    occurred_before: datetime.datetime | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> AuditPage | Problem | None:
     """List Audit Entries
 
@@ -342,15 +320,19 @@ async def asyncio(
     experiment: only admins see them.
 
     Args:
-        actor (None | str | Unset):
-        action (None | str | Unset):
-        entity_type (AuditedEntity | None | Unset):
-        entity_id (None | Unset | UUID):
-        batch_id (None | Unset | UUID):
-        occurred_after (datetime.datetime | None | Unset):
-        occurred_before (datetime.datetime | None | Unset):
+        actor (str | Unset):
+        action (str | Unset):
+        entity_type (AuditedEntity | Unset): What an audit row can be about: experiments, runs and
+            capture sessions (the lifecycle's
+            entities), webhooks and API tokens. Rows of webhooks and API tokens belong to no
+            experiment:
+            only admins read them.
+        entity_id (UUID | Unset):
+        batch_id (UUID | Unset):
+        occurred_after (datetime.datetime | Unset):
+        occurred_before (datetime.datetime | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,7 @@ def _get_kwargs(
     run_id: UUID,
     *,
     body: CaptureCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -116,7 +116,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[CaptureRead | Problem]:
     """Create Capture
 
@@ -124,10 +124,10 @@ def sync_detailed(
 
     Args:
         run_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (CaptureCreate): A draft capture session of the run named by the path.
 
     Raises:
@@ -156,7 +156,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> CaptureRead | Problem | None:
     """Create Capture
 
@@ -164,10 +164,10 @@ def sync(
 
     Args:
         run_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (CaptureCreate): A draft capture session of the run named by the path.
 
     Raises:
@@ -191,7 +191,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[CaptureRead | Problem]:
     """Create Capture
 
@@ -199,10 +199,10 @@ async def asyncio_detailed(
 
     Args:
         run_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (CaptureCreate): A draft capture session of the run named by the path.
 
     Raises:
@@ -229,7 +229,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> CaptureRead | Problem | None:
     """Create Capture
 
@@ -237,10 +237,10 @@ async def asyncio(
 
     Args:
         run_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (CaptureCreate): A draft capture session of the run named by the path.
 
     Raises:

@@ -17,8 +17,8 @@ def _get_kwargs(
     capture_id: UUID,
     *,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -125,19 +125,19 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[CaptureRead | Problem]:
     """Fail a capture: running → failed (reason required)
 
     Args:
         capture_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:
@@ -167,19 +167,19 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> CaptureRead | Problem | None:
     """Fail a capture: running → failed (reason required)
 
     Args:
         capture_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:
@@ -204,19 +204,19 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[CaptureRead | Problem]:
     """Fail a capture: running → failed (reason required)
 
     Args:
         capture_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:
@@ -244,19 +244,19 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> CaptureRead | Problem | None:
     """Fail a capture: running → failed (reason required)
 
     Args:
         capture_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:

@@ -16,10 +16,10 @@ def _get_kwargs(
     *,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    run_id: None | Unset | UUID = UNSET,
+    page_token: str | Unset = UNSET,
+    run_id: UUID | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -39,29 +39,15 @@ def _get_kwargs(
 
     params["sensor"] = json_sensor
 
-    json_capture_session_id: None | str | Unset
-    if isinstance(capture_session_id, Unset):
-        json_capture_session_id = UNSET
-    else:
-        json_capture_session_id = capture_session_id
-    params["capture_session_id"] = json_capture_session_id
+    params["capture_session_id"] = capture_session_id
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
-    json_run_id: None | str | Unset
-    if isinstance(run_id, Unset):
-        json_run_id = UNSET
-    elif isinstance(run_id, UUID):
+    json_run_id: str | Unset = UNSET
+    if not isinstance(run_id, Unset):
         json_run_id = str(run_id)
-    else:
-        json_run_id = run_id
     params["run_id"] = json_run_id
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -133,10 +119,10 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    run_id: None | Unset | UUID = UNSET,
+    page_token: str | Unset = UNSET,
+    run_id: UUID | Unset = UNSET,
 ) -> Response[CapturePage | Problem]:
     """List Captures
 
@@ -147,10 +133,11 @@ def sync_detailed(
     Args:
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        run_id (None | Unset | UUID):
+        page_token (str | Unset):
+        run_id (UUID | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,10 +168,10 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    run_id: None | Unset | UUID = UNSET,
+    page_token: str | Unset = UNSET,
+    run_id: UUID | Unset = UNSET,
 ) -> CapturePage | Problem | None:
     """List Captures
 
@@ -195,10 +182,11 @@ def sync(
     Args:
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        run_id (None | Unset | UUID):
+        page_token (str | Unset):
+        run_id (UUID | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -224,10 +212,10 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    run_id: None | Unset | UUID = UNSET,
+    page_token: str | Unset = UNSET,
+    run_id: UUID | Unset = UNSET,
 ) -> Response[CapturePage | Problem]:
     """List Captures
 
@@ -238,10 +226,11 @@ async def asyncio_detailed(
     Args:
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        run_id (None | Unset | UUID):
+        page_token (str | Unset):
+        run_id (UUID | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -270,10 +259,10 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    run_id: None | Unset | UUID = UNSET,
+    page_token: str | Unset = UNSET,
+    run_id: UUID | Unset = UNSET,
 ) -> CapturePage | Problem | None:
     """List Captures
 
@@ -284,10 +273,11 @@ async def asyncio(
     Args:
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        run_id (None | Unset | UUID):
+        page_token (str | Unset):
+        run_id (UUID | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,9 +18,9 @@ def _get_kwargs(
     *,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -40,21 +40,11 @@ def _get_kwargs(
 
     params["sensor"] = json_sensor
 
-    json_capture_session_id: None | str | Unset
-    if isinstance(capture_session_id, Unset):
-        json_capture_session_id = UNSET
-    else:
-        json_capture_session_id = capture_session_id
-    params["capture_session_id"] = json_capture_session_id
+    params["capture_session_id"] = capture_session_id
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -133,9 +123,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[CapturePage | Problem]:
     """List Run Captures
 
@@ -147,9 +137,10 @@ def sync_detailed(
         run_id (UUID):
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,9 +172,9 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> CapturePage | Problem | None:
     """List Run Captures
 
@@ -195,9 +186,10 @@ def sync(
         run_id (UUID):
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -224,9 +216,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[CapturePage | Problem]:
     """List Run Captures
 
@@ -238,9 +230,10 @@ async def asyncio_detailed(
         run_id (UUID):
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -270,9 +263,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
-    capture_session_id: None | str | Unset = UNSET,
+    capture_session_id: str | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> CapturePage | Problem | None:
     """List Run Captures
 
@@ -284,9 +277,10 @@ async def asyncio(
         run_id (UUID):
         status (list[Status] | Unset): Sessions in any of these statuses.
         sensor (list[str] | Unset): Sessions carrying all these sensors.
-        capture_session_id (None | str | Unset):
+        capture_session_id (str | Unset): The id Telemetry Ingest knows the session by; unique
+            across all capture sessions.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

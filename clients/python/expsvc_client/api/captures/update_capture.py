@@ -17,7 +17,7 @@ def _get_kwargs(
     capture_id: UUID,
     *,
     body: CaptureUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -121,7 +121,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[CaptureRead | Problem]:
     """Update Capture
 
@@ -129,8 +129,8 @@ def sync_detailed(
 
     Args:
         capture_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (CaptureUpdate): Replace the sensors of a draft or running capture session.
 
     Raises:
@@ -159,7 +159,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> CaptureRead | Problem | None:
     """Update Capture
 
@@ -167,8 +167,8 @@ def sync(
 
     Args:
         capture_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (CaptureUpdate): Replace the sensors of a draft or running capture session.
 
     Raises:
@@ -192,7 +192,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[CaptureRead | Problem]:
     """Update Capture
 
@@ -200,8 +200,8 @@ async def asyncio_detailed(
 
     Args:
         capture_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (CaptureUpdate): Replace the sensors of a draft or running capture session.
 
     Raises:
@@ -228,7 +228,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: CaptureUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> CaptureRead | Problem | None:
     """Update Capture
 
@@ -236,8 +236,8 @@ async def asyncio(
 
     Args:
         capture_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (CaptureUpdate): Replace the sensors of a draft or running capture session.
 
     Raises:

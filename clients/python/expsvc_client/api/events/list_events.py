@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.event_page import EventPage
+from ...models.list_events_type_item import ListEventsTypeItem
 from ...models.list_events_versions import ListEventsVersions
 from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
@@ -15,7 +16,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[ListEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
     versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
@@ -27,7 +28,10 @@ def _get_kwargs(
 
     json_type_: list[str] | Unset = UNSET
     if not isinstance(type_, Unset):
-        json_type_ = type_
+        json_type_ = []
+        for type_item_data in type_:
+            type_item = type_item_data.value
+            json_type_.append(type_item)
 
     params["type"] = json_type_
 
@@ -119,7 +123,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[ListEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
     versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
@@ -133,7 +137,8 @@ def sync_detailed(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[ListEventsTypeItem] | Unset): Only these event types, e.g. run.started (repeat
+            for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
@@ -169,7 +174,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[ListEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
     versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
@@ -183,7 +188,8 @@ def sync(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[ListEventsTypeItem] | Unset): Only these event types, e.g. run.started (repeat
+            for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
@@ -214,7 +220,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[ListEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
     versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
@@ -228,7 +234,8 @@ async def asyncio_detailed(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[ListEventsTypeItem] | Unset): Only these event types, e.g. run.started (repeat
+            for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.
@@ -262,7 +269,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[ListEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     limit: int | Unset = 100,
     versions: ListEventsVersions | Unset = ListEventsVersions.ALL,
@@ -276,7 +283,8 @@ async def asyncio(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[ListEventsTypeItem] | Unset): Only these event types, e.g. run.started (repeat
+            for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         limit (int | Unset):  Default: 100.

@@ -7,6 +7,8 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
+from ...models.stream_events_response_200 import StreamEventsResponse200
+from ...models.stream_events_type_item import StreamEventsTypeItem
 from ...models.stream_events_versions import StreamEventsVersions
 from ...types import UNSET, Response, Unset
 
@@ -14,10 +16,10 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[StreamEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
-    last_event_id: None | str | Unset = UNSET,
+    last_event_id: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(last_event_id, Unset):
@@ -29,7 +31,10 @@ def _get_kwargs(
 
     json_type_: list[str] | Unset = UNSET
     if not isinstance(type_, Unset):
-        json_type_ = type_
+        json_type_ = []
+        for type_item_data in type_:
+            type_item = type_item_data.value
+            json_type_.append(type_item)
 
     params["type"] = json_type_
 
@@ -60,9 +65,12 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | str | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | StreamEventsResponse200 | None:
     if response.status_code == 200:
-        response_200 = response.text
+        response_200 = StreamEventsResponse200.from_dict(response.text)
+
         return response_200
 
     if response.status_code == 400:
@@ -106,7 +114,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | str]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | StreamEventsResponse200]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -119,11 +129,11 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[StreamEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
-    last_event_id: None | str | Unset = UNSET,
-) -> Response[Problem | str]:
+    last_event_id: str | Unset = UNSET,
+) -> Response[Problem | StreamEventsResponse200]:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
@@ -132,22 +142,23 @@ def sync_detailed(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[StreamEventsTypeItem] | Unset): Only these event types, e.g. run.started
+            (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         versions (StreamEventsVersions | Unset): Which data versions of an event whose type
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
-            reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | str]
+        Response[Problem | StreamEventsResponse200]
     """
 
     kwargs = _get_kwargs(
@@ -169,11 +180,11 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[StreamEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
-    last_event_id: None | str | Unset = UNSET,
-) -> Problem | str | None:
+    last_event_id: str | Unset = UNSET,
+) -> Problem | StreamEventsResponse200 | None:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
@@ -182,22 +193,23 @@ def sync(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[StreamEventsTypeItem] | Unset): Only these event types, e.g. run.started
+            (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         versions (StreamEventsVersions | Unset): Which data versions of an event whose type
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
-            reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | str
+        Problem | StreamEventsResponse200
     """
 
     return sync_detailed(
@@ -214,11 +226,11 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[StreamEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
-    last_event_id: None | str | Unset = UNSET,
-) -> Response[Problem | str]:
+    last_event_id: str | Unset = UNSET,
+) -> Response[Problem | StreamEventsResponse200]:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
@@ -227,22 +239,23 @@ async def asyncio_detailed(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[StreamEventsTypeItem] | Unset): Only these event types, e.g. run.started
+            (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         versions (StreamEventsVersions | Unset): Which data versions of an event whose type
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
-            reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | str]
+        Response[Problem | StreamEventsResponse200]
     """
 
     kwargs = _get_kwargs(
@@ -262,11 +275,11 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     after: int | Unset = 0,
-    type_: list[str] | Unset = UNSET,
+    type_: list[StreamEventsTypeItem] | Unset = UNSET,
     experiment_id: list[UUID] | Unset = UNSET,
     versions: StreamEventsVersions | Unset = StreamEventsVersions.ALL,
-    last_event_id: None | str | Unset = UNSET,
-) -> Problem | str | None:
+    last_event_id: str | Unset = UNSET,
+) -> Problem | StreamEventsResponse200 | None:
     """Stream Events
 
      Live Server-Sent Events: each event's `id` is its cursor; resumes from Last-Event-ID.
@@ -275,22 +288,23 @@ async def asyncio(
     Args:
         after (int | Unset): Return events after this cursor (a previous `next_cursor`); 0: the
             oldest. Default: 0.
-        type_ (list[str] | Unset): Only these event types, e.g. run.started (repeat for several).
+        type_ (list[StreamEventsTypeItem] | Unset): Only these event types, e.g. run.started
+            (repeat for several).
         experiment_id (list[UUID] | Unset): Only events of these experiments: their own and their
             runs' and captures' (repeat for several).
         versions (StreamEventsVersions | Unset): Which data versions of an event whose type
             changed incompatibly (both are published for two releases, docs/events.md): `all` of them,
             each its own envelope with the same `sequence`; or only each event's `newest` or `oldest`
             version. Default: StreamEventsVersions.ALL.
-        last_event_id (None | str | Unset): Resume after this event (sent by EventSource on
-            reconnect).
+        last_event_id (str | Unset): Resume after this event (sent by EventSource on reconnect):
+            an `id` of this stream.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | str
+        Problem | StreamEventsResponse200
     """
 
     return (

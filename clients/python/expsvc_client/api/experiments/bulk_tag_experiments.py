@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: ExperimentBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -105,7 +105,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[BulkResult | Problem]:
     """Bulk Tag Experiments
 
@@ -115,10 +115,10 @@ def sync_detailed(
     row). ``atomic`` (default): all or nothing; ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (ExperimentBulkTags): ``POST /v1/experiments/bulk/tags``: add and/or remove tags on
             many experiments.
 
@@ -146,7 +146,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> BulkResult | Problem | None:
     """Bulk Tag Experiments
 
@@ -156,10 +156,10 @@ def sync(
     row). ``atomic`` (default): all or nothing; ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (ExperimentBulkTags): ``POST /v1/experiments/bulk/tags``: add and/or remove tags on
             many experiments.
 
@@ -182,7 +182,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[BulkResult | Problem]:
     """Bulk Tag Experiments
 
@@ -192,10 +192,10 @@ async def asyncio_detailed(
     row). ``atomic`` (default): all or nothing; ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (ExperimentBulkTags): ``POST /v1/experiments/bulk/tags``: add and/or remove tags on
             many experiments.
 
@@ -221,7 +221,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> BulkResult | Problem | None:
     """Bulk Tag Experiments
 
@@ -231,10 +231,10 @@ async def asyncio(
     row). ``atomic`` (default): all or nothing; ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (ExperimentBulkTags): ``POST /v1/experiments/bulk/tags``: add and/or remove tags on
             many experiments.
 

@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     experiment_id: UUID,
     *,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -100,7 +100,7 @@ def sync_detailed(
     experiment_id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Delete Experiment
 
@@ -108,8 +108,8 @@ def sync_detailed(
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,7 +135,7 @@ def sync(
     experiment_id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Delete Experiment
 
@@ -143,8 +143,8 @@ def sync(
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -165,7 +165,7 @@ async def asyncio_detailed(
     experiment_id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Delete Experiment
 
@@ -173,8 +173,8 @@ async def asyncio_detailed(
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -198,7 +198,7 @@ async def asyncio(
     experiment_id: UUID,
     *,
     client: AuthenticatedClient | Client,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Delete Experiment
 
@@ -206,8 +206,8 @@ async def asyncio(
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -16,10 +16,10 @@ def _get_kwargs(
     *,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -39,12 +39,7 @@ def _get_kwargs(
 
     params["tag"] = json_tag
 
-    json_filter_: None | str | Unset
-    if isinstance(filter_, Unset):
-        json_filter_ = UNSET
-    else:
-        json_filter_ = filter_
-    params["filter"] = json_filter_
+    params["filter"] = filter_
 
     json_format_: str | Unset = UNSET
     if not isinstance(format_, Unset):
@@ -52,20 +47,11 @@ def _get_kwargs(
 
     params["format"] = json_format_
 
-    json_fields: None | str | Unset
-    if isinstance(fields, Unset):
-        json_fields = UNSET
-    else:
-        json_fields = fields
-    params["fields"] = json_fields
+    params["fields"] = fields
 
-    json_after: None | str | Unset
-    if isinstance(after, Unset):
-        json_after = UNSET
-    elif isinstance(after, UUID):
+    json_after: str | Unset = UNSET
+    if not isinstance(after, Unset):
         json_after = str(after)
-    else:
-        json_after = after
     params["after"] = json_after
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -134,10 +120,10 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Export Experiments
 
@@ -149,14 +135,14 @@ def sync_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,10 +173,10 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Problem | str | None:
     """Export Experiments
 
@@ -202,14 +188,14 @@ def sync(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -235,10 +221,10 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Export Experiments
 
@@ -250,14 +236,14 @@ async def asyncio_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -286,10 +272,10 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Problem | str | None:
     """Export Experiments
 
@@ -301,14 +287,14 @@ async def asyncio(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,8 +17,8 @@ def _get_kwargs(
     experiment_id: UUID,
     *,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -127,19 +127,19 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
     """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:
@@ -169,19 +169,19 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
     """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:
@@ -206,19 +206,19 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
     """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:
@@ -246,19 +246,19 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: FailRequest,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
     """Fail an experiment: running → failed (reason required)
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (FailRequest): Body of a ``fail`` action.
 
     Raises:

@@ -17,8 +17,8 @@ def _get_kwargs(
     experiment_id: UUID,
     *,
     body: TransitionRequest | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -128,19 +128,19 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: TransitionRequest | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
     """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
@@ -170,19 +170,19 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: TransitionRequest | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
     """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
@@ -207,19 +207,19 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: TransitionRequest | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
     """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:
@@ -247,19 +247,19 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: TransitionRequest | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
-    if_match: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
     """Finish an experiment: running → finished
 
     Args:
         experiment_id (UUID):
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (TransitionRequest | Unset): Optional body of a lifecycle action.
 
     Raises:

@@ -16,19 +16,14 @@ def _get_kwargs(
     experiment_id: UUID,
     *,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -108,14 +103,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[Problem | StatusHistoryPage]:
     """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,14 +138,14 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Problem | StatusHistoryPage | None:
     """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,14 +168,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[Problem | StatusHistoryPage]:
     """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -206,14 +201,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Problem | StatusHistoryPage | None:
     """Status history of an experiment, newest first
 
     Args:
         experiment_id (UUID):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

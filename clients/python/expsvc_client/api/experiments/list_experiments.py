@@ -18,12 +18,12 @@ def _get_kwargs(
     *,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     order_by: ExperimentOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -43,12 +43,7 @@ def _get_kwargs(
 
     params["tag"] = json_tag
 
-    json_filter_: None | str | Unset
-    if isinstance(filter_, Unset):
-        json_filter_ = UNSET
-    else:
-        json_filter_ = filter_
-    params["filter"] = json_filter_
+    params["filter"] = filter_
 
     json_order_by: str | Unset = UNSET
     if not isinstance(order_by, Unset):
@@ -64,20 +59,12 @@ def _get_kwargs(
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
-    json_total: None | str | Unset
-    if isinstance(total, Unset):
-        json_total = UNSET
-    elif isinstance(total, TotalMode):
+    json_total: str | Unset = UNSET
+    if not isinstance(total, Unset):
         json_total = total.value
-    else:
-        json_total = total
+
     params["total"] = json_total
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -151,12 +138,12 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     order_by: ExperimentOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> Response[ExperimentPage | Problem]:
     """List Experiments
 
@@ -168,16 +155,14 @@ def sync_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         order_by (ExperimentOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
-            planner's estimate, no extra scan) or exact (a count, capped by
-            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -210,12 +195,12 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     order_by: ExperimentOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> ExperimentPage | Problem | None:
     """List Experiments
 
@@ -227,16 +212,14 @@ def sync(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         order_by (ExperimentOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
-            planner's estimate, no extra scan) or exact (a count, capped by
-            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -264,12 +247,12 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     order_by: ExperimentOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> Response[ExperimentPage | Problem]:
     """List Experiments
 
@@ -281,16 +264,14 @@ async def asyncio_detailed(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         order_by (ExperimentOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
-            planner's estimate, no extra scan) or exact (a count, capped by
-            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -321,12 +302,12 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[Status] | Unset = UNSET,
     tag: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
+    filter_: str | Unset = UNSET,
     order_by: ExperimentOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> ExperimentPage | Problem | None:
     """List Experiments
 
@@ -338,16 +319,14 @@ async def asyncio(
     Args:
         status (list[Status] | Unset): Experiments in any of these statuses.
         tag (list[str] | Unset): Experiments carrying all these tags.
-        filter_ (None | str | Unset): An expression over the experiments' fields (AIP-160 subset:
-            AND, OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
+        filter_ (str | Unset): An expression over the experiments' fields (AIP-160 subset: AND,
+            OR, NOT, parentheses, = != < <= > >= and : for has), e.g. `tags:vision AND
             participants:"alice"`; see docs/filtering.md.
         order_by (ExperimentOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the experiments selected: estimate (the
-            planner's estimate, no extra scan) or exact (a count, capped by
-            EXPSVC_LIST_TOTAL_BUDGET_MS; past it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,7 @@ def _get_kwargs(
     experiment_id: UUID,
     *,
     body: ExperimentUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -118,14 +118,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
     """Update Experiment
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
             description and the limits.
 
@@ -155,14 +155,14 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
     """Update Experiment
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
             description and the limits.
 
@@ -187,14 +187,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[ExperimentRead | Problem]:
     """Update Experiment
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
             description and the limits.
 
@@ -222,14 +222,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ExperimentUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> ExperimentRead | Problem | None:
     """Update Experiment
 
     Args:
         experiment_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (ExperimentUpdate): Only the fields present are changed; ``null`` clears the
             description and the limits.
 

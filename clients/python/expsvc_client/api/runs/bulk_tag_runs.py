@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: RunBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -105,7 +105,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[BulkResult | Problem]:
     """Bulk Tag Runs
 
@@ -114,10 +114,10 @@ def sync_detailed(
     Runs whose tags would not change are ``unchanged`` (no new version, event or audit row).
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTags): ``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs.
 
     Raises:
@@ -144,7 +144,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> BulkResult | Problem | None:
     """Bulk Tag Runs
 
@@ -153,10 +153,10 @@ def sync(
     Runs whose tags would not change are ``unchanged`` (no new version, event or audit row).
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTags): ``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs.
 
     Raises:
@@ -178,7 +178,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[BulkResult | Problem]:
     """Bulk Tag Runs
 
@@ -187,10 +187,10 @@ async def asyncio_detailed(
     Runs whose tags would not change are ``unchanged`` (no new version, event or audit row).
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTags): ``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs.
 
     Raises:
@@ -215,7 +215,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTags,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> BulkResult | Problem | None:
     """Bulk Tag Runs
 
@@ -224,10 +224,10 @@ async def asyncio(
     Runs whose tags would not change are ``unchanged`` (no new version, event or audit row).
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTags): ``POST /v1/runs/bulk/tags``: add and/or remove tags on many runs.
 
     Raises:

@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: RunBulkTransition,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -105,7 +105,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTransition,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[BulkResult | Problem]:
     """Bulk Transition Runs
 
@@ -116,10 +116,10 @@ def sync_detailed(
     nothing, 409 listing the runs that cannot change. ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTransition): ``POST /v1/runs/bulk/transition``: one lifecycle action on many
             runs.
 
@@ -147,7 +147,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTransition,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> BulkResult | Problem | None:
     """Bulk Transition Runs
 
@@ -158,10 +158,10 @@ def sync(
     nothing, 409 listing the runs that cannot change. ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTransition): ``POST /v1/runs/bulk/transition``: one lifecycle action on many
             runs.
 
@@ -184,7 +184,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTransition,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[BulkResult | Problem]:
     """Bulk Transition Runs
 
@@ -195,10 +195,10 @@ async def asyncio_detailed(
     nothing, 409 listing the runs that cannot change. ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTransition): ``POST /v1/runs/bulk/transition``: one lifecycle action on many
             runs.
 
@@ -224,7 +224,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RunBulkTransition,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> BulkResult | Problem | None:
     """Bulk Transition Runs
 
@@ -235,10 +235,10 @@ async def asyncio(
     nothing, 409 listing the runs that cannot change. ``partial``: change what can be changed.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunBulkTransition): ``POST /v1/runs/bulk/transition``: one lifecycle action on many
             runs.
 

@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: RunCreateWithExperiment,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -108,17 +108,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunCreateWithExperiment,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | RunRead]:
     """Create Run
 
      Create a draft run; the body names its experiment.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunCreateWithExperiment): A run, naming its experiment in the body (``POST
             /v1/runs``).
 
@@ -146,17 +146,17 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RunCreateWithExperiment,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | RunRead | None:
     """Create Run
 
      Create a draft run; the body names its experiment.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunCreateWithExperiment): A run, naming its experiment in the body (``POST
             /v1/runs``).
 
@@ -179,17 +179,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunCreateWithExperiment,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | RunRead]:
     """Create Run
 
      Create a draft run; the body names its experiment.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunCreateWithExperiment): A run, naming its experiment in the body (``POST
             /v1/runs``).
 
@@ -215,17 +215,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RunCreateWithExperiment,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | RunRead | None:
     """Create Run
 
      Create a draft run; the body names its experiment.
 
     Args:
-        idempotency_key (None | str | Unset): Makes the request safe to retry: a repeat with the
-            same key and the same request gets the stored response (header Idempotent-Replayed: true);
-            the same key with a different request is 422; while the first is in progress, 409. Keys
-            are scoped to the caller and kept for 24 hours (configurable).
+        idempotency_key (str | Unset): Makes the request safe to retry: a repeat with the same key
+            and the same request gets the stored response (header Idempotent-Replayed: true); the same
+            key with a different request is 422; while the first is in progress, 409. Keys are scoped
+            to the caller and kept for 24 hours (configurable).
         body (RunCreateWithExperiment): A run, naming its experiment in the body (``POST
             /v1/runs``).
 

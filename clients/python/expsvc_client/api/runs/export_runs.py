@@ -20,24 +20,24 @@ def _get_kwargs(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -78,26 +78,11 @@ def _get_kwargs(
 
     params["tag_none"] = json_tag_none
 
-    json_name_prefix: None | str | Unset
-    if isinstance(name_prefix, Unset):
-        json_name_prefix = UNSET
-    else:
-        json_name_prefix = name_prefix
-    params["name_prefix"] = json_name_prefix
+    params["name_prefix"] = name_prefix
 
-    json_name_contains: None | str | Unset
-    if isinstance(name_contains, Unset):
-        json_name_contains = UNSET
-    else:
-        json_name_contains = name_contains
-    params["name_contains"] = json_name_contains
+    params["name_contains"] = name_contains
 
-    json_git_sha: None | str | Unset
-    if isinstance(git_sha, Unset):
-        json_git_sha = UNSET
-    else:
-        json_git_sha = git_sha
-    params["git_sha"] = json_git_sha
+    params["git_sha"] = git_sha
 
     json_git_branch: list[str] | Unset = UNSET
     if not isinstance(git_branch, Unset):
@@ -129,65 +114,36 @@ def _get_kwargs(
 
     params["params"] = json_params
 
-    json_filter_: None | str | Unset
-    if isinstance(filter_, Unset):
-        json_filter_ = UNSET
-    else:
-        json_filter_ = filter_
-    params["filter"] = json_filter_
+    params["filter"] = filter_
 
-    json_created_after: None | str | Unset
-    if isinstance(created_after, Unset):
-        json_created_after = UNSET
-    elif isinstance(created_after, datetime.datetime):
+    json_created_after: str | Unset = UNSET
+    if not isinstance(created_after, Unset):
         json_created_after = created_after.isoformat()
-    else:
-        json_created_after = created_after
     params["created_after"] = json_created_after
 
-    json_created_before: None | str | Unset
-    if isinstance(created_before, Unset):
-        json_created_before = UNSET
-    elif isinstance(created_before, datetime.datetime):
+    json_created_before: str | Unset = UNSET
+    if not isinstance(created_before, Unset):
         json_created_before = created_before.isoformat()
-    else:
-        json_created_before = created_before
     params["created_before"] = json_created_before
 
-    json_started_after: None | str | Unset
-    if isinstance(started_after, Unset):
-        json_started_after = UNSET
-    elif isinstance(started_after, datetime.datetime):
+    json_started_after: str | Unset = UNSET
+    if not isinstance(started_after, Unset):
         json_started_after = started_after.isoformat()
-    else:
-        json_started_after = started_after
     params["started_after"] = json_started_after
 
-    json_started_before: None | str | Unset
-    if isinstance(started_before, Unset):
-        json_started_before = UNSET
-    elif isinstance(started_before, datetime.datetime):
+    json_started_before: str | Unset = UNSET
+    if not isinstance(started_before, Unset):
         json_started_before = started_before.isoformat()
-    else:
-        json_started_before = started_before
     params["started_before"] = json_started_before
 
-    json_finished_after: None | str | Unset
-    if isinstance(finished_after, Unset):
-        json_finished_after = UNSET
-    elif isinstance(finished_after, datetime.datetime):
+    json_finished_after: str | Unset = UNSET
+    if not isinstance(finished_after, Unset):
         json_finished_after = finished_after.isoformat()
-    else:
-        json_finished_after = finished_after
     params["finished_after"] = json_finished_after
 
-    json_finished_before: None | str | Unset
-    if isinstance(finished_before, Unset):
-        json_finished_before = UNSET
-    elif isinstance(finished_before, datetime.datetime):
+    json_finished_before: str | Unset = UNSET
+    if not isinstance(finished_before, Unset):
         json_finished_before = finished_before.isoformat()
-    else:
-        json_finished_before = finished_before
     params["finished_before"] = json_finished_before
 
     json_format_: str | Unset = UNSET
@@ -196,20 +152,11 @@ def _get_kwargs(
 
     params["format"] = json_format_
 
-    json_fields: None | str | Unset
-    if isinstance(fields, Unset):
-        json_fields = UNSET
-    else:
-        json_fields = fields
-    params["fields"] = json_fields
+    params["fields"] = fields
 
-    json_after: None | str | Unset
-    if isinstance(after, Unset):
-        json_after = UNSET
-    elif isinstance(after, UUID):
+    json_after: str | Unset = UNSET
+    if not isinstance(after, Unset):
         json_after = str(after)
-    else:
-        json_after = after
     params["after"] = json_after
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -281,24 +228,24 @@ def sync_detailed(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Export Runs
 
@@ -313,10 +260,10 @@ def sync_detailed(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -324,20 +271,20 @@ def sync_detailed(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -388,24 +335,24 @@ def sync(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Problem | str | None:
     """Export Runs
 
@@ -420,10 +367,10 @@ def sync(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -431,20 +378,20 @@ def sync(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -490,24 +437,24 @@ async def asyncio_detailed(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Response[Problem | str]:
     """Export Runs
 
@@ -522,10 +469,10 @@ async def asyncio_detailed(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -533,20 +480,20 @@ async def asyncio_detailed(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -595,24 +542,24 @@ async def asyncio(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     format_: ExportFormat | Unset = UNSET,
-    fields: None | str | Unset = UNSET,
-    after: None | Unset | UUID = UNSET,
+    fields: str | Unset = UNSET,
+    after: UUID | Unset = UNSET,
 ) -> Problem | str | None:
     """Export Runs
 
@@ -627,10 +574,10 @@ async def asyncio(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -638,20 +585,20 @@ async def asyncio(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         format_ (ExportFormat | Unset):
-        fields (None | str | Unset): Comma-separated fields to export, in this order (default:
-            every field of the entity as the API shows it). An unknown field is refused (422).
-        after (None | Unset | UUID): Resume key: export only what comes after this id. Exports are
-            in id order, so the id of the last record received continues an interrupted export.
+        fields (str | Unset): Comma-separated fields to export, in this order (default: every
+            field of the entity as the API shows it). An unknown field is refused (422).
+        after (UUID | Unset): Resume key: export only what comes after this id. Exports are in id
+            order, so the id of the last record received continues an interrupted export.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

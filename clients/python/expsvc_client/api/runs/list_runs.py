@@ -23,26 +23,26 @@ def _get_kwargs(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     order_by: RunOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -83,26 +83,11 @@ def _get_kwargs(
 
     params["tag_none"] = json_tag_none
 
-    json_name_prefix: None | str | Unset
-    if isinstance(name_prefix, Unset):
-        json_name_prefix = UNSET
-    else:
-        json_name_prefix = name_prefix
-    params["name_prefix"] = json_name_prefix
+    params["name_prefix"] = name_prefix
 
-    json_name_contains: None | str | Unset
-    if isinstance(name_contains, Unset):
-        json_name_contains = UNSET
-    else:
-        json_name_contains = name_contains
-    params["name_contains"] = json_name_contains
+    params["name_contains"] = name_contains
 
-    json_git_sha: None | str | Unset
-    if isinstance(git_sha, Unset):
-        json_git_sha = UNSET
-    else:
-        json_git_sha = git_sha
-    params["git_sha"] = json_git_sha
+    params["git_sha"] = git_sha
 
     json_git_branch: list[str] | Unset = UNSET
     if not isinstance(git_branch, Unset):
@@ -134,65 +119,36 @@ def _get_kwargs(
 
     params["params"] = json_params
 
-    json_filter_: None | str | Unset
-    if isinstance(filter_, Unset):
-        json_filter_ = UNSET
-    else:
-        json_filter_ = filter_
-    params["filter"] = json_filter_
+    params["filter"] = filter_
 
-    json_created_after: None | str | Unset
-    if isinstance(created_after, Unset):
-        json_created_after = UNSET
-    elif isinstance(created_after, datetime.datetime):
+    json_created_after: str | Unset = UNSET
+    if not isinstance(created_after, Unset):
         json_created_after = created_after.isoformat()
-    else:
-        json_created_after = created_after
     params["created_after"] = json_created_after
 
-    json_created_before: None | str | Unset
-    if isinstance(created_before, Unset):
-        json_created_before = UNSET
-    elif isinstance(created_before, datetime.datetime):
+    json_created_before: str | Unset = UNSET
+    if not isinstance(created_before, Unset):
         json_created_before = created_before.isoformat()
-    else:
-        json_created_before = created_before
     params["created_before"] = json_created_before
 
-    json_started_after: None | str | Unset
-    if isinstance(started_after, Unset):
-        json_started_after = UNSET
-    elif isinstance(started_after, datetime.datetime):
+    json_started_after: str | Unset = UNSET
+    if not isinstance(started_after, Unset):
         json_started_after = started_after.isoformat()
-    else:
-        json_started_after = started_after
     params["started_after"] = json_started_after
 
-    json_started_before: None | str | Unset
-    if isinstance(started_before, Unset):
-        json_started_before = UNSET
-    elif isinstance(started_before, datetime.datetime):
+    json_started_before: str | Unset = UNSET
+    if not isinstance(started_before, Unset):
         json_started_before = started_before.isoformat()
-    else:
-        json_started_before = started_before
     params["started_before"] = json_started_before
 
-    json_finished_after: None | str | Unset
-    if isinstance(finished_after, Unset):
-        json_finished_after = UNSET
-    elif isinstance(finished_after, datetime.datetime):
+    json_finished_after: str | Unset = UNSET
+    if not isinstance(finished_after, Unset):
         json_finished_after = finished_after.isoformat()
-    else:
-        json_finished_after = finished_after
     params["finished_after"] = json_finished_after
 
-    json_finished_before: None | str | Unset
-    if isinstance(finished_before, Unset):
-        json_finished_before = UNSET
-    elif isinstance(finished_before, datetime.datetime):
+    json_finished_before: str | Unset = UNSET
+    if not isinstance(finished_before, Unset):
         json_finished_before = finished_before.isoformat()
-    else:
-        json_finished_before = finished_before
     params["finished_before"] = json_finished_before
 
     json_order_by: str | Unset = UNSET
@@ -209,20 +165,12 @@ def _get_kwargs(
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
-    json_total: None | str | Unset
-    if isinstance(total, Unset):
-        json_total = UNSET
-    elif isinstance(total, TotalMode):
+    json_total: str | Unset = UNSET
+    if not isinstance(total, Unset):
         json_total = total.value
-    else:
-        json_total = total
+
     params["total"] = json_total
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
@@ -295,26 +243,26 @@ def sync_detailed(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     order_by: RunOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> Response[Problem | RunPage]:
     """List Runs
 
@@ -333,10 +281,10 @@ def sync_detailed(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -344,22 +292,20 @@ def sync_detailed(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         order_by (RunOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
-            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
-            it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -412,26 +358,26 @@ def sync(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     order_by: RunOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> Problem | RunPage | None:
     """List Runs
 
@@ -450,10 +396,10 @@ def sync(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -461,22 +407,20 @@ def sync(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         order_by (RunOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
-            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
-            it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -524,26 +468,26 @@ async def asyncio_detailed(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     order_by: RunOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> Response[Problem | RunPage]:
     """List Runs
 
@@ -562,10 +506,10 @@ async def asyncio_detailed(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -573,22 +517,20 @@ async def asyncio_detailed(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         order_by (RunOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
-            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
-            it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -639,26 +581,26 @@ async def asyncio(
     tag: list[str] | Unset = UNSET,
     tag_any: list[str] | Unset = UNSET,
     tag_none: list[str] | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
-    name_contains: None | str | Unset = UNSET,
-    git_sha: None | str | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
+    name_contains: str | Unset = UNSET,
+    git_sha: str | Unset = UNSET,
     git_branch: list[str] | Unset = UNSET,
     participant: list[str] | Unset = UNSET,
     sensor: list[str] | Unset = UNSET,
     created_by: list[str] | Unset = UNSET,
     params: list[str] | Unset = UNSET,
-    filter_: None | str | Unset = UNSET,
-    created_after: datetime.datetime | None | Unset = UNSET,
-    created_before: datetime.datetime | None | Unset = UNSET,
-    started_after: datetime.datetime | None | Unset = UNSET,
-    started_before: datetime.datetime | None | Unset = UNSET,
-    finished_after: datetime.datetime | None | Unset = UNSET,
-    finished_before: datetime.datetime | None | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    created_after: datetime.datetime | Unset = UNSET,
+    created_before: datetime.datetime | Unset = UNSET,
+    started_after: datetime.datetime | Unset = UNSET,
+    started_before: datetime.datetime | Unset = UNSET,
+    finished_after: datetime.datetime | Unset = UNSET,
+    finished_before: datetime.datetime | Unset = UNSET,
     order_by: RunOrderBy | Unset = UNSET,
     order: SortDirection | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
-    total: None | TotalMode | Unset = UNSET,
+    page_token: str | Unset = UNSET,
+    total: TotalMode | Unset = UNSET,
 ) -> Problem | RunPage | None:
     """List Runs
 
@@ -677,10 +619,10 @@ async def asyncio(
         tag (list[str] | Unset): Runs carrying all of these tags.
         tag_any (list[str] | Unset): Runs carrying any of these tags.
         tag_none (list[str] | Unset): Runs carrying none of these tags.
-        name_prefix (None | str | Unset):
-        name_contains (None | str | Unset): Runs whose name contains this text, ignoring case.
-        git_sha (None | str | Unset): A full commit id or a prefix of at least 7 hex characters
-            (else 400).
+        name_prefix (str | Unset):
+        name_contains (str | Unset): Runs whose name contains this text, ignoring case.
+        git_sha (str | Unset): A full commit id or a prefix of at least 7 hex characters (else
+            400).
         git_branch (list[str] | Unset): Runs on any of these branches.
         participant (list[str] | Unset): Runs with any of these participants.
         sensor (list[str] | Unset): Runs with a capture session linked to any of these sensors.
@@ -688,22 +630,20 @@ async def asyncio(
         params (list[str] | Unset): Comparisons on params, all of which must hold: `key=value`,
             `key!=value`, `key<value` (also <=, >, >=) on numbers or strings, or `key` alone: has the
             key.
-        filter_ (None | str | Unset): An expression over the same fields (AIP-160 subset: AND, OR,
-            NOT, parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
+        filter_ (str | Unset): An expression over the same fields (AIP-160 subset: AND, OR, NOT,
+            parentheses, = != < <= > >= and : for has), e.g. `status = "running" AND params.lr <
             0.01`; see docs/filtering.md.
-        created_after (datetime.datetime | None | Unset):
-        created_before (datetime.datetime | None | Unset):
-        started_after (datetime.datetime | None | Unset):
-        started_before (datetime.datetime | None | Unset):
-        finished_after (datetime.datetime | None | Unset):
-        finished_before (datetime.datetime | None | Unset):
+        created_after (datetime.datetime | Unset):
+        created_before (datetime.datetime | Unset):
+        started_after (datetime.datetime | Unset):
+        started_before (datetime.datetime | Unset):
+        finished_after (datetime.datetime | Unset):
+        finished_before (datetime.datetime | Unset):
         order_by (RunOrderBy | Unset):
         order (SortDirection | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
-        total (None | TotalMode | Unset): Also count the runs selected: estimate (the planner's
-            estimate, no extra scan) or exact (a count, capped by EXPSVC_LIST_TOTAL_BUDGET_MS; past
-            it, the estimate with total_exact false).
+        page_token (str | Unset):
+        total (TotalMode | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,7 @@ def _get_kwargs(
     run_id: UUID,
     *,
     body: RunUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -114,14 +114,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[Problem | RunRead]:
     """Update Run
 
     Args:
         run_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
             the limits.
 
@@ -151,14 +151,14 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RunUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Problem | RunRead | None:
     """Update Run
 
     Args:
         run_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
             the limits.
 
@@ -183,14 +183,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RunUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[Problem | RunRead]:
     """Update Run
 
     Args:
         run_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
             the limits.
 
@@ -218,14 +218,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RunUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Problem | RunRead | None:
     """Update Run
 
     Args:
         run_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (RunUpdate): Only the fields present are changed; ``null`` clears the git fields and
             the limits.
 

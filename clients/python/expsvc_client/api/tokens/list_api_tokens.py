@@ -14,7 +14,7 @@ def _get_kwargs(
     *,
     include_revoked: bool | Unset = False,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -23,12 +23,7 @@ def _get_kwargs(
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -99,7 +94,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     include_revoked: bool | Unset = False,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[ApiTokenPage | Problem]:
     """List Api Tokens
 
@@ -108,7 +103,7 @@ def sync_detailed(
     Args:
         include_revoked (bool | Unset):  Default: False.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -136,7 +131,7 @@ def sync(
     client: AuthenticatedClient | Client,
     include_revoked: bool | Unset = False,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> ApiTokenPage | Problem | None:
     """List Api Tokens
 
@@ -145,7 +140,7 @@ def sync(
     Args:
         include_revoked (bool | Unset):  Default: False.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,7 +163,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     include_revoked: bool | Unset = False,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[ApiTokenPage | Problem]:
     """List Api Tokens
 
@@ -177,7 +172,7 @@ async def asyncio_detailed(
     Args:
         include_revoked (bool | Unset):  Default: False.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -203,7 +198,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     include_revoked: bool | Unset = False,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> ApiTokenPage | Problem | None:
     """List Api Tokens
 
@@ -212,7 +207,7 @@ async def asyncio(
     Args:
         include_revoked (bool | Unset):  Default: False.
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,7 +18,7 @@ def _get_kwargs(
     *,
     status: list[DeliveryStatus] | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -34,12 +34,7 @@ def _get_kwargs(
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -118,7 +113,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     status: list[DeliveryStatus] | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[DeliveryPage | Problem]:
     """List Webhook Deliveries
 
@@ -128,7 +123,7 @@ def sync_detailed(
         webhook_id (UUID):
         status (list[DeliveryStatus] | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,7 +153,7 @@ def sync(
     client: AuthenticatedClient | Client,
     status: list[DeliveryStatus] | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> DeliveryPage | Problem | None:
     """List Webhook Deliveries
 
@@ -168,7 +163,7 @@ def sync(
         webhook_id (UUID):
         status (list[DeliveryStatus] | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -193,7 +188,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     status: list[DeliveryStatus] | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[DeliveryPage | Problem]:
     """List Webhook Deliveries
 
@@ -203,7 +198,7 @@ async def asyncio_detailed(
         webhook_id (UUID):
         status (list[DeliveryStatus] | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -231,7 +226,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
     status: list[DeliveryStatus] | Unset = UNSET,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> DeliveryPage | Problem | None:
     """List Webhook Deliveries
 
@@ -241,7 +236,7 @@ async def asyncio(
         webhook_id (UUID):
         status (list[DeliveryStatus] | Unset):
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -13,19 +13,14 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["page_size"] = page_size
 
-    json_page_token: None | str | Unset
-    if isinstance(page_token, Unset):
-        json_page_token = UNSET
-    else:
-        json_page_token = page_token
-    params["page_token"] = json_page_token
+    params["page_token"] = page_token
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -95,7 +90,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[Problem | WebhookPage]:
     """List Webhooks
 
@@ -103,7 +98,7 @@ def sync_detailed(
 
     Args:
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,7 +124,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Problem | WebhookPage | None:
     """List Webhooks
 
@@ -137,7 +132,7 @@ def sync(
 
     Args:
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,7 +153,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Response[Problem | WebhookPage]:
     """List Webhooks
 
@@ -166,7 +161,7 @@ async def asyncio_detailed(
 
     Args:
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,7 +185,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     page_size: int | Unset = 50,
-    page_token: None | str | Unset = UNSET,
+    page_token: str | Unset = UNSET,
 ) -> Problem | WebhookPage | None:
     """List Webhooks
 
@@ -198,7 +193,7 @@ async def asyncio(
 
     Args:
         page_size (int | Unset):  Default: 50.
-        page_token (None | str | Unset):
+        page_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,7 @@ def _get_kwargs(
     webhook_id: UUID,
     *,
     body: WebhookUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -116,7 +116,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: WebhookUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[Problem | WebhookRead]:
     """Update Webhook
 
@@ -126,8 +126,8 @@ def sync_detailed(
 
     Args:
         webhook_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (WebhookUpdate): Only the fields present change. ``active: true`` re-enables a
             disabled endpoint.
 
@@ -157,7 +157,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: WebhookUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Problem | WebhookRead | None:
     """Update Webhook
 
@@ -167,8 +167,8 @@ def sync(
 
     Args:
         webhook_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (WebhookUpdate): Only the fields present change. ``active: true`` re-enables a
             disabled endpoint.
 
@@ -193,7 +193,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: WebhookUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Response[Problem | WebhookRead]:
     """Update Webhook
 
@@ -203,8 +203,8 @@ async def asyncio_detailed(
 
     Args:
         webhook_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (WebhookUpdate): Only the fields present change. ``active: true`` re-enables a
             disabled endpoint.
 
@@ -232,7 +232,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: WebhookUpdate,
-    if_match: None | str | Unset = UNSET,
+    if_match: str | Unset = UNSET,
 ) -> Problem | WebhookRead | None:
     """Update Webhook
 
@@ -242,8 +242,8 @@ async def asyncio(
 
     Args:
         webhook_id (UUID):
-        if_match (None | str | Unset): ETag of the version you read; 412 if the resource changed
-            since.
+        if_match (str | Unset): ETag of the version you read (e.g. "3"), several comma-separated,
+            or *; 412 if the resource changed since.
         body (WebhookUpdate): Only the fields present change. ``active: true`` re-enables a
             disabled endpoint.
 

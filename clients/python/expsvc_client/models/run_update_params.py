@@ -6,12 +6,15 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="ExperimentUpdateParamsType0")
+T = TypeVar("T", bound="RunUpdateParams")
 
 
 @_attrs_define
-class ExperimentUpdateParamsType0:
-    """Free-form JSON object, at most 65536 bytes serialised."""
+class RunUpdateParams:
+    """Free-form JSON object, at most 65536 bytes serialised; its integers within 64 bits (-2^63 to 2^64 - 1), as RFC 8259
+    section 6 allows.
+
+    """
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -25,10 +28,10 @@ class ExperimentUpdateParamsType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        experiment_update_params_type_0 = cls()
+        run_update_params = cls()
 
-        experiment_update_params_type_0.additional_properties = d
-        return experiment_update_params_type_0
+        run_update_params.additional_properties = d
+        return run_update_params
 
     @property
     def additional_keys(self) -> list[str]:

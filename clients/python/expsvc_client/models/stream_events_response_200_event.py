@@ -1,7 +1,7 @@
 from enum import StrEnum
 
 
-class WebhookUpdateEventTypesType0Item(StrEnum):
+class StreamEventsResponse200Event(StrEnum):
     CAPTURE_ARCHIVED = "capture.archived"
     CAPTURE_CREATED = "capture.created"
     CAPTURE_FAILED = "capture.failed"
