@@ -149,13 +149,18 @@ class Cluster:
             "wal_keep_size": "'64MB'",
             "shared_buffers": "'16MB'",
             "max_connections": "60",
+            # After a crash, sync the data directory with one syncfs(), not a walk of fsyncs.
+            "recovery_init_sync_method": "syncfs",
         }
         lines = [f"{key} = {value}" for key, value in (base | settings).items()]
         with (self.pgdata / "postgresql.auto.conf").open("a") as conf:
             conf.write("\n".join(lines) + "\n")
 
     def start(self) -> Cluster:
-        run("pg_ctl", "-D", str(self.pgdata), "-l", str(self.log), "-w", "-t", "30", "start")
+        try:
+            run("pg_ctl", "-D", str(self.pgdata), "-l", str(self.log), "-w", "-t", "30", "start")
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{self.log.read_text()[-3000:]}") from None
         return self
 
     def stop(self, mode: str = "fast") -> None:
@@ -174,17 +179,25 @@ class Cluster:
         return None
 
     def kill9(self) -> None:
-        """SIGKILL to the postmaster and every backend: a crash, not a shutdown."""
+        """SIGKILL to the postmaster and every backend: a crash, not a shutdown. The postmaster
+        is stopped first, so it forks no backend between the listing and the kill."""
         pid = self.postmaster_pid()
-        if pid is None:
+        if pid is None or not _alive(pid):
             return
+        os.kill(pid, signal.SIGSTOP)
         children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-        for member in [pid, *map(int, children.stdout.split())]:
+        members = [pid, *map(int, children.stdout.split())]
+        for member in members:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
         until = time.monotonic() + DEADLINE
-        while _alive(pid) and time.monotonic() < until:
+        while any(map(_alive, members)):
+            assert time.monotonic() < until, "PostgreSQL survived SIGKILL"
             time.sleep(0.01)
+        # pg_ctl's postmaster is init's child; where init does not reap (a container's), the
+        # zombie's pid still answers kill(pid, 0) and the next start takes the locks as held.
+        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        (self.directory / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
 
     def promote(self) -> None:
         run("pg_ctl", "-D", str(self.pgdata), "-w", "-t", "30", "promote")
