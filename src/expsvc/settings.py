@@ -116,6 +116,23 @@ class Settings(BaseSettings):
         default=10_000, ge=0, description="PostgreSQL statement_timeout per connection (0: off)."
     )
 
+    # --- backups (docs/adr/0024-backups-and-point-in-time-restore.md) -----------------------
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Where `expsvc backup` keeps base backups and archived WAL (unset: "
+        "<EXPSVC_DATA_DIR>/backups).",
+    )
+    backup_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of a role with REPLICATION for `expsvc backup create` "
+        "(unset: the embedded server's superuser; required with EXPSVC_DATABASE_URL).",
+    )
+    postgres_bindir: Path | None = Field(
+        default=None,
+        description="Directory of pg_basebackup and pg_verifybackup (unset: the embedded "
+        "server's, or `pg_config --bindir`, or the PATH).",
+    )
+
     # --- http -----------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
