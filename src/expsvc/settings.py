@@ -322,6 +322,13 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: float = Field(
         default=120, gt=0, description="Disable an endpoint whose attempts fail for this long."
     )
+    webhook_max_in_flight_per_endpoint: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Attempts to one webhook in flight at once, over all workers: a slow or "
+        "hanging receiver holds at most this many of a worker's 16 slots.",
+    )
     webhook_max_per_owner: int = Field(
         default=25, ge=1, le=10_000, description="Webhooks one principal may own at once."
     )
