@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from expsvc.event.envelope import CLOUDEVENTS_MEDIA_TYPE
 
@@ -27,18 +27,48 @@ class KafkaSink:
     def __init__(self, bootstrap: str, topic: str, flush_timeout: float = 15.0) -> None:
         self.topic = topic
         self.flush_timeout = flush_timeout
-        self.producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "message.timeout.ms": int(flush_timeout * 1000),
-            }
-        )
+        self.config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": int(flush_timeout * 1000),
+            "error_cb": self._on_error,
+        }
+        self.fatal = False  # librdkafka reported its fatal state for this producer
+        self.producer = Producer(self.config)
 
     async def publish(self, events: Sequence[dict[str, Any]]) -> None:
-        """Return only when the broker acknowledged every record of ``events``; else raise."""
+        """Return only when the broker acknowledged every record of ``events``; else raise.
+
+        An idempotent producer whose records timed out while the broker was away, or that meets
+        a broker which forgot its producer id (a restart), may enter librdkafka's fatal state:
+        it then refuses every record for good. Such a producer is replaced by a new one (a new
+        producer id) and the batch fails, so the relay sends it again: at least once.
+        """
+        try:
+            await self._publish(events)
+        except KafkaException as error:
+            self.fatal = self.fatal or _fatal(error.args[0] if error.args else None)
+            await self._replace_if_fatal()
+            raise KafkaPublishError(repr(error)) from error
+        except KafkaPublishError:
+            await self._replace_if_fatal()
+            raise
+
+    def _on_error(self, error: KafkaError) -> None:
+        if _fatal(error):
+            self.fatal = True
+
+    async def _replace_if_fatal(self) -> None:
+        if not self.fatal:
+            return
+        old, self.producer, self.fatal = self.producer, Producer(self.config), False
+        close = getattr(old, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+    async def _publish(self, events: Sequence[dict[str, Any]]) -> None:
         acknowledged = 0
         errors: list[KafkaError] = []
 
@@ -74,3 +104,7 @@ class KafkaSink:
         close = getattr(self.producer, "close", None)
         if close is not None:
             await asyncio.to_thread(close)
+
+
+def _fatal(error: object) -> bool:
+    return isinstance(error, KafkaError) and (error.fatal() or error.code() == KafkaError._FATAL)
