@@ -308,6 +308,12 @@ class Settings(BaseSettings):
         default=None, description="Publish events to Kafka (bootstrap servers; unset: off)."
     )
     kafka_topic: str = "expsvc.events"
+    kafka_publish_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds the broker has to acknowledge a batch before the relay retries it.",
+    )
 
     # --- webhooks ---------------------------------------------------------------------------
     webhook_timeout_seconds: float = Field(

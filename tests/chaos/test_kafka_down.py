@@ -43,7 +43,11 @@ async def test_kafka_down_then_back_drains_the_backlog_in_order(
 ) -> None:
     broker = KafkaBroker(tmp_path)
     topic = f"expsvc.chaos.{uuid.uuid4().hex[:8]}"
-    settings = {"kafka_bootstrap": broker.bootstrap, "kafka_topic": topic}
+    settings = {
+        "kafka_bootstrap": broker.bootstrap,
+        "kafka_topic": topic,
+        "kafka_publish_timeout_seconds": 2.0,  # the batches sent while it is down time out
+    }
     try:
         await asyncio.to_thread(broker.start)
         await asyncio.to_thread(create_topic, broker.bootstrap, topic)
