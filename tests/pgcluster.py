@@ -136,6 +136,13 @@ class Cluster:
         self.configure(**settings)
         return self
 
+    def copy_of(self, pgdata: Path, **settings: str) -> Cluster:
+        """This cluster as a copy of a stopped cluster's data directory (faster than initdb
+        plus migrations for every test), on its own port and socket directory."""
+        run("/bin/cp", "-a", str(pgdata), str(self.pgdata))
+        self.configure(**settings)
+        return self
+
     def configure(self, **settings: str) -> None:
         """Append to postgresql.auto.conf (read at the next start or reload)."""
         base = {

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -64,28 +65,36 @@ class Pair:
         return multi_host_url(self.primary, self.replica)
 
 
-@pytest.fixture
-def pg_pair() -> Iterator[Pair]:
-    """A migrated primary and its synchronous streaming replica, removed afterwards."""
+@pytest.fixture(scope="session")
+def migrated_pgdata() -> Iterator[Path]:
+    """A stopped cluster's data directory with the service's roles and database at migration
+    head, made once per session; each test's cluster starts from a copy of it."""
     if not available():
         pytest.skip("no PostgreSQL server binaries (pg_config --bindir)")
     with clusters():
-        primary = Cluster("primary").initdb()
+        template = Cluster("template").initdb()
+        template.start()
+        prepare(template)
+        template.stop()
+        yield template.pgdata
+
+
+@pytest.fixture
+def pg_pair(migrated_pgdata: Path) -> Iterator[Pair]:
+    """A migrated primary and its synchronous streaming replica, removed afterwards."""
+    with clusters():
+        primary = Cluster("primary").copy_of(migrated_pgdata)
         primary.start()
-        prepare(primary)
         replica = primary.replica("replica1", synchronous=True)
         yield Pair(primary, replica)
 
 
 @pytest.fixture
-def pg_single() -> Iterator[Cluster]:
+def pg_single(migrated_pgdata: Path) -> Iterator[Cluster]:
     """One migrated private PostgreSQL (to restart and kill), removed afterwards."""
-    if not available():
-        pytest.skip("no PostgreSQL server binaries (pg_config --bindir)")
     with clusters():
-        primary = Cluster("single").initdb()
+        primary = Cluster("single").copy_of(migrated_pgdata)
         primary.start()
-        prepare(primary)
         yield primary
 
 

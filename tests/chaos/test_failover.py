@@ -29,8 +29,8 @@ from tests.chaos.conftest import DATABASE, Pair, WriteLoad, chaos_settings, repo
 
 pytestmark = pytest.mark.chaos
 
-BEFORE_KILL = 150  # acknowledged writes before the primary dies
-AFTER_RECOVERY = 150  # and after the first success on the new primary
+BEFORE_KILL = 100  # acknowledged writes before the primary dies
+AFTER_RECOVERY = 100  # and after the first success on the new primary
 
 
 @asynccontextmanager
