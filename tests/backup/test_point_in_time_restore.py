@@ -123,3 +123,24 @@ def test_archive_command_refuses_to_overwrite_a_segment_with_other_bytes(tmp_pat
     segment.write_bytes(b"b" * 100)
     assert main([str(segment), segment.name, str(wal)]) == 1
     assert (wal / segment.name).read_bytes() == b"a" * 100
+
+
+def test_the_embedded_default_is_backed_up_with_no_setup(tmp_path: Path) -> None:
+    """No EXPSVC_DATABASE_URL: `expsvc backup create` backs up the embedded PostgreSQL (its
+    superuser over the private socket, the pgserver wheel's pg_basebackup) and verifies it."""
+    from tests.test_serve_process import stop_embedded_postgres
+
+    data_dir = tmp_path / "data"
+    unset = ("DATABASE_URL", "BACKUP_DATABASE_URL", "BACKUP_DIR", "POSTGRES_BINDIR")
+    env: dict[str, str | None] = {f"EXPSVC_{name}": None for name in unset}
+    env["EXPSVC_DATA_DIR"] = str(data_dir)
+    runner = CliRunner()
+    try:
+        created = runner.invoke(app, ["backup", "create", "--label", "first"], env=env)
+        assert created.exit_code == 0, created.output
+        listed = runner.invoke(app, ["backup", "list"], env=env)
+        assert listed.exit_code == 0, listed.output
+        assert listed.output.startswith("first\t"), listed.output
+        assert (data_dir / "backups" / "base" / "first" / "backup_manifest").is_file()
+    finally:
+        stop_embedded_postgres(data_dir / "postgres")
