@@ -41,10 +41,11 @@ class KafkaSink:
     async def publish(self, events: Sequence[dict[str, Any]]) -> None:
         """Return only when the broker acknowledged every record of ``events``; else raise.
 
-        An idempotent producer whose records timed out while the broker was away, or that meets
-        a broker which forgot its producer id (a restart), may enter librdkafka's fatal state:
-        it then refuses every record for good. Such a producer is replaced by a new one (a new
-        producer id) and the batch fails, so the relay sends it again: at least once.
+        An idempotent producer whose records timed out while the broker was away or stalled, or
+        that meets a broker which forgot its producer id (a restart), may enter librdkafka's
+        fatal state or be fenced by the broker: it then fails every record for good. Such a
+        producer is replaced by a new one (a new producer id) and the batch fails, so the relay
+        sends it again: at least once.
         """
         try:
             await self._publish(events)
@@ -78,6 +79,7 @@ class KafkaSink:
                 acknowledged += 1
             else:
                 errors.append(error)
+                self.fatal = self.fatal or _fatal(error)
 
         for event in events:
             self.producer.produce(
@@ -106,5 +108,21 @@ class KafkaSink:
             await asyncio.to_thread(close)
 
 
+# Errors after which this producer (its idempotent producer id and epoch) is refused for good:
+# librdkafka's fatal state, or a broker that fenced or forgot it. A new producer (a new id) is
+# not refused. Seen with the Tansu broker: records timed out during a stall of a few seconds,
+# librdkafka bumped the epoch, and every later record came back PRODUCER_FENCED.
+_PRODUCER_REFUSED = frozenset(
+    {
+        KafkaError._FATAL,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+        KafkaError.UNKNOWN_PRODUCER_ID,
+        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        KafkaError.INVALID_PRODUCER_ID_MAPPING,
+    }
+)
+
+
 def _fatal(error: object) -> bool:
-    return isinstance(error, KafkaError) and (error.fatal() or error.code() == KafkaError._FATAL)
+    return isinstance(error, KafkaError) and (error.fatal() or error.code() in _PRODUCER_REFUSED)
