@@ -1,10 +1,11 @@
 """A Kafka broker that stalls (SIGSTOP, as on a loaded machine) longer than the publish timeout,
 then resumes: the sink recovers within a couple of batches.
 
-Root cause of the Kafka sink test passing only in a process of its own: under the full suite's
-load, a batch's records timed out while the broker stalled; librdkafka then bumped the
-idempotent producer's epoch and the broker (Tansu) answered every later record with
-PRODUCER_FENCED, so the sink failed every batch until the process ended. The sink now replaces a
+Why the Kafka sink test passed only in a process of its own (the mechanism, reproduced here;
+the in-suite failure itself was not re-run): under the full suite's load a batch's records time
+out while the broker stalls; librdkafka then bumps the idempotent producer's epoch and the
+broker (Tansu) answers every later record with PRODUCER_FENCED, so the previous sink failed
+every batch until the process ended (this test fails on it: "the sink did not recover"). The sink now replaces a
 fenced (or fatal) producer. The fence follows only some stalls (1 in 2 or 3 here), so the test
 stalls the broker several times; it prints how many stalls ended in a fence.
 """
