@@ -5,9 +5,9 @@ Why the Kafka sink test passed only in a process of its own (the mechanism, repr
 the in-suite failure itself was not re-run): under the full suite's load a batch's records time
 out while the broker stalls; librdkafka then bumps the idempotent producer's epoch and the
 broker (Tansu) answers every later record with PRODUCER_FENCED, so the previous sink failed
-every batch until the process ended (this test fails on it: "the sink did not recover"). The sink now replaces a
-fenced (or fatal) producer. The fence follows only some stalls (1 in 2 or 3 here), so the test
-stalls the broker several times; it prints how many stalls ended in a fence.
+every batch until the process ended (this test fails on it: "the sink did not recover"). The
+sink now replaces a fenced (or fatal) producer. The fence follows only some stalls (0 to 2 of 4
+in runs here), so the test stalls the broker several times and prints how many ended in one.
 """
 
 from __future__ import annotations
