@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from expsvc import __version__
 from expsvc.api_token.cli import token_app
+from expsvc.backup.cli import backup_app
 from expsvc.export.cli import export_app
 from expsvc.secret.cli import secrets_app
 from expsvc.settings import AuthMode, Settings
@@ -45,6 +46,7 @@ grants_app = typer.Typer(help="Maintain experiment grants.", no_args_is_help=Tru
 app.add_typer(grants_app, name="grants")
 app.add_typer(token_app, name="token")
 app.add_typer(export_app, name="export")
+app.add_typer(backup_app, name="backup")
 
 
 def run() -> None:

@@ -34,16 +34,62 @@ _FIRST_STATEMENT_ATTR = "expsvc_failed_on_first_statement"
 
 
 def async_database_url(url: str) -> str:
-    """Normalise any PostgreSQL URL to the asyncpg dialect SQLAlchemy needs."""
-    parsed = make_url(url)
+    """Normalise any PostgreSQL URL to the asyncpg dialect SQLAlchemy needs.
+
+    Several hosts (a primary and its replicas; ``target_session_attrs=read-write`` picks the one
+    that takes writes) may be written as libpq does, ``postgresql://u@h1:5432,h2:5432/db`` or
+    ``?host=h1,h2&port=5432,5432``, or as SQLAlchemy does, ``?host=h1:5432&host=h2:5432``.
+    """
+    parsed = database_url(url)
     if parsed.get_backend_name() not in {"postgresql", "postgres"}:
         raise ValueError(f"only PostgreSQL is supported, got {parsed.drivername!r}")
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 def plain_database_url(url: str | URL) -> str:
-    """The URL as a plain ``postgresql://`` DSN, for asyncpg connections of our own."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL as a plain ``postgresql://`` DSN, for asyncpg connections of our own (several
+    hosts as asyncpg and libpq read them: ``h1:p1,h2:p2`` in the authority)."""
+    parsed = database_url(url).set(drivername="postgresql")
+    hosts = _host_list(parsed)
+    if len(hosts) < 2:
+        return parsed.render_as_string(hide_password=False)
+    rest = parsed.set(query={k: v for k, v in parsed.query.items() if k != "host"})
+    rendered = rest.render_as_string(hide_password=False)
+    scheme, _, tail = rendered.partition("://")
+    userinfo, _, path = tail.rpartition("@") if "@" in tail.split("/", 1)[0] else ("", "", tail)
+    authority = ",".join(hosts)
+    return f"{scheme}://{userinfo + '@' if userinfo else ''}{authority}{path}"
+
+
+def database_url(url: str | URL) -> URL:
+    """Parse a PostgreSQL URL, several hosts included, into SQLAlchemy's form of them."""
+    if isinstance(url, URL):
+        return url
+    scheme, sep, tail = url.partition("://")
+    authority, slash, path = tail.partition("/")
+    userinfo, at, hostports = authority.rpartition("@")
+    if sep and "," in hostports:
+        # libpq's h1:p1,h2:p2 authority, which SQLAlchemy cannot parse: move it to the query.
+        hosts = "&".join(f"host={hostport}" for hostport in hostports.split(","))
+        path_part, _, given = (slash + path).partition("?")
+        joined = f"{hosts}&{given}" if given else hosts
+        url = f"{scheme}://{userinfo}{at}{path_part or '/'}?{joined}"
+    parsed = make_url(url)
+    host, port = parsed.query.get("host"), parsed.query.get("port")
+    if isinstance(host, str) and "," in host:
+        # libpq's ?host=h1,h2&port=p1,p2 (one port for all, or one each).
+        names = host.split(",")
+        ports = port.split(",") if isinstance(port, str) else [str(parsed.port or 5432)]
+        ports = ports * len(names) if len(ports) == 1 else ports
+        rest = {k: v for k, v in parsed.query.items() if k not in {"host", "port"}}
+        hosts_ports = tuple(f"{n}:{p}" for n, p in zip(names, ports, strict=True))
+        parsed = parsed.set(query={**rest, "host": hosts_ports})
+    return parsed
+
+
+def _host_list(url: URL) -> list[str]:
+    host = url.query.get("host")
+    return list(host) if isinstance(host, tuple) else []
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:

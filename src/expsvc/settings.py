@@ -116,6 +116,23 @@ class Settings(BaseSettings):
         default=10_000, ge=0, description="PostgreSQL statement_timeout per connection (0: off)."
     )
 
+    # --- backups (docs/adr/0024-backups-and-point-in-time-restore.md) -----------------------
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Where `expsvc backup` keeps base backups and archived WAL (unset: "
+        "<EXPSVC_DATA_DIR>/backups).",
+    )
+    backup_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of a role with REPLICATION for `expsvc backup create` "
+        "(unset: the embedded server's superuser; required with EXPSVC_DATABASE_URL).",
+    )
+    postgres_bindir: Path | None = Field(
+        default=None,
+        description="Directory of pg_basebackup and pg_verifybackup (unset: the embedded "
+        "server's, or `pg_config --bindir`, or the PATH).",
+    )
+
     # --- http -----------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -308,6 +325,12 @@ class Settings(BaseSettings):
         default=None, description="Publish events to Kafka (bootstrap servers; unset: off)."
     )
     kafka_topic: str = "expsvc.events"
+    kafka_publish_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds the broker has to acknowledge a batch before the relay retries it.",
+    )
 
     # --- webhooks ---------------------------------------------------------------------------
     webhook_timeout_seconds: float = Field(
@@ -321,6 +344,13 @@ class Settings(BaseSettings):
     )
     webhook_disable_after_hours: float = Field(
         default=120, gt=0, description="Disable an endpoint whose attempts fail for this long."
+    )
+    webhook_max_in_flight_per_endpoint: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Attempts to one webhook in flight at once, over all workers: a slow or "
+        "hanging receiver holds at most this many of a worker's 16 slots.",
     )
     webhook_max_per_owner: int = Field(
         default=25, ge=1, le=10_000, description="Webhooks one principal may own at once."

@@ -29,7 +29,13 @@ def build_sinks(settings: Settings) -> list[AnySink]:
     if settings.kafka_bootstrap:
         from expsvc.event.sinks.kafka import KafkaSink
 
-        sinks.append(KafkaSink(settings.kafka_bootstrap, settings.kafka_topic))
+        sinks.append(
+            KafkaSink(
+                settings.kafka_bootstrap,
+                settings.kafka_topic,
+                flush_timeout=settings.kafka_publish_timeout_seconds,
+            )
+        )
     return sinks
 
 

@@ -5,8 +5,11 @@ coordinate only through PostgreSQL:
 
 - **claim**: due rows are taken ``FOR UPDATE SKIP LOCKED`` and marked ``delivering`` under a
   lease (``next_attempt_at`` = now + timeout + 60 s) in a short transaction that commits before
-  any request is sent. A worker that dies mid-attempt leaves its deliveries due again when the
-  lease ends (at least once; receivers dedupe on ``webhook-id``).
+  any request is sent. Fairly: each endpoint's oldest due rows first, round-robin over the
+  endpoints, never more than ``EXPSVC_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT`` of one endpoint
+  in flight over all workers, so a slow or hanging receiver cannot take every slot. A worker
+  that dies mid-attempt leaves its deliveries due again when the lease ends (at least once;
+  receivers dedupe on ``webhook-id``).
 - **send**: the endpoint's secrets are stored encrypted (docs/adr/0011) and opened here, just
   before signing; a secret stored in clear (before encryption, or by the previous release during
   a rollout) signs as it is. One no configured key opens is a failed attempt, nothing is sent.
@@ -148,7 +151,9 @@ class WebhookDeliverer:
 
     async def claim(self, limit: int) -> list[Claimed]:
         async with self.database.sessionmaker() as session, session.begin():
-            rows = await DeliveryRepository(session).claim(limit, self.policy.lease)
+            rows = await DeliveryRepository(session).claim(
+                limit, self.policy.lease, self.policy.max_in_flight_per_endpoint
+            )
             if not rows:
                 return []
             webhooks = WebhookRepository(session)

@@ -45,6 +45,7 @@ class DeliveryPolicy:
     disable_after: timedelta
     allow_private_targets: bool
     retention: timedelta
+    max_in_flight_per_endpoint: int = 4
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -54,6 +55,7 @@ class DeliveryPolicy:
             disable_after=timedelta(hours=settings.webhook_disable_after_hours),
             allow_private_targets=settings.webhook_allow_private_targets,
             retention=timedelta(hours=settings.webhook_delivery_retention_hours),
+            max_in_flight_per_endpoint=settings.webhook_max_in_flight_per_endpoint,
         )
 
     @property

@@ -39,6 +39,36 @@ from expsvc.repository import EntityRepository
 # The delivery worker listens here; fan-out and redelivery notify at commit.
 DELIVERY_CHANNEL = "expsvc_webhooks"
 IN_FLIGHT = ("pending", "delivering")
+_LOCK_CLAIM = text("SELECT pg_advisory_xact_lock(hashtext('webhook-delivery-claim'))")
+# Rank each endpoint's due rows by age; an endpoint may take as many as it has room for under
+# per_endpoint (its unexpired leases count against it); the ranks interleave the endpoints.
+_CLAIM_FAIRLY = text(
+    """
+    WITH busy AS (
+        SELECT endpoint_id, count(*) AS in_flight FROM webhook_deliveries
+        WHERE status = 'delivering' AND next_attempt_at > now()
+        GROUP BY endpoint_id
+    ), due AS (
+        SELECT id, endpoint_id, next_attempt_at,
+               row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rank
+        FROM webhook_deliveries
+        WHERE status IN ('pending', 'delivering') AND next_attempt_at <= now()
+    ), chosen AS (
+        SELECT due.id FROM due LEFT JOIN busy USING (endpoint_id)
+        WHERE due.rank <= :per_endpoint - coalesce(busy.in_flight, 0)
+        ORDER BY due.rank, due.next_attempt_at
+        LIMIT :limit
+    ), locked AS (
+        SELECT id FROM webhook_deliveries WHERE id IN (SELECT id FROM chosen)
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE webhook_deliveries AS d
+    SET status = 'delivering', attempts = d.attempts + 1,
+        next_attempt_at = now() + :lease, last_attempt_at = now()
+    FROM locked WHERE d.id = locked.id
+    RETURNING d.*
+    """
+).columns(*webhook_deliveries.c)  # typed result columns: JSON and timestamps decode as usual
 FINISHED = ("succeeded", "failed", "abandoned")
 
 
@@ -258,31 +288,26 @@ class DeliveryRepository(EntityRepository):
     async def notify(self) -> None:
         await self.session.execute(text(f"NOTIFY {DELIVERY_CHANNEL}"))
 
-    async def claim(self, limit: int, lease: timedelta) -> Sequence[Row[Any]]:
+    async def claim(
+        self, limit: int, lease: timedelta, per_endpoint: int = 4
+    ) -> Sequence[Row[Any]]:
         """Due deliveries (and ones whose worker's lease ran out), marked delivering under a
         new lease; each claim counts as an attempt, so a delivery that kills its worker does
-        not loop for ever."""
-        t = webhook_deliveries
-        due = (
-            select(t.c.id)
-            .where(t.c.status.in_(IN_FLIGHT), t.c.next_attempt_at <= func.now())
-            .order_by(t.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
-        query = (
-            update(t)
-            .where(t.c.id == due.c.id)
-            .values(
-                status="delivering",
-                attempts=t.c.attempts + 1,
-                next_attempt_at=func.now() + lease,
-                last_attempt_at=func.now(),
+        not loop for ever.
+
+        Fair: each endpoint's oldest due rows, round-robin over the endpoints (first every
+        endpoint's oldest, then every endpoint's second…), and no endpoint past
+        ``per_endpoint`` attempts in flight (unexpired leases) over all workers. Claims are
+        serialised by a transaction-scoped advisory lock, so two workers cannot both see room
+        for the same endpoint; a claim is one short statement.
+        """
+        await self.session.execute(_LOCK_CLAIM)
+        rows: Sequence[Row[Any]] = (
+            await self.session.execute(
+                _CLAIM_FAIRLY,
+                {"limit": limit, "per_endpoint": per_endpoint, "lease": lease},
             )
-            .returning(t)
-        )
-        rows: Sequence[Row[Any]] = (await self.session.execute(query)).all()
+        ).all()
         return rows
 
     async def seconds_until_due(self) -> float | None:
