@@ -287,8 +287,11 @@ async def test_page_token_of_another_query_is_400(client: httpx.AsyncClient) -> 
         "/v1/captures", params={"page_size": 2, "page_token": token, "status": "running"}
     )
     assert_problem(response, 400, "invalid-page-token")
-    response = await client.get("/v1/captures", params={"page_token": "garbage!"})
+    response = await client.get("/v1/captures", params={"page_token": "garbage"})
     assert_problem(response, 400, "invalid-page-token")
+    # Outside the declared base64url pattern: refused before it is read, as any invalid query.
+    response = await client.get("/v1/captures", params={"page_token": "garbage!"})
+    assert_problem(response, 422, "validation-error")
 
 
 async def test_patch_replaces_sensors_while_draft_or_running(client: httpx.AsyncClient) -> None:
