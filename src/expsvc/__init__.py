@@ -3,4 +3,4 @@
 # The package version, read by the build (pyproject.toml) and at run time: X.Y.Z once a release
 # is cut, X.Y.Z.devN while the code heads for X.Y.Z (src/expsvc/release/releases.toml,
 # docs/adr/0017).
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"

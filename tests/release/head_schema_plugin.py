@@ -17,7 +17,12 @@ import os
 import subprocess
 from typing import Any
 
-_MIGRATE = "import sys; from expsvc.migrate import upgrade; upgrade(sys.argv[1])"
+# The runtime role, when the release names one (0.2.0 on: its conftest migrates as the owner and
+# grants to the runtime role), goes to this tree's upgrade as it would to the release's own.
+_MIGRATE = (
+    "import sys; from expsvc.migrate import upgrade; "
+    "upgrade(sys.argv[1], **({'runtime_role': sys.argv[2]} if len(sys.argv) > 2 else {}))"
+)
 
 
 async def _revision(url: str) -> str:
@@ -30,10 +35,13 @@ async def _revision(url: str) -> str:
         await connection.close()
 
 
-def upgrade_to_the_head_schema(url: str, revision: str = "head") -> None:
+def upgrade_to_the_head_schema(
+    url: str, revision: str = "head", runtime_role: str | None = None
+) -> None:
     if revision != "head":
         raise RuntimeError(f"the N-1 run migrates its template to the head only, not {revision}")
-    subprocess.run([os.environ["EXPSVC_N1_HEAD_PYTHON"], "-c", _MIGRATE, url], check=True)
+    role = [runtime_role] if runtime_role is not None else []
+    subprocess.run([os.environ["EXPSVC_N1_HEAD_PYTHON"], "-c", _MIGRATE, url, *role], check=True)
     reached = asyncio.run(_revision(url))
     expected = os.environ["EXPSVC_N1_HEAD_REVISION"]
     if reached != expected:
