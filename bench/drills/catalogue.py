@@ -1,0 +1,17 @@
+"""Every drill, in the order the runner runs them."""
+
+from __future__ import annotations
+
+import importlib
+
+from bench.drills.harness import Drill
+
+MODULES = ("database_down", "migration_rollback")
+
+
+def drills() -> dict[str, Drill]:
+    found: dict[str, Drill] = {}
+    for module in MODULES:
+        drill: Drill = importlib.import_module(f"bench.drills.{module}").DRILL
+        found[drill.name] = drill
+    return found
