@@ -6,7 +6,16 @@ import importlib
 
 from bench.drills.harness import Drill
 
-MODULES = ("database_down", "migration_rollback")
+MODULES = (
+    "database_down",
+    "failover",
+    "restore",
+    "migration_rollback",
+    "outbox_lag",
+    "redis_down",
+    "webhook_failing",
+    "long_transaction",
+)
 
 
 def drills() -> dict[str, Drill]:

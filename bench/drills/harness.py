@@ -107,6 +107,7 @@ class WriteLoad:
     requests: int = 0
     unavailable: int = 0  # 503 answers and transport errors
     failures: list[str] = field(default_factory=list)
+    in_flight: dict[int, float] = field(default_factory=dict)  # thread -> request started
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -122,6 +123,12 @@ class WriteLoad:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=60)
+
+    def longest_wait(self) -> float:
+        """Seconds the oldest request still unanswered has been waiting."""
+        with self._lock:
+            oldest = min(self.in_flight.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def acknowledged_after(self, moment: float) -> int:
         with self._lock:
@@ -140,12 +147,16 @@ class WriteLoad:
         while not self._stop.is_set():
             with self._lock:
                 self.requests += 1
+                self.in_flight[threading.get_ident()] = time.monotonic()
             try:
                 response = http.post(
                     "/v1/experiments", json={"name": name}, headers={"Idempotency-Key": key}
                 )
             except httpx.TransportError:
                 response = None
+            finally:
+                with self._lock:
+                    self.in_flight.pop(threading.get_ident(), None)
             if response is not None and response.status_code in (200, 201):
                 with self._lock:
                     self.acknowledged[response.json()["id"]] = time.monotonic()
@@ -183,6 +194,7 @@ class Stage:
     operator_env: dict[str, str] = field(default_factory=dict)
     load: WriteLoad | None = None
     transcript: list[CommandRun] = field(default_factory=list)
+    cleanup: list[Callable[[], object]] = field(default_factory=list)  # run last to first
 
     @property
     def url(self) -> str:
@@ -283,13 +295,15 @@ class Stage:
         except httpx.TransportError:
             return False
 
-    def metric(self, name: str, **labels: str) -> float | None:
-        """A sample of serve's /metrics (the sum over the matching series), or None."""
+    def metric(
+        self, name: str, reduce: Callable[[list[float]], float] = sum, **labels: str
+    ) -> float | None:
+        """A sample of serve's /metrics (``reduce`` over the matching series), or None."""
         try:
             text = httpx.get(f"{self.url}/metrics", timeout=2).text
         except httpx.TransportError:
             return None
-        total, found = 0.0, False
+        values: list[float] = []
         for line in text.splitlines():
             if not line.startswith(name):
                 continue
@@ -298,8 +312,8 @@ class Stage:
             if rest and rest[0] not in "{":
                 continue
             if all(f'{key}="{wanted}"' in rest for key, wanted in labels.items()):
-                total, found = total + float(value), True
-        return total if found else None
+                values.append(float(value))
+        return reduce(values) if values else None
 
     def start_load(self) -> WriteLoad:
         self.load = WriteLoad(self.url).start()
@@ -310,7 +324,7 @@ class Stage:
 
     def shell(self, command: str, timeout: float = DEADLINE) -> CommandRun:
         """One of the runbook's commands, in bash, in the operator's environment."""
-        output = self.directory / "command.out"
+        output = self.directory / f"command-{len(self.transcript)}.out"
         started = time.monotonic()
         with output.open("wb") as sink:
             done = subprocess.run(
@@ -354,7 +368,26 @@ def stage(template: Path) -> Iterator[Stage]:
                 world.load.stop()
             for process in reversed(world.processes):
                 process.kill()
+            for pid in started_by_commands(directory):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for step in reversed(world.cleanup):
+                with contextlib.suppress(Exception):
+                    step()
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def started_by_commands(directory: Path) -> list[int]:
+    """Processes the runbook's commands left running on this stage (e.g. a worker started with
+    ``nohup``): those whose environment names the stage's data directory."""
+    marker = f"EXPSVC_DATA_DIR={directory / 'data'}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):
+                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                    found.append(int(entry))
+    return found
 
 
 # --- drills ------------------------------------------------------------------------------------
@@ -408,6 +441,9 @@ class Drill:
     def detected(self, stage: Stage) -> bool:
         raise NotImplementedError
 
+    def repair(self, stage: Stage) -> None:
+        """What someone else does between the diagnosis and our fix (a receiver's owner)."""
+
     def verified(self, stage: Stage) -> None:
         """Checks beyond the runbook's own verification (raise DrillFailed)."""
 
@@ -438,6 +474,7 @@ class Drill:
         if not re.search(self.shows, text):
             raise DrillFailed(f"the diagnosis does not show /{self.shows}/:\n{text}")
         diagnosed = time.monotonic()
+        self.repair(stage)
         for command in commands.fix:
             run = stage.shell(command)
             if run.code:
