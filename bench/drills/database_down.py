@@ -8,7 +8,15 @@ from bench.drills.harness import Drill, Stage
 class DatabaseDown(Drill):
     name = "database-down"
     section = "Database down (restarted, crashed)"
-    alerts = ("ExpsvcDatabaseUnreachable", "ExpsvcAvailabilityBudgetBurnFast")
+    # Every request and every job pass fails while it lasts: given the alerts' windows, all of
+    # these fire (the reaper's and reconciliation's after 30 min).
+    alerts = (
+        "ExpsvcDatabaseUnreachable",
+        "ExpsvcAvailabilityBudgetBurnFast",
+        "ExpsvcAvailabilityBudgetBurnSlow",
+        "ExpsvcReaperFailing",
+        "ExpsvcReconciliationFailing",
+    )
     injects = "SIGKILL to the postmaster and every backend"
     shows = r"no response|no server running"
     ci = True

@@ -378,15 +378,18 @@ def stage(template: Path) -> Iterator[Stage]:
 
 
 def started_by_commands(directory: Path) -> list[int]:
-    """Processes the runbook's commands left running on this stage (e.g. a worker started with
-    ``nohup``): those whose environment names the stage's data directory."""
+    """``expsvc`` processes the runbook's commands left running on this stage (a worker started
+    with ``nohup``): those whose environment names the stage's data directory."""
     marker = f"EXPSVC_DATA_DIR={directory / 'data'}".encode()
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            with contextlib.suppress(OSError):
-                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                    found.append(int(entry))
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            ours = any(word == b"expsvc" or word.endswith(b"/expsvc") for word in arguments)
+            if ours and marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                found.append(int(entry))
     return found
 
 

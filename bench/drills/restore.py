@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.drills.harness import Drill, DrillFailed, Stage
-from tests.pgcluster import private_directory, run
+from tests.pgcluster import bindir, private_directory, run
 
 from expsvc.backup.tool import archive_command
 
@@ -51,6 +51,7 @@ class Restore(Drill):
             primary,
             EXPSVC_BACKUP_DIR=str(backups),
             EXPSVC_BACKUP_DATABASE_URL=primary.url(),
+            EXPSVC_POSTGRES_BINDIR=str(bindir()),
         )
         stage.operator_env |= {
             "BACKUP_LABEL": LABEL,
