@@ -315,6 +315,18 @@ class Stage:
                 values.append(float(value))
         return reduce(values) if values else None
 
+    def oldest_unpublished(self, sink: str | None = None) -> float:
+        """Seconds the oldest event a sink (any sink) has not published has waited; from the
+        database, as the runbook reads it (the metric lives only where a relay runs)."""
+        where = "" if sink is None else f" WHERE sink = '{sink}'"
+        age = self.psql(
+            "SELECT coalesce(max(extract(epoch FROM now() - least("
+            "(SELECT min(created_at) FROM outbox_events WHERE seq > c.last_seq), "
+            "(SELECT min(created_at) FROM outbox_events WHERE seq IS NULL)))), 0) "
+            f"FROM event_sink_cursors c{where}"
+        )
+        return float(age)
+
     def start_load(self) -> WriteLoad:
         self.load = WriteLoad(self.url).start()
         poll(lambda: self.load is not None and len(self.load.acknowledged) >= 3, "first writes")

@@ -28,8 +28,7 @@ class OutboxLag(Drill):
         worker.kill(signal.SIGKILL)
 
     def detected(self, stage: Stage) -> bool:
-        age = stage.metric("expsvc_outbox_oldest_unpublished_age_seconds", reduce=max)
-        return age is not None and age > AGE_SECONDS
+        return stage.oldest_unpublished() > AGE_SECONDS
 
     def notes(self, stage: Stage) -> str:
         return (

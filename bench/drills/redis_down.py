@@ -59,8 +59,7 @@ class RedisDown(Drill):
         self.client.shutdown(nosave=True)
 
     def detected(self, stage: Stage) -> bool:
-        age = stage.metric("expsvc_outbox_oldest_unpublished_age_seconds", sink="redis")
-        return age is not None and age > AGE_SECONDS
+        return stage.oldest_unpublished("redis") > AGE_SECONDS
 
     def notes(self, stage: Stage) -> str:
         return (
