@@ -51,8 +51,8 @@ def drill_table(name: str, entry: Entry | None) -> str:
 
 def summary_table(results: dict[str, Entry]) -> str:
     lines = [
-        "| drill | runbook section | failure injected | alerts | total (machine) | "
-        "writes acknowledged | lost | 503 / errors | date, commit |",
+        "| drill (`run.py --drill`) | runbook section | failure injected | alerts | "
+        "total (machine) | writes acknowledged | lost | 503 / errors | date, commit, load |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, drill in drills().items():
@@ -68,7 +68,8 @@ def summary_table(results: dict[str, Entry]) -> str:
         lines.append(
             f"| `{name}` | {section} | {drill.injects} | {alerts} | "
             f"{_seconds(entry['total'])}{within} | {entry['acknowledged']} | {entry['lost']} | "
-            f"{entry['unavailable']} | {entry['date']}, {entry['commit']} |"
+            f"{entry['unavailable']} | {entry['date']}, {entry['commit']}, "
+            f"{entry['load_before']} → {entry['load_after']} |"
         )
     return "\n".join(lines) + "\n"
 
