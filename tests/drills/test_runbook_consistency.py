@@ -5,9 +5,12 @@ the runbook are the ones bench/drills/results.json renders."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -80,14 +83,16 @@ def test_every_expsvc_command_of_the_section_exists(drill: Drill) -> None:
                 found = group.get_command(context, name)
                 assert found is not None, f"no command `{name}` in: {command}"
                 group = found
-            group.make_context(group.name or "", arguments)  # raises on an unknown option
+            # Raises on an unknown option or a missing argument; a value the shell fills in
+            # ($VARIABLE) that the option's type cannot parse here is no error.
+            with contextlib.suppress(click.BadParameter):
+                group.make_context(group.name or "", arguments)
 
 
 @pytest.mark.parametrize("drill", DRILLS.values(), ids=lambda drill: drill.name)
 def test_every_program_of_the_section_is_installed(drill: Drill) -> None:
-    path = f"{bindir()}:{Path(shutil.which('expsvc') or 'expsvc').parent}:" + (
-        __import__("os").environ.get("PATH", "")
-    )
+    scripts = Path(sys.executable).parent  # expsvc, as the drills find it
+    path = f"{bindir()}:{scripts}:{os.environ.get('PATH', '')}"
     for command in drill.steps().commands():
         for words in segments(command):
             program = words[1] if words[0] == "nohup" else words[0]
