@@ -31,8 +31,9 @@ from tests.pgcluster import Cluster, bindir, clusters, prepare_service_database
 DATABASE = "expsvc"
 OWNER = "expsvc_owner"
 RUNTIME = "expsvc_runtime"
-SECRET_KEY = "ZHJpbGwtb25seS1rZXktb2YtdGhlLWV4cHN2Yy1kcmlsbA=="
+SECRET_KEY = "ZHJpbGwtb25seS1rZXktb2YtZXhwc3ZjLWRyaWxscyE="
 DEADLINE = 120.0  # any single wait of a drill
+STEADY_SECONDS = 3.0  # of write load before the injection, and after the verification
 # What every stage gives the runbook's commands; a drill may add its own (Drill.variables).
 COMMON_VARIABLES = frozenset(
     {"EXPSVC_URL", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGDATA", "EXPSVC_DATABASE_URL"}
@@ -481,8 +482,9 @@ class Drill:
         commands = self.steps()
         self.setup(stage)
         load = stage.load or stage.start_load()
-        injected = time.monotonic()
+        time.sleep(STEADY_SECONDS)
         self.inject(stage)
+        injected = time.monotonic()  # once the failure is in place (e.g. the upgrade done)
         detected = poll(lambda: self.detected(stage), f"{self.name}: the symptom")
         diagnosis = [stage.shell(command) for command in commands.diagnose]
         text = "\n".join(f"$ {run.command}\n{run.output}" for run in diagnosis)
@@ -503,6 +505,7 @@ class Drill:
         poll(lambda: load.acknowledged_after(fixed) > 0, "a write after the fix")
         first_write = min(when for when in load.acknowledged.values() if when > fixed)
         self.verified(stage)
+        time.sleep(STEADY_SECONDS)  # and the writes go on
         load.stop()
         if load.failures:
             raise DrillFailed(f"writes failed other than 503: {load.failures[:3]}")

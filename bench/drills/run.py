@@ -54,6 +54,9 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="print the drills and exit")
     parser.add_argument("--write-runbook", action="store_true")
     parser.add_argument("--results", type=Path, default=report.RESULTS)
+    parser.add_argument(
+        "--transcript", action="store_true", help="print the runbook commands run and their output"
+    )
     args = parser.parse_args()
     if args.list:
         for drill in catalogue.values():
@@ -70,7 +73,13 @@ def main() -> int:
             started = time.monotonic()
             try:
                 with stage(template) as world:
-                    result = drill.run(world)
+                    try:
+                        result = drill.run(world)
+                    finally:
+                        if args.transcript:
+                            for run in world.transcript:
+                                print(f"  $ {run.command}\n    -> {run.code} in {run.seconds:.2f}s")
+                                print("    " + run.output.strip()[-400:].replace("\n", "\n    "))
             except Exception:  # report every drill, then fail
                 traceback.print_exc()
                 print(f"{drill.name:<20} FAILED after {time.monotonic() - started:.1f}s")
