@@ -13,7 +13,7 @@ AGE_SECONDS = 5.0  # the alert waits for 300 s (and 5 min more); the drill for t
 class OutboxLag(Drill):
     name = "outbox-lag"
     section = "Outbox lag"
-    alerts = ("ExpsvcOutboxLag",)
+    alerts = ("ExpsvcOutboxLag", "ExpsvcNoRelayLeading")
     injects = "SIGKILL to the only worker (the relay's process)"
     shows = r"relays_leading\s*\n-+\n\s+0\n"
 
