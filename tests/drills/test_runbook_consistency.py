@@ -20,7 +20,15 @@ import yaml
 from bench.drills import report
 from bench.drills.catalogue import drills
 from bench.drills.harness import COMMON_VARIABLES, Drill
-from bench.drills.runbook import RUNBOOK, SUMMARY_MARKERS, anchor, results_marker, sections
+from bench.drills.runbook import (
+    RUNBOOK,
+    SUMMARY_MARKERS,
+    Steps,
+    anchor,
+    results_marker,
+    sections,
+    steps,
+)
 
 from expsvc.cli import app
 from tests.pgcluster import bindir
@@ -123,3 +131,22 @@ def test_the_runbook_tables_are_rendered_from_the_recorded_results() -> None:
         "docs/runbook.md's drill tables differ from bench/drills/results.json: run "
         "`python bench/drills/run.py --write-runbook` (or render them from the file)"
     )
+
+
+def test_a_block_of_the_next_section_does_not_count() -> None:
+    text = (
+        "## A\n\n```sh diagnose\nx\n```\n\n```sh verify\ny \\\n  --flag\n```\n\n"
+        "### B\n\n```sh fix\nz\n```\n"
+    )
+    with pytest.raises(KeyError, match="sh fix"):
+        steps("A", text)
+    fixed = text.replace("### B\n\n", "")
+    assert steps("A", fixed) == Steps("A", ("x",), ("z",), ("y --flag",))
+
+
+def test_a_figure_that_changed_shows_in_the_rendered_runbook() -> None:
+    results = report.read()
+    name = next(iter(results))
+    changed = {**results, name: {**results[name], "total": results[name]["total"] + 60}}
+    text = RUNBOOK.read_text()
+    assert report.render(text, changed) != text
