@@ -201,6 +201,19 @@ class Stage:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def tear_down(self) -> None:
+        """Everything of the stage but its clusters (removed by tests.pgcluster.clusters)."""
+        if self.load is not None:
+            self.load.stop()
+        for process in reversed(self.processes):
+            process.kill()
+        for pid in started_by_commands(self.directory):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for step in reversed(self.cleanup):
+            with contextlib.suppress(Exception):
+                step()
+
     # PostgreSQL
 
     def cluster(self, name: str, **settings: str) -> Cluster:
@@ -372,22 +385,15 @@ def shlex_quote(text: str) -> str:
 def stage(template: Path) -> Iterator[Stage]:
     directory = Path(tempfile.mkdtemp(prefix="expsvc-drill-"))
     directory.chmod(directory.stat().st_mode | stat.S_IXOTH | stat.S_IROTH)
-    with clusters():
-        world = Stage(template, directory)
-        try:
-            yield world
-        finally:
-            if world.load is not None:
-                world.load.stop()
-            for process in reversed(world.processes):
-                process.kill()
-            for pid in started_by_commands(directory):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            for step in reversed(world.cleanup):
-                with contextlib.suppress(Exception):
-                    step()
-    shutil.rmtree(directory, ignore_errors=True)
+    try:
+        with clusters():
+            world = Stage(template, directory)
+            try:
+                yield world
+            finally:
+                world.tear_down()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def started_by_commands(directory: Path) -> list[int]:
