@@ -1,9 +1,10 @@
 """Private PostgreSQL clusters from the machine's server binaries (``pg_config --bindir``).
 
-For the tests that kill, promote, restore or archive a server: a primary, a streaming replica
-made by ``pg_basebackup -R`` (synchronous if asked), each in a temporary directory of its own
-and on a port in 55400-55499 only, always stopped and removed afterwards (:func:`clusters`).
-Under root every binary runs as the ``postgres`` system user (initdb refuses root).
+For the tests (and bench/drills) that kill, promote, restore or archive a server: a primary, a
+streaming replica made by ``pg_basebackup -R`` (synchronous if asked), each in a temporary
+directory of its own and on a port in 55400-55499 only, always stopped and removed afterwards
+(:func:`clusters`). Under root every binary runs as the ``postgres`` system user (initdb refuses
+root).
 """
 
 from __future__ import annotations
@@ -289,6 +290,22 @@ def _alive(pid: int) -> bool:
         if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return False
     return True
+
+
+def prepare_service_database(primary: Cluster, database: str, owner: str, runtime: str) -> None:
+    """The service's roles and database on ``primary``, migrated to head by the owner role."""
+    from expsvc.migrate import upgrade
+
+    for role in (owner, runtime):
+        primary.psql(f"CREATE ROLE {role} LOGIN")
+    primary.psql(f"CREATE DATABASE {database} OWNER {owner}")
+    upgrade(primary.url(database, owner), runtime_role=runtime)
+
+
+def multi_host_url(*members: Cluster, database: str, user: str) -> str:
+    """libpq's form: every member, the one that takes writes is used."""
+    hosts = ",".join(f"127.0.0.1:{member.port}" for member in members)
+    return f"postgresql://{user}@{hosts}/{database}?target_session_attrs=read-write"
 
 
 @contextlib.contextmanager

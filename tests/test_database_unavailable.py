@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from expsvc.app import create_app
 from expsvc.embedded import EmbeddedPostgres, start_embedded_postgres
 from expsvc.migrate import upgrade
 from expsvc.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import _admin, make_settings
 from tests.problems import assert_problem
 
 CONNECT_TIMEOUT = 0.5
@@ -173,3 +174,21 @@ async def test_restart_between_requests_costs_no_request(
         await asyncio.to_thread(pg_start, private_postgres)
         fetched = await http.get(f"/v1/experiments/{created.json()['id']}")
         assert fetched.status_code == 200, fetched.text
+
+
+async def test_a_database_that_takes_no_writes_is_503_not_500(database_url: str) -> None:
+    """A restored server accepts connections while it still replays its WAL (hot standby), and
+    a URL may point at a replica: writes fail with SQLSTATE 25006 there. Found by the restore
+    drill (bench/drills/restore.py), where those writes answered 500."""
+    settings = make_settings(database_url, retry_after_seconds=3)
+    read_only = (
+        f'ALTER DATABASE "{make_url(database_url).database}" SET default_transaction_read_only = on'
+    )
+    await _admin(database_url, read_only)
+    async with running(settings) as (_, http):
+        response = await http.post("/v1/experiments", json={"name": "during recovery"})
+        listed = await http.get("/v1/experiments")
+    problem = assert_problem(response, 503, "database-unavailable")
+    assert response.headers["retry-after"] == "3"
+    assert "takes no writes" in problem["detail"]
+    assert listed.status_code == 200, listed.text  # reads go on

@@ -33,6 +33,9 @@ _log = structlog.get_logger("expsvc.errors")
 # SQLSTATEs that mean "the database is not there right now", not "your request is wrong".
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P", "53")
 _QUERY_CANCELED = "57014"
+# The server takes no writes: a replica, or a restored server still replaying its WAL (it
+# accepts connections before it is promoted). Not the client's fault, and over in a moment.
+_READ_ONLY = "25006"
 _UNIQUE_VIOLATION = "23505"
 # A table or column this release needs is missing: the schema is behind (not migrated yet).
 _SCHEMA_BEHIND = frozenset({"42P01", "42703"})
@@ -54,6 +57,11 @@ def classify_database_error(error: BaseException, retry_after: int) -> ProblemEr
             )
         if state == _UNIQUE_VIOLATION:
             return Conflict("the resource already exists")
+        if state == _READ_ONLY:
+            return DatabaseUnavailable(
+                "the database takes no writes right now (a replica, or still in recovery)",
+                headers=retry,
+            )
         if (
             error.connection_invalidated
             or isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError)

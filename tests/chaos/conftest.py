@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from expsvc.migrate import upgrade
 from expsvc.settings import LogFormat, Settings
+from tests import pgcluster
 from tests.conftest import OWNER_ROLE, RUNTIME_ROLE, TEST_SECRET_KEY
-from tests.pgcluster import Cluster, available, clusters
+from tests.pgcluster import Cluster, available, clusters, prepare_service_database
 
 DATABASE = "expsvc"
 
@@ -30,16 +30,12 @@ def report(capsys: pytest.CaptureFixture[str], scenario: str, **figures: object)
 
 def prepare(primary: Cluster) -> None:
     """The service's roles and database on ``primary``, migrated to head by the owner role."""
-    for role in (OWNER_ROLE, RUNTIME_ROLE):
-        primary.psql(f"CREATE ROLE {role} LOGIN")
-    primary.psql(f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}")
-    upgrade(primary.url(DATABASE, OWNER_ROLE), runtime_role=RUNTIME_ROLE)
+    prepare_service_database(primary, DATABASE, OWNER_ROLE, RUNTIME_ROLE)
 
 
 def multi_host_url(*members: Cluster, user: str = RUNTIME_ROLE) -> str:
     """libpq's form: every member, the one that takes writes is used."""
-    hosts = ",".join(f"127.0.0.1:{member.port}" for member in members)
-    return f"postgresql://{user}@{hosts}/{DATABASE}?target_session_attrs=read-write"
+    return pgcluster.multi_host_url(*members, database=DATABASE, user=user)
 
 
 def chaos_settings(url: str, **overrides: object) -> Settings:

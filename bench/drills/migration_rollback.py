@@ -1,0 +1,50 @@
+"""A release's migration rolled back under write load (0021 back to 0020, which this release
+still runs on: `oldest_schema` in releases.toml)."""
+
+from __future__ import annotations
+
+from bench.drills.harness import Drill, DrillFailed, Stage
+
+PREVIOUS = "0020"
+HEAD = "0021"
+
+
+class MigrationRollback(Drill):
+    name = "migration-rollback"
+    section = "Migration rollback"
+    alerts = ()
+    injects = f"`expsvc db upgrade` applies {HEAD}, then the release is to be rolled back"
+    shows = rf"current: +{HEAD}"
+    variables = frozenset({"ROLLBACK_TO"})
+    ci = True
+
+    def setup(self, stage: Stage) -> None:
+        primary = stage.cluster("primary")
+        stage.configure(primary, ROLLBACK_TO=PREVIOUS)
+        stage.operator_env["ROLLBACK_TO"] = PREVIOUS
+        downgraded = stage.shell(f"expsvc db downgrade {PREVIOUS}")
+        stage.transcript.pop()
+        if downgraded.code:
+            raise DrillFailed(f"could not start from {PREVIOUS}: {downgraded.output}")
+        stage.serve()
+        stage.worker()
+
+    def inject(self, stage: Stage) -> None:
+        upgraded = stage.shell("expsvc db upgrade")
+        stage.transcript.pop()
+        if upgraded.code:
+            raise DrillFailed(f"expsvc db upgrade failed: {upgraded.output}")
+
+    def detected(self, stage: Stage) -> bool:
+        return stage.psql("SELECT version_num FROM alembic_version") == HEAD
+
+    def verified(self, stage: Stage) -> None:
+        revision = stage.psql("SELECT version_num FROM alembic_version")
+        if revision != PREVIOUS:
+            raise DrillFailed(f"the database is at {revision}, not {PREVIOUS}")
+        kind = stage.psql("SELECT relkind FROM pg_class WHERE relname = 'audit_log'")
+        if kind != "r":
+            raise DrillFailed(f"audit_log is still partitioned (relkind {kind})")
+
+
+DRILL = MigrationRollback()
