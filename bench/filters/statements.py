@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Time bench/filters/run.py's cases at the database alone, or EXPLAIN one of them.
+
+    python bench/filters/statements.py --database-url postgresql://.../filters_bench
+    python bench/filters/statements.py --database-url ... --explain "tag+tag_none by name desc"
+
+Each case runs the statements RunRepository.search runs for a first page (in creation order
+its one statement; otherwise the head, then the sorted matches if the head is short) on
+asyncpg with the same values, planned with each call's values as the service's are: one
+untimed pass over every case, then one timed. Prints p50/p95/max, the count over 20 ms and the
+slowest cases; ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of one case's statements.
+Run it through /work/wt/when-quiet: it is heavy for a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "filters"))
+sys.path.insert(0, str(ROOT / "src"))
+import run as bench  # noqa: E402
+from expsvc.driver import driver_statement  # noqa: E402
+from expsvc.pagination import Ordering  # noqa: E402
+from expsvc.run import repository  # noqa: E402
+from expsvc.run.schemas import RunQuery  # noqa: E402
+
+PAGE = 51  # a page of 50 and one more to know there is a next
+DIALECT = asyncpg_dialect()
+
+
+def query_of(names: list[str], filters: dict[str, dict[str, Any]], order: str) -> RunQuery:
+    """The RunQuery a bench case's URL makes (``order``: "column desc|asc")."""
+    data: dict[str, Any] = {}
+    for name in names:
+        data.update(filters[name])
+    column, direction = order.split()
+    lists = {"status", "tag", "tag_any", "tag_none", "git_branch", "participant", "sensor",
+             "created_by", "params", "experiment_id"}  # fmt: skip
+    data = {k: [v] if isinstance(v, str) and k in lists else v for k, v in data.items()}
+    return RunQuery.model_validate({**data, "order_by": column, "order": direction})
+
+
+def statements(query: RunQuery) -> tuple[list[Any], dict[str, Any]]:
+    ordering = Ordering(query.order_by.value, query.order.value == "desc")
+    shape, values = repository._filter_values(query)
+    values.update(access_admin=True, access_grantees=[], access_roles=[])
+    values.update(head_rows=repository.HEAD_ROWS, page_limit=PAGE)
+    if ordering.column == "created_at":
+        return [repository._created_order_statement(shape, ordering, None)], values
+    head = repository._head_statement(shape, ordering, None)
+    return [head, repository._search_statement(shape, ordering, None)], values
+
+
+async def page(connection: asyncpg.Connection, query: RunQuery, explain: bool = False) -> float:
+    """Milliseconds of a first page's statements (printing their plans if ``explain``)."""
+    found, values = statements(query)
+    elapsed = 0.0
+    for statement in found:
+        prepared = driver_statement(statement, DIALECT)
+        assert prepared is not None
+        arguments = prepared.arguments(values)
+        started = time.perf_counter()
+        rows = await (await connection.prepare(prepared.sql, name="")).fetch(*arguments)
+        elapsed += time.perf_counter() - started
+        if explain:
+            plan = await connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + prepared.sql, *arguments)
+            print("\n".join(line[0] for line in plan), "\n")
+        if len(rows) >= PAGE:
+            break
+    return elapsed * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--explain", help='one case, as "a+b by column desc"')
+    parser.add_argument("--max-combination", type=int, default=3)
+    parser.add_argument("--output", type=Path, help="write [[ms, case], ...] as JSON")
+    args = parser.parse_args()
+    filters = await bench.typed_filters(args.database_url)
+    connection = await asyncpg.connect(args.database_url, statement_cache_size=0)
+    try:
+        if args.explain:
+            names, _, order = args.explain.partition(" by ")
+            ms = await page(connection, query_of(names.split("+"), filters, order), True)
+            print(f"{ms:.1f} ms")
+            return
+        cases = []
+        for label, _ in bench.cases(filters, args.max_combination):
+            names, _, order = label.partition(" by ")
+            cases.append((label, query_of(names.split("+"), filters, order)))
+        for _, query in cases:
+            await page(connection, query)
+        timed = [(await page(connection, query), label) for label, query in cases]
+    finally:
+        await connection.close()
+    values = sorted(ms for ms, _ in timed)
+    print(
+        f"{len(values)} cases: p50 {statistics.median(values):.1f} ms, "
+        f"p95 {values[int(0.95 * (len(values) - 1))]:.1f} ms, max {values[-1]:.1f} ms, "
+        f"mean {statistics.fmean(values):.1f} ms, {sum(v > 20 for v in values)} over 20 ms"
+    )
+    for ms, label in sorted(timed, reverse=True)[:30]:
+        print(f"{ms:8.1f} ms  {label}")
+    if args.output:
+        args.output.write_text(json.dumps(timed))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
