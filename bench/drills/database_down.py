@@ -21,12 +21,6 @@ class DatabaseDown(Drill):
     shows = r"no response|no server running"
     ci = True
 
-    def setup(self, stage: Stage) -> None:
-        primary = stage.cluster("primary")
-        stage.configure(primary)
-        stage.serve()
-        stage.worker()
-
     def inject(self, stage: Stage) -> None:
         stage.clusters["primary"].kill9()
 

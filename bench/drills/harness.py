@@ -455,7 +455,11 @@ class Drill:
     ci: bool = False  # run end to end by tests/drills
 
     def setup(self, stage: Stage) -> None:
-        raise NotImplementedError
+        """The usual stage: one primary, a serve and a worker on it."""
+        primary = stage.cluster("primary")
+        stage.configure(primary)
+        stage.serve()
+        stage.worker()
 
     def inject(self, stage: Stage) -> None:
         raise NotImplementedError

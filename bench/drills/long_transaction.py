@@ -27,12 +27,6 @@ class LongTransaction(Drill):
     def __init__(self) -> None:
         self.holder: subprocess.Popen[bytes] | None = None
 
-    def setup(self, stage: Stage) -> None:
-        primary = stage.cluster("primary")
-        stage.configure(primary)
-        stage.serve()
-        stage.worker()
-
     def inject(self, stage: Stage) -> None:
         sql = "BEGIN; LOCK TABLE experiments, runs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600);"
         self.holder = subprocess.Popen(

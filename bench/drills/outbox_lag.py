@@ -17,12 +17,6 @@ class OutboxLag(Drill):
     injects = "SIGKILL to the only worker (the relay's process)"
     shows = r"relays_leading\s*\n-+\n\s+0\n"
 
-    def setup(self, stage: Stage) -> None:
-        primary = stage.cluster("primary")
-        stage.configure(primary)
-        stage.serve()
-        stage.worker()
-
     def inject(self, stage: Stage) -> None:
         worker = next(p for p in stage.processes if p.name == "worker")
         worker.kill(signal.SIGKILL)
