@@ -101,6 +101,11 @@ def cases(filters: dict[str, dict[str, Any]], most: int) -> list[tuple[str, str]
     found = []
     for size in range(1, most + 1):
         for names in itertools.combinations(sorted(filters), size):
+            keys = [key for name in names for key in filters[name]]
+            if len(keys) != len(set(keys)):
+                # Two filters on one parameter (status and status_several) are one filter whose
+                # values are ORed, not a combination: the later would overwrite the earlier.
+                continue
             query: dict[str, Any] = {}
             for name in names:
                 query.update(filters[name])
