@@ -70,7 +70,9 @@ def previous() -> InstalledRelease:
 
 
 def _environment(server_url: str) -> dict[str, str]:
-    return os.environ | {
+    # Without COVERAGE_*: scripts/test measures our code, not the previous release's.
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("COVERAGE_")}
+    return inherited | {
         "EXPSVC_TEST_DATABASE_URL": server_url,
         "EXPSVC_N1_HEAD_PYTHON": sys.executable,
         "EXPSVC_N1_HEAD_REVISION": head_revision(),

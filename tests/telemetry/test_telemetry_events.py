@@ -82,6 +82,16 @@ def _other_message_id(body: bytes) -> dict[str, str]:
     return headers
 
 
+def _malformed_message_id(body: bytes) -> dict[str, str]:
+    return signed(body, message_id="msg with spaces")  # correctly signed, but not visible ASCII
+
+
+def _timestamp_not_in_seconds(body: bytes) -> dict[str, str]:
+    headers = signed(body)
+    headers["webhook-timestamp"] = f"{time.time():.3f}"  # Unix seconds, not fractions
+    return headers
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -92,6 +102,8 @@ def _other_message_id(body: bytes) -> dict[str, str]:
         _tampered,
         _no_headers,
         _other_message_id,
+        _malformed_message_id,
+        _timestamp_not_in_seconds,
     ],
 )
 async def test_unsigned_or_badly_signed_batches_are_401_and_apply_nothing(
