@@ -17,8 +17,10 @@ _STRONG_TAG = r'"([0-9]{1,18})"'
 _WEAK_TAG = r'W/"[\x21\x23-\x7e]*"'
 _ENTITY_TAG = rf"({_STRONG_TAG}|{_WEAK_TAG})"
 IF_MATCH_PATTERN = rf"^(\*|{_ENTITY_TAG}([ \t]*,[ \t]*{_ENTITY_TAG})*)$"
-_STRONG = re.compile(_STRONG_TAG)
-_WEAK = re.compile(_WEAK_TAG)
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+# Tags are read in order from a header that matched the whole grammar: a weak tag may hold
+# commas (any visible ASCII but '"'), so the list cannot be split on them.
+_TAGS = re.compile(_ENTITY_TAG)
 
 
 def etag_for(version: int) -> str:
@@ -38,17 +40,17 @@ class ExpectedVersions:
     def parse(cls, header: str | None) -> ExpectedVersions:
         if header is None or header.strip(" \t") == "*":
             return cls(None)
+        tags = header.strip(" \t")
+        if _IF_MATCH.fullmatch(tags) is None:
+            raise BadRequest(f"malformed If-Match header: {header!r}")
         versions: set[int] = set()
-        for part in header.split(","):
-            tag = part.strip(" \t")
-            strong = _STRONG.fullmatch(tag)
-            if strong is None and _WEAK.fullmatch(tag) is None:
-                raise BadRequest(f"malformed If-Match header: {header!r}")
-            # Weak tags never match a strong comparison (RFC 9110 13.1.1). Versions are int32
-            # (2**31 - 1 at most): a larger one matches no entity, and must not reach the
-            # database as a query parameter.
-            if strong is not None and int(strong[1]) <= MAX_VERSION:
-                versions.add(int(strong[1]))
+        for tag in _TAGS.finditer(tags):
+            # Weak tags (no version group) never match a strong comparison (RFC 9110 13.1.1).
+            # Versions are int32 (2**31 - 1 at most): a larger one matches no entity, and must
+            # not reach the database as a query parameter.
+            version = tag[2]
+            if version is not None and int(version) <= MAX_VERSION:
+                versions.add(int(version))
         return cls(frozenset(versions))
 
 
