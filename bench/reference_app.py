@@ -50,7 +50,7 @@ from sqlalchemy.sql import ClauseElement
 
 from expsvc.auth.access import Role, access_parameters
 from expsvc.auth.principal import ANONYMOUS, LOCAL_PRINCIPAL
-from expsvc.capture.repository import CaptureRepository
+from expsvc.capture.repository import _STOP_OF_RUNS
 from expsvc.change_log import _TABLES, _WRITE
 from expsvc.event.catalogue import created_event, transition_event
 from expsvc.experiment.repository import _START_DRAFT_OF_RUN
@@ -70,7 +70,6 @@ from expsvc.transitions import (
     _CAPTURE_STOP_REASONS,
     FIRST_RUN_STARTED,
     PARENT_GUARDS,
-    transition_values,
 )
 
 _DIALECT = asyncpg_dialect()
@@ -105,42 +104,6 @@ def _compile(statement: ClauseElement, given: Collection[str]) -> Statement:
     return Statement(compiled.string, names, fixed)
 
 
-class _StandInSession:
-    """Catches the statements a repository method executes, returning no rows."""
-
-    def __init__(self) -> None:
-        self.executed: list[ClauseElement] = []
-
-    async def execute(self, statement: ClauseElement, parameters: Any = None) -> Any:
-        self.executed.append(statement)
-        return self
-
-    def all(self) -> list[Any]:
-        return []
-
-
-def _capture_stop() -> tuple[Statement, str]:
-    """``CaptureRepository.stop_running_of_runs`` builds its UPDATE per call: compile the one it
-    builds for one run (caught on a stand-in session); the name of the run-id array parameter."""
-    placeholder = uuid.UUID(int=0)
-    session = _StandInSession()
-    repository = CaptureRepository(session)  # type: ignore[arg-type]
-    stop = TRANSITIONS[Action.stop]
-    call = repository.stop_running_of_runs(
-        [placeholder], stop.sources, transition_values(stop.target)
-    )
-    try:
-        call.send(None)  # awaits nothing but the stand-in's execute
-    except StopIteration:
-        pass
-    else:
-        raise RuntimeError("stop_running_of_runs awaited more than its statement")
-    [statement] = session.executed
-    compiled = statement.compile(dialect=_DIALECT, compile_kwargs=_EXPAND)
-    [ids] = [name for name, value in compiled.params.items() if value == [placeholder]]
-    return _compile(statement, {ids}), ids
-
-
 _CHANGE_LOG_NAMES = frozenset(
     f"{prefix}_{name}" for _, prefix, columns in _TABLES for name, _ in columns
 )
@@ -169,7 +132,7 @@ START_DRAFT_EXPERIMENT = _compile(_START_DRAFT_OF_RUN, {"run_id", *_ACCESS})
 _EXPERIMENT_OPEN = PARENT_GUARDS[(EntityKind.run, Action.start)]
 START = _compile(_transition_statement(runs, Status.running, _EXPERIMENT_OPEN), _TRANSITION_GIVEN)
 FINISH = _compile(_transition_statement(runs, Status.finished, None), _TRANSITION_GIVEN)
-STOP_CAPTURES, _CAPTURE_RUN_IDS = _capture_stop()
+STOP_CAPTURES = _compile(_STOP_OF_RUNS, {"run_ids"})
 
 _START_VALUES = {
     "target": Status.running.value,
@@ -523,7 +486,7 @@ async def finish_run(run_id: uuid.UUID, request: Request) -> Response:
                 connection, FINISH, _FINISH_VALUES, run_id, caller, Action.finish, log
             )
             stopped = await connection.fetch(
-                STOP_CAPTURES.sql, *STOP_CAPTURES.args({_CAPTURE_RUN_IDS: [run_id]})
+                STOP_CAPTURES.sql, *STOP_CAPTURES.args({"run_ids": [run_id]})
             )
             if stopped:  # the service records them only when there are any
                 rows = sorted((dict(row) for row in stopped), key=lambda row: row["id"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -47,10 +49,16 @@ async def test_run_and_run_pages_are_the_read_models_json(
     created = await client.post(path, json={"name": "varied", **VARIED})
     assert created.status_code == 201, created.text
     varied = created.json()
+    created_plain = (await client.post(path, json={"name": "created"})).content.decode()
     started = await client.post(f"/v1/runs/{varied['id']}/start")
     assert started.status_code == 200, started.text
     rows = await _rows(database_url)
     expected = {str(row.id): RunRead.model_validate(row).model_dump_json() for row in rows}
+    # Creates and transitions answer from their rows too (run/endpoints.py, transition_routes).
+    assert created_plain == expected[json.loads(created_plain)["id"]]
+    assert started.content.decode() == expected[varied["id"]]
+    assert started.headers["content-type"] == "application/json"
+    assert started.headers["etag"] == f'"{started.json()["version"]}"'
     for run in (plain, varied):
         answer = await client.get(f"/v1/runs/{run['id']}")
         assert answer.status_code == 200

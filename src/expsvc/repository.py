@@ -393,11 +393,11 @@ def _transition_statement(
         FROM locked LEFT JOIN updated ON true
     """  # noqa: S608 (built from table and column names, never from values)
     statement = text(sql).bindparams(
-        bindparam("sources", type_=_PlainArray(Text())),
-        bindparam("versions", type_=_PlainArray(Integer())),
+        bindparam("sources", type_=PlainArray(Text())),
+        bindparam("versions", type_=PlainArray(Integer())),
     )
     if parent is not None:
-        statement = statement.bindparams(bindparam("parent_statuses", type_=_PlainArray(Text())))
+        statement = statement.bindparams(bindparam("parent_statuses", type_=PlainArray(Text())))
     return statement.columns(
         column("previous_status", String()),
         column("previous_version", Integer()),
@@ -496,14 +496,14 @@ def _keyset_after(
 
 def id_array(ids: Sequence[uuid.UUID]) -> Any:
     """``ids`` as one ``uuid[]`` parameter (``= ANY(...)``), not one parameter per id."""
-    return bindparam("ids", list(ids), type_=_PlainArray(UUID(as_uuid=True)), unique=True)
+    return bindparam("ids", list(ids), type_=PlainArray(UUID(as_uuid=True)), unique=True)
 
 
 def text_array(values: Sequence[str | None]) -> Any:
-    return bindparam("texts", list(values), type_=_PlainArray(Text()), unique=True)
+    return bindparam("texts", list(values), type_=PlainArray(Text()), unique=True)
 
 
-class _PlainArray(ARRAY[Any]):
+class PlainArray(ARRAY[Any]):
     """An array parameter handed to asyncpg as the list it is: ARRAY's own bind processing
     visits every element in Python, a tenth of a second per 10,000-row insert."""
 

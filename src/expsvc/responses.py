@@ -46,14 +46,20 @@ def _encode(document: Any, fallback: Any) -> bytes:
 
 
 def entity_response(
-    row: Any, read_model: type[BaseModel], headers: Mapping[str, str] | None = None
+    row: Any,
+    read_model: type[BaseModel],
+    headers: Mapping[str, str] | None = None,
+    status_code: int = 200,
 ) -> Response:
-    """The entity ``row`` as ``read_model`` shows it."""
-    fields = _fields(read_model)
-    body = _encode(
-        _items([row], fields)[0], lambda: read_model.model_validate(row, from_attributes=True)
-    )
-    return Response(body, media_type=_MEDIA_TYPE, headers=dict(headers or {}))
+    """The entity ``row`` as ``read_model`` shows it (a read model already built is dumped)."""
+    if isinstance(row, BaseModel):
+        body = row.model_dump_json().encode()
+    else:
+        fields = _fields(read_model)
+        body = _encode(
+            _items([row], fields)[0], lambda: read_model.model_validate(row, from_attributes=True)
+        )
+    return Response(body, status_code, dict(headers or {}), _MEDIA_TYPE)
 
 
 def page_response(

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Response
+from fastapi import APIRouter, Body, Depends, Path
 from pydantic import BaseModel
 
 from expsvc.concurrency import ExpectedVersions, etag_for, if_match
@@ -23,6 +23,7 @@ from expsvc.lifecycle import (
     InvalidTransition,
     transition_summary,
 )
+from expsvc.responses import entity_response
 from expsvc.schemas import FailRequest, TransitionRequest
 
 # The service's transition(context, entity_id, action, expected, reason), bound to a service.
@@ -64,11 +65,9 @@ def _add_route(
             context: CurrentContext,
             expected: IfMatch,
             service: Service,
-            response: Response,
         ) -> Any:
             entity = await run_action(service, context, entity_id, action, expected, body.reason)
-            response.headers["ETag"] = etag_for(entity.version)
-            return entity
+            return entity_response(entity, read_model, {"ETag": etag_for(entity.version)})
 
     else:
 
@@ -77,13 +76,11 @@ def _add_route(
             context: CurrentContext,
             expected: IfMatch,
             service: Service,
-            response: Response,
             body: Annotated[TransitionRequest | None, Body()] = None,
         ) -> Any:
             reason = body.reason if body is not None else None
             entity = await run_action(service, context, entity_id, action, expected, reason)
-            response.headers["ETag"] = etag_for(entity.version)
-            return entity
+            return entity_response(entity, read_model, {"ETag": etag_for(entity.version)})
 
     router.add_api_route(
         f"/{{{path_name}}}/{action.value}",

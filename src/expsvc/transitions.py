@@ -375,10 +375,7 @@ async def _after(
         return
     # Always a statement of its own: a session started just before the run's lock was granted
     # is running now, although the transition's statement (its snapshot older) could not see it.
-    stop = TRANSITIONS[Action.stop]
-    stopped = await CaptureRepository(session).stop_running_of_runs(
-        changed, stop.sources, transition_values(stop.target)
-    )
+    stopped = await CaptureRepository(session).stop_running_of_runs(changed)
     await ChangeRecorder(session).transitioned(
         EntityKind.capture, Action.stop, stopped, Status.running, context.as_system(),
         _CAPTURE_STOP_REASONS[action],

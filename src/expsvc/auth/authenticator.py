@@ -16,6 +16,7 @@ group members the settings name. The peer is the connection's (the ASGI scope's 
 
 from __future__ import annotations
 
+import functools
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
 import httpx
@@ -50,8 +51,15 @@ def peer_address(request: Request) -> IPv4Address | IPv6Address | None:
     client = request.scope.get("client")
     if not client:
         return None
+    return _ip_address(client[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _ip_address(host: str) -> IPv4Address | IPv6Address | None:
+    # Parsing costs more than the lookup, and a service sees few distinct peers (its proxies,
+    # loopback); the cache is bounded either way.
     try:
-        return ip_address(client[0])
+        return ip_address(host)
     except ValueError:
         return None
 

@@ -1,19 +1,42 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, any_, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Row, Text, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import UUID, insert
 
 from expsvc.auth.access import access_parameters, may
 from expsvc.auth.principal import Principal
 from expsvc.capture.schemas import CaptureQuery
-from expsvc.lifecycle import Status
+from expsvc.driver import fetch_rows
+from expsvc.lifecycle import TRANSITIONS, Action, timestamp_column
 from expsvc.models import capture_sessions, runs
 from expsvc.pagination import Ordering
-from expsvc.repository import EntityRepository, id_array
+from expsvc.repository import EntityRepository, PlainArray
+
+
+def _stop_of_runs_statement() -> Any:
+    """``UPDATE`` of the stoppable capture sessions of the runs ``:run_ids`` (one ``uuid[]``),
+    built once: the target, its timestamp and the sources from the action table."""
+    table = capture_sessions
+    stop = TRANSITIONS[Action.stop]
+    sources = sorted(status.value for status in stop.sources)
+    values = {"status": stop.target.value, timestamp_column(stop.target): func.now()}
+    run_ids = bindparam("run_ids", type_=PlainArray(UUID(as_uuid=True)))
+    return (
+        update(table)
+        .where(
+            table.c.run_id == any_(run_ids),
+            table.c.status == any_(bindparam("stop_sources", sources, type_=PlainArray(Text()))),
+        )
+        .values(**values, version=table.c.version + 1, updated_at=func.now())
+        .returning(table)
+    )
+
+
+_STOP_OF_RUNS = _stop_of_runs_statement()
 
 
 class CaptureRepository(EntityRepository):
@@ -77,20 +100,8 @@ class CaptureRepository(EntityRepository):
         statement = self.page_statement(query, ordering, after_null)
         return await self.fetch_built_page(statement, after, limit, access_parameters(principal))
 
-    async def stop_running_of_runs(
-        self, run_ids: Sequence[uuid.UUID], sources: Collection[Status], values: dict[str, Any]
-    ) -> list[Row[Any]]:
-        """Apply ``values`` to every capture session of the runs in one of ``sources`` (the
-        statuses the action table lets stop); the updated rows, in id order."""
-        table = capture_sessions
-        query = (
-            update(table)
-            .where(
-                table.c.run_id == any_(id_array(run_ids)),
-                table.c.status.in_([status.value for status in sources]),
-            )
-            .values(**values, version=table.c.version + 1, updated_at=func.now())
-            .returning(table)
-        )
-        rows = (await self.session.execute(query)).all()
+    async def stop_running_of_runs(self, run_ids: Sequence[uuid.UUID]) -> list[Any]:
+        """Stop every capture session of the runs that the action table lets stop (source
+        ``system``); the stopped rows, in id order."""
+        rows = await fetch_rows(self.session, _STOP_OF_RUNS, {"run_ids": list(run_ids)})
         return sorted(rows, key=lambda row: row.id)

@@ -95,8 +95,12 @@ async def respond_idempotently(
         return await handler(request)
     principal = (await current_principal(request)).id
     key = validate_key(raw_key)
-    path = request.url.path
-    request_fingerprint = fingerprint(request.method, path, request.url.query, await _body(request))
+    # The scope's path and query, not ``request.url`` (which parses the Host header and the
+    # URL again): the same text for every path a POST route matches (no "?", "#" or "\\" in
+    # it), so fingerprints and stored paths are those earlier releases wrote.
+    path = request.scope["path"]
+    query = request.scope["query_string"].decode()
+    request_fingerprint = fingerprint(request.method, path, query, await _body(request))
     settings: Settings = request.app.state.settings
     service = IdempotencyService(
         session,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -46,16 +46,16 @@ Service = Annotated[RunService, Depends(get_service)]
 _CREATE_ERRORS = problem_responses(ExperimentNotFound, ExperimentClosed, ValidationFailed)
 
 
-def _created(run: RunRead, response: Response) -> RunRead:
-    response.headers["ETag"] = etag_for(run.version)
-    response.headers["Location"] = f"/v1/runs/{run.id}"
-    return run
+def _created(run: Any) -> Response:  # a RunRow (a named tuple of the columns)
+    headers = {"ETag": etag_for(run.version), "Location": f"/v1/runs/{run.id}"}
+    return entity_response(run, RunRead, headers, status.HTTP_201_CREATED)
 
 
 @experiment_runs_router.post(
     "/{experiment_id}/runs",
     status_code=status.HTTP_201_CREATED,
     operation_id="create_run_in_experiment",
+    response_model=RunRead,
     responses=_CREATE_ERRORS,
 )
 async def create_run_in_experiment(
@@ -63,21 +63,24 @@ async def create_run_in_experiment(
     body: RunCreate,
     context: CurrentContext,
     service: Service,
-    response: Response,
-) -> RunRead:
+) -> Response:
     """Create a draft run in an experiment that is draft or running."""
-    return _created(await service.create(context, experiment_id, body), response)
+    return _created(await service.create(context, experiment_id, body))
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, operation_id="create_run", responses=_CREATE_ERRORS
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_run",
+    response_model=RunRead,
+    responses=_CREATE_ERRORS,
 )
 async def create_run(
-    body: RunCreateWithExperiment, context: CurrentContext, service: Service, response: Response
-) -> RunRead:
+    body: RunCreateWithExperiment, context: CurrentContext, service: Service
+) -> Response:
     """Create a draft run; the body names its experiment."""
     fields = RunCreate.model_validate(body.model_dump(exclude={"experiment_id"}))
-    return _created(await service.create(context, body.experiment_id, fields), response)
+    return _created(await service.create(context, body.experiment_id, fields))
 
 
 @router.get(

@@ -20,7 +20,7 @@ from expsvc.ids import new_id
 from expsvc.lifecycle import Action, EntityKind, Status
 from expsvc.observability.tracing import span
 from expsvc.pagination import Ordering, PageRequest, RowPage
-from expsvc.run.repository import RunRepository
+from expsvc.run.repository import RunRepository, RunRow
 from expsvc.run.schemas import (
     RunCreate,
     RunQuery,
@@ -52,13 +52,15 @@ class RunService:
 
     async def create(
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
-    ) -> RunRead:
+    ) -> RunRow:
+        """The created run's row (the endpoint answers it as a :class:`RunRead`)."""
         with span("create_run", experiment_id=experiment_id):
             return await self._create(context, experiment_id, data)
 
     async def _create(
         self, context: ActionContext, experiment_id: uuid.UUID, data: RunCreate
-    ) -> RunRead:
+    ) -> RunRow:
+        """The created run's row (the endpoint answers it as a :class:`RunRead`)."""
         values = data.model_dump(exclude={"experiment_id"})
         experiment_status, allowed, row = await self.runs.create_in_open_experiment(
             {"id": new_id(), "experiment_id": experiment_id, "created_by": context.actor, **values},
@@ -75,7 +77,7 @@ class RunService:
                 experiment_status=experiment_status,
             )
         await self.changes.created(EntityKind.run, [row], context)
-        return RunRead.model_validate(row)
+        return row
 
     async def get(self, principal: Principal, run_id: uuid.UUID) -> Row[Any]:
         """The run's row (the endpoint answers it as a :class:`RunRead`) if ``principal`` may
@@ -126,16 +128,17 @@ class RunService:
         action: Action,
         expected: ExpectedVersions,
         reason: str | None,
-    ) -> RunRead:
+    ) -> Row[Any]:
         """Apply ``action`` (validated against the action table) with its cascades: a draft
         experiment starts with its first run; a run that finishes or fails stops its running
-        capture sessions (:mod:`expsvc.transitions`)."""
+        capture sessions (:mod:`expsvc.transitions`). The run's row after the change."""
         refuse = _refuse_start if action is Action.start else None
         done = await apply_transition(
             self.session, EntityKind.run, run_id, action, context, expected, RunNotFound,
             reason, refuse,
         )  # fmt: skip
-        return RunRead.model_validate(done.row)
+        row: Row[Any] = done.row
+        return row
 
 
 def _refuse_start(
