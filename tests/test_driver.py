@@ -112,6 +112,32 @@ async def test_a_statement_on_the_driver_runs_in_the_sessions_transaction(
         assert first.xid != second.xid
 
 
+async def test_a_session_that_commits_and_rolls_back_runs_each_statement_in_its_transaction(
+    database: Database,
+) -> None:
+    # The driver keeps the connection of the session's transaction between statements
+    # (expsvc.driver._transaction_connection): never past the transaction's end.
+    async with database.sessionmaker() as session:
+        (first,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        (again,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        assert first.xid == again.xid
+        await session.commit()
+        (after_commit,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        assert after_commit.xid != first.xid
+        assert (await session.execute(_TRANSACTION_ID)).scalar_one() == after_commit.xid
+        await session.rollback()
+        (after_rollback,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        assert after_rollback.xid not in (first.xid, after_commit.xid)
+        with pytest.raises(sa_exc.DBAPIError):
+            await fetch_rows(session, _SQUARE_ROOT, {"value": SECRET_VALUE})
+        # The failed transaction is not used again behind the session's back.
+        with pytest.raises(sa_exc.SQLAlchemyError):
+            await fetch_rows(session, _TRANSACTION_ID, {})
+        await session.rollback()
+        (fresh,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        assert fresh.xid not in (first.xid, after_commit.xid, after_rollback.xid)
+
+
 async def test_a_failing_read_raises_sqlalchemys_error_without_its_values(
     database: Database,
 ) -> None:
