@@ -33,7 +33,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from expsvc.db import Database, failed_on_first_statement, sqlstate
 from expsvc.errors import ServiceUnavailable
-from expsvc.idempotency.route import declare_idempotency, respond_idempotently
+from expsvc.idempotency.route import (
+    declare_idempotency,
+    respond_idempotently,
+    without_declaration,
+)
 from expsvc.query_models import with_query_models_parsed
 from expsvc.settings import Settings
 
@@ -102,6 +106,8 @@ class TransactionalRoute(APIRoute):
         # route's own dependant (expsvc.query_models).
         declared = self.dependant
         self.dependant = with_query_models_parsed(declared)
+        if self.honours_idempotency_key:
+            self.dependant = without_declaration(self.dependant)
         try:
             handler = super().get_route_handler()
         finally:

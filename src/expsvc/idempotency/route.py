@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.params import Depends as DependsParam
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
@@ -79,6 +81,19 @@ def declare_idempotency(
         titles += [t for t in declared["description"].split("; ") if t not in titles]
         responses[status] = {**declared, **existing, "description": "; ".join(titles)}
     return dependencies, responses
+
+
+def without_declaration(dependant: Dependant) -> Dependant:
+    """``dependant`` without :func:`idempotency_key_header`, for the route's handler.
+
+    The header's dependency only declares it in OpenAPI: :func:`respond_idempotently` reads and
+    validates the key before the endpoint's dependencies are solved, so solving it on every
+    POST (a header parameter and a call) could never change an answer.
+    """
+    kept = [d for d in dependant.dependencies if d.call is not idempotency_key_header]
+    if len(kept) == len(dependant.dependencies):
+        return dependant
+    return dataclasses.replace(dependant, dependencies=kept)
 
 
 async def respond_idempotently(
