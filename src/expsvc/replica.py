@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from expsvc.db import create_engine
+from expsvc.db import create_engine, sqlstate
 from expsvc.settings import Settings
 
 LSN_HEADER = "X-Expsvc-LSN"
@@ -197,7 +197,7 @@ class Replica:
         """A read that failed on the replica with ``error`` runs again on the primary (and
         a replica that could not be reached is not used until a check finds it back)."""
         if isinstance(error, sa_exc.DBAPIError):
-            code = getattr(error.orig, "sqlstate", None) or ""
+            code = sqlstate(error) or ""
             if code.startswith(_CLIENT_SQLSTATE_CLASSES):
                 return False
             if error.connection_invalidated or not code:

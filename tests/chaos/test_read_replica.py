@@ -117,7 +117,10 @@ def names(response: httpx.Response) -> set[str]:
 async def test_the_replica_serves_reads_and_the_writer_reads_its_own_writes(
     pg_async_pair: Pair, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = replica_settings(pg_async_pair, database_replica_max_lag_ms=60_000)
+    # A generous wait: the running replica must replay a write within it on a busy machine.
+    settings = replica_settings(
+        pg_async_pair, database_replica_max_lag_ms=60_000, database_replica_wait_ms=WAIT_MS * 5
+    )
     async with serving(settings) as (app, http):
         replica = replica_of(app)
         await measured(replica, "fresh")
@@ -146,7 +149,7 @@ async def test_the_replica_serves_reads_and_the_writer_reads_its_own_writes(
         mine = await http.get(f"/v1/experiments/{during_id}", headers={LSN_HEADER: during_lsn})
         waited = time.monotonic() - started
         assert mine.status_code == 200, mine.text
-        assert waited >= WAIT_MS / 1000 * 0.9
+        assert waited >= WAIT_MS * 5 / 1000 * 0.9
         assert routed(app, "primary", "lsn_not_replayed") == 1
         listed = names(await http.get("/v1/experiments", headers={LSN_HEADER: during_lsn}))
         assert "during-pause" in listed
@@ -255,6 +258,18 @@ async def test_a_write_takes_its_position_in_one_statement_only_with_a_replica(
         assert read.status_code == 200
         assert LSN_HEADER not in response.headers
         assert not any("wal_lsn" in statement for statement in sent)
+
+
+async def test_a_replica_url_naming_a_primary_is_not_read(pg_async_pair: Pair) -> None:
+    """After a failover promoted the replica, the setting names a server that takes writes:
+    it is no replica any more (not in recovery), so every read goes to the primary."""
+    primary_url = pg_async_pair.primary.url(DATABASE, RUNTIME_ROLE)
+    settings = chaos_settings(primary_url, database_replica_url=primary_url)
+    async with serving(settings) as (app, http):
+        await measured(replica_of(app), "down")
+        assert (await http.get("/v1/experiments")).status_code == 200
+        assert routed(app, "primary", "unavailable") == 1
+        assert routed(app, "replica", "within_bound") == 0
 
 
 def test_lsn_text_round_trips_and_foreign_tokens_are_refused() -> None:
