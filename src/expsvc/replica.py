@@ -143,8 +143,9 @@ class Replica:
         now = time.monotonic()
         if now - self.checked_at >= self.interval:
             self._check_soon()
-        if now - self.checked_at > 3 * self.interval + 1:
-            # No check has answered lately (the replica hangs?): the lag is not known.
+        if now - self.checked_at > 2 * self.interval:
+            # No check has answered lately (no reads for a while, or the replica hangs): the
+            # lag is not known, and the staleness bound is max_lag + 2 intervals.
             return self._count(False, Reason.unavailable if self.lag is None else Reason.lagging)
         if self.lag is None:
             return self._count(False, Reason.unavailable)

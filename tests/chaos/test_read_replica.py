@@ -48,7 +48,7 @@ def pg_async_pair(migrated_pgdata: Path) -> Iterator[Pair]:
 def replica_settings(pair: Pair, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_replica_url": pair.replica.url(DATABASE, RUNTIME_ROLE),
-        "database_replica_check_interval_ms": 50,
+        "database_replica_check_interval_ms": 200,
         "database_replica_wait_ms": WAIT_MS,
     }
     return chaos_settings(pair.primary.url(DATABASE, RUNTIME_ROLE), **(values | overrides))
