@@ -44,6 +44,7 @@ from expsvc.observability.tracing import asgi_middleware, configure_tracing
 from expsvc.observability.tracing import shutdown as tracing_shutdown
 from expsvc.openapi import install_openapi
 from expsvc.release.schema import SchemaExpectation
+from expsvc.replica import Replica
 from expsvc.run.endpoints import experiment_runs_router
 from expsvc.run.endpoints import router as run_router
 from expsvc.secret.keys import load_secret_box
@@ -121,7 +122,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     configure_tracing(settings.tracing_enabled)
     # First: without usable keys the service refuses to start (docs/adr/0011).
     app.state.secret_box = load_secret_box(settings)
-    app.state.database = Database(create_engine(settings, url))
+    engine = create_engine(settings, url)
+    app.state.database = Database(engine, Replica.from_settings(settings, engine))
     app.state.export_slots = ExportSlots(settings.export_max_concurrent)
     app.state.authenticator = Authenticator(settings, app.state.database)
     app.state.schema = SchemaExpectation.of_this_code()

@@ -8,7 +8,7 @@ tells such a failure from one in the middle of a transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 import orjson
@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
+    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -28,6 +29,9 @@ from expsvc.observability.domain import METRICS_INFO_KEY, DomainMetrics
 from expsvc.observability.pool import PoolCollector
 from expsvc.repository import json_text
 from expsvc.settings import Settings
+
+if TYPE_CHECKING:
+    from expsvc.replica import Replica
 
 # The key marking a wrapped error raised by its checkout's first statement.
 _FIRST_STATEMENT_ATTR = "expsvc_failed_on_first_statement"
@@ -159,6 +163,14 @@ def sqlstate(error: sa_exc.DBAPIError) -> str | None:
     return str(code) if code else None
 
 
+class Sessions(Protocol):
+    """The session factories of a database (the primary's, or a read replica's)."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+    snapshot_sessionmaker: async_sessionmaker[AsyncSession]
+
+
 class Database:
     """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
@@ -167,10 +179,13 @@ class Database:
     statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
     ``domain_metrics`` (after :meth:`observe`) counts what ``sessionmaker`` sessions commit.
+    ``replica`` (``EXPSVC_DATABASE_REPLICA_URL``) is where GET routes may read instead
+    (:mod:`expsvc.replica`); None: every read is the primary's.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, replica: Replica | None = None) -> None:
         self.engine = engine
+        self.replica = replica
         self.domain_metrics: DomainMetrics | None = None
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.read_sessionmaker = async_sessionmaker(
@@ -190,8 +205,12 @@ class Database:
         in ``registry``."""
         self.domain_metrics = DomainMetrics(registry)
         registry.register(PoolCollector(self.engine))
+        if self.replica is not None:
+            self.replica.observe(registry)
         self.sessionmaker.configure(info={METRICS_INFO_KEY: self.domain_metrics})
 
     async def dispose(self) -> None:
         await self.listener.close()
+        if self.replica is not None:
+            await self.replica.dispose()
         await self.engine.dispose()

@@ -14,6 +14,11 @@ A request is run again, once, when its transaction cannot have written anything 
 attempt will probably succeed: a dead pooled connection failed its first statement (the pool is
 invalidated on a disconnect, so the retry gets a fresh connection; no pre-ping round trip on
 every checkout), or PostgreSQL broke a deadlock or a serialization failure by aborting it.
+
+With a read replica (``EXPSVC_DATABASE_REPLICA_URL``, :mod:`expsvc.replica`), reads of routes
+that allow it go to the replica when it is fresh enough, and run again on the primary when it
+fails them; successful writes then answer the ``X-Expsvc-LSN`` a later read may send back.
+Without one, none of this costs a statement.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from expsvc.db import Database, failed_on_first_statement, sqlstate
+from expsvc.db import Database, Sessions, failed_on_first_statement, sqlstate
 from expsvc.errors import ServiceUnavailable
 from expsvc.idempotency.route import (
     declare_idempotency,
@@ -39,6 +44,7 @@ from expsvc.idempotency.route import (
     without_declaration,
 )
 from expsvc.query_models import with_query_models_parsed
+from expsvc.replica import LSN_HEADER, Replica
 from expsvc.settings import Settings
 
 # OpenAPI extension on operations that ignore Idempotency-Key (see RepeatableRoute).
@@ -83,11 +89,13 @@ class TransactionalRoute(APIRoute):
 
     POST routes also honour ``Idempotency-Key`` (see :mod:`expsvc.idempotency`), unless the
     route class sets ``honours_idempotency_key`` to False. ``attempts`` bounds the runs of a
-    request that met a deadlock or serialization failure.
+    request that met a deadlock or serialization failure. GET and HEAD requests may read from
+    the replica unless ``reads_from_replica`` is False.
     """
 
     honours_idempotency_key: ClassVar[bool] = True
     attempts: ClassVar[int] = 2
+    reads_from_replica: ClassVar[bool] = True
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         if self.honours_idempotency_key:
@@ -122,30 +130,46 @@ class TransactionalRoute(APIRoute):
 
         attempts = self.attempts
         run_once = self.run_once
+        replica_reads = self.reads_from_replica
 
         async def in_transaction(request: Request) -> Response:
             database: Database = request.app.state.database
             read_only = request.method in _READ_METHODS
+            replica = database.replica
+            sessions: Sessions = database
+            if replica is not None and read_only and replica_reads:
+                lsn = request.headers.get(LSN_HEADER)
+                sessions = replica if await replica.choose(lsn) else database
             attempt = 1
             while True:
                 try:
-                    return await run_once(database, request, handler, read_only)
-                except sa_exc.DBAPIError as error:
+                    response = await run_once(sessions, request, handler, read_only)
+                except Exception as error:
+                    if sessions is not database and replica and replica.worth_the_primary(error):
+                        sessions = database  # the read again, on the primary
+                        continue
+                    if not isinstance(error, sa_exc.DBAPIError):
+                        raise
                     if _worth_another_attempt(error, attempt, attempts):
                         pass
                     elif sqlstate(error) in _RETRYABLE_SQLSTATES:
                         raise _transaction_aborted(request) from error
                     else:
                         raise
+                else:
+                    if replica is not None and not read_only and response.status_code < 400:
+                        await _tell_position(replica, response)
+                    return response
                 attempt += 1
                 await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
 
         return in_transaction
 
     async def run_once(
-        self, database: Database, request: Request, handler: Handler, read_only: bool
+        self, database: Sessions, request: Request, handler: Handler, read_only: bool
     ) -> Response:
-        """One attempt at the request, in a session of its own."""
+        """One attempt at the request, in a session of its own (on the primary, or for a read
+        on the replica)."""
         return await _run_once(database, request, handler, read_only)
 
 
@@ -171,7 +195,7 @@ class SnapshotRoute(TransactionalRoute):
         return None
 
     async def run_once(
-        self, database: Database, request: Request, handler: Handler, read_only: bool
+        self, database: Sessions, request: Request, handler: Handler, read_only: bool
     ) -> Response:
         leave = self.admit(request)
         try:
@@ -279,7 +303,7 @@ class IntegrationRoute(RepeatableRoute):
 
 
 async def _run_once(
-    database: Database, request: Request, handler: Handler, read_only: bool
+    database: Sessions, request: Request, handler: Handler, read_only: bool
 ) -> Response:
     # Leaving the block on an error response or an exception closes the session, which rolls
     # back whatever the endpoint wrote.
@@ -295,6 +319,14 @@ async def _run_once(
                     raise _commit_outcome_unknown(request) from error
                 raise
         return response
+
+
+async def _tell_position(replica: Replica, response: Response) -> None:
+    """``X-Expsvc-LSN``: the primary's WAL position now, after the commit (none if it cannot
+    be read: the write stands, a read without the header is only as fresh as the bound)."""
+    position = await replica.primary_position()
+    if position is not None:
+        response.headers[LSN_HEADER] = position
 
 
 def _worth_another_attempt(error: sa_exc.DBAPIError, attempt: int, attempts: int) -> bool:

@@ -115,6 +115,32 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(
         default=10_000, ge=0, description="PostgreSQL statement_timeout per connection (0: off)."
     )
+    # --- read replica (docs/adr/0029-read-routing-to-a-replica.md) ----------------------------
+    database_replica_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of a streaming replica that GET reads (gets, lists, exports) "
+        "may use while it is fresh enough. Unset: every read goes to EXPSVC_DATABASE_URL.",
+    )
+    database_replica_max_lag_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=3_600_000,
+        description="Reads go to the primary while the replica's replay lag is past this.",
+    )
+    database_replica_wait_ms: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="How long a read sending X-Expsvc-LSN waits for the replica to replay it "
+        "before it reads the primary.",
+    )
+    database_replica_check_interval_ms: int = Field(
+        default=500,
+        ge=50,
+        le=60_000,
+        description="The replica's lag is measured at most this often per process, while reads "
+        "come in.",
+    )
 
     # --- backups (docs/adr/0024-backups-and-point-in-time-restore.md) -----------------------
     backup_dir: Path | None = Field(
@@ -476,6 +502,12 @@ class Settings(BaseSettings):
             # The embedded default makes its own roles; an owner URL without the service's
             # would migrate one database and serve another.
             raise ValueError("EXPSVC_MIGRATION_DATABASE_URL needs EXPSVC_DATABASE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _replica_needs_a_primary(self) -> Settings:
+        if self.database_replica_url is not None and self.database_url is None:
+            raise ValueError("EXPSVC_DATABASE_REPLICA_URL needs EXPSVC_DATABASE_URL")
         return self
 
     @property
