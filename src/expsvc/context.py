@@ -46,10 +46,11 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]
 async def action_context(request: Request, principal: CurrentPrincipal) -> ActionContext:
     # Tracing on: the request's own span (child of the caller's), so consumers join the trace.
     traceparent = current_traceparent() or request.headers.get("traceparent")
+    state = request.scope.get("state", {})  # set by the request middleware
     return ActionContext(
         principal=principal,
-        request_id=getattr(request.state, "request_id", None),
-        server_request_id=getattr(request.state, "server_request_id", None),
+        request_id=state.get("request_id"),
+        server_request_id=state.get("server_request_id"),
         traceparent=traceparent if traceparent and _TRACEPARENT.match(traceparent) else None,
         client_address=request.client.host if request.client else None,
         # Validated by the transactional route before the endpoint runs.

@@ -67,7 +67,7 @@ class TransactionAborted(ServiceUnavailable):
 
 
 async def get_session(request: Request) -> AsyncSession:
-    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    session: AsyncSession | None = request.scope.get("state", {}).get("db_session")
     if session is None:
         raise RuntimeError("no database session: the route must use TransactionalRoute")
     return session
