@@ -105,6 +105,10 @@ async def test_create_start_finish_span_tree(
     # create: the caller's traceparent parents the request's span, which parents create_run,
     # which parents the database's spans.
     request = server_span(finished, "POST", path)
+    # Named by the route template (HTTP semantic conventions), not by the path.
+    assert request.name == "POST /v1/experiments/{experiment_id}/runs"
+    assert request.attributes is not None
+    assert request.attributes["http.route"] == "/v1/experiments/{experiment_id}/runs"
     assert hex_ids(request)[0] == CALLER_TRACE
     assert parent_id(request) == CALLER_SPAN
     (create_run,) = named(finished, "create_run")
@@ -148,6 +152,16 @@ async def test_create_start_finish_span_tree(
     control = [s.name for s in finished if s.name.rstrip(";").split()[0] in {"BEGIN", "COMMIT"}]
     assert not control
     assert len([s for s in finished if parent_id(s) == hex_ids(request)[1]]) == 1  # create_run
+
+
+async def test_a_request_no_route_matches_is_named_by_its_method(
+    spans: InMemorySpanExporter, database_url: str
+) -> None:
+    async for client in serve(database_url):
+        assert (await client.get("/v1/nothing/here/0194")).status_code == 404
+        assert (await client.get("/v1/runs/not-a-uuid")).status_code in {404, 422}
+    names = sorted(s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER)
+    assert names == ["GET", "GET /v1/runs/{run_id}"]
 
 
 def test_the_sampler_drops_transaction_control_and_asks_the_configured_one_otherwise() -> None:

@@ -33,6 +33,7 @@ from opentelemetry.trace import Link, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expsvc import __version__
 
@@ -147,12 +148,49 @@ def asgi_middleware() -> tuple[Any, dict[str, Any]] | None:
         return None
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
+    def middleware(app: ASGIApp, **options: Any) -> ASGIApp:
+        return OpenTelemetryMiddleware(_NamedByRoute(app), **options)
+
     options = {
         "tracer_provider": _State.provider,
         "excluded_urls": _EXCLUDED_URLS,
-        "exclude_spans": ["receive", "send"],
+        "exclude_spans": ["receive", "send"],  # no span per ASGI message
     }
-    return OpenTelemetryMiddleware, options
+    return middleware, options
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _NamedByRoute:
+    """Inside the ASGI middleware: names the request's span ``{method} {route}`` (the HTTP
+    semantic conventions) once routing has matched, and sets ``http.route``. The middleware
+    names it by the raw path (``GET /v1/runs/0194…``): a name per resource, which trace
+    backends index as operations. A request no route matched is named by its method alone, so
+    no name comes from a client's path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_span = trace.get_current_span()
+        if scope["type"] != "http" or not request_span.is_recording():
+            await self.app(scope, receive, send)
+            return
+
+        async def named_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                method = scope["method"] if scope["method"] in _METHODS else "HTTP"
+                route = getattr(scope.get("route"), "path_format", None)
+                if route is None:
+                    request_span.update_name(method)
+                else:
+                    route = f"{scope.get('root_path', '')}{route}"
+                    request_span.update_name(f"{method} {route}")
+                    request_span.set_attribute("http.route", route)
+            await send(message)
+
+        await self.app(scope, receive, named_send)
 
 
 def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
