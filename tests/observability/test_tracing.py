@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import SpanKind
 
 from expsvc.app import create_app
@@ -104,6 +105,10 @@ async def test_create_start_finish_span_tree(
     # create: the caller's traceparent parents the request's span, which parents create_run,
     # which parents the database's spans.
     request = server_span(finished, "POST", path)
+    # Named by the route template (HTTP semantic conventions), not by the path.
+    assert request.name == "POST /v1/experiments/{experiment_id}/runs"
+    assert request.attributes is not None
+    assert request.attributes["http.route"] == "/v1/experiments/{experiment_id}/runs"
     assert hex_ids(request)[0] == CALLER_TRACE
     assert parent_id(request) == CALLER_SPAN
     (create_run,) = named(finished, "create_run")
@@ -140,6 +145,69 @@ async def test_create_start_finish_span_tree(
     assert str(by_type["run.finished"]).startswith(f"00-{trace_id}-{span_id}-")
     trace_id, span_id = hex_ids(start_request)
     assert str(by_type["run.started"]).startswith(f"00-{trace_id}-{span_id}-")
+
+    # Only spans that say something (docs/adr/0023, "Cost"): no span per ASGI message, none
+    # for the transactions' BEGIN and COMMIT (the request's span times the transaction).
+    assert not [s.name for s in finished if s.name.endswith((" http send", " http receive"))]
+    control = [s.name for s in finished if s.name.rstrip(";").split()[0] in {"BEGIN", "COMMIT"}]
+    assert not control
+    assert len([s for s in finished if parent_id(s) == hex_ids(request)[1]]) == 1  # create_run
+
+
+async def test_a_request_no_route_matches_is_named_by_its_method(
+    spans: InMemorySpanExporter, database_url: str
+) -> None:
+    async for client in serve(database_url):
+        assert (await client.get("/v1/nothing/here/0194")).status_code == 404
+        assert (await client.get("/v1/runs/not-a-uuid")).status_code in {404, 422}
+    names = sorted(s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER)
+    assert names == ["GET", "GET /v1/runs/{run_id}"]
+
+
+def test_the_sampler_drops_transaction_control_and_asks_the_configured_one_otherwise() -> None:
+    on = tracing._WithoutTransactionControl(ALWAYS_ON)
+    off = tracing._WithoutTransactionControl(ALWAYS_OFF)
+    trace_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    for statement in ("BEGIN", "BEGIN ISOLATION LEVEL", "COMMIT;", "ROLLBACK", "SAVEPOINT"):
+        name = statement.split()[0]
+        decision = on.should_sample(None, trace_id, name, SpanKind.CLIENT).decision
+        assert not decision.is_recording(), statement
+    assert on.should_sample(None, trace_id, "SELECT", SpanKind.CLIENT).decision.is_sampled()
+    assert on.should_sample(None, trace_id, "COMMIT", SpanKind.INTERNAL).decision.is_sampled()
+    assert not off.should_sample(None, trace_id, "SELECT", SpanKind.CLIENT).decision.is_recording()
+
+
+async def test_otel_traces_sampler_is_honoured(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production setting (docs/performance.md): a ratio for new traces, the caller's
+    decision for continued ones. At ratio 0 only a caller's sampled trace is recorded."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    exporter = InMemorySpanExporter()
+    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
+    try:
+        provider = tracing.provider()
+        assert provider is not None
+        assert "ParentBased{root:TraceIdRatioBased{0.0}" in provider.sampler.get_description()
+        async for client in serve(database_url):
+            experiment = await create_experiment(client)
+            path = f"/v1/experiments/{experiment['id']}/runs"
+            unsampled = {"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-00"}
+            for headers in ({}, unsampled):
+                response = await client.post(path, json={"name": "r"}, headers=headers)
+                assert response.status_code == 201
+            assert not exporter.get_finished_spans()
+            response = await client.post(path, json={"name": "s"}, headers=CALLER)
+            assert response.status_code == 201
+        finished = list(exporter.get_finished_spans())
+    finally:
+        tracing.disable_tracing()
+    assert {hex_ids(s)[0] for s in finished} == {CALLER_TRACE}
+    assert named(finished, "create_run")
+    # An unsampled request still passes its trace on to its events (flags 00).
+    by_type = await event_traceparents(database_url)
+    assert by_type["experiment.created"] is not None
 
 
 async def test_tracing_off_makes_no_spans_and_keeps_the_caller_s_traceparent(

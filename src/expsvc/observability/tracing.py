@@ -6,21 +6,34 @@ standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_SERVICE_N
 ASGI middleware for requests (an incoming ``traceparent`` parents them); and the service's own
 spans through :func:`span`. Off, :func:`span` is a shared ``nullcontext``: no SDK object is made
 and a request pays one ``None`` check per span.
+
+On, the cost is per span (made on the request path, then encoded to protobuf and posted by the
+batch processor's thread, which competes with the event loop for the GIL), so the spans that
+say nothing are not made: the ASGI middleware's per-message ``http send``/``http receive``
+spans, and the asyncpg instrumentation's spans of transaction control (``BEGIN``, ``COMMIT``,
+``SAVEPOINT`` …), which :class:`_WithoutTransactionControl` drops before a span object exists.
+The sampler from ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` decides for every other
+span (docs/performance.md gives the overhead at full sampling and the production setting).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expsvc import __version__
 
@@ -28,6 +41,11 @@ _NULL: AbstractContextManager[Any] = contextlib.nullcontext()
 _PROPAGATOR = TraceContextTextMapPropagator()
 _EXCLUDED_URLS = "/health/live,/health/ready,/metrics"
 _MAX_LINKS = 32  # links per worker span (a relay batch holds up to hundreds of events)
+# The first word of a transaction-control statement, as the asyncpg instrumentation names its
+# span ("COMMIT;" and "BEGIN ISOLATION LEVEL …" included).
+_TRANSACTION_CONTROL = frozenset(
+    {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"}
+)
 
 
 class _State:
@@ -55,6 +73,8 @@ def configure_tracing(enable: bool, processor: SpanProcessor | None = None) -> N
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": "expsvc"}))
     tracer_provider = TracerProvider(resource=resource)  # OTEL_TRACES_SAMPLER etc. apply
+    # Before any tracer is made: a tracer keeps the sampler it was made with.
+    tracer_provider.sampler = _WithoutTransactionControl(tracer_provider.sampler)
     if processor is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -79,6 +99,34 @@ def _instrument(tracer_provider: TracerProvider) -> None:
     _State.instrumented = True
 
 
+class _WithoutTransactionControl(Sampler):
+    """The configured sampler, except that a database client span of transaction control is
+    dropped. Such a span (two of a write's four statements) only repeats its parent's timing:
+    the transaction is the request's, and a failed ``COMMIT`` fails the request's span."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler = sampler
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT and name.rstrip(";").upper() in _TRANSACTION_CONTROL:
+            return SamplingResult(Decision.DROP)
+        return self.sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"WithoutTransactionControl{{{self.sampler.get_description()}}}"
+
+
 def disable_tracing() -> None:
     """Back to off: flush and drop the provider, remove the instrumentations (tests)."""
     if _State.provider is not None:
@@ -100,12 +148,49 @@ def asgi_middleware() -> tuple[Any, dict[str, Any]] | None:
         return None
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
+    def middleware(app: ASGIApp, **options: Any) -> ASGIApp:
+        return OpenTelemetryMiddleware(_NamedByRoute(app), **options)
+
     options = {
         "tracer_provider": _State.provider,
         "excluded_urls": _EXCLUDED_URLS,
-        "exclude_spans": ["receive", "send"],
+        "exclude_spans": ["receive", "send"],  # no span per ASGI message
     }
-    return OpenTelemetryMiddleware, options
+    return middleware, options
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class _NamedByRoute:
+    """Inside the ASGI middleware: names the request's span ``{method} {route}`` (the HTTP
+    semantic conventions) once routing has matched, and sets ``http.route``. The middleware
+    names it by the raw path (``GET /v1/runs/0194…``): a name per resource, which trace
+    backends index as operations. A request no route matched is named by its method alone, so
+    no name comes from a client's path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_span = trace.get_current_span()
+        if scope["type"] != "http" or not request_span.is_recording():
+            await self.app(scope, receive, send)
+            return
+
+        async def named_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                method = scope["method"] if scope["method"] in _METHODS else "HTTP"
+                route = getattr(scope.get("route"), "path_format", None)
+                if route is None:
+                    request_span.update_name(method)
+                else:
+                    route = f"{scope.get('root_path', '')}{route}"
+                    request_span.update_name(f"{method} {route}")
+                    request_span.set_attribute("http.route", route)
+            await send(message)
+
+        await self.app(scope, receive, named_send)
 
 
 def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
