@@ -9,6 +9,7 @@ from bench.drills.harness import Drill
 MODULES = (
     "database_down",
     "failover",
+    "replica_down",
     "restore",
     "migration_rollback",
     "outbox_lag",
