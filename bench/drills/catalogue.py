@@ -10,6 +10,7 @@ MODULES = (
     "database_down",
     "failover",
     "replica_down",
+    "replica_lagging",
     "restore",
     "migration_rollback",
     "outbox_lag",

@@ -1,6 +1,6 @@
-"""The read replica stopped (immediate shutdown) under read and write load: reads go to the
-primary and keep answering 200, writes go on; the runbook's commands start the replica again
-and the service reads from it again by itself."""
+"""The read replica stopped (immediate shutdown), or its replay paused, under read and write
+load: reads go to the primary and keep answering 200, writes go on; the runbook's commands start
+the replica again (resume its replay) and the service reads from it again by itself."""
 
 from __future__ import annotations
 
@@ -105,19 +105,21 @@ class ReplicaDown(Drill):
             statuses = dict(self.reads.statuses)
             raise DrillFailed(f"reads not 200: {statuses} {self.reads.errors[:3]}")
 
+    fallback_reasons = ("unavailable", "replica_failed")
+    symptom = "`expsvc_db_replica_lag_seconds` = +Inf"
+
     def notes(self, stage: Stage) -> str:
         self.reads.stop()
         fell_back = sum(
             stage.metric("expsvc_db_routed_reads_total", target="primary", reason=reason) or 0.0
-            for reason in ("unavailable", "replica_failed")
+            for reason in self.fallback_reasons
         )
         return (
             f"Reads (2 list and export loops) throughout: {self.reads.total()}, of which "
             f"{self.reads.not_ok()} answered other than 200; {fell_back:.0f} sent to or run again "
-            "on the primary while the replica was down. Detected at "
-            "`expsvc_db_replica_lag_seconds` = +Inf; verified once the lag was within "
-            f"`EXPSVC_DATABASE_REPLICA_MAX_LAG_MS` ({MAX_LAG_MS} ms) and the replica served reads "
-            "again (no restart of the service)."
+            f"on the primary meanwhile. Detected at {self.symptom}; verified once the lag was "
+            f"within `EXPSVC_DATABASE_REPLICA_MAX_LAG_MS` ({MAX_LAG_MS} ms) and the replica "
+            "served reads again (no restart of the service)."
         )
 
 
