@@ -17,13 +17,8 @@ class Failover(Drill):
     def setup(self, stage: Stage) -> None:
         primary = stage.cluster("primary")
         replica = primary.replica("replica1", synchronous=True)
-        stage.clusters["replica"] = replica
         stage.configure(primary, replica)
-        stage.operator_env |= {
-            "REPLICA_HOST": "127.0.0.1",
-            "REPLICA_PORT": str(replica.port),
-            "REPLICA_PGDATA": str(replica.pgdata),
-        }
+        stage.add_replica(replica)
         stage.serve()
         stage.worker()
 

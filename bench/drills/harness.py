@@ -229,6 +229,16 @@ class Stage:
         hosts = ",".join(f"127.0.0.1:{member.port}" for member in members)
         return f"postgresql://{user}@{hosts}/{DATABASE}?target_session_attrs=read-write"
 
+    def add_replica(self, replica: Cluster) -> None:
+        """``replica`` as the stage's ``replica`` cluster, and where the runbook's commands
+        find it (``REPLICA_HOST``, ``REPLICA_PORT``, ``REPLICA_PGDATA``)."""
+        self.clusters["replica"] = replica
+        self.operator_env |= {
+            "REPLICA_HOST": "127.0.0.1",
+            "REPLICA_PORT": str(replica.port),
+            "REPLICA_PGDATA": str(replica.pgdata),
+        }
+
     def configure(self, *members: Cluster, **extra: str) -> None:
         """The service's settings (on ``members``) and the operator's shell environment."""
         self.service_env = (

@@ -71,18 +71,13 @@ class ReplicaDown(Drill):
     def setup(self, stage: Stage) -> None:
         primary = stage.cluster("primary")
         replica = primary.replica("replica1")  # asynchronous: stopping it holds up no commit
-        stage.clusters["replica"] = replica
         stage.configure(
             primary,
             EXPSVC_DATABASE_REPLICA_URL=replica.url(DATABASE, RUNTIME),
             EXPSVC_DATABASE_REPLICA_MAX_LAG_MS=str(MAX_LAG_MS),
             EXPSVC_DATABASE_REPLICA_CHECK_INTERVAL_MS="200",
         )
-        stage.operator_env |= {
-            "REPLICA_HOST": "127.0.0.1",
-            "REPLICA_PORT": str(replica.port),
-            "REPLICA_PGDATA": str(replica.pgdata),
-        }
+        stage.add_replica(replica)
         stage.serve()
         stage.worker()
         self.reads = ReadLoad(stage.url).start()

@@ -6,13 +6,16 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from expsvc.app import create_app
 from expsvc.settings import LogFormat, Settings
 from tests import pgcluster
 from tests.conftest import OWNER_ROLE, RUNTIME_ROLE, TEST_SECRET_KEY
@@ -49,6 +52,18 @@ def chaos_settings(url: str, **overrides: object) -> Settings:
         "retry_after_seconds": 1,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app on ``settings``, started (lifespan) and reached in process."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", timeout=30
+        ) as http:
+            yield app, http
 
 
 @dataclass

@@ -15,33 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from expsvc.app import create_app
-from expsvc.settings import Settings
-from tests.chaos.conftest import DATABASE, Pair, WriteLoad, chaos_settings, report
+from tests.chaos.conftest import DATABASE, Pair, WriteLoad, chaos_settings, report, serving
 
 pytestmark = pytest.mark.chaos
 
 BEFORE_KILL = 100  # acknowledged writes before the primary dies
 AFTER_RECOVERY = 100  # and after the first success on the new primary
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", timeout=30
-        ) as http:
-            yield app, http
 
 
 async def stored_ids(url: str) -> set[str]:

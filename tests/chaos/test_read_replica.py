@@ -14,18 +14,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from expsvc.app import create_app
 from expsvc.replica import LSN_HEADER, Replica, format_lsn, parse_lsn
 from expsvc.settings import Settings
-from tests.chaos.conftest import DATABASE, Pair, chaos_settings, report
+from tests.chaos.conftest import DATABASE, Pair, chaos_settings, report, serving
 from tests.conftest import RUNTIME_ROLE
 from tests.pgcluster import Cluster, clusters
 from tests.statements import sent_statements
@@ -52,17 +50,6 @@ def replica_settings(pair: Pair, **overrides: object) -> Settings:
         "database_replica_wait_ms": WAIT_MS,
     }
     return chaos_settings(pair.primary.url(DATABASE, RUNTIME_ROLE), **(values | overrides))
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", timeout=30
-        ) as http:
-            yield app, http
 
 
 def routed(app: FastAPI, target: str, reason: str) -> float:
