@@ -234,7 +234,7 @@ def _transition_commands(script: Script, action: Action) -> None:
     log = ref._transition_log(_CALLER, EntityKind.run, [run], action, previous, "user", None)
     render(script, ref.CHANGE_LOG, log, _per_execution(log))
     if action is Action.finish:
-        render(script, ref.STOP_CAPTURES, {}, {ref._CAPTURE_RUN_IDS: _one(":run_id")})
+        render(script, ref.STOP_CAPTURES, {}, {"run_ids": _one(":run_id")})
     script.commands.append("COMMIT;")
 
 
