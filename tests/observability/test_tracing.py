@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from opentelemetry.trace import SpanKind
 
 from expsvc.app import create_app
@@ -208,6 +208,102 @@ async def test_otel_traces_sampler_is_honoured(
     # An unsampled request still passes its trace on to its events (flags 00).
     by_type = await event_traceparents(database_url)
     assert by_type["experiment.created"] is not None
+
+
+class _AskedSampler(Sampler):
+    """The configured sampler, remembering what it was asked: (span kind, trace id)."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler, self.asked = sampler, []  # type: list[tuple[SpanKind | None, int]]
+
+    def should_sample(  # type: ignore[override]
+        self, parent_context: Any, trace_id: int, name: str, kind: Any = None, *args: Any
+    ) -> SamplingResult:
+        self.asked.append((kind, trace_id))
+        return self.sampler.should_sample(parent_context, trace_id, name, kind, *args)
+
+    def get_description(self) -> str:
+        return "Asked"
+
+
+def asked_sampler() -> _AskedSampler:
+    """Wraps the configured sampler inside the provider's (tracers share the provider's)."""
+    provider = tracing.provider()
+    assert provider is not None
+    without_control = provider.sampler
+    assert isinstance(without_control, tracing._WithoutTransactionControl)
+    asked = _AskedSampler(without_control.sampler)
+    without_control.sampler = asked
+    return asked
+
+
+async def test_a_request_the_sampler_drops_is_decided_once_and_makes_no_span(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropped at the door: the sampler is asked once per request (not again for the request's
+    span, create_run and each statement) and the request still hands its trace on, unsampled."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    exporter = InMemorySpanExporter()
+    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
+    try:
+        async for client in serve(database_url):
+            experiment = await create_experiment(client)
+            asked = asked_sampler()
+            unsampled = {"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-00"}
+            path = f"/v1/experiments/{experiment['id']}/runs"
+            created = await client.post(path, json={"name": "r"}, headers=unsampled)
+            assert created.status_code == 201
+            assert (await client.get(f"/v1/runs/{created.json()['id']}")).status_code == 200
+        finished = list(exporter.get_finished_spans())
+    finally:
+        tracing.disable_tracing()
+    assert not finished
+    assert [kind for kind, _ in asked.asked] == [SpanKind.SERVER, SpanKind.SERVER]
+    assert asked.asked[0][1] == int(CALLER_TRACE, 16)
+    traceparent = str((await event_traceparents(database_url))["run.created"])
+    assert traceparent.startswith(f"00-{CALLER_TRACE}-")
+    assert traceparent.endswith("-00")
+    assert f"-{CALLER_SPAN}-" not in traceparent  # the request's own (unrecorded) span
+
+
+async def test_a_new_trace_is_sampled_by_the_trace_id_the_door_decided_by(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a ratio, the door and the request's span ask about the same trace id: a new trace is
+    sampled at the ratio, not at its square, and every request the door passed is recorded."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    exporter = InMemorySpanExporter()
+    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
+    try:
+        async for client in serve(database_url):
+            experiment = await create_experiment(client)
+            asked = asked_sampler()
+            exporter.clear()
+            for _ in range(24):
+                assert (await client.get(f"/v1/experiments/{experiment['id']}")).status_code == 200
+        finished = list(exporter.get_finished_spans())
+    finally:
+        tracing.disable_tracing()
+    servers = [trace_id for kind, trace_id in asked.asked if kind is SpanKind.SERVER]
+    recorded = [int(hex_ids(s)[0], 16) for s in finished if s.kind is SpanKind.SERVER]
+    # The door asks once per request; for a request it passed the middleware asks again, about
+    # the same trace id, right after it.
+    door = [t for i, t in enumerate(servers) if i == 0 or servers[i - 1] != t]
+    assert len(door) == 24
+    assert sorted(recorded) == sorted(t for i, t in enumerate(servers) if i and servers[i - 1] == t)
+    assert 0 < len(recorded) < 24  # the ratio both ways (fails by chance with p = 2 * 0.5**24)
+
+
+def test_the_door_s_trace_id_is_given_once() -> None:
+    ids = tracing._DoorIdGenerator()
+    token = tracing._DOOR_TRACE_ID.set(0x1234)
+    try:
+        assert ids.generate_trace_id() == 0x1234
+        assert ids.generate_trace_id() != 0x1234
+    finally:
+        tracing._DOOR_TRACE_ID.reset(token)
 
 
 async def test_tracing_off_makes_no_spans_and_keeps_the_caller_s_traceparent(
