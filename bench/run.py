@@ -35,6 +35,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -137,6 +138,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="none: identity off, the caller is the local admin (the default); header: the"
         " service believes X-User from 127.0.0.1 and every request names a principal that is"
         " no admin and holds editor on every experiment (the grant checks do their work)",
+    )
+    add(
+        "--share-rounds",
+        type=int,
+        default=0,
+        help="after the runs above, measure the reference scenarios' shares again with the"
+        " service and the reference app both up, their wrk runs alternated this many times per"
+        " scenario and mode (the machine's speed drifts within minutes: a share from runs"
+        " minutes apart moves with it); 0: not",
     )
     add("--output-dir", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args(argv)
@@ -479,7 +489,58 @@ def run_scenarios(
                 args, wrk, meter, port, data_dir, ceiling, args.idempotency, phases, "reference "
             )
         results["service_share_of_ceiling"] = ceiling_shares(results)
+    if wrk is not None and ceiling and args.share_rounds > 0:
+        with (
+            serve(database_url, args.workers, out / "serve.log", extra_env) as (port, pid),
+            reference(database_url, args.workers, out / "reference.log") as (ref_port, ref_pid),
+        ):
+            phases.done("paired start")
+            servers = {
+                "service": (port, CpuMeter(pid, database_backends(database_url)), headers),
+                "reference": (ref_port, CpuMeter(ref_pid, database_backends(database_url)), None),
+            }
+            results["paired_shares"] = paired_shares(args, wrk, servers, data_dir, ceiling, phases)
     return results
+
+
+def paired_shares(
+    args: argparse.Namespace,
+    wrk: str,
+    servers: dict[str, tuple[int, CpuMeter, dict[str, str] | None]],
+    data_dir: Path,
+    scenarios: list[str],
+    phases: Phases,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The service's and the reference's wrk runs alternated ``--share-rounds`` times per
+    scenario and mode, both servers up (the one not measured idles); per round the share, and
+    their median: the two sides of each share measured seconds apart, not minutes."""
+    paired: dict[str, dict[str, dict[str, Any]]] = {}
+    for scenario in scenarios:
+        for mode in ("keep_alive", "new_connection"):
+            rounds = []
+            for _ in range(args.share_rounds):
+                rps = {}
+                for side, (port, meter, headers) in servers.items():
+                    spec = WrkRun(
+                        scenario,
+                        args.wrk_seconds,
+                        args.wrk_connections,
+                        args.wrk_threads,
+                        new_connection=mode == "new_connection",
+                    )
+                    nonce = f"{secrets.token_hex(4)}-{side}-{scenario}-{mode}"
+                    meter.start()
+                    summary = run_wrk(wrk, port, data_dir, spec, args.idempotency, nonce, headers)
+                    meter.stop()
+                    rps[side] = summary["rps"]
+                share = rps["service"] / rps["reference"] if rps["reference"] else 0.0
+                rounds.append(rps | {"share": round(share, 3)})
+            median = statistics.median(r["share"] for r in rounds)
+            paired.setdefault(scenario, {})[mode] = {"rounds": rounds, "median_share": median}
+            shares = ", ".join(f"{r['share']:.0%}" for r in rounds)
+            print(f"paired {scenario} {mode}: {shares}; median {median:.0%}", file=sys.stderr)
+            phases.done(f"paired {scenario} {mode}")
+    return paired
 
 
 def ceiling_shares(results: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -587,6 +648,11 @@ def table(results: dict[str, Any]) -> str:
             "(ceiling: bench/reference_app.py, bare FastAPI + asyncpg running the service's"
             " statements, same database; service/ceiling: keep-alive / new connection req/s)"
         )
+    for name, modes in results.get("paired_shares", {}).items():
+        cells = [
+            f"{mode.replace('_', '-')} {_paired_cell(paired)}" for mode, paired in modes.items()
+        ]
+        lines.append(f"paired share {name:<8} " + "; ".join(cells))
     nodelay = results.get("nodelay")
     if nodelay:
         lines.append(
@@ -618,6 +684,11 @@ def _wrk_cell(summary: dict[str, Any] | None) -> str:
         return ""
     failed = f" ({summary['failed']} failed)" if summary["failed"] else ""
     return f"{summary['rps']:.0f}{failed}"
+
+
+def _paired_cell(paired: dict[str, Any]) -> str:
+    rounds = ", ".join(f"{r['share']:.0%}" for r in paired["rounds"])
+    return f"{rounds} (median {paired['median_share']:.0%})"
 
 
 def _share_cell(share: float | None) -> str:

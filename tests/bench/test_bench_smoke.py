@@ -37,9 +37,11 @@ def run_driver(server_url: str, template: str, output: Path, with_wrk: bool) -> 
         "--reference-scenarios", ",".join(REFERENCE_SCENARIOS),
         "--output-dir", str(output),
     ]  # fmt: skip
-    if not with_wrk:
+    if with_wrk:
+        command += ["--share-rounds", "1"]
+    else:
         command.append("--skip-wrk")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "max req/s keep-alive" in done.stdout
     [results] = output.glob("*/results.json")
@@ -88,3 +90,14 @@ def test_bench_driver_runs_every_scenario(
     shares = results["service_share_of_ceiling"]
     assert isinstance(shares, dict)
     assert set(shares) == set(REFERENCE_SCENARIOS)
+    # The paired rounds: both sides measured in each round, the share their ratio.
+    paired = results["paired_shares"]
+    assert isinstance(paired, dict)
+    assert set(paired) == set(REFERENCE_SCENARIOS)
+    for scenario in REFERENCE_SCENARIOS:
+        for mode in ("keep_alive", "new_connection"):
+            (only,) = paired[scenario][mode]["rounds"]
+            assert only["service"] > 0, (scenario, mode, only)
+            assert only["reference"] > 0, (scenario, mode, only)
+            assert only["share"] == round(only["service"] / only["reference"], 3)
+            assert paired[scenario][mode]["median_share"] == only["share"]
