@@ -67,6 +67,7 @@ class ReplicaDown(Drill):
     variables = frozenset(
         {"REPLICA_HOST", "REPLICA_PORT", "REPLICA_PGDATA", "EXPSVC_DATABASE_REPLICA_MAX_LAG_MS"}
     )
+    ci = True  # replica-lagging too (a subclass)
 
     def setup(self, stage: Stage) -> None:
         primary = stage.cluster("primary")
