@@ -42,11 +42,27 @@ def bindir() -> Path:
     )
 
 
+SERVER_BINARIES = ("initdb", "pg_ctl", "pg_basebackup")
+
+
 def available() -> bool:
     try:
-        return (bindir() / "initdb").is_file() and (bindir() / "pg_basebackup").is_file()
+        return all((bindir() / name).is_file() for name in SERVER_BINARIES)
     except (RuntimeError, subprocess.CalledProcessError):
         return False
+
+
+def require_server_binaries() -> None:
+    """Skip the calling test or fixture when the server binaries are missing; under ``CI=true``
+    fail it instead, so CI cannot pass with failover, restore and the drills silently skipped."""
+    if available():
+        return
+    import pytest
+
+    message = f"no PostgreSQL server binaries ({', '.join(SERVER_BINARIES)} in pg_config --bindir)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {message}; install the PostgreSQL server package", pytrace=False)
+    pytest.skip(message)
 
 
 def _as_root() -> bool:

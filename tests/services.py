@@ -98,7 +98,12 @@ class RedisServer:
         _wait_for_port(self.port, self.process, log)
         client = redis.Redis.from_url(self.url, socket_timeout=5)
         try:
-            client.ping()
+            # PING answers while an append-only file is still loading, when every read fails
+            # with BusyLoadingError: wait until the dataset is in.
+            until = time.monotonic() + 30
+            while client.info("persistence")["loading"]:
+                assert time.monotonic() < until, "Redis never finished loading its dataset"
+                time.sleep(0.02)
         finally:
             client.close()
         return self

@@ -13,6 +13,7 @@ class Failover(Drill):
     injects = "SIGKILL to the primary (synchronous replica, multi-host URL)"
     shows = r"no response[\s\S]*\nt\n"
     variables = frozenset({"REPLICA_HOST", "REPLICA_PORT", "REPLICA_PGDATA"})
+    ci = True
 
     def setup(self, stage: Stage) -> None:
         primary = stage.cluster("primary")

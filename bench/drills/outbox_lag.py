@@ -15,7 +15,7 @@ class OutboxLag(Drill):
     section = "Outbox lag"
     alerts = ("ExpsvcOutboxLag", "ExpsvcNoRelayLeading")
     injects = "SIGKILL to the only worker (the relay's process)"
-    shows = r"relays_leading\s*\n-+\n\s+0\n"
+    shows = r"relays \| sinks_led\s*\n[-+]+\n\s+0 \|\s+0\n"
 
     def inject(self, stage: Stage) -> None:
         worker = next(p for p in stage.processes if p.name == "worker")

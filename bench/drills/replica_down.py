@@ -61,12 +61,15 @@ class ReadLoad:
 class ReplicaDown(Drill):
     name = "replica-down"
     section = "Read replica lagging or down"
-    alerts = ()  # no client sees an error: the primary answers the reads (see the section)
+    # No client sees an error (the primary answers the reads), but every read meant for the
+    # replica goes to the primary: lagging, unavailable or replica_failed, all the alert counts.
+    alerts = ("ExpsvcReadReplicaLagging",)
     injects = "`pg_ctl stop -m immediate` of the read replica (EXPSVC_DATABASE_REPLICA_URL)"
     shows = r"no response"
     variables = frozenset(
         {"REPLICA_HOST", "REPLICA_PORT", "REPLICA_PGDATA", "EXPSVC_DATABASE_REPLICA_MAX_LAG_MS"}
     )
+    ci = True  # replica-lagging too (a subclass)
 
     def setup(self, stage: Stage) -> None:
         primary = stage.cluster("primary")

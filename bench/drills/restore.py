@@ -29,6 +29,7 @@ class Restore(Drill):
     injects = "`UPDATE experiments SET name = 'damaged'` (every row), committed"
     shows = rf"(?m)^{LABEL}\t"
     variables = frozenset({"BACKUP_LABEL", "RESTORE_UNTIL", "RESTORE_DIR"})
+    ci = True
 
     def __init__(self) -> None:
         self.target = 0.0  # monotonic time of RESTORE_UNTIL

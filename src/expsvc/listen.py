@@ -5,9 +5,10 @@ of their own; every commit with events then woke three sockets in every process.
 subscribe here: one asyncpg connection LISTENs to the union of their channels and calls each
 subscriber's callback (plain functions, called on the event loop; they only set events).
 
-The connection also carries the session advisory locks that elect a leader (the relay): such a
-lock lives exactly as long as the connection, so a process that dies or loses its connection
-gives up its leadership with it, and another process takes over.
+The connection also carries the session advisory locks of the relays' leadership (a shared
+one per relay, by which the relays count each other, and an exclusive one per sink it publishes
+to): such a lock lives exactly as long as the connection, so a process that dies or loses its
+connection gives up its leadership with it, and another process takes over.
 
 A subscriber's callback is also called whenever its channel starts being listened to (after a
 connect or reconnect, or a new subscription): what was notified while nobody listened is unknown,
@@ -28,6 +29,11 @@ _log = structlog.get_logger("expsvc.listen")
 
 Callback = Callable[[], None]
 _CONNECT_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+_TRY_LOCK = {
+    False: "SELECT pg_try_advisory_lock($1)",
+    True: "SELECT pg_try_advisory_lock_shared($1)",
+}
+_UNLOCK = {False: "SELECT pg_advisory_unlock($1)", True: "SELECT pg_advisory_unlock_shared($1)"}
 
 
 class Listener:
@@ -71,8 +77,11 @@ class Listener:
 
     # --- leadership ---------------------------------------------------------------------------
 
-    async def try_lock(self, key: int, wait_for_connection: float = 5.0) -> int | None:
-        """Take the session advisory lock ``key`` on the listening connection.
+    async def try_lock(
+        self, key: int, wait_for_connection: float = 5.0, *, shared: bool = False
+    ) -> int | None:
+        """Take the session advisory lock ``key`` on the listening connection (in share mode
+        with ``shared``: any number of sessions hold it at once, and count each other).
 
         Returns the connection's generation while this process holds the lock (see
         :meth:`lost`), or None: another session holds it, this process already does (two
@@ -89,7 +98,7 @@ class Listener:
             if connection is None or connection.is_closed():
                 return None
             try:
-                locked = await connection.fetchval("SELECT pg_try_advisory_lock($1)", key)
+                locked = await connection.fetchval(_TRY_LOCK[shared], key)
             except _CONNECT_ERRORS as error:
                 _log.warning("advisory lock attempt failed", error=repr(error))
                 return None
@@ -106,7 +115,7 @@ class Listener:
             return gone
         return self._lost
 
-    async def unlock(self, key: int, generation: int) -> None:
+    async def unlock(self, key: int, generation: int, *, shared: bool = False) -> None:
         """Give the lock up (if its connection still lives); best effort."""
         self._held.discard(key)
         async with self._operation:
@@ -114,7 +123,7 @@ class Listener:
             if connection is None or generation != self._generation or connection.is_closed():
                 return
             with contextlib.suppress(*_CONNECT_ERRORS):
-                await connection.fetchval("SELECT pg_advisory_unlock($1)", key)
+                await connection.fetchval(_UNLOCK[shared], key)
 
     # --- the connection -----------------------------------------------------------------------
 

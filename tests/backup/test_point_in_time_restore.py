@@ -21,7 +21,14 @@ from typer.testing import CliRunner
 from expsvc.backup.tool import Backups, archive_command
 from expsvc.cli import app
 from tests.chaos.conftest import report
-from tests.pgcluster import SYSTEM_USER, Cluster, available, bindir, clusters, private_directory
+from tests.pgcluster import (
+    SYSTEM_USER,
+    Cluster,
+    bindir,
+    clusters,
+    private_directory,
+    require_server_binaries,
+)
 
 pytestmark = pytest.mark.chaos
 
@@ -29,8 +36,7 @@ pytestmark = pytest.mark.chaos
 @pytest.fixture
 def archived() -> Iterator[tuple[Cluster, Backups]]:
     """A PostgreSQL archiving its WAL into a backup directory through our archive_command."""
-    if not available():
-        pytest.skip("no PostgreSQL server binaries (pg_config --bindir)")
+    require_server_binaries()
     directory = private_directory("backup")
     backups = Backups(directory, bindir())
     # The server's user runs the command: the service's venv may be out of its reach (root's).

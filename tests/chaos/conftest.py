@@ -19,7 +19,7 @@ from expsvc.app import create_app
 from expsvc.settings import LogFormat, Settings
 from tests import pgcluster
 from tests.conftest import OWNER_ROLE, RUNTIME_ROLE, TEST_SECRET_KEY
-from tests.pgcluster import Cluster, available, clusters, prepare_service_database
+from tests.pgcluster import Cluster, clusters, prepare_service_database, require_server_binaries
 
 DATABASE = "expsvc"
 
@@ -80,8 +80,7 @@ class Pair:
 def migrated_pgdata() -> Iterator[Path]:
     """A stopped cluster's data directory with the service's roles and database at migration
     head, made once per session; each test's cluster starts from a copy of it."""
-    if not available():
-        pytest.skip("no PostgreSQL server binaries (pg_config --bindir)")
+    require_server_binaries()
     with clusters():
         template = Cluster("template").initdb()
         template.start()

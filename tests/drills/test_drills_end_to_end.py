@@ -12,7 +12,7 @@ import pytest
 from bench.drills.catalogue import drills
 from bench.drills.harness import Drill, make_template, stage
 
-from tests.pgcluster import available, clusters
+from tests.pgcluster import clusters, require_server_binaries
 
 pytestmark = [pytest.mark.process, pytest.mark.chaos]
 CI_DRILLS = [drill for drill in drills().values() if drill.ci]
@@ -20,8 +20,7 @@ CI_DRILLS = [drill for drill in drills().values() if drill.ci]
 
 @pytest.fixture(scope="module")
 def template() -> Iterator[Path]:
-    if not available():
-        pytest.skip("no PostgreSQL server binaries (pg_config --bindir)")
+    require_server_binaries()
     with clusters():
         yield make_template()
 

@@ -280,44 +280,100 @@ async def test_two_relays_at_once_lose_nothing(
     assert duplicates(entries) == 0  # the cursor row lock lets one relay publish at a time
 
 
+SINKS = ("webhooks", "redis")  # the worker's sinks with EXPSVC_REDIS_URL set
+
+
+def leading(worker: Worker) -> float:
+    return worker.metrics().get(("expsvc_outbox_relay_leading", ""), 0)
+
+
+def published(worker: Worker) -> dict[str, float]:
+    """Events this worker published, per sink (0 for one it never led)."""
+    samples = worker.metrics()
+    return {sink: samples.get(("expsvc_outbox_published_events_total", sink), 0) for sink in SINKS}
+
+
+async def wait_until(condition: Any, what: str, deadline: float = 30.0) -> float:
+    """Poll ``condition`` until true; the seconds it took."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < deadline, f"never: {what}"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def sink_positions(database_url: str) -> dict[str, int]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch("SELECT sink, last_seq FROM event_sink_cursors")
+        return {row["sink"]: int(row["last_seq"]) for row in rows}
+    finally:
+        await connection.close()
+
+
 @pytest.mark.process
-async def test_one_relay_leads_and_a_standby_takes_over_when_it_dies(
+async def test_two_relays_share_the_sinks_and_a_survivor_takes_the_dead_ones(
     database_url: str,
     redis_url: str,
     redis_stream: str,
     start_worker: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    workers = [start_worker(database_url, redis_url, redis_stream) for _ in range(2)]
+    batch = {"EXPSVC_RELAY_BATCH_SIZE": "50"}
+    workers = [start_worker(database_url, redis_url, redis_stream, **batch) for _ in range(2)]
+    # The first one up leads both sinks; it hands one over once it counts two relays.
+    balanced = await wait_until(
+        lambda: [leading(worker) for worker in workers] == [1, 1], "one sink each"
+    )
+    before = [published(worker) for worker in workers]  # events of the fixtures, if any
     await create_experiments(database_url, 300, per_transaction=10)
-    await wait_for_ids(redis_url, redis_stream, set(await outbox_event_ids(database_url)))
+    ids = await outbox_event_ids(database_url)
+    entries = await wait_for_ids(redis_url, redis_stream, set(ids))
 
-    def sequenced(worker: Worker) -> float:
-        return worker.metrics().get(("expsvc_outbox_sequenced_events_total", ""), 0)
+    def since_balanced(index: int) -> dict[str, float]:
+        now = published(workers[index])
+        return {sink: now[sink] - before[index][sink] for sink in SINKS}
 
-    # Only the leader works: the other is never woken by a commit.
-    leaders = [worker for worker in workers if sequenced(worker) > 0]
-    assert len(leaders) == 1, [sequenced(worker) for worker in workers]
-    leader = leaders[0]
-    standby = next(worker for worker in workers if worker is not leader)
-    assert standby.metrics().get(("expsvc_outbox_published_events_total", "redis"), 0) == 0
-    assert leader.metrics()[("expsvc_outbox_relay_leading", "")] == 1
-    assert standby.metrics()[("expsvc_outbox_relay_leading", "")] == 0
+    await wait_until(
+        lambda: sum(sum(since_balanced(index).values()) for index in (0, 1)) >= 2 * 300,
+        "both sinks published everything",
+    )
+    shared = [since_balanced(index) for index in (0, 1)]
+    # Each relay published to its own sink only, at least one batch.
+    for counts in shared:
+        assert sorted(counts.values()) == [0, 300], shared
+    assert {sink for counts in shared for sink, count in counts.items() if count} == set(SINKS)
+    assert [e["id"] for e in first_deliveries(entries)] == ids
 
-    leader.kill9()  # its session, and the leader's lock with it, ends with the process
-    killed_at = time.monotonic()
+    dead, survivor = workers
+    dead_sinks = [sink for sink, count in shared[0].items() if count]
+    dead.kill9()  # its LISTEN session, and its sinks' locks with it, end with the process
+    took_over = await wait_until(lambda: leading(survivor) == 2, "the survivor leads both")
+    survivor_before = sum(published(survivor).values())
     await create_experiments(database_url, 100, per_transaction=10)
-    entries = await wait_for_ids(redis_url, redis_stream, set(await outbox_event_ids(database_url)))
-    took_over = time.monotonic() - killed_at
-    assert sequenced(standby) == 100
-    assert standby.metrics()[("expsvc_outbox_relay_leading", "")] == 1
-    assert standby.metrics()[("expsvc_outbox_published_events_total", "redis")] == 100
-    assert [e["id"] for e in first_deliveries(entries)] == await outbox_event_ids(database_url)
+    ids = await outbox_event_ids(database_url)
+    entries = await wait_for_ids(redis_url, redis_stream, set(ids))
+    await wait_until(
+        lambda: sum(published(survivor).values()) >= survivor_before + 2 * 100,
+        "the survivor published the new events to both sinks",
+    )
+    after = published(survivor)
+    positions = await sink_positions(database_url)
     report(
         capsys,
-        f"relay failover: leader killed, standby published the next 100 events within "
-        f"{took_over:.1f}s, {duplicates(entries)} duplicates",
+        f"two relays sharing the sinks: balanced after {balanced:.1f}s; published per relay "
+        f"{shared} (300 events); relay leading {dead_sinks} killed, the survivor "
+        f"took them within {took_over:.1f}s and published {after} in all ({len(ids)} events); "
+        f"{duplicates(entries)} duplicates, lost 0",
     )
+    for sink in dead_sinks:
+        assert after[sink] > 0  # the survivor published to the dead relay's sink
+    # Every event reached both sinks, in log order: the Redis stream's first deliveries follow
+    # seq, and each sink's cursor (which only moves forward, batch by batch) is at the end.
+    assert [e["id"] for e in first_deliveries(entries)] == ids
+    sequences = [int(e["sequence"]) for e in first_deliveries(entries)]
+    assert sequences == sorted(sequences)
+    assert positions == {sink: max(sequences) for sink in SINKS}
 
 
 # --- Redis goes away -----------------------------------------------------------------------------

@@ -56,8 +56,10 @@ def family(name: str) -> str:
 
 @pytest.fixture
 async def exported(database_url: str) -> AsyncIterator[set[str]]:
-    """Metric families of an app running every job (relay and webhook delivery included)."""
-    app: FastAPI = create_app(make_settings(database_url, relay_enabled=True))
+    """Metric families of an app running every job (relay and webhook delivery included) and
+    reading from a replica (the test database stands in: the families exist from the start)."""
+    settings = make_settings(database_url, relay_enabled=True, database_replica_url=database_url)
+    app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):
         registry: Any = app.state.metrics.registry
         yield {metric.name for metric in registry.collect()}
@@ -71,7 +73,14 @@ def test_there_is_a_dashboard_with_the_issue_s_rows() -> None:
         for panel in json.loads(path.read_text())["panels"]
         if panel["type"] == "row"
     }
-    expected = {"RED per route", "SLO burn", "Outbox and webhooks", "Worker jobs", "Database pool"}
+    expected = {
+        "RED per route",
+        "SLO burn",
+        "Outbox and webhooks",
+        "Worker jobs",
+        "Database pool",
+        "Read replica",
+    }
     assert expected <= rows
 
 

@@ -38,7 +38,8 @@ class RelayMetrics:
         )
         self.leading = Gauge(
             "expsvc_outbox_relay_leading",
-            "1 while this process's relay leads (sequences and publishes), 0 while it stands by.",
+            "How many sinks this process's relay leads (publishes to; it sequences while that is"
+            " not 0): the sum over processes is the number of sinks.",
             registry=registry,
         )
         self.purged = Counter(

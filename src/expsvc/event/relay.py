@@ -1,33 +1,41 @@
 """The outbox relay: sequences committed events and publishes them to every sink.
 
-One relay works at a time: each process's relay stands by until it takes the leader's session
-advisory lock on its process's LISTEN connection (:mod:`expsvc.listen`), and relays until that
-connection is lost (the process died or lost the database); a standby retries every couple of
-seconds. Leadership only saves work (one process woken per commit, not every one): the two
-steps are coordinated through PostgreSQL alone and stay safe with any number of relays at once.
+The relays of all processes share the sinks: each sink has a leader, the relay that holds the
+sink's session advisory lock (:func:`sink_lock_id`) on its process's LISTEN connection
+(:mod:`expsvc.listen`), and only it publishes to that sink until the connection is lost (the
+process died or lost the database). Every relay also holds the relays' lock in share mode, so
+each counts the live relays and leads at most its fair share of the sinks (``ceil(sinks /
+relays)``): with two processes and two sinks each leads one; one that leads more than its share
+hands a sink over (after its batch in flight), and when a process dies the others take its sinks
+at their next look (every couple of seconds). Leadership only saves work (one process woken per
+sink and commit): the two steps are coordinated through PostgreSQL alone and stay safe with any
+number of relays at once.
 
 1. **Sequencing** (one process at a time, ``pg_try_advisory_xact_lock``): committed events get a
    gapless ``seq`` in the order they became visible. Readers follow ``seq``, so an event that
    commits late is never stepped over, and per-entity order (entity row locks order the writes)
-   is kept.
+   is kept. Every relay that leads a sink polls; the lock keeps sequencing serial.
 2. **Publishing**, per sink: the relay that locks the sink's cursor row (``FOR UPDATE SKIP
    LOCKED``) reads the next batch after it, publishes, and advances the cursor in the same
    transaction. A crash between publish and commit republishes the batch: at least once.
 
-The leader polls for committed events (every 10 ms while it finds some, backing off to 100 ms
-while it finds none): commits do not NOTIFY, as a notifying commit holds PostgreSQL's one
+A leading relay polls for committed events (every 10 ms while it finds some, backing off to
+100 ms while it finds none): commits do not NOTIFY, as a notifying commit holds PostgreSQL's one
 notification lock through its WAL flush and would serialise every write (migration 0008). The
-sequencer's ``expsvc_events`` notification wakes publishers and SSE streams; a slow fallback
-timer covers a lost one.
+sequencer's ``expsvc_events`` notification wakes publishers (in every process) and SSE streams;
+a slow fallback timer covers a lost one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import text
@@ -44,14 +52,29 @@ _log = structlog.get_logger("expsvc.relay")
 
 SEQUENCER_LOCK_ID = 0x6578_7073_7631  # "expsv1"
 PURGE_LOCK_ID = 0x6578_7073_7632  # "expsv2"
-LEADER_LOCK_ID = 0x6578_7073_7633  # "expsv3": held by the leading relay's session
+RELAYS_LOCK_ID = 0x6578_7073_7633  # "expsv3": every relay's session holds it in share mode
+SINK_LOCK_CLASS = 0x6578_7334  # "exs4": a sink's leader holds (class << 32 | crc32(sink name))
 _COALESCE_SECONDS = 0.01
-# The leader looks for committed, unsequenced events this often: at the shorter interval while
+# A sink's leader looks for committed, unsequenced events this often: at the shorter interval while
 # it finds some, doubling to the longer one while it finds none. Commits do not NOTIFY: a
 # notifying commit holds PostgreSQL's notification-queue lock until its WAL flush, so every
 # write would wait for the one before it (migration 0008).
 _POLL_SECONDS = (0.01, 0.1)
 EVENTS_CHANNEL = "expsvc_events"
+
+
+def sink_lock_id(sink: str) -> int:
+    """The session advisory lock of ``sink``'s leader (pg_locks: classid = SINK_LOCK_CLASS)."""
+    return SINK_LOCK_CLASS << 32 | zlib.crc32(sink.encode())
+
+
+@dataclass
+class _Led:
+    """A sink this relay leads: its publisher task, told to stop after its batch by ``stop``."""
+
+    generation: int
+    task: asyncio.Task[None]
+    stop: asyncio.Event
 
 
 class OutboxRelay:
@@ -84,50 +107,92 @@ class OutboxRelay:
         self._sink_wakes = {sink.name: asyncio.Event() for sink in self.sinks}
 
     async def run(self) -> None:
-        """Run until cancelled: stand by until this process leads the relays, then relay until
-        it no longer does (its LISTEN connection, which holds the leader's lock, was lost)."""
+        """Run until cancelled: join the relays (the shared lock), then lead a fair share of
+        the sinks until the LISTEN connection that holds the locks is lost, and join again."""
         listener = self.database.listener
         try:
             while True:
-                generation = await listener.try_lock(LEADER_LOCK_ID)
+                generation = await listener.try_lock(RELAYS_LOCK_ID, shared=True)
                 if generation is None:
                     await asyncio.sleep(self.standby_interval * random.uniform(0.5, 1.0))
                     continue
-                _log.info("relay leading")
-                self.metrics.leading.set(1)
                 try:
                     await self._lead(listener.lost(generation))
                 finally:
                     self.metrics.leading.set(0)
-                    await listener.unlock(LEADER_LOCK_ID, generation)
-                _log.warning("relay lost its leadership with its LISTEN connection; standing by")
+                    await listener.unlock(RELAYS_LOCK_ID, generation, shared=True)
+                _log.warning("relay lost its sinks with its LISTEN connection; joining again")
         finally:
             for sink in self.sinks:
                 with contextlib.suppress(Exception):
                     await sink.close()
 
     async def _lead(self, lost: asyncio.Event) -> None:
-        """Sequence and publish until ``lost`` is set (or a task fails: the runner restarts)."""
-        listener = self.database.listener
-        unsubscribe = [listener.subscribe(EVENTS_CHANNEL, self._wake_sinks)]
-        tasks = [
-            asyncio.create_task(self._sequence_forever(), name="outbox-sequencer"),
-            asyncio.create_task(lost.wait(), name="outbox-leadership"),
-        ]
-        tasks += [
-            asyncio.create_task(self._publish_forever(sink), name=f"outbox-{sink.name}")
-            for sink in self.sinks
-        ]
+        """Lead a fair share of the sinks (and sequence while leading any) until ``lost`` is
+        set, looking again every ``standby_interval`` (or a task fails: the runner restarts)."""
+        unsubscribe = self.database.listener.subscribe(EVENTS_CHANNEL, self._wake_sinks)
+        led: dict[str, _Led] = {}
+        sequencer: asyncio.Task[None] | None = None
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a failed task's error goes to the runner
+            while not lost.is_set():
+                for name, leadership in led.items():
+                    if leadership.task.done():
+                        leadership.task.result()  # a failed publisher's error to the runner
+                        raise RuntimeError(f"the publisher of {name} stopped")
+                try:
+                    await self._balance(led)
+                except Exception as error:
+                    _log.warning("relay balancing failed", error=repr(error))
+                self.metrics.leading.set(len(led))
+                if led and sequencer is None:
+                    sequencer = asyncio.create_task(self._sequence_forever(), name="sequencer")
+                elif not led and sequencer is not None:
+                    sequencer.cancel()
+                    sequencer = None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.standby_interval * random.uniform(0.5, 1.0)):
+                        await lost.wait()
         finally:
-            for stop in unsubscribe:
-                stop()
+            unsubscribe()
+            tasks = [leadership.task for leadership in led.values()]
+            tasks += [sequencer] if sequencer is not None else []
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for name, leadership in led.items():
+                await self.database.listener.unlock(sink_lock_id(name), leadership.generation)
+
+    async def _balance(self, led: dict[str, _Led]) -> None:
+        """Take free sinks up to this relay's fair share, or hand one over past it."""
+        async with self.database.read_sessionmaker() as session:
+            relays = await OutboxRepository(session).lock_holders(RELAYS_LOCK_ID)
+        share = math.ceil(len(self.sinks) / max(1, relays))
+        if len(led) > share:
+            name = random.choice(list(led))
+            leadership = led.pop(name)
+            leadership.stop.set()  # its batch in flight commits: no duplicate from a handover
+            self._sink_wakes[name].set()
+            _, pending = await asyncio.wait({leadership.task}, timeout=self.fallback_interval)
+            for task in pending:  # stuck on a failing sink: at least once allows the cancel
+                task.cancel()
+            await asyncio.gather(leadership.task, return_exceptions=True)
+            await self.database.listener.unlock(sink_lock_id(name), leadership.generation)
+            _log.info("relay handed a sink over", sink=name, relays=relays, share=share)
+            return
+        for sink in random.sample(self.sinks, len(self.sinks)):
+            if len(led) >= share:
+                return
+            if sink.name in led:
+                continue
+            generation = await self.database.listener.try_lock(sink_lock_id(sink.name))
+            if generation is None:
+                continue
+            stop = asyncio.Event()
+            task = asyncio.create_task(
+                self._publish_forever(sink, stop), name=f"outbox-{sink.name}"
+            )
+            led[sink.name] = _Led(generation, task, stop)
+            _log.info("relay leading a sink", sink=sink.name, relays=relays, share=share)
 
     # --- sequencing -------------------------------------------------------------------------
 
@@ -189,14 +254,15 @@ class OutboxRelay:
         self.metrics.published.labels(sink.name).inc(len(rows))
         return len(rows)
 
-    async def _publish_forever(self, sink: AnySink) -> None:
+    async def _publish_forever(self, sink: AnySink, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set (checked between batches) or cancelled."""
         failures = 0
         wake = self._sink_wakes[sink.name]
-        while True:
+        while not stop.is_set():
             if isinstance(sink, DatabaseSink) and (quiet := sink.quiet_for()) > 0:
                 await asyncio.sleep(quiet)  # then catch up on what gathered meanwhile
             try:
-                while await self.publish_once(sink) == self.batch_size:
+                while await self.publish_once(sink) == self.batch_size and not stop.is_set():
                     pass
                 failures = 0
             except Exception as error:

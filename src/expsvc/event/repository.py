@@ -102,6 +102,16 @@ def _candidates(after_seq: int, scan: int, types: Sequence[str]) -> Select[Any]:
     )
 
 
+_LOCK_HOLDERS = text(
+    """
+    SELECT count(*) FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND objsubid = 1
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND (classid::bigint << 32 | objid::bigint) = :lock_id
+    """
+)
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -122,6 +132,11 @@ class OutboxRepository:
             )
         ).one()
         return int(row.sequenced) if row.locked else None
+
+    async def lock_holders(self, lock_id: int) -> int:
+        """How many sessions hold the advisory lock ``lock_id`` (bigint form) in this database:
+        the relays, for the one each of them holds in share mode."""
+        return int(await self.session.scalar(_LOCK_HOLDERS, {"lock_id": lock_id}) or 0)
 
     async def read_window(
         self,
