@@ -8,6 +8,7 @@ without the sort time comes first (PostgreSQL's NULLS FIRST), then by time, then
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -51,9 +52,16 @@ async def lifecycle(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return items
 
 
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def reference(
     items: list[dict[str, Any]], order_by: str, descending: bool, **where: Any
 ) -> list[str]:
+    after = where.get("created_after")
+    if after is not None:
+        items = [item for item in items if _time(item["created_at"]) >= _time(after)]
     statuses = where.get("status")
     tags, tag_any = set(where.get("tag", ())), set(where.get("tag_any", ()))
     tag_none = set(where.get("tag_none", ()))
@@ -114,6 +122,9 @@ CASES = (
     ({"tag": ["sweep", "gpu"]}, "created_at"),
     ({"tag": ["gpu"], "tag_none": ["sweep"]}, "created_at"),
     ({"tag_any": ["ablation", "v2"], "tag_none": ["cpu"], "status": ["failed"]}, "created_at"),
+    # a creation range on top: the creation head starts at it (the sixth run's creation)
+    ({"tag_any": ["ablation", "v2"], "tag_none": ["gpu"], "created_after": 5}, "created_at"),
+    ({"tag": ["gpu"], "tag_none": ["sweep"], "created_after": 5}, "created_at"),
 )
 
 
@@ -132,6 +143,9 @@ async def test_pages_hold_the_matches_in_order(
     # A head of 3 runs: most pages are read by the second statement, and the first page's head
     # is only the few runs nearest the start of the order.
     monkeypatch.setattr(repository, "HEAD_ROWS", head_rows)
+    if "created_after" in where:  # the creation time of the run at that place
+        oldest_first = sorted(lifecycle, key=lambda item: (item["created_at"], item["id"]))
+        where = {**where, "created_after": oldest_first[where["created_after"]]["created_at"]}
     expected = reference(lifecycle, order_by, order == "desc", **where)
     for page_size in (1, 2, 50):
         got = await listed(client, page_size, order_by=order_by, order=order, **where)

@@ -390,6 +390,21 @@ def tag_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
     return len(values[parameter]) if op == "has_all" else 1
 
 
+def _sort_ranges(shape: Shape | None, column: str) -> list[ColumnElement[bool]]:
+    """The filters' own comparisons of the sort column (``created_after`` in creation order,
+    ``started_before`` by start), ANDed at the top: the head walk takes them as index
+    conditions, so it starts where the matches can start instead of reading runs the range
+    excludes (still at most HEAD_ROWS entries)."""
+    if shape is None:
+        return []
+    parts = shape[1] if shape[0] == "and" else (shape,)
+    return [
+        shape_sql(part, RUN_FIELDS)
+        for part in parts
+        if part[0] == "cmp" and part[1] == column and part[2] in ("<", "<=", ">", ">=", "=")
+    ]
+
+
 # The partial index's predicate, inlined so that every plan of the statement may use it.
 _RUNNING: ColumnElement[str] = literal_column("'running'")
 
@@ -401,7 +416,7 @@ def _head_statement(
     """The matches among the next HEAD_ROWS runs in ``ordering`` (of those ``walk`` takes): the
     inner walk has no filter but an index condition and a limit, so it reads at most HEAD_ROWS
     index entries whatever the planner thinks."""
-    walked = select(runs)
+    walked = select(runs).where(*_sort_ranges(shape, ordering.column))
     if walk is HeadWalk.set:
         walked = walked.where(runs.c[ordering.column].is_not(None))
     elif walk is HeadWalk.running:
