@@ -139,6 +139,12 @@ _SEEDS: dict[str, tuple[str, ...]] = {
         " FROM (SELECT id FROM experiments LIMIT 1) AS e,"
         " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
     ),
+    "0022": (
+        # A run archived from draft: it never started, which the lifecycle checks allow.
+        "INSERT INTO runs (id, experiment_id, name, created_by, status, archived_at)"
+        " SELECT gen_random_uuid(), id, 'archived draft', 'carol', 'archived', now()"
+        " FROM experiments LIMIT 1",
+    ),
 }
 
 # The shape of the schema, to compare a second upgrade with the first.

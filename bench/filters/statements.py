@@ -56,10 +56,8 @@ def statements(query: RunQuery) -> tuple[list[Any], dict[str, Any]]:
     shape, values = repository._filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
     values.update(head_rows=repository.HEAD_ROWS, page_limit=PAGE)
-    if ordering.column == "created_at":
-        return [repository._created_order_statement(shape, ordering, None)], values
-    head = repository._head_statement(shape, ordering, None)
-    return [head, repository._search_statement(shape, ordering, None)], values
+    first, second = repository.page_statements(shape, values, ordering, None)
+    return [first] if second is None else [first, second], values
 
 
 async def page(connection: asyncpg.Connection, query: RunQuery, explain: bool = False) -> float:

@@ -66,9 +66,12 @@ async def insert_runs(database_url: str, experiment_id: str, count: int, **value
     connection = await asyncpg.connect(database_url)
     try:
         await connection.execute(
-            "INSERT INTO runs (id, experiment_id, name, status, created_by, started_at) "
-            "SELECT gen_random_uuid(), $1, 'r' || g, $3::text, 'test', "
-            "CASE WHEN $3::text = 'draft' THEN NULL ELSE now() END "
+            # The times the lifecycle sets (migration 0022's checks): started once not a
+            # draft, ended once finished or failed.
+            "INSERT INTO runs (id, experiment_id, name, status, created_by, started_at, "
+            "finished_at) SELECT gen_random_uuid(), $1, 'r' || g, $3::text, 'test', "
+            "CASE WHEN $3::text = 'draft' THEN NULL ELSE now() END, "
+            "CASE WHEN $3::text IN ('finished', 'failed') THEN now() END "
             "FROM generate_series(1, $2) AS g",
             uuid.UUID(experiment_id),
             count,

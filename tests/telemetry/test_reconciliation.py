@@ -23,6 +23,9 @@ from tests.telemetry.fake_ingest import FakeIngest
 from tests.telemetry.support import TELEMETRY_SECRET, event, results, send
 
 LOST_AFTER = 600
+# A run closed behind the service's back (a bug or a hand-made fix), its end time set as the
+# lifecycle's checks require (migration 0022).
+_FINISH_RUN = "UPDATE runs SET status = 'finished', finished_at = now() WHERE id = $1"
 
 
 @pytest.fixture
@@ -114,7 +117,7 @@ async def test_running_sessions_of_ended_runs_are_stopped(harness: Harness) -> N
     capture = await harness.running_capture("cs-run-ended")
     other = await harness.running_capture("cs-run-alive")
     # Only a bug or a hand-made fix can leave this state; the pass repairs it.
-    await harness.sql("UPDATE runs SET status = 'finished' WHERE id = $1", _uuid(capture["run_id"]))
+    await harness.sql(_FINISH_RUN, _uuid(capture["run_id"]))
     report = await harness.reconcile()
     assert report["stopped_run_closed"] == {"count": 1, "capture_ids": [capture["id"]]}
     now = await harness.capture(capture["id"])
@@ -311,7 +314,10 @@ async def test_when_ingest_is_down_the_pass_reports_it_and_goes_on(
 ) -> None:
     fake_ingest.failing = 503
     ended = await pulled.running_capture("cs-down-ended")
-    await pulled.sql("UPDATE runs SET status = 'failed' WHERE id = $1", _uuid(ended["run_id"]))
+    await pulled.sql(
+        "UPDATE runs SET status = 'failed', finished_at = now() WHERE id = $1",
+        _uuid(ended["run_id"]),
+    )
     lost = await pulled.running_capture("cs-down-lost")
     await send(
         pulled.client,
@@ -414,7 +420,7 @@ def _uuid(value: str) -> Any:
 @pytest.mark.parametrize("overrides", [{"capture_reconcile_interval_seconds": 0.2}])
 async def test_the_worker_reconciles_periodically(harness: Harness) -> None:
     capture = await harness.running_capture("cs-periodic")
-    await harness.sql("UPDATE runs SET status = 'finished' WHERE id = $1", _uuid(capture["run_id"]))
+    await harness.sql(_FINISH_RUN, _uuid(capture["run_id"]))
     stop = asyncio.get_running_loop().time() + 10
     while (await harness.capture(capture["id"]))["status"] == "running":
         assert asyncio.get_running_loop().time() < stop, "no reconciliation pass came"

@@ -56,6 +56,15 @@ class Run(Base):
 
     __table_args__ = (
         CheckConstraint(STATUS_CHECK, name="status"),
+        # The lifecycle's times (migration 0022): a started run has started_at, an ended one
+        # finished_at (an archived run may never have started). The run list relies on them.
+        CheckConstraint(
+            "status NOT IN ('running', 'finished', 'failed') OR started_at IS NOT NULL",
+            name="started",
+        ),
+        CheckConstraint(
+            "status NOT IN ('finished', 'failed') OR finished_at IS NOT NULL", name="finished"
+        ),
         Index("ix_runs_created_at_id", "created_at", "id"),
         Index("ix_runs_experiment_id_created_at_id", "experiment_id", "created_at", "id"),
         Index("ix_runs_status_created_at_id", "status", "created_at", "id"),

@@ -4,6 +4,7 @@ import functools
 import uuid
 from collections import namedtuple
 from collections.abc import AsyncGenerator, Sequence
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from expsvc.filtering.sql import (
     shape_sql,
     shape_values,
 )
+from expsvc.lifecycle import Status
 from expsvc.models import capture_sessions, runs
 from expsvc.pagination import Ordering
 from expsvc.repository import PAGE_LIMIT_PARAMETER, EntityRepository, json_text, page_values
@@ -144,14 +146,10 @@ class RunRepository(EntityRepository):
         common list's database time and broke its 200 req/s (docs/performance.md, run I).
         """
         shape, after_null, values = _page_parts(where, principal, after, limit)
-        # Every statement is built once per filter shape (lru-cached): on the driver.
-        if ordering.column == "created_at":
-            statement = _created_order_statement(shape, ordering, after_null)
-            return await fetch_rows(self.session, statement, values)
-        rows = await fetch_rows(self.session, _head_statement(shape, ordering, after_null), values)
-        if len(rows) < limit:
-            statement = _search_statement(shape, ordering, after_null)
-            rows = await fetch_rows(self.session, statement, values)
+        first, second = page_statements(shape, values, ordering, after_null)
+        rows = await fetch_rows(self.session, first, values)
+        if second is not None and len(rows) < limit:
+            rows = await fetch_rows(self.session, second, values)
         return rows
 
     @staticmethod
@@ -165,9 +163,7 @@ class RunRepository(EntityRepository):
         """The first statement :meth:`search` runs for a page, and its values (the load
         sandbox renders it for pgbench)."""
         shape, after_null, values = _page_parts(where, principal, after, limit)
-        if ordering.column == "created_at":
-            return _created_order_statement(shape, ordering, after_null), values
-        return _head_statement(shape, ordering, after_null), values
+        return page_statements(shape, values, ordering, after_null)[0], values
 
     async def count(
         self, where: RunFilter, principal: Principal, budget_ms: int | None
@@ -300,14 +296,133 @@ def _page_parts(
     return shape, after_null, page_values(values, after, limit)
 
 
+# The statuses in which a run's time is always set: the lifecycle, as migration 0022's CHECK
+# constraints hold it (a run archived from draft never started, so archived is in neither).
+TIME_SET_IN: dict[str, frozenset[str]] = {
+    "started_at": frozenset({Status.running, Status.finished, Status.failed}),
+    "finished_at": frozenset({Status.finished, Status.failed}),
+}
+_ALL_STATUSES = frozenset(Status)
+
+
+class HeadWalk(StrEnum):
+    """Which runs the head walks in order (see :func:`head_walk`)."""
+
+    all = "all"  # every run: the sort column's (column, id) index
+    set = "set"  # only runs whose sort column is set (an index condition: NULLs are skipped)
+    running = "running"  # only running runs, by start: the partial ix_runs_running_started_at
+
+
+def _statuses(shape: Shape, values: dict[str, Any]) -> frozenset[str] | None:
+    """The statuses a status condition of ``shape`` admits (None: not such a condition)."""
+    if shape[0] != "cmp" or shape[1] != "status":
+        return None
+    _, _, op, _, parameter = shape
+    given = values[parameter]
+    chosen = frozenset([given] if isinstance(given, str) else given)
+    return _ALL_STATUSES - chosen if op == "!=" else chosen
+
+
+def _admitted_statuses(shape: Shape | None, values: dict[str, Any]) -> frozenset[str]:
+    """The statuses the runs ``shape`` selects can be in (every status if it does not say)."""
+    if shape is None:
+        return _ALL_STATUSES
+    if shape[0] == "and":
+        admitted = _ALL_STATUSES
+        for part in shape[1]:
+            admitted &= _admitted_statuses(part, values)
+        return admitted
+    if shape[0] == "or":
+        return frozenset().union(*(_admitted_statuses(part, values) for part in shape[1]))
+    return _statuses(shape, values) or _ALL_STATUSES
+
+
+def _compares(shape: Shape | None, column: str) -> bool:
+    """Whether every run ``shape`` selects has ``column`` set because a comparison of it must
+    hold (SQL: a comparison with NULL is never true)."""
+    if shape is None:
+        return False
+    if shape[0] == "and":
+        return any(_compares(part, column) for part in shape[1])
+    if shape[0] == "or":
+        return bool(shape[1]) and all(_compares(part, column) for part in shape[1])
+    return bool(shape[0] == "cmp" and shape[1] == column)
+
+
+def head_walk(shape: Shape | None, values: dict[str, Any], column: str) -> HeadWalk:
+    """How the head walks runs in ``column`` order for filters ``shape`` with ``values``.
+
+    Runs without the sort value sort first in descending order; when the filters' statuses
+    imply the value is set (``status=running`` by ``started_at``, ``failed`` by
+    ``finished_at``: :data:`TIME_SET_IN`), or the filters compare it, none of those runs can
+    match, so the walk skips them instead of filling the head with them (issue 12's "NULLs
+    first" cases). Running runs by start walk the reaper's partial index: every run of that
+    head is running."""
+    if column not in TIME_SET_IN:
+        return HeadWalk.all
+    admitted = _admitted_statuses(shape, values)
+    if column == "started_at" and admitted == {Status.running}:
+        return HeadWalk.running
+    if admitted <= TIME_SET_IN[column] or _compares(shape, column):
+        return HeadWalk.set
+    return HeadWalk.all
+
+
+def tag_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
+    """How many tag conditions the filters ``shape`` AND together: each tag of ``tag`` (all
+    of them), a ``tag_any`` set, a ``tag_none`` set, ``tags:x`` in ``filter=``.
+
+    PostgreSQL estimates them as independent, which tags are not (in ``expsvc seed``'s data
+    every ``sweep`` run is a ``gpu`` run and none is ``ablation``): with two or more in creation
+    order it expected a page within a few hundred runs of the ``created_at`` walk and read all
+    of them when the pair matched nothing (2.5 s on a million runs). Such a list reads like the
+    other orders instead: the next runs in creation order, then the matches through the tags'
+    GIN, where the posting lists intersect."""
+    if shape is None:
+        return 0
+    if shape[0] == "and":
+        return sum(tag_conditions(part, values) for part in shape[1])
+    if shape[0] == "not":
+        return 1 if tag_conditions(shape[1], values) else 0
+    if shape[0] != "cmp" or shape[1] != "tags":
+        return 0
+    _, _, op, _, parameter = shape
+    return len(values[parameter]) if op == "has_all" else 1
+
+
+def _sort_ranges(shape: Shape | None, column: str) -> list[ColumnElement[bool]]:
+    """The filters' own comparisons of the sort column (``created_after`` in creation order,
+    ``started_before`` by start), ANDed at the top: the head walk takes them as index
+    conditions, so it starts where the matches can start instead of reading runs the range
+    excludes (still at most HEAD_ROWS entries)."""
+    if shape is None:
+        return []
+    parts = shape[1] if shape[0] == "and" else (shape,)
+    return [
+        shape_sql(part, RUN_FIELDS)
+        for part in parts
+        if part[0] == "cmp" and part[1] == column and part[2] in ("<", "<=", ">", ">=", "=")
+    ]
+
+
+# The partial index's predicate, inlined so that every plan of the statement may use it.
+_RUNNING: ColumnElement[str] = literal_column("'running'")
+
+
 @functools.lru_cache(maxsize=512)
 def _head_statement(
-    shape: Shape | None, ordering: Ordering, after_null: bool | None
+    shape: Shape | None, ordering: Ordering, after_null: bool | None, walk: HeadWalk
 ) -> Select[Any]:
-    """The matches among the next HEAD_ROWS runs in ``ordering``: the inner walk has no filter
-    and a limit, so it reads at most HEAD_ROWS index entries whatever the planner thinks."""
-    walk = RunRepository.page_statement(select(runs), ordering, after_null)
-    head = walk.limit(bindparam(_HEAD_ROWS)).subquery("head")
+    """The matches among the next HEAD_ROWS runs in ``ordering`` (of those ``walk`` takes): the
+    inner walk has no filter but an index condition and a limit, so it reads at most HEAD_ROWS
+    index entries whatever the planner thinks."""
+    walked = select(runs).where(*_sort_ranges(shape, ordering.column))
+    if walk is HeadWalk.set:
+        walked = walked.where(runs.c[ordering.column].is_not(None))
+    elif walk is HeadWalk.running:
+        walked = walked.where(runs.c.status == _RUNNING)
+    walk_statement = RunRepository.page_statement(walked, ordering, after_null)
+    head = walk_statement.limit(bindparam(_HEAD_ROWS)).subquery("head")
     condition = may(runs.c.experiment_id)
     if shape is not None:
         condition = and_(shape_sql(shape, RUN_FIELDS), condition)
@@ -320,6 +435,21 @@ def _head_statement(
         .where(ClauseAdapter(head).traverse(condition))
         .order_by(*order)
         .limit(bindparam(PAGE_LIMIT_PARAMETER))
+    )
+
+
+def page_statements(
+    shape: Shape | None, values: dict[str, Any], ordering: Ordering, after_null: bool | None
+) -> tuple[Select[Any], Select[Any] | None]:
+    """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
+    reads the page instead when the first yields less than a page (None: the first is the
+    page). Each is built once per shape (lru-cached); ``values`` choose among them."""
+    if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
+        return _created_order_statement(shape, ordering, after_null), None
+    walk = head_walk(shape, values, ordering.column)
+    return (
+        _head_statement(shape, ordering, after_null, walk),
+        _search_statement(shape, ordering, after_null),
     )
 
 

@@ -1,0 +1,173 @@
+"""Lists whose filters imply the sort time is set (migration 0022's lifecycle checks), and lists
+with several tag conditions in creation order, through GET /v1/runs: the right runs in the right
+order, page after page, whether the first statement (the head) or the second answers.
+
+A reference order is computed from every run the API returns unfiltered: descending, a run
+without the sort time comes first (PostgreSQL's NULLS FIRST), then by time, then by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from expsvc.run import repository
+from expsvc.run.schemas import RunFilter
+from tests.helpers import act, create_experiment, create_run
+
+
+@pytest.fixture
+async def lifecycle(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Runs in every status, and an archived one that never started (draft → archived)."""
+    experiment = await create_experiment(client)
+    made = {}
+    plan = (
+        ("done-1", ["sweep", "gpu"], ["start", "finish"]),
+        ("failed-1", ["gpu"], ["start", "fail"]),
+        ("run-1", ["sweep", "gpu"], ["start"]),
+        ("done-2", ["ablation", "cpu"], ["start", "finish"]),
+        ("archived-done", ["prod"], ["start", "finish", "archive"]),
+        ("run-2", ["ablation", "cpu"], ["start"]),
+        ("archived-draft", ["sweep", "gpu"], ["archive"]),
+        ("run-3", ["gpu"], ["start"]),
+        ("draft-1", ["sweep", "gpu"], []),
+        ("failed-2", ["prod", "v2"], ["start", "fail"]),
+        ("draft-2", ["ablation", "cpu"], []),
+        ("run-4", ["sweep", "gpu"], ["start"]),
+        ("draft-3", ["gpu"], []),
+    )
+    for name, tags, actions in plan:
+        run = await create_run(client, experiment["id"], name=name, tags=tags)
+        for action in actions:
+            body = {"reason": "exit code 1"} if action == "fail" else {}
+            await act(client, f"/v1/runs/{run['id']}", action, **body)
+        made[name] = run
+    response = await client.get("/v1/runs", params={"page_size": 100})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    assert len(items) == len(plan)
+    return items
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def reference(
+    items: list[dict[str, Any]], order_by: str, descending: bool, **where: Any
+) -> list[str]:
+    after = where.get("created_after")
+    if after is not None:
+        items = [item for item in items if _time(item["created_at"]) >= _time(after)]
+    statuses = where.get("status")
+    tags, tag_any = set(where.get("tag", ())), set(where.get("tag_any", ()))
+    tag_none = set(where.get("tag_none", ()))
+    chosen = [
+        item
+        for item in items
+        if (statuses is None or item["status"] in statuses)
+        and tags <= set(item["tags"])
+        and (not tag_any or tag_any & set(item["tags"]))
+        and not tag_none & set(item["tags"])
+    ]
+    present = sorted(
+        (item for item in chosen if item[order_by] is not None),
+        key=lambda item: (item[order_by], item["id"]),
+        reverse=descending,
+    )
+    missing = sorted(
+        (item for item in chosen if item[order_by] is None),
+        key=lambda item: item["id"],
+        reverse=descending,
+    )
+    ordered = [*missing, *present] if descending else [*present, *missing]
+    return [item["name"] for item in ordered]
+
+
+async def listed(client: httpx.AsyncClient, page_size: int, **params: Any) -> list[str]:
+    """Every page's names, following the page tokens."""
+    names: list[str] = []
+    token = None
+    while True:
+        query = {**params, "page_size": page_size, **({"page_token": token} if token else {})}
+        response = await client.get("/v1/runs", params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        names += [item["name"] for item in body["items"]]
+        token = body.get("next_page_token")
+        if not token:
+            return names
+
+
+CASES = (
+    # statuses that imply the time: the head skips runs without it
+    ({"status": ["running"]}, "started_at"),
+    ({"status": ["finished", "failed"]}, "started_at"),
+    ({"status": ["finished", "failed"]}, "finished_at"),
+    ({"status": ["failed"]}, "finished_at"),
+    ({"status": ["running", "finished"]}, "started_at"),
+    # statuses that do not: drafts, running runs and a run archived from draft lack a time
+    ({"status": ["archived"]}, "started_at"),
+    ({"status": ["draft", "running"]}, "started_at"),
+    ({"status": ["running"]}, "finished_at"),
+    ({"status": ["archived", "failed"]}, "finished_at"),
+    ({}, "started_at"),
+    ({}, "finished_at"),
+    # several tag conditions in creation order read the head, then the GIN's matches
+    ({"tag": ["sweep"], "tag_any": ["ablation", "v2"]}, "created_at"),
+    ({"tag": ["sweep"], "tag_none": ["gpu"]}, "created_at"),
+    ({"tag": ["sweep", "gpu"]}, "created_at"),
+    ({"tag": ["gpu"], "tag_none": ["sweep"]}, "created_at"),
+    ({"tag_any": ["ablation", "v2"], "tag_none": ["cpu"], "status": ["failed"]}, "created_at"),
+    # a creation range on top: the creation head starts at it (the sixth run's creation)
+    ({"tag_any": ["ablation", "v2"], "tag_none": ["gpu"], "created_after": 5}, "created_at"),
+    ({"tag": ["gpu"], "tag_none": ["sweep"], "created_after": 5}, "created_at"),
+)
+
+
+@pytest.mark.parametrize("head_rows", [repository.HEAD_ROWS, 3])
+@pytest.mark.parametrize(("where", "order_by"), CASES)
+@pytest.mark.parametrize("order", ["desc", "asc"])
+async def test_pages_hold_the_matches_in_order(
+    client: httpx.AsyncClient,
+    lifecycle: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    where: dict[str, Any],
+    order_by: str,
+    order: str,
+    head_rows: int,
+) -> None:
+    # A head of 3 runs: most pages are read by the second statement, and the first page's head
+    # is only the few runs nearest the start of the order.
+    monkeypatch.setattr(repository, "HEAD_ROWS", head_rows)
+    if "created_after" in where:  # the creation time of the run at that place
+        oldest_first = sorted(lifecycle, key=lambda item: (item["created_at"], item["id"]))
+        where = {**where, "created_after": oldest_first[where["created_after"]]["created_at"]}
+    expected = reference(lifecycle, order_by, order == "desc", **where)
+    for page_size in (1, 2, 50):
+        got = await listed(client, page_size, order_by=order_by, order=order, **where)
+        assert got == expected, (page_size, where, order_by, order)
+
+
+@pytest.mark.parametrize(
+    ("where", "order_by", "walk"),
+    [
+        ({"status": ["running"]}, "started_at", repository.HeadWalk.running),
+        ({"status": ["finished", "failed"]}, "started_at", repository.HeadWalk.set),
+        ({"status": ["failed"]}, "finished_at", repository.HeadWalk.set),
+        ({"started_after": "2026-01-01T00:00:00Z"}, "started_at", repository.HeadWalk.set),
+        ({"filter": 'status = "failed" OR status = "finished"'}, "finished_at", "set"),
+        ({"filter": 'status != "draft"'}, "started_at", repository.HeadWalk.all),
+        ({"status": ["running", "archived"]}, "started_at", repository.HeadWalk.all),
+        ({"status": ["running"]}, "finished_at", repository.HeadWalk.all),
+        ({"status": ["running"]}, "name", repository.HeadWalk.all),
+    ],
+)
+def test_the_head_walks_past_missing_times_only_when_the_statuses_imply_them(
+    where: dict[str, Any], order_by: str, walk: str
+) -> None:
+    shape, values = repository._filter_values(RunFilter.model_validate(where))
+    assert repository.head_walk(shape, values, order_by) == walk
