@@ -521,13 +521,7 @@ def paired_shares(
             for _ in range(args.share_rounds):
                 rps = {}
                 for side, (port, meter, headers) in servers.items():
-                    spec = WrkRun(
-                        scenario,
-                        args.wrk_seconds,
-                        args.wrk_connections,
-                        args.wrk_threads,
-                        new_connection=mode == "new_connection",
-                    )
+                    spec = wrk_spec(args, scenario, mode)
                     nonce = f"{secrets.token_hex(4)}-{side}-{scenario}-{mode}"
                     meter.start()
                     summary = run_wrk(wrk, port, data_dir, spec, args.idempotency, nonce, headers)
@@ -554,6 +548,17 @@ def ceiling_shares(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     return shares
 
 
+def wrk_spec(args: argparse.Namespace, scenario: str, mode: str) -> WrkRun:
+    """One wrk run of ``scenario`` as the arguments say; ``mode``: keep_alive or new_connection."""
+    return WrkRun(
+        scenario,
+        args.wrk_seconds,
+        args.wrk_connections,
+        args.wrk_threads,
+        new_connection=mode == "new_connection",
+    )
+
+
 def throughput(
     args: argparse.Namespace,
     wrk: str,
@@ -570,13 +575,7 @@ def throughput(
     results: dict[str, dict[str, Any]] = {}
     for scenario in scenarios:
         for mode in ("keep_alive", "new_connection"):
-            spec = WrkRun(
-                scenario,
-                args.wrk_seconds,
-                args.wrk_connections,
-                args.wrk_threads,
-                new_connection=mode == "new_connection",
-            )
+            spec = wrk_spec(args, scenario, mode)
             # Idempotency keys and run names must never repeat across wrk runs.
             nonce = f"{secrets.token_hex(4)}-{scenario}-{mode}"
             meter.start()

@@ -3,6 +3,7 @@ and export to a real OTLP/HTTP receiver configured by the standard OTEL_* variab
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,19 @@ CALLER = {"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"}
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        tracing.disable_tracing()
+
+
+@contextlib.contextmanager
+def traced_at_ratio(monkeypatch: pytest.MonkeyPatch, ratio: str) -> Iterator[InMemorySpanExporter]:
+    """Tracing on with the production sampler at ``ratio`` (``OTEL_TRACES_SAMPLER``/``_ARG``)."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
     exporter = InMemorySpanExporter()
     tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
     try:
@@ -182,11 +196,7 @@ async def test_otel_traces_sampler_is_honoured(
 ) -> None:
     """The production setting (docs/performance.md): a ratio for new traces, the caller's
     decision for continued ones. At ratio 0 only a caller's sampled trace is recorded."""
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
-    exporter = InMemorySpanExporter()
-    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
-    try:
+    with traced_at_ratio(monkeypatch, "0") as exporter:
         provider = tracing.provider()
         assert provider is not None
         assert "ParentBased{root:TraceIdRatioBased{0.0}" in provider.sampler.get_description()
@@ -201,8 +211,6 @@ async def test_otel_traces_sampler_is_honoured(
             response = await client.post(path, json={"name": "s"}, headers=CALLER)
             assert response.status_code == 201
         finished = list(exporter.get_finished_spans())
-    finally:
-        tracing.disable_tracing()
     assert {hex_ids(s)[0] for s in finished} == {CALLER_TRACE}
     assert named(finished, "create_run")
     # An unsampled request still passes its trace on to its events (flags 00).
@@ -242,11 +250,7 @@ async def test_a_request_the_sampler_drops_is_decided_once_and_makes_no_span(
 ) -> None:
     """Dropped at the door: the sampler is asked once per request (not again for the request's
     span, create_run and each statement) and the request still hands its trace on, unsampled."""
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
-    exporter = InMemorySpanExporter()
-    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
-    try:
+    with traced_at_ratio(monkeypatch, "0") as exporter:
         async for client in serve(database_url):
             experiment = await create_experiment(client)
             asked = asked_sampler()
@@ -256,8 +260,6 @@ async def test_a_request_the_sampler_drops_is_decided_once_and_makes_no_span(
             assert created.status_code == 201
             assert (await client.get(f"/v1/runs/{created.json()['id']}")).status_code == 200
         finished = list(exporter.get_finished_spans())
-    finally:
-        tracing.disable_tracing()
     assert not finished
     assert [kind for kind, _ in asked.asked] == [SpanKind.SERVER, SpanKind.SERVER]
     assert asked.asked[0][1] == int(CALLER_TRACE, 16)
@@ -272,11 +274,7 @@ async def test_a_new_trace_is_sampled_by_the_trace_id_the_door_decided_by(
 ) -> None:
     """At a ratio, the door and the request's span ask about the same trace id: a new trace is
     sampled at the ratio, not at its square, and every request the door passed is recorded."""
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
-    exporter = InMemorySpanExporter()
-    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
-    try:
+    with traced_at_ratio(monkeypatch, "0.5") as exporter:
         async for client in serve(database_url):
             experiment = await create_experiment(client)
             asked = asked_sampler()
@@ -284,8 +282,6 @@ async def test_a_new_trace_is_sampled_by_the_trace_id_the_door_decided_by(
             for _ in range(24):
                 assert (await client.get(f"/v1/experiments/{experiment['id']}")).status_code == 200
         finished = list(exporter.get_finished_spans())
-    finally:
-        tracing.disable_tracing()
     servers = [trace_id for kind, trace_id in asked.asked if kind is SpanKind.SERVER]
     recorded = [int(hex_ids(s)[0], 16) for s in finished if s.kind is SpanKind.SERVER]
     # The door asks once per request; for a request it passed the middleware asks again, about
