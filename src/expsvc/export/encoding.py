@@ -139,26 +139,18 @@ def _cell_of(annotation: Any) -> Callable[[Any], str]:
     return _plain_cell
 
 
-def _default(value: Any) -> str:
-    # asyncpg's own UUID type (what rows carry) is not the uuid.UUID orjson knows. The rows hold
-    # no other type orjson lacks; one would be its text, as on the stdlib path below.
-    return str(value)
-
-
-def _stdlib_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
-    return str(value)
+def _stdlib_time(value: datetime) -> str:
+    # The rows' only type the stdlib's json lacks: the export's statement has PostgreSQL write
+    # UUIDs as text (expsvc.repository._exported). orjson's rendering, as on its own path.
+    return orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
 
 
 def _json(document: Any, options: int) -> bytes:
     try:
-        return orjson.dumps(document, default=_default, option=options)
+        return orjson.dumps(document, option=options)
     except orjson.JSONEncodeError:
         # e.g. params nested deeper than orjson writes (254 levels), which JSONB holds and reads
         # back (the API refuses them; an earlier release or SQL may have written them).
-        text = json.dumps(
-            document, default=_stdlib_default, ensure_ascii=False, separators=(",", ":")
-        )
+        text = json.dumps(document, default=_stdlib_time, ensure_ascii=False, separators=(",", ":"))
         newline = "\n" if options & orjson.OPT_APPEND_NEWLINE else ""
         return (text + newline).encode()
