@@ -25,18 +25,55 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _listening_sockets(pid: int, port: int) -> set[str]:
+    """The inodes of the TCP sockets listening on ``port`` in ``pid``'s network namespace."""
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is ADDR:PORT in hex; state 0A is LISTEN; field 9 is the inode.
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                inodes.add(fields[9])
+    return inodes
+
+
+def holds_listener(pid: int, port: int) -> bool:
+    """Whether process ``pid`` itself holds a socket listening on ``port``.
+
+    A connection that succeeds proves only that *some* process listens there: a free port can be
+    taken by another test's server between ``free_port()`` and the bind (or while a stopped server
+    is down), and a server that failed to bind would then pass for started.
+    """
+    inodes = _listening_sockets(pid, port)
+    if not inodes:
+        return False
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            target = descriptor.readlink()
+        except OSError:
+            continue  # closed since the listing
+        if str(target).startswith("socket:[") and str(target)[8:-1] in inodes:
+            return True
+    return False
+
+
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     until = time.monotonic() + START_DEADLINE
     while time.monotonic() < until:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.02)
-        else:
+        if holds_listener(process.pid, port):
             return
-    raise RuntimeError(f"server did not listen on {port}:\n{log.read_text()}")
+        time.sleep(0.02)
+    raise RuntimeError(f"server (pid {process.pid}) did not listen on {port}:\n{log.read_text()}")
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:

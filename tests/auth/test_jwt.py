@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -193,13 +194,22 @@ async def test_key_confusion_and_alg_none_are_refused(
         assert "'none' are not accepted" in detail
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A NumericDate this many seconds from when the test runs. Not from collection: a full run
+    reaches a test minutes after collecting it, and an ``nbf`` two minutes ahead at collection
+    had passed by then (the token was accepted)."""
+
+    seconds: int
+
+
 @pytest.mark.parametrize(
     ("claims", "expected"),
     [
         ({"iss": "https://evil.test"}, "another issuer"),
         ({"aud": "other-service"}, "another audience"),
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"nbf": int(time.time()) + 120}, "not valid yet"),
+        ({"exp": FromNow(-120)}, "expired"),
+        ({"nbf": FromNow(120)}, "not valid yet"),
         ({"exp": None}, "'exp'"),
         ({"aud": None}, "'aud'"),
         ({"sub": None}, "'sub'"),
@@ -214,6 +224,11 @@ async def test_bad_claims_are_refused(
     claims: dict[str, Any],
     expected: str,
 ) -> None:
+    now = int(time.time())
+    claims = {
+        name: now + value.seconds if isinstance(value, FromNow) else value
+        for name, value in claims.items()
+    }
     token = sign(claims_for("alice", **claims), rsa_key.private, "RS256", rsa_key.kid)
     async with client_with(**jwt_settings(jwt_jwks_url=jwks.url)) as http:
         response = await http.post("/v1/experiments", json={"name": "e"}, headers=bearer(token))

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from expsvc.event.sinks.kafka import KafkaPublishError, KafkaSink
@@ -207,3 +207,34 @@ async def test_a_batch_the_broker_never_acknowledged_is_not_reported_published()
             await sink.publish([event])
     finally:
         await sink.close()
+
+
+async def test_a_producer_librdkafka_declared_fatal_is_replaced_and_the_next_batch_goes(
+    kafka_bootstrap: str, kafka_topic: str
+) -> None:
+    """librdkafka's fatal state (or a fence) comes only after some broker stalls
+    (tests/chaos/test_kafka_stall.py); here the sink hears it through its error callback, as
+    librdkafka reports it, at a moment the test chooses. The next failing batch replaces the
+    producer; the batch after it is delivered by the new one."""
+    sink = KafkaSink(kafka_bootstrap, kafka_topic, flush_timeout=10.0)
+    try:
+        sink._on_error(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))  # not fatal
+        assert not sink.fatal
+        sink._on_error(KafkaError(KafkaError.PRODUCER_FENCED, "fenced", fatal=True))
+        assert sink.fatal
+        doomed = sink.producer
+        subject = f"runs/{uuid.uuid4()}"
+        too_large = {"id": "1", "subject": subject, "type": "run.created", "data": "x" * 2**21}
+        with pytest.raises(KafkaPublishError, match="MSG_SIZE_TOO_LARGE"):
+            await sink.publish([too_large])  # refused by produce() itself
+        assert sink.producer is not doomed
+        assert not sink.fatal
+        await sink.publish([{"id": "2", "subject": subject, "type": "run.created"}])
+    finally:
+        await sink.close()
+    kafka = consumer(kafka_bootstrap, f"fatal-{uuid.uuid4().hex[:8]}", kafka_topic)
+    try:
+        messages = await asyncio.to_thread(consume, kafka, lambda found: len(found) >= 1, 30)
+    finally:
+        kafka.close()
+    assert [orjson.loads(message.value())["id"] for message in messages] == ["2"]

@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +145,78 @@ def make_token(database_url: str, principal: str) -> str:
     )
     assert made.exit_code == 0, made.output
     return next(word for word in made.output.split() if word.startswith("expsvc_"))
+
+
+def test_resume_refuses_a_file_of_records_without_ids(seeded: Served, tmp_path: Path) -> None:
+    """A file another export wrote (``--fields name``) has nothing to resume after."""
+    for format, said in (("jsonl", "the last record has no id"), ("csv", "no id column")):
+        output = tmp_path / f"names.{format}"
+        names = export(seeded, "runs", "--format", format, "--fields", "name", "-o", str(output))
+        assert names.exit_code == 0, names.output
+        written = output.read_bytes()
+        result = export(seeded, "runs", "--format", format, "--resume", "--output", str(output))
+        assert result.exit_code == 1
+        assert said in result.output
+        assert output.read_bytes() == written  # left as it was
+
+
+@contextmanager
+def answering_once(answer: bytes) -> Iterator[str]:
+    """A real HTTP server on loopback that answers one request with ``answer``'s bytes as they
+    are, then closes the connection: a cut stream or a proxy's page, under the test's control."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                if not (data := connection.recv(65536)):
+                    return
+                request += data
+            connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(timeout=10)
+
+
+def test_a_stream_cut_short_says_to_resume_and_resume_completes_it(
+    seeded: Served, tmp_path: Path
+) -> None:
+    whole = api(seeded, "/v1/runs/export").content
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n"
+        + f"content-length: {len(whole)}\r\n\r\n".encode()
+    )
+    output = tmp_path / "runs.jsonl"
+    with answering_once(head + whole[: len(whole) // 2]) as url:
+        cut = runner.invoke(app, ["export", "runs", "--server", url, "--output", str(output)])
+    assert cut.exit_code == 1
+    assert "the export was cut short" in cut.output
+    assert "--resume" in cut.output
+    assert output.read_bytes() == whole[: len(whole) // 2]
+
+    resumed = export(seeded, "runs", "--resume", "--output", str(output))
+    assert resumed.exit_code == 0, resumed.output
+    assert output.read_bytes() == whole
+
+
+def test_an_answer_that_is_no_problem_document_is_shown_as_it_is(tmp_path: Path) -> None:
+    """A proxy in front of the service may answer an error page of its own."""
+    page = b"<html>bad gateway</html>"
+    answer = (
+        b"HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\n"
+        + f"content-length: {len(page)}\r\nconnection: close\r\n\r\n".encode()
+        + page
+    )
+    output = tmp_path / "runs.jsonl"
+    with answering_once(answer) as url:
+        result = runner.invoke(app, ["export", "runs", "--server", url, "--output", str(output)])
+    assert result.exit_code == 1
+    assert "HTTP 502: <html>bad gateway</html>" in result.output
+    assert not output.exists()

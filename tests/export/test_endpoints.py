@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -96,6 +98,47 @@ async def test_csv_has_a_header_rfc_4180_quoting_and_json_text_cells(
     assert cells["git_sha"] == ""  # null
     assert cells["created_at"] == run["created_at"]
     assert cells["version"] == "1"
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# Deeper than orjson writes (254 levels): the API refuses such params, but JSONB holds them (a
+# row an earlier release or an operator's SQL wrote) and they are read back as they are.
+DEEP = {"deep": _nested(300)}
+
+
+async def test_params_orjson_cannot_encode_are_exported_all_the_same(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    experiment = await create_experiment(client)
+    run = await create_run(client, experiment["id"], tags=["t"], params={"n": 1})
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "UPDATE runs SET params = $1::jsonb WHERE id = $2",
+            json.dumps(DEEP),
+            uuid.UUID(run["id"]),
+        )
+    finally:
+        await connection.close()
+    # The export writes them (GET /v1/runs/{id} cannot: its read model stops at a depth too).
+    expected = {**run, "params": DEEP}
+    [item] = jsonl(await export(client, "runs"))
+    assert item == {key: expected[key] for key in item}
+    assert item["created_at"] == run["created_at"]  # the same RFC 3339 text as orjson's
+    array = await export(client, "runs", format="json")
+    assert array.status_code == 200, array.text
+    assert json.loads(array.text) == [item]
+    [header, row] = csv_rows(await export(client, "runs", format="csv", fields="id,params"))
+    assert header == ["id", "params"]
+    assert row[0] == run["id"]
+    assert json.loads(row[1]) == DEEP
+    assert " " not in row[1]  # compact, as orjson writes the other cells
 
 
 @pytest.mark.parametrize(

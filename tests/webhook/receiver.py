@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+HOLD_LIMIT = 60.0
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -17,6 +19,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     body: bytes = b"ok"
+    # Set: the answer waits until the test sets it (at most HOLD_LIMIT s), so a test knows an
+    # attempt is in flight for as long as it needs, without racing a timer.
+    hold: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 reply = receiver._next_reply(Received(self.path, headers, body, time.time()))
+                if reply.hold is not None:
+                    reply.hold.wait(HOLD_LIMIT)
                 if reply.delay:
                     time.sleep(reply.delay)
                 with contextlib.suppress(OSError):  # the sender may have given up

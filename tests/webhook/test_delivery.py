@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.helpers import act, create_experiment, create_run
+from tests.services import free_port
 from tests.webhook.receiver import Receiver, Reply
 from tests.webhook.support import (
     create_webhook,
@@ -434,3 +436,39 @@ async def test_delivery_metrics_are_exposed(hooks: httpx.AsyncClient, receiver: 
     assert 'expsvc_webhook_deliveries_total{outcome="succeeded"} 1.0' in metrics
     assert "expsvc_webhook_oldest_pending_age_seconds" in metrics
     assert "expsvc_webhook_deliveries_pending" in metrics
+
+
+async def test_an_unreachable_receiver_is_a_failed_attempt(hooks: httpx.AsyncClient) -> None:
+    webhook = await create_webhook(hooks, f"http://127.0.0.1:{free_port()}/hook")  # nobody there
+    await create_experiment(hooks)
+    delivery = await delivery_when(hooks, webhook["id"], lambda d: bool(d["attempts"]))
+    attempt = delivery["attempts"][-1]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("ConnectError: ")
+    assert attempt["response_body"] is None
+
+
+async def test_a_long_answer_is_kept_to_its_first_kib(
+    hooks: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.default = Reply(body=b"x" * 5000)
+    webhook = await create_webhook(hooks, receiver.url)
+    await create_experiment(hooks)
+    delivery = await delivery_when(hooks, webhook["id"], _finished)
+    assert delivery["status"] == "succeeded"
+    (attempt,) = delivery["attempts"]
+    assert attempt["response_body"] == "x" * 1024
+
+
+async def test_the_events_traceparent_goes_with_its_request(
+    hooks: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    await create_webhook(hooks, receiver.url)
+    response = await hooks.post(
+        "/v1/experiments", json={"name": "traced"}, headers={"traceparent": traceparent}
+    )
+    assert response.status_code == 201, response.text
+    (request,) = await receiver.wait_for(1)
+    assert request.headers["traceparent"] == json.loads(request.body)["traceparent"]
+    assert request.headers["traceparent"].split("-")[1] == traceparent.split("-")[1]

@@ -85,6 +85,10 @@ def test_retry_after_values() -> None:
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
     assert 85 <= (retry_after_seconds(soon) or 0) <= 90
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    # "-0000": a date whose zone the sender does not know (RFC 5322 3.3), read as UTC.
+    later = format_datetime((datetime.now(UTC) + timedelta(seconds=90)).replace(tzinfo=None))
+    assert later.endswith("-0000")
+    assert 85 <= (retry_after_seconds(later) or 0) <= 90
     for garbage in (None, "", "soon", "-5", "1.5e3"):
         assert retry_after_seconds(garbage) is None
 

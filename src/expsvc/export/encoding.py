@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import NoneType, UnionType
@@ -28,7 +28,7 @@ _OPTIONS = orjson.OPT_UTC_Z
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class Encoder:
+class Encoder(ABC):
     """The bytes of an export of ``columns`` (fields of ``model``): :meth:`head`, :meth:`rows`
     per batch, :meth:`tail`."""
 
@@ -39,8 +39,9 @@ class Encoder:
     def head(self) -> bytes:
         return b""
 
+    @abstractmethod
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        raise NotImplementedError
+        """The bytes of a batch of rows (an empty batch: none)."""
 
     def tail(self) -> bytes:
         return b""
@@ -65,11 +66,9 @@ class JsonArrayEncoder(Encoder):
         return b"["
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        if not rows:
-            return b""
         items = _json(self._objects(rows), _OPTIONS)[1:-1]  # the batch as one array's items
-        separator = b"" if self.empty else b","
-        self.empty = False
+        separator = b"," if items and not self.empty else b""
+        self.empty = self.empty and not items
         return separator + items
 
     def tail(self) -> bytes:
@@ -140,25 +139,18 @@ def _cell_of(annotation: Any) -> Callable[[Any], str]:
     return _plain_cell
 
 
-def _default(value: Any) -> Any:
-    # asyncpg's own UUID type (what rows carry) is not the uuid.UUID orjson knows.
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError
-
-
-def _stdlib_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
-    return str(value)
+def _stdlib_time(value: datetime) -> str:
+    # The rows' only type the stdlib's json lacks: the export's statement has PostgreSQL write
+    # UUIDs as text (expsvc.repository._exported). orjson's rendering, as on its own path.
+    return orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
 
 
 def _json(document: Any, options: int) -> bytes:
     try:
-        return orjson.dumps(document, default=_default, option=options)
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in params (JSONB holds it)
-        text = json.dumps(
-            document, default=_stdlib_default, ensure_ascii=False, separators=(",", ":")
-        )
+        return orjson.dumps(document, option=options)
+    except orjson.JSONEncodeError:
+        # e.g. params nested deeper than orjson writes (254 levels), which JSONB holds and reads
+        # back (the API refuses them; an earlier release or SQL may have written them).
+        text = json.dumps(document, default=_stdlib_time, ensure_ascii=False, separators=(",", ":"))
         newline = "\n" if options & orjson.OPT_APPEND_NEWLINE else ""
         return (text + newline).encode()

@@ -298,11 +298,11 @@ class WebhookDeliverer:
 
 
 async def _disable(session: AsyncSession, endpoint: Row[Any], reason: str) -> None:
-    """Deactivate the (locked) endpoint and write its audit row in the same transaction; no row
-    when it was inactive already. The row shows the fields that change, never a secret."""
+    """Deactivate the (locked, active) endpoint and write its audit row in the same transaction.
+    The row shows the fields that change, never a secret."""
     disabled = await WebhookRepository(session).disable(endpoint.id, reason)
-    if disabled is None:
-        return
+    # The policy disables only an active endpoint, and record() holds its row lock since.
+    assert disabled is not None, "disabling an inactive webhook"
     changes = {
         "active": {"before": endpoint.active, "after": disabled.active},
         "disabled_reason": {"before": endpoint.disabled_reason, "after": disabled.disabled_reason},
