@@ -145,7 +145,9 @@ class OutboxRelay:
                     _log.warning("relay balancing failed", error=repr(error))
                 self.metrics.leading.set(len(led))
                 if led and sequencer is None:
-                    sequencer = asyncio.create_task(self._sequence_forever(), name="sequencer")
+                    sequencer = asyncio.create_task(
+                        self._sequence_forever(), name="outbox-sequencer"
+                    )
                 elif not led and sequencer is not None:
                     sequencer.cancel()
                     sequencer = None
