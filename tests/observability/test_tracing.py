@@ -33,14 +33,21 @@ CALLER_SPAN = "00f067aa0ba902b7"
 CALLER = {"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"}
 
 
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+@contextlib.contextmanager
+def traced() -> Iterator[InMemorySpanExporter]:
+    """Tracing on (the sampler the environment configures), spans kept in memory."""
     exporter = InMemorySpanExporter()
     tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
     try:
         yield exporter
     finally:
         tracing.disable_tracing()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    with traced() as exporter:
+        yield exporter
 
 
 @contextlib.contextmanager
@@ -48,12 +55,8 @@ def traced_at_ratio(monkeypatch: pytest.MonkeyPatch, ratio: str) -> Iterator[InM
     """Tracing on with the production sampler at ``ratio`` (``OTEL_TRACES_SAMPLER``/``_ARG``)."""
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
-    exporter = InMemorySpanExporter()
-    tracing.configure_tracing(True, SimpleSpanProcessor(exporter))
-    try:
+    with traced() as exporter:
         yield exporter
-    finally:
-        tracing.disable_tracing()
 
 
 async def serve(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
