@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from expsvc.auth.access import access_parameters
 from expsvc.auth.principal import LOCAL_PRINCIPAL
 from expsvc.db import Database, failed_on_first_statement
-from expsvc.driver import PLAN_EACH_CALL, driver_statement, fetch_rows
+from expsvc.driver import PLAN_EACH_CALL, ReadSession, driver_statement, fetch_rows
 from expsvc.models import runs
 from expsvc.repository import _readable_by_id
 from expsvc.run.repository import RunRepository
@@ -24,6 +24,7 @@ from tests.helpers import create_experiment, create_run
 SECRET_VALUE = -7.123456789
 _SQUARE_ROOT = select(func.sqrt(bindparam("value", type_=Float)).label("root"))
 _TRANSACTION_ID = select(func.txid_current().label("xid"))
+_BACKEND = select(func.pg_backend_pid().label("pid"))
 
 
 async def test_a_read_session_returns_the_rows_sqlalchemy_returns(
@@ -173,3 +174,42 @@ async def test_a_dead_connection_found_by_a_read_is_invalidated_and_retryable(
     async with database.read_sessionmaker() as session:  # the pool has a fresh connection
         rows = await fetch_rows(session, _SQUARE_ROOT, {"value": 9.0})
     assert [row.root for row in rows] == [3.0]
+
+
+async def test_a_read_runs_each_prepared_statement_on_a_pooled_connection_without_a_session(
+    database: Database,
+) -> None:
+    pool = database.engine.sync_engine.pool
+    async with database.read_sessionmaker() as session:
+        assert isinstance(session, ReadSession)
+        (first,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        (second,) = await fetch_rows(session, _TRANSACTION_ID, {})
+        assert first.xid != second.xid  # autocommit, as on the session's connection
+        assert not session.built  # no SQLAlchemy Session was needed
+        assert pool.checkedout() == 0  # each statement gave its connection back
+
+
+async def test_a_read_session_once_built_runs_every_statement_on_its_own_connection(
+    database: Database,
+) -> None:
+    # A request never holds two of the pool's connections: once anything built the session
+    # (an ORM or Core execute), prepared statements run on the session's connection too.
+    pool = database.engine.sync_engine.pool
+    async with database.read_sessionmaker() as session:
+        through_orm = (await session.execute(_BACKEND)).scalar_one()
+        assert isinstance(session, ReadSession)
+        assert session.built
+        (on_driver,) = await fetch_rows(session, _BACKEND, {})
+        assert on_driver.pid == through_orm
+        assert pool.checkedout() == 1
+    assert pool.checkedout() == 0
+
+
+async def test_a_failing_statement_gives_its_pooled_connection_back(database: Database) -> None:
+    pool = database.engine.sync_engine.pool
+    async with database.read_sessionmaker() as session:
+        with pytest.raises(sa_exc.DBAPIError):
+            await fetch_rows(session, _SQUARE_ROOT, {"value": SECRET_VALUE})
+        assert pool.checkedout() == 0
+        (row,) = await fetch_rows(session, _SQUARE_ROOT, {"value": 16.0})
+        assert row.root == 4.0

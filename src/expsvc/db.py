@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from expsvc.driver import STATEMENTS_OK
+from expsvc.driver import STATEMENTS_OK, read_sessions
 from expsvc.listen import Listener
 from expsvc.observability.domain import METRICS_INFO_KEY, DomainMetrics
 from expsvc.observability.pool import PoolCollector
@@ -174,7 +174,8 @@ class Sessions(Protocol):
 class Database:
     """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
-    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
+    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads, and
+    a prepared statement takes a pooled connection of its own (:class:`expsvc.driver.ReadSession`).
     ``snapshot_sessionmaker`` sessions read in one ``REPEATABLE READ READ ONLY`` transaction: every
     statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
@@ -188,11 +189,7 @@ class Database:
         self.replica = replica
         self.domain_metrics: DomainMetrics | None = None
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self.read_sessionmaker = async_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            autoflush=False,
-        )
+        self.read_sessionmaker = read_sessions(engine)
         self.snapshot_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True),
             expire_on_commit=False,

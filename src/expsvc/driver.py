@@ -26,10 +26,10 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.util.concurrency import greenlet_spawn
+from sqlalchemy.util.concurrency import await_, greenlet_spawn
 
 # Called with a statement's SQL before it runs on the driver, as SQLAlchemy's
 # ``before_cursor_execute`` listeners are for its own (tests count a request's statements).
@@ -126,12 +126,68 @@ def driver_statement(statement: Executable, dialect: Dialect) -> DriverStatement
     return prepared
 
 
+class ReadSession(AsyncSession):
+    """An autocommit read's session, whose SQLAlchemy ``Session`` is built on first use.
+
+    :func:`fetch_rows` runs a prepared statement of a session not built yet on a connection of
+    its own from the pool (each statement is consistent on its own in autocommit, as it was on
+    the session's connection). Anything else (``execute``, ``connection()``, ``info``) builds
+    the session, and from then on every statement runs on its connection, so one request never
+    holds two of the pool's connections.
+    """
+
+    def __init__(self, bind: AsyncEngine, **options: Any) -> None:
+        # Not AsyncSession.__init__ yet: it builds the Session (see __getattr__).
+        self._async_bind = bind
+        self._async_binds = {}
+        self.engine = bind
+        self._session_options = options
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while the attributes AsyncSession.__init__ sets are missing.
+        if name not in ("sync_session", "_proxied"):
+            raise AttributeError(name)
+        AsyncSession.__init__(self, self._async_bind, **self._session_options)
+        return self.__dict__[name]
+
+    @property
+    def built(self) -> bool:
+        return "sync_session" in self.__dict__
+
+    async def close(self) -> None:
+        if self.built:
+            await super().close()
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if self.built:
+            await super().__aexit__(type_, value, traceback)
+
+
+def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads: autocommit (no BEGIN/COMMIT round trips), built on first use."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        class_=ReadSession,
+        expire_on_commit=False,
+        autoflush=False,
+    )
+
+
 async def fetch_rows(
     session: AsyncSession, statement: Executable, values: Mapping[str, Any]
 ) -> Sequence[Any]:
     """The rows of ``statement`` (built once and reused by its repository: it is compiled once
-    here) with ``values`` bound, run on the driver in the session's transaction; through
-    SQLAlchemy when it cannot run there as text."""
+    here) with ``values`` bound, run on the driver in the session's transaction (a read's on a
+    pooled connection of its own); through SQLAlchemy when it cannot run there as text."""
+    if isinstance(session, ReadSession) and not session.built:
+        engine = session.engine.sync_engine
+        prepared = driver_statement(statement, engine.dialect)
+        if prepared is not None:
+            arguments = prepared.arguments(values)
+            for observe in STATEMENT_OBSERVERS:
+                observe(prepared.sql)
+            records = await greenlet_spawn(_fetch_pooled, engine, prepared, arguments)
+            return prepared.rows(records)
     connection = await _transaction_connection(session)
     prepared = driver_statement(statement, connection.dialect)
     if prepared is None:
@@ -145,17 +201,42 @@ async def fetch_rows(
         async with adapted._execute_mutex:
             if adapted._transaction is None:
                 await adapted._start_transaction()  # BEGIN (not in autocommit), as the adapter does
-            driver = adapted.driver_connection
-            if prepared.plans_each_call:  # the unnamed statement ("")
-                records = await (await driver.prepare(prepared.sql, name="")).fetch(*arguments)
-            else:
-                records = await driver.fetch(prepared.sql, *arguments)
+            records = await _records(adapted.driver_connection, prepared, arguments)
     except Exception as error:
         failed = (connection, adapted, prepared.sql, tuple(arguments), error)
         await greenlet_spawn(_raise_as_sqlalchemy, *failed)
         raise  # not reached: the above always raises
     connection.info[STATEMENTS_OK] = connection.info.get(STATEMENTS_OK, 0) + 1
     return prepared.rows(records)
+
+
+async def _records(driver: Any, prepared: DriverStatement, arguments: list[Any]) -> Any:
+    if prepared.plans_each_call:  # the unnamed statement ("")
+        return await (await driver.prepare(prepared.sql, name="")).fetch(*arguments)
+    return await driver.fetch(prepared.sql, *arguments)
+
+
+def _fetch_pooled(engine: Engine, prepared: DriverStatement, arguments: list[Any]) -> Any:
+    """Check out, run, check in: in one greenlet, so a checkout that must wait for the pool or
+    connect, and a checkin that closes an overflow connection, await as SQLAlchemy's own do."""
+    try:
+        pooled: Any = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        # As an engine Connection would: SQLAlchemy's error, the pool invalidated on a
+        # disconnect (PostgreSQL down answers 503, expsvc.errors).
+        Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
+        raise
+    try:
+        adapted = pooled.dbapi_connection
+        try:
+            return await_(_records(adapted.driver_connection, prepared, arguments))
+        except Exception as error:
+            # The checkout's first statement: a dead connection is retried (expsvc.routing).
+            connection = Connection(engine, connection=pooled)
+            _raise_as_sqlalchemy(connection, adapted, prepared.sql, tuple(arguments), error)
+            raise  # not reached: the above always raises
+    finally:
+        pooled.close()
 
 
 async def _transaction_connection(session: AsyncSession) -> Any:

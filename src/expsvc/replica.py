@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from expsvc.db import create_engine, sqlstate
+from expsvc.driver import read_sessions
 from expsvc.settings import Settings
 
 LSN_HEADER = "X-Expsvc-LSN"
@@ -103,11 +104,7 @@ class Replica:
     def __init__(self, settings: Settings, engine: AsyncEngine, primary: AsyncEngine) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self.read_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            autoflush=False,
-        )
+        self.read_sessionmaker = read_sessions(engine)
         self.snapshot_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True),
             expire_on_commit=False,
