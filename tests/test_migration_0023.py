@@ -10,8 +10,14 @@ import uuid
 from typing import Any
 
 import asyncpg
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from expsvc.db import async_database_url
 from expsvc.migrate import downgrade, upgrade
+from expsvc.models import Base
 
 _EXPERIMENT = "INSERT INTO experiments (id, name, created_by) VALUES ($1, 'e', 'carol')"
 _RUN = "INSERT INTO runs (id, experiment_id, name, created_by) VALUES ($1, $2, 'r', 'carol')"
@@ -54,6 +60,28 @@ def _runs(url: str, count: int) -> list[uuid.UUID]:
     return ids
 
 
+def _model_differences(url: str) -> list[Any]:
+    """How the models differ from the database in runs.sensors and its index."""
+
+    def read(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return [
+            d
+            for d in compare_metadata(context, Base.metadata)
+            if "ix_runs_sensors" in repr(d) or ("'runs'" in repr(d) and "sensors" in repr(d))
+        ]
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(async_database_url(url))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def test_the_upgrade_backfills_every_run_in_place_and_indexes_the_column(
     database_url: str,
 ) -> None:
@@ -82,6 +110,7 @@ def test_the_upgrade_backfills_every_run_in_place_and_indexes_the_column(
     )
     assert index["indisvalid"]
     assert "USING gin (sensors)" in index["definition"]
+    assert _model_differences(database_url) == []
 
     downgrade(database_url, "0022")
     columns = _do(
