@@ -57,6 +57,10 @@ async def test_seed_creates_consistent_data(database_url: str) -> None:
         "ended run without finished_at": """
             SELECT count(*) FROM runs
             WHERE status IN ('finished', 'failed') AND finished_at IS NULL""",
+        "run whose sensors are not its capture sessions' (runs.sensors, ADR 0032)": """
+            SELECT count(*) FROM runs r WHERE r.sensors IS DISTINCT FROM ARRAY(
+                SELECT DISTINCT s FROM capture_sessions c, unnest(c.sensors) s
+                WHERE c.run_id = r.id ORDER BY s)""",
         "experiment its creator does not own": """
             SELECT count(*) FROM experiments e WHERE NOT EXISTS (
                 SELECT 1 FROM experiment_grants g WHERE g.experiment_id = e.id

@@ -60,7 +60,7 @@ WITH src AS (
            (CAST(:experiment_ids AS uuid[]))[1 + g % :experiment_count] AS experiment_id,
            g % :experiment_count % 5 = 0 AS closed,
            now() - make_interval(secs => random() * 7776000) AS created,
-           random() AS r, random() AS r2
+           random() AS r, random() AS r2, random() AS r3
     FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g
 ), shaped AS (
     SELECT *, CASE
@@ -75,13 +75,18 @@ WITH src AS (
         CASE WHEN status <> 'draft' THEN created + make_interval(mins => 1 + (r2 * 30)::int) END
             AS started,
         CASE WHEN status IN ('finished','failed','archived')
-             THEN created + make_interval(hours => 1 + (r2 * 20)::int) END AS ended
+             THEN created + make_interval(hours => 1 + (r2 * 20)::int) END AS ended,
+        -- The sensors of the run's capture session, if it has one (sorted: runs.sensors is).
+        CASE WHEN status <> 'draft' AND r3 < :capture_ratio
+             THEN ARRAY['cam-' || (abs(hashtext(g::text)) % 20),
+                        'imu-' || (abs(hashtext(g::text)) % 50)]
+             ELSE '{{}}'::text[] END AS sensors
     FROM shaped
 ), runs_in AS (
     INSERT INTO runs (id, experiment_id, name, status, tags, params, participants, git_sha,
                       git_branch, git_repository, failure_reason, created_by, created_at,
                       updated_at, started_at, finished_at, archived_at, last_heartbeat_at,
-                      version)
+                      version, sensors)
     SELECT {_uuid7("created")}, experiment_id,
            (ARRAY{list(_TOPICS)})[1 + g % {len(_TOPICS)}] || '-run-' || g,
            status,
@@ -110,9 +115,10 @@ WITH src AS (
            CASE WHEN status = 'archived' THEN ended END,
            CASE WHEN status = 'running' THEN now() - make_interval(secs => r2 * 60) END,
            CASE status WHEN 'draft' THEN 1 WHEN 'running' THEN 2 WHEN 'archived' THEN 4
-                       ELSE 3 END
+                       ELSE 3 END,
+           sensors
     FROM timed
-    RETURNING id, status, created_by, started_at, finished_at, archived_at
+    RETURNING id, status, created_by, started_at, finished_at, archived_at, sensors
 ), run_history AS (
     INSERT INTO status_history (entity_type, entity_id, from_status, to_status, actor, reason,
                                 source, created_at)
@@ -131,14 +137,14 @@ WITH src AS (
                                   last_telemetry_at, version)
     SELECT {_uuid7("r.started_at")}, r.id, 'cap-' || r.id::text,
            CASE WHEN r.status = 'running' THEN 'running' ELSE 'finished' END,
-           ARRAY['cam-' || (abs(hashtext(r.id::text)) % 20),
-                 'imu-' || (abs(hashtext(r.id::text)) % 50)],
+           r.sensors,
            r.created_by, r.started_at, r.started_at, r.started_at,
            CASE WHEN r.status <> 'running' THEN coalesce(r.finished_at, r.archived_at) END,
            CASE WHEN r.status = 'running' THEN now() END,
            CASE WHEN r.status = 'running' THEN 2 ELSE 3 END
     FROM runs_in r
-    WHERE r.status <> 'draft' AND random() < :capture_ratio
+    -- runs.sensors is already the session's: the capture trigger finds nothing to change.
+    WHERE cardinality(r.sensors) > 0
     RETURNING id, status, created_by, started_at, finished_at
 )
 INSERT INTO status_history (entity_type, entity_id, from_status, to_status, actor, source,

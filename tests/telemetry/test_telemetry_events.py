@@ -386,6 +386,8 @@ async def test_sensor_linked_adds_the_sensor(ingest: httpx.AsyncClient) -> None:
     # The run's linked sensors are its sessions' sensors: the list filter finds it.
     found = await get(ingest, f"/v1/runs/{run['id']}/captures?sensor=lidar-2")
     assert [item["id"] for item in found["items"]] == [capture["id"]]
+    runs = await get(ingest, "/v1/runs?sensor=lidar-2")  # runs.sensors, in the same transaction
+    assert [item["id"] for item in runs["items"]] == [run["id"]]
     updates = [row for row in await audit(ingest, capture["id"]) if row["action"] == "update"]
     assert updates[0]["changes"]["sensors"] == {
         "before": ["cam-1"], "after": ["cam-1", "lidar-2"],

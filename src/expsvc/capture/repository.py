@@ -70,6 +70,11 @@ class CaptureRepository(EntityRepository):
         row: Row[Any] | None = (await self.session.execute(query)).one_or_none()
         return row
 
+    async def run_of(self, capture_id: uuid.UUID) -> uuid.UUID | None:
+        query = select(capture_sessions.c.run_id).where(capture_sessions.c.id == capture_id)
+        run_id: uuid.UUID | None = (await self.session.execute(query)).scalar_one_or_none()
+        return run_id
+
     async def id_taken(self, capture_session_id: str) -> bool:
         query = select(capture_sessions.c.id).where(
             capture_sessions.c.capture_session_id == capture_session_id

@@ -75,8 +75,13 @@ class CaptureService:
         self, context: ActionContext, run_id: uuid.UUID, data: CaptureCreate
     ) -> CaptureRead:
         """A draft session of a run that is not finished, failed or archived."""
-        # FOR SHARE: a run finishing concurrently waits for us, then sees this session.
-        run = await self.runs.lock_for_change(run_id, context.principal, Role.editor, shared=True)
+        # A run finishing concurrently waits for us, then sees this session. FOR SHARE lets
+        # sessions without sensors be created side by side; one with sensors changes the run's
+        # (runs.sensors, a trigger: ADR 0032), so it takes the run's update lock before the
+        # trigger does: two creates holding FOR SHARE would deadlock on the upgrade.
+        run = await self.runs.lock_for_change(
+            run_id, context.principal, Role.editor, shared=not data.sensors
+        )
         if run is None:
             await GrantService(self.session).refuse(
                 self.runs, run_id, context.principal, Role.editor, RunNotFound
@@ -143,11 +148,23 @@ class CaptureService:
         expected: ExpectedVersions,
     ) -> CaptureRead:
         """Change the fields present while the session is draft or running."""
+        if data.sensors is not None:
+            await self.lock_run_of(capture_id)
         row = await apply_update(
             self.session, self.captures, _KIND, capture_id, data.model_dump(exclude_unset=True),
             context, expected, CaptureNotFound, _EDITABLE, _closed,
         )  # fmt: skip
         return CaptureRead.model_validate(row)
+
+    async def lock_run_of(self, capture_id: uuid.UUID) -> None:
+        """Lock the session's run for update before the session, when its sensors change.
+
+        The trigger that keeps ``runs.sensors`` (ADR 0032) locks the run after the session; a
+        run finishing locks the run, then its sessions. Taking the run first keeps one order.
+        """
+        run_id = await self.captures.run_of(capture_id)
+        if run_id is not None:
+            await self.runs.lock(run_id)
 
     async def start(
         self,

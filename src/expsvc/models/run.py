@@ -34,6 +34,9 @@ class Run(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     participants: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    # The sorted union of its capture sessions' sensors, kept by triggers on capture_sessions
+    # (migration 0023, docs/adr/0032): no code writes it.
+    sensors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     git_sha: Mapped[str | None] = mapped_column(String(64))
     git_branch: Mapped[str | None] = mapped_column(String(256))
     git_repository: Mapped[str | None] = mapped_column(String(1024))
@@ -78,6 +81,7 @@ class Run(Base):
         Index("ix_runs_git_branch_created_at_id", "git_branch", "created_at", "id"),
         Index("ix_runs_created_by_created_at_id", "created_by", "created_at", "id"),
         Index("ix_runs_participants", "participants", postgresql_using="gin"),
+        Index("ix_runs_sensors", "sensors", postgresql_using="gin"),  # migration 0023
         Index("ix_runs_params", "params", postgresql_using="gin"),
         Index(
             "ix_runs_name_trgm",

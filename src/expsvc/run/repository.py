@@ -32,14 +32,13 @@ from expsvc.filtering.sql import (
     Shape,
     array_field,
     bind,
-    linked_array_field,
     scalar_field,
     sha_field,
     shape_sql,
     shape_values,
 )
 from expsvc.lifecycle import Status
-from expsvc.models import capture_sessions, runs
+from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import PAGE_LIMIT_PARAMETER, EntityRepository, json_text, page_values
 from expsvc.run.schemas import RunFilter
@@ -228,7 +227,8 @@ RUN_FIELDS = FieldSet(
         "created_by": scalar_field(runs.c.created_by, "text"),
         "tags": array_field(runs.c.tags),
         "participants": array_field(runs.c.participants),
-        "sensors": linked_array_field(capture_sessions, "run_id", "sensors", runs.c.id),
+        # Its capture sessions' sensors, kept on the run by triggers (migration 0023, ADR 0032).
+        "sensors": array_field(runs.c.sensors),
         **{
             f"{name}_at": scalar_field(runs.c[f"{name}_at"], "time")
             for name in ("created", "updated", "started", "finished", "archived")

@@ -120,6 +120,8 @@ class TelemetryEventService:
         return Outcome.applied()
 
     async def _link_sensor(self, capture: Row[Any], sensor_id: str) -> Outcome:
+        # The run before the session: the order of the update below (ADR 0032).
+        await self.captures.lock_run_of(capture.id)
         current = await self.capture_rows.lock(capture.id)
         assert current is not None  # sessions are never deleted
         if sensor_id in current.sensors:
