@@ -96,8 +96,15 @@ def _host_list(url: URL) -> list[str]:
     return list(host) if isinstance(host, tuple) else []
 
 
+# Settings of every connection the service opens, for its statements' plans (docs/performance.md,
+# "Filters at 1M runs", 2026-12-06). JIT compilation pays on analytic queries of seconds; on a
+# list page whose estimated cost crosses jit_above_cost it added its compile time (tens of ms)
+# to a statement that reads in less.
+QUERY_SETTINGS: dict[str, str] = {"jit": "off"}
+
+
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
-    server_settings = {"application_name": "expsvc"}
+    server_settings = {"application_name": "expsvc", **QUERY_SETTINGS}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
     engine = create_async_engine(
