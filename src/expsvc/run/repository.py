@@ -472,7 +472,7 @@ def _on_head(condition: ColumnElement[bool], head: Subquery) -> ColumnElement[bo
 
 def _walk_by_status(
     walked: Select[Any], ordering: Ordering, after_null: bool | None, statuses: frozenset[str]
-) -> CompoundSelect[Any]:
+) -> Select[Any] | CompoundSelect[Any]:
     """The next HEAD_ROWS runs of ``walked`` in ``ordering`` among ``statuses``: each status's
     walk on ``(status, column, id)`` with its own limit, merged in order (a Merge Append: it
     reads at most HEAD_ROWS entries and one more per status). The statuses are literals (the
@@ -485,6 +485,8 @@ def _walk_by_status(
         ).limit(bindparam(_HEAD_ROWS))
         for status in sorted(statuses)
     ]
+    if len(branches) == 1:  # one status: its walk alone (a union of one would not parse)
+        return branches[0]
     key: tuple[ColumnElement[Any], ...] = (literal_column(ordering.column), literal_column("id"))
     order = [part.desc() if ordering.descending else part.asc() for part in key]
     return union_all(*branches).order_by(*order).limit(bindparam(_HEAD_ROWS))
