@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "filters"))
 sys.path.insert(0, str(ROOT / "src"))
 import run as bench  # noqa: E402
-from expsvc.db import QUERY_SETTINGS  # noqa: E402
 from expsvc.driver import driver_statement  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
 from expsvc.run import repository  # noqa: E402
@@ -95,14 +94,14 @@ async def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a connection setting, over the service's (expsvc.db.QUERY_SETTINGS)",
+        help="a connection setting to try (the service keeps the server's)",
     )
     parser.add_argument(
         "--output", type=Path, help="write [[ms, statements run, case], ...] as JSON"
     )
     args = parser.parse_args()
     filters = await bench.typed_filters(args.database_url)
-    settings = {**QUERY_SETTINGS, **dict(item.split("=", 1) for item in args.setting)}
+    settings = dict(item.split("=", 1) for item in args.setting)
     connection = await asyncpg.connect(
         args.database_url, statement_cache_size=0, server_settings=settings
     )

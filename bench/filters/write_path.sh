@@ -6,7 +6,7 @@
 #   /work/wt/bench-lock bench/filters/write_path.sh [SERVER_URL] [RUNS] [SECONDS] [BEFORE] [AFTER]
 #
 # BEFORE and AFTER (default 0013 and 0014) are the revisions compared: the database of AFTER is
-# upgraded to it (e.g. 0022 0023 for the head walk's indexes).
+# upgraded to it (e.g. 0023 0024 for the head walk's indexes).
 set -euo pipefail
 server=${1:-postgresql://postgres@127.0.0.1:5432}
 runs=${2:-100000}

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from expsvc.driver import STATEMENTS_OK
+from expsvc.driver import STATEMENTS_OK, read_sessions
 from expsvc.listen import Listener
 from expsvc.observability.domain import METRICS_INFO_KEY, DomainMetrics
 from expsvc.observability.pool import PoolCollector
@@ -96,14 +96,8 @@ def _host_list(url: URL) -> list[str]:
     return list(host) if isinstance(host, tuple) else []
 
 
-# Settings of every connection the service opens, for its statements' plans (none beyond the
-# server's today: docs/performance.md, "Filters at 1M runs", 2026-12-06, measured JIT and
-# parallel workers for the run list and kept the server's defaults).
-QUERY_SETTINGS: dict[str, str] = {}
-
-
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
-    server_settings = {"application_name": "expsvc", **QUERY_SETTINGS}
+    server_settings = {"application_name": "expsvc"}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
     engine = create_async_engine(
@@ -180,7 +174,8 @@ class Sessions(Protocol):
 class Database:
     """The engine, session factories and LISTEN connection of one process (an app, a worker).
 
-    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads.
+    ``read_sessionmaker`` sessions run in autocommit: no BEGIN/COMMIT round trips for reads, and
+    a prepared statement takes a pooled connection of its own (:class:`expsvc.driver.ReadSession`).
     ``snapshot_sessionmaker`` sessions read in one ``REPEATABLE READ READ ONLY`` transaction: every
     statement sees the snapshot of the first (exports, :class:`expsvc.routing.SnapshotRoute`).
     ``listener`` is the process's one LISTEN connection (:mod:`expsvc.listen`), opened on first use.
@@ -194,11 +189,7 @@ class Database:
         self.replica = replica
         self.domain_metrics: DomainMetrics | None = None
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self.read_sessionmaker = async_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            autoflush=False,
-        )
+        self.read_sessionmaker = read_sessions(engine)
         self.snapshot_sessionmaker = async_sessionmaker(
             engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True),
             expire_on_commit=False,

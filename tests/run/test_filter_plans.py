@@ -185,7 +185,7 @@ async def test_no_filter_and_order_reads_the_whole_table(
     [
         # The lifecycle's checks (0022): running runs have started; the reaper's partial index.
         ({"status": ["running"]}, Ordering("started_at", True), "ix_runs_running_started_at"),
-        # Failed runs by their end: the walk reads the failed runs alone (migration 0023).
+        # Failed runs by their end: the walk reads the failed runs alone (migration 0024).
         ({"status": ["failed"]}, Ordering("finished_at", True), "ix_runs_status_finished_at_id"),
         # Two statuses, one of which may lack the time: each status's walk, merged.
         (

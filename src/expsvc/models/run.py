@@ -72,7 +72,7 @@ class Run(Base):
         Index("ix_runs_finished_at_id", "finished_at", "id"),
         # Byte-order collation: serves both ORDER BY name and the name-prefix filter (LIKE 'x%').
         Index("ix_runs_name_c_id", text('name COLLATE "C"'), "id"),
-        # The head walk's (migration 0023, docs/adr/0032): each admitted status's runs by start
+        # The head walk's (migration 0024, docs/adr/0033): each admitted status's runs by start
         # or end, one experiment's runs in every order.
         Index("ix_runs_status_started_at_id", "status", "started_at", "id"),
         Index("ix_runs_status_finished_at_id", "status", "finished_at", "id"),

@@ -320,7 +320,7 @@ class HeadWalk(StrEnum):
     set = "set"  # only runs whose sort column is set (an index condition: NULLs are skipped)
     running = "running"  # only running runs, by start: the partial ix_runs_running_started_at
     # Only runs in the statuses the filters admit, each status's runs in order on
-    # (status, column, id) (migration 0023), merged: every run walked has an admitted status.
+    # (status, column, id) (migration 0024), merged: every run walked has an admitted status.
     statuses = "statuses"
 
 
@@ -548,7 +548,7 @@ def page_statements(
 
 def pins_experiment(shape: Shape | None) -> bool:
     """Whether the filters select the runs of one experiment (``experiment_id`` with one
-    value, ANDed at the top). Its runs have an index in every order (migration 0023), so a
+    value, ANDed at the top). Its runs have an index in every order (migration 0024), so a
     page is one statement, the planner choosing between walking the experiment's runs in order
     and the other filters' indexes: either reads at most the experiment's runs."""
     if shape is None:

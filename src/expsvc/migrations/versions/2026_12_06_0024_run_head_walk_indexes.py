@@ -1,10 +1,10 @@
 """runs: indexes led by status and by experiment, ending in each sort column
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-06
 
-The run list's head walk (docs/filtering.md#how-a-page-is-read, ADR 0032) reads the next runs
+The run list's head walk (docs/filtering.md#how-a-page-is-read, ADR 0033) reads the next runs
 in the page's order; these indexes let it read only runs that can match:
 
 - ``ix_runs_status_started_at_id (status, started_at, id)``,
@@ -32,8 +32,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
