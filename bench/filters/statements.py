@@ -60,11 +60,16 @@ def statements(query: RunQuery) -> tuple[list[Any], dict[str, Any]]:
     return [first] if second is None else [first, second], values
 
 
-async def page(connection: asyncpg.Connection, query: RunQuery, explain: bool = False) -> float:
-    """Milliseconds of a first page's statements (printing their plans if ``explain``)."""
+async def page(
+    connection: asyncpg.Connection, query: RunQuery, explain: bool = False
+) -> tuple[float, int]:
+    """Milliseconds of a first page's statements and how many ran (printing their plans if
+    ``explain``)."""
     found, values = statements(query)
     elapsed = 0.0
+    ran = 0
     for statement in found:
+        ran += 1
         prepared = driver_statement(statement, DIALECT)
         assert prepared is not None
         arguments = prepared.arguments(values)
@@ -76,7 +81,7 @@ async def page(connection: asyncpg.Connection, query: RunQuery, explain: bool = 
             print("\n".join(line[0] for line in plan), "\n")
         if len(rows) >= PAGE:
             break
-    return elapsed * 1000
+    return elapsed * 1000, ran
 
 
 async def main() -> None:
@@ -84,15 +89,27 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--explain", help='one case, as "a+b by column desc"')
     parser.add_argument("--max-combination", type=int, default=3)
-    parser.add_argument("--output", type=Path, help="write [[ms, case], ...] as JSON")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a connection setting to try (the service keeps the server's)",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="write [[ms, statements run, case], ...] as JSON"
+    )
     args = parser.parse_args()
     filters = await bench.typed_filters(args.database_url)
-    connection = await asyncpg.connect(args.database_url, statement_cache_size=0)
+    settings = dict(item.split("=", 1) for item in args.setting)
+    connection = await asyncpg.connect(
+        args.database_url, statement_cache_size=0, server_settings=settings
+    )
     try:
         if args.explain:
             names, _, order = args.explain.partition(" by ")
-            ms = await page(connection, query_of(names.split("+"), filters, order), True)
-            print(f"{ms:.1f} ms")
+            ms, ran = await page(connection, query_of(names.split("+"), filters, order), True)
+            print(f"{ms:.1f} ms, {ran} statement(s)")
             return
         cases = []
         for label, _ in bench.cases(filters, args.max_combination):
@@ -100,17 +117,17 @@ async def main() -> None:
             cases.append((label, query_of(names.split("+"), filters, order)))
         for _, query in cases:
             await page(connection, query)
-        timed = [(await page(connection, query), label) for label, query in cases]
+        timed = [(*await page(connection, query), label) for label, query in cases]
     finally:
         await connection.close()
-    values = sorted(ms for ms, _ in timed)
+    values = sorted(ms for ms, _, _ in timed)
     print(
         f"{len(values)} cases: p50 {statistics.median(values):.1f} ms, "
         f"p95 {values[int(0.95 * (len(values) - 1))]:.1f} ms, max {values[-1]:.1f} ms, "
         f"mean {statistics.fmean(values):.1f} ms, {sum(v > 20 for v in values)} over 20 ms"
     )
-    for ms, label in sorted(timed, reverse=True)[:30]:
-        print(f"{ms:8.1f} ms  {label}")
+    for ms, ran, label in sorted(timed, reverse=True)[:30]:
+        print(f"{ms:8.1f} ms  {ran}  {label}")
     if args.output:
         args.output.write_text(json.dumps(timed))
 

@@ -3,11 +3,16 @@
 # transaction, as the service's create and start each write the row) with pgbench, on two
 # databases seeded alike, one at 0014 and one downgraded to 0013.
 #
-#   /work/wt/bench-lock bench/filters/write_path.sh [SERVER_URL] [RUNS] [SECONDS]
+#   /work/wt/bench-lock bench/filters/write_path.sh [SERVER_URL] [RUNS] [SECONDS] [BEFORE] [AFTER]
+#
+# BEFORE and AFTER (default 0013 and 0014) are the revisions compared: the database of AFTER is
+# upgraded to it (e.g. 0023 0024 for the head walk's indexes).
 set -euo pipefail
 server=${1:-postgresql://postgres@127.0.0.1:5432}
 runs=${2:-100000}
 seconds=${3:-20}
+before=${4:-0013}
+after=${5:-0014}
 script=$(mktemp)
 cat > "$script" <<'SQL'
 \set g random(1, 1000000000)
@@ -21,12 +26,11 @@ UPDATE runs SET status = 'running', started_at = now(), version = version + 1, u
 WHERE id = CAST(:run_id AS uuid);
 COMMIT;
 SQL
-for revision in 0013 0014; do
+for revision in "$before" "$after"; do
     db="filters_write_$revision"
     psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
     url="$server/$db"
-    EXPSVC_DATABASE_URL=$url expsvc db upgrade >/dev/null
-    [ "$revision" = 0013 ] && EXPSVC_DATABASE_URL=$url expsvc db downgrade 0013 >/dev/null
+    EXPSVC_DATABASE_URL=$url expsvc db upgrade "$revision" >/dev/null
     EXPSVC_DATABASE_URL=$url EXPSVC_DB_STATEMENT_TIMEOUT_MS=0 \
         expsvc seed --experiments 20 --runs "$runs" >/dev/null
     psql -q "$url" -c "VACUUM ANALYZE"

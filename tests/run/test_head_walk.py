@@ -59,6 +59,9 @@ def _time(value: str) -> datetime:
 def reference(
     items: list[dict[str, Any]], order_by: str, descending: bool, **where: Any
 ) -> list[str]:
+    experiments = where.get("experiment_id")
+    if experiments is not None:
+        items = [item for item in items if item["experiment_id"] in experiments]
     after = where.get("created_after")
     if after is not None:
         items = [item for item in items if _time(item["created_at"]) >= _time(after)]
@@ -122,6 +125,12 @@ CASES = (
     ({"tag": ["sweep", "gpu"]}, "created_at"),
     ({"tag": ["gpu"], "tag_none": ["sweep"]}, "created_at"),
     ({"tag_any": ["ablation", "v2"], "tag_none": ["cpu"], "status": ["failed"]}, "created_at"),
+    ({"status": ["draft", "archived"]}, "started_at"),
+    ({"status": ["draft", "running", "finished", "failed"], "tag": ["gpu"]}, "finished_at"),
+    # one experiment's runs: one statement, on the experiment's index of the order
+    ({"experiment_id": True}, "name"),
+    ({"experiment_id": True, "tag_none": ["gpu"]}, "started_at"),
+    ({"experiment_id": True, "status": ["archived", "failed"]}, "finished_at"),
     # a creation range on top: the creation head starts at it (the sixth run's creation)
     ({"tag_any": ["ablation", "v2"], "tag_none": ["gpu"], "created_after": 5}, "created_at"),
     ({"tag": ["gpu"], "tag_none": ["sweep"], "created_after": 5}, "created_at"),
@@ -143,6 +152,8 @@ async def test_pages_hold_the_matches_in_order(
     # A head of 3 runs: most pages are read by the second statement, and the first page's head
     # is only the few runs nearest the start of the order.
     monkeypatch.setattr(repository, "HEAD_ROWS", head_rows)
+    if "experiment_id" in where:  # the fixture's experiment: every run
+        where = {**where, "experiment_id": [lifecycle[0]["experiment_id"]]}
     if "created_after" in where:  # the creation time of the run at that place
         oldest_first = sorted(lifecycle, key=lambda item: (item["created_at"], item["id"]))
         where = {**where, "created_after": oldest_first[where["created_after"]]["created_at"]}
@@ -156,18 +167,57 @@ async def test_pages_hold_the_matches_in_order(
     ("where", "order_by", "walk"),
     [
         ({"status": ["running"]}, "started_at", repository.HeadWalk.running),
-        ({"status": ["finished", "failed"]}, "started_at", repository.HeadWalk.set),
-        ({"status": ["failed"]}, "finished_at", repository.HeadWalk.set),
+        ({"status": ["finished", "failed"]}, "started_at", repository.HeadWalk.statuses),
+        ({"status": ["failed"]}, "finished_at", repository.HeadWalk.statuses),
         ({"started_after": "2026-01-01T00:00:00Z"}, "started_at", repository.HeadWalk.set),
-        ({"filter": 'status = "failed" OR status = "finished"'}, "finished_at", "set"),
-        ({"filter": 'status != "draft"'}, "started_at", repository.HeadWalk.all),
-        ({"status": ["running", "archived"]}, "started_at", repository.HeadWalk.all),
-        ({"status": ["running"]}, "finished_at", repository.HeadWalk.all),
+        ({"filter": 'status = "failed" OR status = "finished"'}, "finished_at", "statuses"),
+        ({"filter": 'status != "draft"'}, "started_at", repository.HeadWalk.statuses),
+        ({"status": ["running", "archived"]}, "started_at", repository.HeadWalk.statuses),
+        ({"status": ["running"]}, "finished_at", repository.HeadWalk.statuses),
+        ({"filter": 'status = "failed" OR tags:gpu'}, "finished_at", repository.HeadWalk.all),
         ({"status": ["running"]}, "name", repository.HeadWalk.all),
+        ({"status": ["running"]}, "created_at", repository.HeadWalk.all),
     ],
 )
-def test_the_head_walks_past_missing_times_only_when_the_statuses_imply_them(
+def test_the_head_walks_only_the_admitted_statuses_or_past_missing_times(
     where: dict[str, Any], order_by: str, walk: str
 ) -> None:
     shape, values = repository._filter_values(RunFilter.model_validate(where))
     assert repository.head_walk(shape, values, order_by) == walk
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"tag": ["gpu"], "tag_none": ["gpu"]},
+        {"tag_any": ["gpu", "cpu"], "tag_none": ["cpu", "gpu", "prod"]},
+        {"status": ["running"], "filter": 'status = "failed"'},
+        {"filter": 'tags:gpu AND NOT tags:gpu AND status = "running"'},
+        {"status": ["draft"], "filter": 'status != "draft"'},
+    ],
+)
+async def test_a_filter_that_selects_nothing_is_answered_without_reading(
+    client: httpx.AsyncClient, lifecycle: list[dict[str, Any]], where: dict[str, Any]
+) -> None:
+    shape, values = repository._filter_values(RunFilter.model_validate(where))
+    assert repository.selects_nothing(shape, values)
+    for total in ("exact", "estimate"):
+        response = await client.get("/v1/runs", params={**where, "total": total})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["items"], body["total_size"], body["total_exact"]) == ([], 0, True)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"tag": ["gpu"], "tag_none": ["cpu"]},
+        {"tag_any": ["gpu", "cpu"], "tag_none": ["cpu"]},
+        {"status": ["running", "failed"], "filter": 'status = "failed"'},
+        {"filter": "NOT tags:gpu OR tags:gpu"},
+        {"tag": ["sweep", "gpu"], "filter": "NOT (tags:sweep AND tags:cpu)"},
+    ],
+)
+def test_a_filter_that_may_select_runs_is_not_taken_for_empty(where: dict[str, Any]) -> None:
+    shape, values = repository._filter_values(RunFilter.model_validate(where))
+    assert not repository.selects_nothing(shape, values)

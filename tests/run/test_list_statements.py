@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from expsvc.run.repository import _created_order_statement
+from expsvc.run.repository import _planned_statement
 from tests.helpers import create_experiment, create_run
 
 
@@ -16,7 +16,7 @@ async def test_pages_of_one_shape_share_a_statement_and_filter_by_their_own_valu
         await create_run(client, experiment["id"], name=f"r{index}", tags=[f"t{index % 2}"])
         for index in range(5)
     ]
-    _created_order_statement.cache_clear()
+    _planned_statement.cache_clear()
 
     async def ids(**params: object) -> list[str]:
         response = await client.get("/v1/runs", params=params)
@@ -27,7 +27,7 @@ async def test_pages_of_one_shape_share_a_statement_and_filter_by_their_own_valu
     odd = await ids(tag="t1", order="asc")
     assert even == [runs[0]["id"], runs[2]["id"], runs[4]["id"]]
     assert odd == [runs[1]["id"], runs[3]["id"]]
-    built = _created_order_statement.cache_info()
+    built = _planned_statement.cache_info()
     assert (built.misses, built.hits) == (1, 1)  # one shape: built once, its values bound
 
     # Pages after the first are another shape (the keyset), again shared by every query.
@@ -37,4 +37,4 @@ async def test_pages_of_one_shape_share_a_statement_and_filter_by_their_own_valu
         "/v1/runs", params={"tag": "t0", "order": "asc", "page_size": 2, "page_token": token}
     )
     assert [item["id"] for item in second.json()["items"]] == [runs[4]["id"]]
-    assert _created_order_statement.cache_info().misses == 2
+    assert _planned_statement.cache_info().misses == 2

@@ -23,13 +23,11 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
-    Table,
     Text,
     and_,
     any_,
     bindparam,
     cast,
-    exists,
     false,
     func,
     not_,
@@ -299,19 +297,6 @@ def array_field(column: ColumnElement[Any]) -> FilterField:
         return column.overlap(parameter) if op == "has_any" else column.contains(parameter)
 
     return FilterField(frozenset({":", "has_any", "has_all"}), _array_value, sql)
-
-
-def linked_array_field(
-    table: Table, link: str, column: str, owner: ColumnElement[Any]
-) -> FilterField:
-    """Rows with a row of ``table`` (``table.link = owner``) whose ``column`` holds any of the
-    values: runs with a capture session of a sensor (GIN on capture_sessions.sensors)."""
-
-    def sql(variant: str, op: str, name: str) -> ColumnElement[bool]:
-        parameter = bindparam(name, type_=ARRAY(Text))
-        return exists().where(table.c[link] == owner, table.c[column].overlap(parameter))
-
-    return FilterField(frozenset({":", "has_any"}), _array_value, sql)
 
 
 def _param_sql(column: ColumnElement[Any], shape: Shape) -> ColumnElement[bool]:

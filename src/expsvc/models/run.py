@@ -75,6 +75,13 @@ class Run(Base):
         Index("ix_runs_finished_at_id", "finished_at", "id"),
         # Byte-order collation: serves both ORDER BY name and the name-prefix filter (LIKE 'x%').
         Index("ix_runs_name_c_id", text('name COLLATE "C"'), "id"),
+        # The head walk's (migration 0024, docs/adr/0033): each admitted status's runs by start
+        # or end, one experiment's runs in every order.
+        Index("ix_runs_status_started_at_id", "status", "started_at", "id"),
+        Index("ix_runs_status_finished_at_id", "status", "finished_at", "id"),
+        Index("ix_runs_experiment_id_started_at_id", "experiment_id", "started_at", "id"),
+        Index("ix_runs_experiment_id_finished_at_id", "experiment_id", "finished_at", "id"),
+        Index("ix_runs_experiment_id_name_c_id", "experiment_id", text('name COLLATE "C"'), "id"),
         Index("ix_runs_tags", "tags", postgresql_using="gin"),
         # The filters' indexes (migration 0014, docs/adr/0018).
         Index("ix_runs_git_sha_c", text('git_sha COLLATE "C"')),

@@ -9,10 +9,13 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Column,
     ColumnElement,
+    CompoundSelect,
     Row,
     Select,
     String,
+    Subquery,
     TextualSelect,
     and_,
     bindparam,
@@ -21,8 +24,9 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    union_all,
 )
-from sqlalchemy.sql.util import ClauseAdapter
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
@@ -145,6 +149,8 @@ class RunRepository(EntityRepository):
         common list's database time and broke its 200 req/s (docs/performance.md, run I).
         """
         shape, after_null, values = _page_parts(where, principal, after, limit)
+        if selects_nothing(shape, values):
+            return []
         first, second = page_statements(shape, values, ordering, after_null)
         rows = await fetch_rows(self.session, first, values)
         if second is not None and len(rows) < limit:
@@ -171,6 +177,8 @@ class RunRepository(EntityRepository):
         exactly: counted within ``budget_ms`` (None: do not count), else the planner's
         estimate."""
         shape, values = _filter_values(where)
+        if selects_nothing(shape, values):
+            return 0, True
         values.update(access_parameters(principal))
         query = _filtered(select(runs.c.id), shape)
         return await count_or_estimate(self.session, query, values, budget_ms)
@@ -311,6 +319,9 @@ class HeadWalk(StrEnum):
     all = "all"  # every run: the sort column's (column, id) index
     set = "set"  # only runs whose sort column is set (an index condition: NULLs are skipped)
     running = "running"  # only running runs, by start: the partial ix_runs_running_started_at
+    # Only runs in the statuses the filters admit, each status's runs in order on
+    # (status, column, id) (migration 0024), merged: every run walked has an admitted status.
+    statuses = "statuses"
 
 
 def _statuses(shape: Shape, values: dict[str, Any]) -> frozenset[str] | None:
@@ -337,6 +348,39 @@ def _admitted_statuses(shape: Shape | None, values: dict[str, Any]) -> frozenset
     return _statuses(shape, values) or _ALL_STATUSES
 
 
+def _tag_sets(shape: Shape, values: dict[str, Any]) -> tuple[set[str], set[str], list[set[str]]]:
+    """The tags every run ``shape`` selects carries, those none carries, and the sets of which
+    each carries one (``tag``, ``tag_none``, ``tag_any``, ``tags:x``), from its top-level AND."""
+    required: set[str] = set()
+    excluded: set[str] = set()
+    any_of: list[set[str]] = []
+    for part in shape[1] if shape[0] == "and" else (shape,):
+        negated = part[0] == "not"
+        condition = part[1] if negated else part
+        if condition[0] != "cmp" or condition[1] != "tags":
+            continue
+        _, _, op, _, parameter = condition
+        tags = set(values[parameter])
+        if not negated:
+            (required.update if op == "has_all" else any_of.append)(tags)
+        elif op == "has_any" or len(tags) == 1:  # none of them / not the one
+            excluded |= tags
+    return required, excluded, any_of
+
+
+def selects_nothing(shape: Shape | None, values: dict[str, Any]) -> bool:
+    """Whether the filters ``shape`` with ``values`` select no run whatever the data: statuses
+    that exclude each other (``status=running`` and ``filter=status = "failed"``), a tag both
+    required and excluded (``tag=x&tag_none=x``), or a ``tag_any`` set all excluded. Such a
+    list is answered without the database (an empty page, a total of 0)."""
+    if shape is None:
+        return False
+    if not _admitted_statuses(shape, values):
+        return True
+    required, excluded, any_of = _tag_sets(shape, values)
+    return bool(required & excluded) or any(tags <= excluded for tags in any_of)
+
+
 def _compares(shape: Shape | None, column: str) -> bool:
     """Whether every run ``shape`` selects has ``column`` set because a comparison of it must
     hold (SQL: a comparison with NULL is never true)."""
@@ -352,18 +396,22 @@ def _compares(shape: Shape | None, column: str) -> bool:
 def head_walk(shape: Shape | None, values: dict[str, Any], column: str) -> HeadWalk:
     """How the head walks runs in ``column`` order for filters ``shape`` with ``values``.
 
-    Runs without the sort value sort first in descending order; when the filters' statuses
-    imply the value is set (``status=running`` by ``started_at``, ``failed`` by
-    ``finished_at``: :data:`TIME_SET_IN`), or the filters compare it, none of those runs can
-    match, so the walk skips them instead of filling the head with them (issue 12's "NULLs
-    first" cases). Running runs by start walk the reaper's partial index: every run of that
-    head is running."""
+    Runs without the sort value sort first in descending order, and a status filter's runs
+    may lie far from the start of the order. When the filters admit only some statuses
+    (``status=failed,archived``, ``status!=draft``), the walk takes each admitted status's runs
+    in order on ``(status, column, id)`` and merges them, so it reads only runs of those
+    statuses (issue 12's "NULLs first" cases, and a status whose runs are far from the start:
+    running runs by ``finished_at`` ascending). Running runs by start walk the reaper's
+    partial index. Otherwise, when the filters compare the sort value, the walk skips the runs
+    without it."""
     if column not in TIME_SET_IN:
         return HeadWalk.all
     admitted = _admitted_statuses(shape, values)
     if column == "started_at" and admitted == {Status.running}:
         return HeadWalk.running
-    if admitted <= TIME_SET_IN[column] or _compares(shape, column):
+    if admitted != _ALL_STATUSES:
+        return HeadWalk.statuses
+    if _compares(shape, column):
         return HeadWalk.set
     return HeadWalk.all
 
@@ -409,9 +457,48 @@ def _sort_ranges(shape: Shape | None, column: str) -> list[ColumnElement[bool]]:
 _RUNNING: ColumnElement[str] = literal_column("'running'")
 
 
+def _on_head(condition: ColumnElement[bool], head: Subquery) -> ColumnElement[bool]:
+    """``condition`` on the runs of ``head`` instead of the table (its columns replaced by the
+    subquery's, subqueries of other tables left as they are)."""
+
+    def replace(element: ExternallyTraversible, **_: Any) -> ExternallyTraversible | None:
+        if isinstance(element, Column) and element.table is runs:
+            return head.c[element.name]
+        return None
+
+    adapted: ColumnElement[bool] = replacement_traverse(condition, {}, replace)
+    return adapted
+
+
+def _walk_by_status(
+    walked: Select[Any], ordering: Ordering, after_null: bool | None, statuses: frozenset[str]
+) -> Select[Any] | CompoundSelect[Any]:
+    """The next HEAD_ROWS runs of ``walked`` in ``ordering`` among ``statuses``: each status's
+    walk on ``(status, column, id)`` with its own limit, merged in order (a Merge Append: it
+    reads at most HEAD_ROWS entries and one more per status). The statuses are literals (the
+    statement is cached per set of them), so every plan may use the indexes."""
+    branches = [
+        RunRepository.page_statement(
+            walked.where(runs.c.status == literal_column(f"'{Status(status).value}'")),
+            ordering,
+            after_null,
+        ).limit(bindparam(_HEAD_ROWS))
+        for status in sorted(statuses)
+    ]
+    if len(branches) == 1:  # one status: its walk alone (a union of one would not parse)
+        return branches[0]
+    key: tuple[ColumnElement[Any], ...] = (literal_column(ordering.column), literal_column("id"))
+    order = [part.desc() if ordering.descending else part.asc() for part in key]
+    return union_all(*branches).order_by(*order).limit(bindparam(_HEAD_ROWS))
+
+
 @functools.lru_cache(maxsize=512)
 def _head_statement(
-    shape: Shape | None, ordering: Ordering, after_null: bool | None, walk: HeadWalk
+    shape: Shape | None,
+    ordering: Ordering,
+    after_null: bool | None,
+    walk: HeadWalk,
+    statuses: frozenset[str] = _ALL_STATUSES,
 ) -> Select[Any]:
     """The matches among the next HEAD_ROWS runs in ``ordering`` (of those ``walk`` takes): the
     inner walk has no filter but an index condition and a limit, so it reads at most HEAD_ROWS
@@ -421,8 +508,11 @@ def _head_statement(
         walked = walked.where(runs.c[ordering.column].is_not(None))
     elif walk is HeadWalk.running:
         walked = walked.where(runs.c.status == _RUNNING)
-    walk_statement = RunRepository.page_statement(walked, ordering, after_null)
-    head = walk_statement.limit(bindparam(_HEAD_ROWS)).subquery("head")
+    if walk is HeadWalk.statuses:
+        head = _walk_by_status(walked, ordering, after_null, statuses).subquery("head")
+    else:
+        walk_statement = RunRepository.page_statement(walked, ordering, after_null)
+        head = walk_statement.limit(bindparam(_HEAD_ROWS)).subquery("head")
     condition = may(runs.c.experiment_id)
     if shape is not None:
         condition = and_(shape_sql(shape, RUN_FIELDS), condition)
@@ -432,7 +522,7 @@ def _head_statement(
     order = (column.desc(), head.c.id.desc()) if ordering.descending else (column, head.c.id)
     return (
         select(*head.c)
-        .where(ClauseAdapter(head).traverse(condition))
+        .where(_on_head(condition, head))
         .order_by(*order)
         .limit(bindparam(PAGE_LIMIT_PARAMETER))
     )
@@ -445,20 +535,38 @@ def page_statements(
     reads the page instead when the first yields less than a page (None: the first is the
     page). Each is built once per shape (lru-cached); ``values`` choose among them."""
     if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
-        return _created_order_statement(shape, ordering, after_null), None
+        return _planned_statement(shape, ordering, after_null), None
+    if ordering.column != "created_at" and pins_experiment(shape):
+        return _planned_statement(shape, ordering, after_null), None
     walk = head_walk(shape, values, ordering.column)
+    statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
     return (
-        _head_statement(shape, ordering, after_null, walk),
+        _head_statement(shape, ordering, after_null, walk, statuses),
         _search_statement(shape, ordering, after_null),
     )
 
 
+def pins_experiment(shape: Shape | None) -> bool:
+    """Whether the filters select the runs of one experiment (``experiment_id`` with one
+    value, ANDed at the top). Its runs have an index in every order (migration 0024), so a
+    page is one statement, the planner choosing between walking the experiment's runs in order
+    and the other filters' indexes: either reads at most the experiment's runs."""
+    if shape is None:
+        return False
+    return any(
+        part[0] == "cmp"
+        and part[1] == "experiment_id"
+        and (part[2] == "=" or (part[2] == "in" and part[3] == "one"))
+        for part in (shape[1] if shape[0] == "and" else (shape,))
+    )
+
+
 @functools.lru_cache(maxsize=512)
-def _created_order_statement(
+def _planned_statement(
     shape: Shape | None, ordering: Ordering, after_null: bool | None
 ) -> Select[Any]:
-    """A page of the filters' matches in creation order, the planner choosing the index with
-    each call's values."""
+    """A page of the filters' matches in ``ordering``, the planner choosing the index with
+    each call's values (creation order, or one experiment's runs)."""
     statement = RunRepository.page_statement(_filtered(select(runs), shape), ordering, after_null)
     return _planned_each_call(statement, shape)
 
