@@ -145,6 +145,12 @@ _SEEDS: dict[str, tuple[str, ...]] = {
         " SELECT gen_random_uuid(), id, 'archived draft', 'carol', 'archived', now()"
         " FROM experiments LIMIT 1",
     ),
+    "0023": (
+        # A capture session with sensors: the triggers put them on its run (runs.sensors).
+        "INSERT INTO capture_sessions (id, run_id, capture_session_id, created_by, sensors)"
+        " SELECT gen_random_uuid(), id, 'cs-' || gen_random_uuid(), 'carol', ARRAY['lidar-1']"
+        " FROM runs LIMIT 1",
+    ),
     "0024": (),  # the head walk's indexes only
 }
 
