@@ -323,3 +323,23 @@ def test_a_recursive_schema_is_compared_once_per_level() -> None:
 def test_a_break_reads_as_one_line() -> None:
     found = Break("GET /v1/runs", "operation-removed", "the operation is gone")
     assert str(found) == "operation-removed: GET /v1/runs: the operation is gone"
+
+
+def test_a_list_of_names_that_accepts_one_more_is_not_a_break() -> None:
+    # The export's `fields`: a new field of the read model widens the pattern's alternatives.
+    def names(*known: str) -> Any:
+        field = f" *({'|'.join(known)}) *"
+
+        def change(doc: dict[str, Any]) -> None:
+            _schemas(doc)["Create"]["properties"]["name"]["pattern"] = f"^{field}(,{field})*$"
+
+        return change
+
+    old, widened, narrowed = _document(), _document(), _document()
+    names("id", "tags")(old)
+    names("id", "tags", "sensors")(widened)
+    names("id")(narrowed)
+    assert breaking_changes(old, widened) == []
+    assert [(found.code, found.where) for found in breaking_changes(old, narrowed)] == [
+        ("pattern-changed", "POST /v1/runs request body application/json.name")
+    ]

@@ -125,9 +125,12 @@ async def test_targets_are_checked_again_when_sending(
     strict = _worker(relay_only, relay_settings, allow_private_targets=False)
     async with running(strict):
         delivery = await delivery_when(client, webhook["id"], lambda d: bool(d["attempts"]))
-    (attempt,) = delivery["attempts"]
-    assert attempt["status_code"] is None
-    assert attempt["error"].startswith("target refused: 127.0.0.1 is a loopback address")
+    # Every attempt is refused before sending (a refused target is retried on the schedule, so
+    # a loaded machine may see a second attempt before the poll does).
+    assert delivery["attempts"]
+    for attempt in delivery["attempts"]:
+        assert attempt["status_code"] is None
+        assert attempt["error"].startswith("target refused: 127.0.0.1 is a loopback address")
     assert receiver.requests() == []
 
 

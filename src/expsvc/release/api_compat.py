@@ -16,6 +16,7 @@ or npm packages that download a binary at install time, neither of which runs of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -193,7 +194,11 @@ class _Comparison:
         for name in _LOWER_LIMITS:
             if name in new and (name not in old or new[name] > old[name]):
                 self._add(where, "limit-narrowed", f"{name} {old.get(name, 'none')} → {new[name]}")
-        if "pattern" in new and new.get("pattern") != old.get("pattern"):
+        if (
+            "pattern" in new
+            and new.get("pattern") != old.get("pattern")
+            and not _alternatives_widened(old.get("pattern"), new["pattern"])
+        ):
             self._add(where, "pattern-changed", f"{old.get('pattern')!r} → {new['pattern']!r}")
 
     def _produces(
@@ -360,3 +365,23 @@ def _items(doc: dict[str, Any], schema: Schema) -> Schema | None:
 
 def _show(types: set[str]) -> str:
     return "|".join(sorted(types)) or "any"
+
+
+# A group of plain alternatives in a pattern, ``(id|name|tags)``: the export's ``fields``.
+_ALTERNATIVES = re.compile(r"\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)")
+
+
+def _alternatives_widened(old: str | None, new: str) -> bool:
+    """``new`` is ``old`` with names added to its groups of plain alternatives (a field list
+    that accepts one more name): it accepts every value ``old`` did."""
+    if old is None:
+        return False
+    old_groups, new_groups = _ALTERNATIVES.findall(old), _ALTERNATIVES.findall(new)
+    if not old_groups or len(old_groups) != len(new_groups):
+        return False
+    if _ALTERNATIVES.sub("()", old) != _ALTERNATIVES.sub("()", new):
+        return False
+    return all(
+        set(before.split("|")) <= set(after.split("|"))
+        for before, after in zip(old_groups, new_groups, strict=True)
+    )

@@ -87,6 +87,10 @@ class RunRead(ResponseModel):
     tags: list[str]
     params: dict[str, Any]
     participants: list[str]
+    sensors: list[str] = Field(
+        description="The sensors of the run's capture sessions (read-only, sorted; kept by the "
+        "database as captures are linked: the `sensor` filter reads it)."
+    )
     git_sha: str | None
     git_branch: str | None
     git_repository: str | None

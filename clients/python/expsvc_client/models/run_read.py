@@ -28,6 +28,8 @@ class RunRead:
         tags (list[str]):
         params (RunReadParams):
         participants (list[str]):
+        sensors (list[str]): The sensors of the run's capture sessions (read-only, sorted; kept by the database as
+            captures are linked: the `sensor` filter reads it).
         git_sha (None | str):
         git_branch (None | str):
         git_repository (None | str):
@@ -51,6 +53,7 @@ class RunRead:
     tags: list[str]
     params: RunReadParams
     participants: list[str]
+    sensors: list[str]
     git_sha: None | str
     git_branch: None | str
     git_repository: None | str
@@ -81,6 +84,8 @@ class RunRead:
         params = self.params.to_dict()
 
         participants = self.participants
+
+        sensors = self.sensors
 
         git_sha: None | str
         git_sha = self.git_sha
@@ -143,6 +148,7 @@ class RunRead:
                 "tags": tags,
                 "params": params,
                 "participants": participants,
+                "sensors": sensors,
                 "git_sha": git_sha,
                 "git_branch": git_branch,
                 "git_repository": git_repository,
@@ -180,6 +186,8 @@ class RunRead:
         params = RunReadParams.from_dict(d.pop("params"))
 
         participants = cast(list[str], d.pop("participants"))
+
+        sensors = cast(list[str], d.pop("sensors"))
 
         def _parse_git_sha(data: object) -> None | str:
             if data is None:
@@ -299,6 +307,7 @@ class RunRead:
             tags=tags,
             params=params,
             participants=participants,
+            sensors=sensors,
             git_sha=git_sha,
             git_branch=git_branch,
             git_repository=git_repository,
