@@ -25,6 +25,8 @@ from typing import Any
 import asyncpg
 import structlog
 
+from expsvc.observability.tracing import background
+
 _log = structlog.get_logger("expsvc.listen")
 
 Callback = Callable[[], None]
@@ -129,7 +131,9 @@ class Listener:
 
     def _start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="listener")
+            # Started by whichever request or job first listens; it serves them all.
+            with background():
+                self._task = asyncio.create_task(self._run(), name="listener")
 
     async def _run(self) -> None:
         failures = 0

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from expsvc.db import create_engine, sqlstate
 from expsvc.driver import read_sessions
+from expsvc.observability.tracing import background
 from expsvc.settings import Settings
 
 LSN_HEADER = "X-Expsvc-LSN"
@@ -212,7 +213,8 @@ class Replica:
 
     def _check_soon(self) -> None:
         if self._check is None or self._check.done():
-            self._check = asyncio.create_task(self.check())
+            with background():  # a read asked for it; the check is no part of that read
+                self._check = asyncio.create_task(self.check())
 
     async def check(self) -> None:
         """Measure the replica's lag once (see the module's docstring)."""

@@ -424,3 +424,43 @@ async def test_publish_and_delivery_spans_link_to_the_producer_s_trace(
     (client_span,) = [s for s in finished if s.kind is SpanKind.CLIENT and s.name == "POST"]
     assert parent_id(client_span) == hex_ids(attempt)[1]
     assert header.split("-")[2] == hex_ids(client_span)[1]
+
+
+def _database_spans(finished: list[ReadableSpan]) -> list[ReadableSpan]:
+    return [
+        s
+        for s in finished
+        if s.kind is SpanKind.CLIENT
+        and s.attributes is not None
+        and "postgresql" in (s.attributes.get("db.system"), s.attributes.get("db.system.name"))
+    ]
+
+
+async def test_background_statements_are_traced_inside_their_own_spans_only(
+    spans: InMemorySpanExporter, database_url: str
+) -> None:
+    """The relay's polls and the jobs' statements start no trace of their own (each was a
+    one-statement trace); a publish's statements are children of its span."""
+    spans.clear()  # the fixtures' own statements (the test database's copy)
+    await _deliver_one(database_url, tracing_on=True)
+    finished = list(spans.get_finished_spans())
+    database = _database_spans(finished)
+    assert database
+    assert [s.name for s in database if s.parent is None] == []
+    publishes = {hex_ids(s)[1] for s in named(finished, "outbox publish")}
+    assert any(parent_id(s) in publishes for s in database)
+
+
+async def test_a_background_span_not_sampled_makes_no_child(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """A job, publish or delivery span the sampler drops makes no span below it, as a request
+    the door drops."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    with traced() as exporter:
+        await _deliver_one(database_url, tracing_on=True)
+        with tracing.linked_span("job probe") as probe:
+            assert not probe.is_recording()
+            with tracing.span("close_run") as inner:
+                assert inner is None  # the shared no-op, not a non-recording span
+    assert list(exporter.get_finished_spans()) == []

@@ -305,14 +305,35 @@ def linked_span(
             links.append(Link(context))
             if len(links) == _MAX_LINKS:
                 break
-    with tracer.start_as_current_span(
+    current = tracer.start_span(
         name,
         context=trace.set_span_in_context(trace.INVALID_SPAN),
         kind=SpanKind.CONSUMER if links else SpanKind.INTERNAL,
         links=links,
         attributes=_attributes(attributes),
-    ) as current:
+    )
+    # Its statements and calls are traced when it is, and make nothing when it is not (as a
+    # request the door dropped).
+    with trace.use_span(current, end_on_exit=True), _instrumented(current.is_recording()):
         yield current
+
+
+@contextlib.contextmanager
+def _instrumented(on: bool) -> Iterator[None]:
+    token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, not on))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def background() -> AbstractContextManager[None]:
+    """Around starting background tasks (they copy the context they are made in): their
+    statements and calls are traced only inside their own spans (:func:`linked_span`,
+    :func:`record_span`). Outside one, each relay poll and job statement was a trace of its
+    own, one statement long, sampled at the ratio: nothing a reader can use, exported at the
+    request path's expense."""
+    return _instrumented(False)
 
 
 def record_span(name: str, start_ns: int, **attributes: Any) -> None:

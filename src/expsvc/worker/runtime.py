@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from expsvc.db import Database
 from expsvc.error_handlers import classify_database_error
-from expsvc.observability.tracing import linked_span
+from expsvc.observability.tracing import background, linked_span
 from expsvc.settings import Settings
 from expsvc.worker.metrics import JobMetrics
 
@@ -131,12 +131,13 @@ class JobRunner:
 
     async def start(self) -> None:
         self._stopping.clear()
-        self._job_tasks = [
-            asyncio.create_task(self._every(job), name=job.name) for job in self.jobs
-        ]
-        self._loop_tasks = [
-            asyncio.create_task(self._supervise(loop), name=loop.name) for loop in self.loops
-        ]
+        with background():  # traced inside their own spans only
+            self._job_tasks = [
+                asyncio.create_task(self._every(job), name=job.name) for job in self.jobs
+            ]
+            self._loop_tasks = [
+                asyncio.create_task(self._supervise(loop), name=loop.name) for loop in self.loops
+            ]
         if self.names:
             _log.info("worker runtime started", jobs=self.names)
 
