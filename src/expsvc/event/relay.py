@@ -137,20 +137,24 @@ class OutboxRelay:
             while not lost.is_set():
                 for name, leadership in led.items():
                     if leadership.task.done():
-                        leadership.task.result()  # a failed publisher's error to the runner
+                        # A failed publisher's error to the runner. One that ended cancelled
+                        # (a sink's library raised CancelledError: this relay cancels only what
+                        # it took out of ``led``) is an error too: a CancelledError from here
+                        # would end the relay's loop unseen instead of restarting it.
+                        if not leadership.task.cancelled():
+                            leadership.task.result()
                         raise RuntimeError(f"the publisher of {name} stopped")
                 try:
                     await self._balance(led)
                 except Exception as error:
                     _log.warning("relay balancing failed", error=repr(error))
                 self.metrics.leading.set(len(led))
+                # Once leading, a relay keeps at least one sink (its share is never 0) until
+                # ``lost``: the sequencer runs until then.
                 if led and sequencer is None:
                     sequencer = asyncio.create_task(
                         self._sequence_forever(), name="outbox-sequencer"
                     )
-                elif not led and sequencer is not None:
-                    sequencer.cancel()
-                    sequencer = None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.standby_interval * random.uniform(0.5, 1.0)):
                         await lost.wait()
