@@ -22,9 +22,9 @@ pinned below 2.2 and tests/test_driver.py checks each behaviour.
 from __future__ import annotations
 
 import weakref
-from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -98,32 +98,94 @@ _COMPILED: weakref.WeakKeyDictionary[Executable, DriverStatement | None] = (
 )
 
 
-def driver_statement(statement: Executable, dialect: Dialect) -> DriverStatement | None:
+StatementT = TypeVar("StatementT", bound=Executable)
+
+
+class Built(Generic[StatementT]):
+    """A statement known by a hashable ``key`` (what it depends on) and built by ``build`` on
+    its first run: the driver then keeps only its compiled form (:class:`BuiltStatements`).
+
+    For statements of which there are many shapes (a list's filters, order and page start):
+    a cached SQLAlchemy construct holds about 300 objects the cyclic garbage collector
+    traverses, and with a few thousand shapes cached a worker's full collections took 0.7 to
+    0.9 s, stalling every request it was serving (docs/performance.md, "Filters at 1M runs").
+    """
+
+    __slots__ = ("build", "key")
+
+    def __init__(self, key: Hashable, build: Callable[[], StatementT]) -> None:
+        self.key = key
+        self.build = build
+
+
+class BuiltStatements:
+    """The compiled forms of :class:`Built` statements by key, the least recently run
+    dropped beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._compiled: OrderedDict[Hashable, DriverStatement | None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._compiled)
+
+    def get(self, built: Built[Any], dialect: Dialect) -> DriverStatement | None:
+        try:
+            prepared = self._compiled[built.key]
+        except KeyError:
+            self.misses += 1
+            prepared = self._compiled[built.key] = _compile(built.build(), dialect)
+            if len(self._compiled) > self.size:
+                self._compiled.popitem(last=False)
+            return prepared
+        self.hits += 1
+        self._compiled.move_to_end(built.key)
+        return prepared
+
+    def clear(self) -> None:
+        self._compiled.clear()
+        self.hits = self.misses = 0
+
+
+# Enough for every shape of issue 12's filter benchmark (about 8,300 statements); an entry is
+# a few dozen objects.
+BUILT_STATEMENTS = BuiltStatements(16384)
+
+
+def driver_statement(
+    statement: Executable | Built[Any], dialect: Dialect
+) -> DriverStatement | None:
     """``statement`` compiled for the driver, once (the engines of a process share one dialect
     configuration); None when it cannot run there as text (expanding ``IN`` lists and
     literal-rendered values are rendered per execution)."""
+    if isinstance(statement, Built):
+        return BUILT_STATEMENTS.get(statement, dialect)
     try:
         return _COMPILED[statement]
     except KeyError:
         pass
+    prepared = _COMPILED[statement] = _compile(statement, dialect)
+    return prepared
+
+
+def _compile(statement: Executable, dialect: Dialect) -> DriverStatement | None:
     compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     if "POSTCOMPILE" in compiled.string or compiled.literal_execute_params:
-        prepared = None
-    else:
-        processors = compiled._bind_processors
-        carried = {
-            name: bind.effective_value
-            for name, bind in ((compiled.bind_names[b], b) for b in compiled.binds.values())
-            if not bind.required
-        }
-        arguments = [
-            (name, processors.get(name), carried.get(name, _GIVEN))
-            for name in compiled.positiontup or ()
-        ]
-        plans_each_call = bool(statement.get_execution_options().get(PLAN_EACH_CALL))
-        prepared = DriverStatement(compiled.string, arguments, plans_each_call=plans_each_call)
-    _COMPILED[statement] = prepared
-    return prepared
+        return None
+    processors = compiled._bind_processors
+    carried = {
+        name: bind.effective_value
+        for name, bind in ((compiled.bind_names[b], b) for b in compiled.binds.values())
+        if not bind.required
+    }
+    arguments = [
+        (name, processors.get(name), carried.get(name, _GIVEN))
+        for name in compiled.positiontup or ()
+    ]
+    plans_each_call = bool(statement.get_execution_options().get(PLAN_EACH_CALL))
+    return DriverStatement(compiled.string, arguments, plans_each_call=plans_each_call)
 
 
 class ReadSession(AsyncSession):
@@ -174,7 +236,7 @@ def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def fetch_rows(
-    session: AsyncSession, statement: Executable, values: Mapping[str, Any]
+    session: AsyncSession, statement: Executable | Built[Any], values: Mapping[str, Any]
 ) -> Sequence[Any]:
     """The rows of ``statement`` (built once and reused by its repository: it is compiled once
     here) with ``values`` bound, run on the driver in the session's transaction (a read's on a
@@ -191,7 +253,8 @@ async def fetch_rows(
     connection = await _transaction_connection(session)
     prepared = driver_statement(statement, connection.dialect)
     if prepared is None:
-        rows: Sequence[Any] = (await session.execute(statement, values)).all()
+        executable = statement.build() if isinstance(statement, Built) else statement
+        rows: Sequence[Any] = (await session.execute(executable, values)).all()
         return rows
     adapted: Any = connection.connection.dbapi_connection
     arguments = prepared.arguments(values)

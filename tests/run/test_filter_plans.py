@@ -149,7 +149,7 @@ async def _page_plans(
         access_roles=[],
     )  # fmt: skip
     first, second = page_statements(shape, values, ordering, None)
-    head = await _plan(database, first, values)
+    head = await _plan(database, first.build(), values)
     if second is None:
         return [head]
     walked = [n for n in _walk(head["Plan"]) if n.get("Relation Name") == "runs"]
@@ -157,7 +157,7 @@ async def _page_plans(
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in walked) <= HEAD_ROWS + len(Status)
     if head["Plan"]["Actual Rows"] == PAGE:
         return [head]
-    return [head, await _plan(database, second, values)]
+    return [head, await _plan(database, second.build(), values)]
 
 
 @pytest.mark.parametrize("name", list(FILTERS))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import namedtuple
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
-from expsvc.driver import PLAN_EACH_CALL, fetch_rows
+from expsvc.driver import PLAN_EACH_CALL, Built, fetch_rows
 from expsvc.filtering.sql import (
     FieldSet,
     Shape,
@@ -168,7 +168,7 @@ class RunRepository(EntityRepository):
         """The first statement :meth:`search` runs for a page, and its values (the load
         sandbox renders it for pgbench)."""
         shape, after_null, values = _page_parts(where, principal, after, limit)
-        return page_statements(shape, values, ordering, after_null)[0], values
+        return page_statements(shape, values, ordering, after_null)[0].build(), values
 
     async def count(
         self, where: RunFilter, principal: Principal, budget_ms: int | None
@@ -492,7 +492,6 @@ def _walk_by_status(
     return union_all(*branches).order_by(*order).limit(bindparam(_HEAD_ROWS))
 
 
-@functools.lru_cache(maxsize=512)
 def _head_statement(
     shape: Shape | None,
     ordering: Ordering,
@@ -530,20 +529,26 @@ def _head_statement(
 
 def page_statements(
     shape: Shape | None, values: dict[str, Any], ordering: Ordering, after_null: bool | None
-) -> tuple[Select[Any], Select[Any] | None]:
+) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
     """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
     reads the page instead when the first yields less than a page (None: the first is the
-    page). Each is built once per shape (lru-cached); ``values`` choose among them."""
+    page). Each is built and compiled once per shape (the driver keeps the compiled form,
+    :class:`~expsvc.driver.Built`); ``values`` choose among them."""
     if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
-        return _planned_statement(shape, ordering, after_null), None
+        return _built(_planned_statement, shape, ordering, after_null), None
     if ordering.column != "created_at" and pins_experiment(shape):
-        return _planned_statement(shape, ordering, after_null), None
+        return _built(_planned_statement, shape, ordering, after_null), None
     walk = head_walk(shape, values, ordering.column)
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
     return (
-        _head_statement(shape, ordering, after_null, walk, statuses),
-        _search_statement(shape, ordering, after_null),
+        _built(_head_statement, shape, ordering, after_null, walk, statuses),
+        _built(_search_statement, shape, ordering, after_null),
     )
+
+
+def _built(builder: Callable[..., Select[Any]], *key: Any) -> Built[Select[Any]]:
+    """``builder``'s statement for ``key`` (its arguments), known by them."""
+    return Built((builder.__name__, *key), functools.partial(builder, *key))
 
 
 def pins_experiment(shape: Shape | None) -> bool:
@@ -561,7 +566,6 @@ def pins_experiment(shape: Shape | None) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=512)
 def _planned_statement(
     shape: Shape | None, ordering: Ordering, after_null: bool | None
 ) -> Select[Any]:
@@ -571,7 +575,6 @@ def _planned_statement(
     return _planned_each_call(statement, shape)
 
 
-@functools.lru_cache(maxsize=512)
 def _search_statement(
     shape: Shape | None, ordering: Ordering, after_null: bool | None
 ) -> Select[Any]:
