@@ -55,7 +55,7 @@ def statements(query: RunQuery) -> tuple[list[Any], dict[str, Any]]:
     ordering = Ordering(query.order_by.value, query.order.value == "desc")
     shape, values = repository._filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
-    values.update(head_rows=repository.HEAD_ROWS, page_limit=PAGE)
+    values.update(head_rows=repository.head_rows(PAGE), page_limit=PAGE)
     first, second = repository.page_statements(shape, values, ordering, None)
     return [first] if second is None else [first, second], values
 

@@ -28,8 +28,8 @@ from expsvc.lifecycle import Status
 from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.run.repository import (
-    HEAD_ROWS,
     _filter_values,
+    head_rows,
     page_statements,
 )
 from expsvc.run.schemas import RunFilter
@@ -145,7 +145,7 @@ async def _page_plans(
     head had fewer than a page."""
     shape, values = _filter_values(where)
     values.update(
-        page_limit=PAGE, head_rows=HEAD_ROWS, access_admin=True, access_grantees=[],
+        page_limit=PAGE, head_rows=head_rows(PAGE), access_admin=True, access_grantees=[],
         access_roles=[],
     )  # fmt: skip
     first, second = page_statements(shape, values, ordering, None)
@@ -154,7 +154,9 @@ async def _page_plans(
         return [head]
     walked = [n for n in _walk(head["Plan"]) if n.get("Relation Name") == "runs"]
     # One more entry per status when the walk merges each admitted status's (HeadWalk.statuses).
-    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in walked) <= HEAD_ROWS + len(Status)
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in walked) <= head_rows(PAGE) + len(
+        Status
+    )
     if head["Plan"]["Actual Rows"] == PAGE:
         return [head]
     return [head, await _plan(database, second.build(), values)]

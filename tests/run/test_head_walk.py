@@ -137,7 +137,7 @@ CASES = (
 )
 
 
-@pytest.mark.parametrize("head_rows", [repository.HEAD_ROWS, 3])
+@pytest.mark.parametrize("head_rows_per_row", [repository.HEAD_ROWS_PER_ROW, 1])
 @pytest.mark.parametrize(("where", "order_by"), CASES)
 @pytest.mark.parametrize("order", ["desc", "asc"])
 async def test_pages_hold_the_matches_in_order(
@@ -147,11 +147,11 @@ async def test_pages_hold_the_matches_in_order(
     where: dict[str, Any],
     order_by: str,
     order: str,
-    head_rows: int,
+    head_rows_per_row: int,
 ) -> None:
-    # A head of 3 runs: most pages are read by the second statement, and the first page's head
-    # is only the few runs nearest the start of the order.
-    monkeypatch.setattr(repository, "HEAD_ROWS", head_rows)
+    # A head of one run per run fetched (2, 3 or 51): most pages are read by the second
+    # statement, and the first page's head is only the few runs nearest the start of the order.
+    monkeypatch.setattr(repository, "HEAD_ROWS_PER_ROW", head_rows_per_row)
     if "experiment_id" in where:  # the fixture's experiment: every run
         where = {**where, "experiment_id": [lifecycle[0]["experiment_id"]]}
     if "created_after" in where:  # the creation time of the run at that place

@@ -142,7 +142,7 @@ class RunRepository(EntityRepository):
         In creation order, one statement: the planner's choice between walking the
         ``created_at`` index and the filters' own (creation-ordered) indexes is right on every
         filter of the plan test, and the common list (a status, a tag and a creation window)
-        costs one short read. In any other order, first the next :data:`HEAD_ROWS` runs in
+        costs one short read. In any other order, first the next :func:`head_rows` runs in
         order are filtered (an index walk that cannot read more); if fewer than ``limit``
         match there, the filters are selective and the page is their matches, sorted
         (docs/filtering.md#how-a-page-is-read). The head walk on every list had doubled the
@@ -268,9 +268,18 @@ def _selected(
     return _filtered(select(runs), shape), values
 
 
-# How many runs in order a page's first statement filters at most (see RunRepository.search).
-HEAD_ROWS = 5000
+# How many runs in order a page's first statement filters at most, per run the page fetches
+# (see RunRepository.search): 1,530 for the default page of 50 (and one more to know there is a
+# next). A head that comes up short is pure cost (the second statement reads the page), and
+# on 1,000,000 runs more than half of issue 12's cases came up short: a head of 5,000 cost
+# them 13 ms; 1,500 filled within 1 % as many pages (docs/performance.md).
+HEAD_ROWS_PER_ROW = 30
 _HEAD_ROWS = "head_rows"
+
+
+def head_rows(limit: int) -> int:
+    """How many runs the head of a page of ``limit`` runs walks at most."""
+    return HEAD_ROWS_PER_ROW * limit
 
 
 class _SortedAfterFiltering(RunRepository):
@@ -299,7 +308,7 @@ def _page_parts(
     statements bind."""
     shape, values = _filter_values(where)
     values.update(access_parameters(principal))
-    values[_HEAD_ROWS] = HEAD_ROWS
+    values[_HEAD_ROWS] = head_rows(limit)
     after_null = None if after is None else after[0] is None
     return shape, after_null, page_values(values, after, limit)
 
@@ -442,7 +451,7 @@ def _sort_ranges(shape: Shape | None, column: str) -> list[ColumnElement[bool]]:
     """The filters' own comparisons of the sort column (``created_after`` in creation order,
     ``started_before`` by start), ANDed at the top: the head walk takes them as index
     conditions, so it starts where the matches can start instead of reading runs the range
-    excludes (still at most HEAD_ROWS entries)."""
+    excludes (still at most head_rows entries)."""
     if shape is None:
         return []
     parts = shape[1] if shape[0] == "and" else (shape,)
@@ -473,9 +482,9 @@ def _on_head(condition: ColumnElement[bool], head: Subquery) -> ColumnElement[bo
 def _walk_by_status(
     walked: Select[Any], ordering: Ordering, after_null: bool | None, statuses: frozenset[str]
 ) -> Select[Any] | CompoundSelect[Any]:
-    """The next HEAD_ROWS runs of ``walked`` in ``ordering`` among ``statuses``: each status's
+    """The next head_rows runs of ``walked`` in ``ordering`` among ``statuses``: each status's
     walk on ``(status, column, id)`` with its own limit, merged in order (a Merge Append: it
-    reads at most HEAD_ROWS entries and one more per status). The statuses are literals (the
+    reads at most head_rows entries and one more per status). The statuses are literals (the
     statement is cached per set of them), so every plan may use the indexes."""
     branches = [
         RunRepository.page_statement(
@@ -499,8 +508,8 @@ def _head_statement(
     walk: HeadWalk,
     statuses: frozenset[str] = _ALL_STATUSES,
 ) -> Select[Any]:
-    """The matches among the next HEAD_ROWS runs in ``ordering`` (of those ``walk`` takes): the
-    inner walk has no filter but an index condition and a limit, so it reads at most HEAD_ROWS
+    """The matches among the next head_rows runs in ``ordering`` (of those ``walk`` takes): the
+    inner walk has no filter but an index condition and a limit, so it reads at most head_rows
     index entries whatever the planner thinks."""
     walked = select(runs).where(*_sort_ranges(shape, ordering.column))
     if walk is HeadWalk.set:
