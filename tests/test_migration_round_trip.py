@@ -152,6 +152,19 @@ _SEEDS: dict[str, tuple[str, ...]] = {
         " FROM runs LIMIT 1",
     ),
     "0024": (),  # the head walk's indexes only
+    "0025": (
+        # Through the partitioned parents: now and a year ago (the legacy partitions); an
+        # attempt for each delivery without one, none without its delivery (the downgrade does
+        # not copy those back).
+        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload,"
+        " max_attempts, created_at) SELECT gen_random_uuid(), w.id, gen_random_uuid(),"
+        " 'run.created', '{}', 5, moment FROM (SELECT id FROM webhook_endpoints LIMIT 1) AS w,"
+        " unnest(ARRAY[now(), now() - interval '1 year']) AS moment",
+        "INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, duration_ms,"
+        " status_code) SELECT d.id, 1, d.created_at, 12, 200 FROM webhook_deliveries AS d"
+        " WHERE NOT EXISTS (SELECT FROM webhook_delivery_attempts AS a"
+        " WHERE a.delivery_id = d.id)",
+    ),
 }
 
 # The shape of the schema, to compare a second upgrade with the first.

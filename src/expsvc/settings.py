@@ -389,7 +389,12 @@ class Settings(BaseSettings):
         default=24, ge=0, description="After a rotation, the old secret also signs this long."
     )
     webhook_delivery_retention_hours: float = Field(
-        default=720, gt=0, description="Finished deliveries and their attempts are kept this long."
+        default=720,
+        gt=0,
+        description=(
+            "Finished deliveries and their attempts are kept at least this long: a month of them "
+            "is dropped once this much has passed since its end (migration 0025)."
+        ),
     )
 
     # --- secrets at rest (docs/adr/0011-secrets-at-rest.md) ----------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from expsvc.app import create_app
 from expsvc.db import Database, create_engine
 from expsvc.event.runtime import build_relay
+from expsvc.migrate import downgrade
 from expsvc.settings import Settings
 from expsvc.webhook import delivery as delivery_module
 from expsvc.webhook.delivery import WebhookDeliverer
@@ -28,7 +29,7 @@ from expsvc.webhook.metrics import WebhookMetrics
 from expsvc.webhook.policy import DeliveryPolicy, Outcome
 from expsvc.webhook.runtime import running
 from expsvc.webhook.sender import WebhookSender, new_client
-from tests.conftest import make_settings
+from tests.conftest import OWNER_ROLE, make_settings, role_url
 from tests.helpers import create_experiment
 from tests.services import free_port
 from tests.webhook.conftest import WEBHOOK_SETTINGS
@@ -153,12 +154,23 @@ async def test_several_workers_deliver_each_event_once(
     assert len(set(ids)) == len(ids) == 20
 
 
+@pytest.fixture
+async def plain_deliveries(database_url: str) -> None:
+    """The deliveries as plain tables (a schema before 0025), for the row purge: list it before
+    ``relay_only`` so the app starts on them."""
+    await asyncio.to_thread(downgrade, role_url(database_url, OWNER_ROLE), "0024")
+
+
 async def test_the_purge_keeps_up_with_any_backlog_within_its_budget(
-    relay_only: FastAPI, relay_settings: Settings, client: httpx.AsyncClient, receiver: Receiver
+    plain_deliveries: None,
+    relay_only: FastAPI,
+    relay_settings: Settings,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
 ) -> None:
-    """2,500 finished deliveries past retention go in one call (three batches); one past
-    retention but still pending and one finished recently stay. With no budget one batch goes
-    and the call says that more are left."""
+    """On plain tables: 2,500 finished deliveries past retention go in one call (three
+    batches); one past retention but still pending and one finished recently stay. With no
+    budget one batch goes and the call says that more are left."""
     webhook = await create_webhook(client, receiver.url)
     async with relay_only.state.database.sessionmaker() as session, session.begin():
         await session.execute(text(_OLD_DELIVERIES), {"endpoint": webhook["id"]})
@@ -170,6 +182,20 @@ async def test_the_purge_keeps_up_with_any_backlog_within_its_budget(
     assert left["pending"] == 1
     assert await worker.purge(60) is False
     assert await _deliveries(relay_only) == {"failed": 1, "pending": 1}
+
+
+async def test_the_purge_leaves_partitioned_deliveries_to_the_partition_job(
+    relay_only: FastAPI, relay_settings: Settings, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """Since 0025 dropping a month is the purge (tests/partition/test_deliveries.py): deleting
+    rows would leave their attempts behind (no foreign key cascades to them any more)."""
+    webhook = await create_webhook(client, receiver.url)
+    async with relay_only.state.database.sessionmaker() as session, session.begin():
+        await session.execute(text(_OLD_DELIVERIES), {"endpoint": webhook["id"]})
+    worker = _worker(relay_only, relay_settings, retention=timedelta(hours=1))
+
+    assert await worker.purge(60) is False  # nothing left for it to do
+    assert sum((await _deliveries(relay_only)).values()) == 2503
 
 
 _OLD_DELIVERIES = """
@@ -346,6 +372,7 @@ async def test_a_worker_that_loses_its_database_backs_off_and_its_lease_retries_
 
 
 async def test_housekeeping_behind_on_the_purge_comes_back_without_the_idle_sleep(
+    plain_deliveries: None,
     relay_only: FastAPI,
     relay_settings: Settings,
     client: httpx.AsyncClient,

@@ -9,14 +9,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     SmallInteger,
     String,
     Table,
     Text,
-    UniqueConstraint,
     func,
     text,
 )
@@ -82,6 +80,9 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
 
+    # Partitioned by month of created_at (migration 0025, docs/adr/0020): the key is part of the
+    # primary key, and (endpoint_id, event_id) is no longer unique (the fan-out writes once, in
+    # the relay's transaction).
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
@@ -99,7 +100,7 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(SmallInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
-        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()")
+        TIMESTAMP(timezone=True), server_default=text("clock_timestamp()"), primary_key=True
     )
     finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
 
@@ -107,7 +108,7 @@ class WebhookDelivery(Base):
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATUSES) + ")", name="status"
         ),
-        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_endpoint_id_event_id", "endpoint_id", "event_id"),
         Index("ix_webhook_deliveries_endpoint_id_created_at_id", "endpoint_id", "created_at", "id"),
         Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(IN_FLIGHT)),
         Index(
@@ -115,6 +116,7 @@ class WebhookDelivery(Base):
             "finished_at",
             postgresql_where=text("finished_at IS NOT NULL"),
         ),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
 
@@ -123,19 +125,26 @@ class WebhookDeliveryAttempt(Base):
 
     __tablename__ = "webhook_delivery_attempts"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    delivery_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    # Partitioned by month of started_at (migration 0025): no foreign key to the deliveries
+    # (their id alone is not unique); a month of attempts goes once its deliveries' months have.
+    id: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=text("nextval('webhook_delivery_attempts_id_seq')"),
+        primary_key=True,
     )
+    delivery_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     attempt: Mapped[int] = mapped_column(Integer)
     manual: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    started_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), primary_key=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
     error: Mapped[str | None] = mapped_column(Text)
     response_body: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_webhook_delivery_attempts_delivery_id_id", "delivery_id", "id"),)
+    __table_args__ = (
+        Index("ix_webhook_delivery_attempts_delivery_id_id", "delivery_id", "id"),
+        {"postgresql_partition_by": "RANGE (started_at)"},
+    )
 
 
 webhook_endpoints = cast(Table, WebhookEndpoint.__table__)

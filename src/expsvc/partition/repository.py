@@ -87,6 +87,13 @@ class PartitionRepository:
         )
         return bool(await self.session.scalar(query, params))
 
+    async def lock_parent(self, table: str) -> None:
+        """ACCESS EXCLUSIVE on the partitioned ``table`` itself (not its partitions), until the
+        transaction ends: the lock dropping one of its partitions takes first (every statement
+        reaches the partitions through it), so nothing writes a partition meanwhile."""
+        # ``table`` comes from code (a Retention), never from input.
+        await self.session.execute(text(f'LOCK TABLE ONLY "{table}" IN ACCESS EXCLUSIVE MODE'))
+
     async def holds_in_flight(self, name: str) -> bool:
         """A webhook delivery of the partition is still to be sent (its partial due index)."""
         query = text(

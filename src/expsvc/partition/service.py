@@ -3,9 +3,13 @@ retention, for every partitioned history table (docs/adr/0020-monthly-partitions
 
 The pass is the ``partition-maintenance`` worker job (a runner singleton) and
 ``expsvc db partitions``. Its clock is a parameter, so tests move it across months instead of
-waiting. Each table is its own transaction with a short ``lock_timeout``: attaching an empty
-partition takes SHARE UPDATE EXCLUSIVE (writes go on), dropping one takes a brief ACCESS
-EXCLUSIVE, and one that cannot get its lock is retried on the next pass.
+waiting. Per table, the creations are one transaction and the drops another, each with a short
+``lock_timeout``: attaching an empty partition takes SHARE UPDATE EXCLUSIVE (writes go on),
+dropping one takes a brief ACCESS EXCLUSIVE, and one that cannot get its lock is retried on the
+next pass. (Attaching a webhook deliveries month also takes SHARE ROW EXCLUSIVE on
+``webhook_endpoints``, for its foreign key: held on into the drops' ACCESS EXCLUSIVE on the
+deliveries, it could deadlock with the delivery worker, which changes an endpoint after it has
+locked a delivery.)
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ class Retention:
     keep: timedelta | None
     sinks: Sequence[str] | None = None  # None: not an outbox
     in_flight: bool = False  # webhook deliveries: a partition with one not finished is kept
+    # Webhook attempts: a partition goes only once no partition of this table (their
+    # deliveries) starts before its end, so a kept delivery keeps its whole attempt log.
+    follows: str | None = None
 
 
 @dataclass
@@ -60,7 +67,12 @@ def retentions(settings: Settings, sinks: Sequence[str]) -> list[Retention]:
         Retention(
             "webhook_deliveries", hours(settings.webhook_delivery_retention_hours), in_flight=True
         ),
-        Retention("webhook_delivery_attempts", hours(settings.webhook_delivery_retention_hours)),
+        # After the deliveries: their drops of this pass decide which attempt months may go.
+        Retention(
+            "webhook_delivery_attempts",
+            hours(settings.webhook_delivery_retention_hours),
+            follows="webhook_deliveries",
+        ),
     ]
 
 
@@ -90,10 +102,13 @@ class PartitionMaintainer:
             await repository.limit_lock_wait(_LOCK_TIMEOUT_MS)
             existing = await repository.partitions(retention.table)
             await self._create_ahead(repository, retention.table, existing, now, report)
-            if retention.keep is not None:
-                await self._drop_expired(
-                    repository, retention, existing, now - retention.keep, report
-                )
+        if retention.keep is None:
+            return report
+        async with self.database.sessionmaker() as session, session.begin():
+            repository = PartitionRepository(session)
+            await repository.limit_lock_wait(_LOCK_TIMEOUT_MS)
+            existing = await repository.partitions(retention.table)
+            await self._drop_expired(repository, retention, existing, now - retention.keep, report)
         return report
 
     async def _create_ahead(
@@ -121,7 +136,10 @@ class PartitionMaintainer:
     ) -> None:
         # Whole partitions only: every row of one whose upper bound is at or before the cutoff is
         # past retention. Oldest first; an unpublished outbox partition, or a deliveries one with
-        # a delivery still to send, stops the drops (later ones hold later rows).
+        # a delivery still to send (or, for attempts, a deliveries month still kept), stops the
+        # drops (later ones hold later rows).
+        floor = await self._floor(repository, retention)
+        locked = False
         for partition in existing:
             if partition.upper > cutoff:
                 return
@@ -130,8 +148,26 @@ class PartitionMaintainer:
             ):
                 report.kept_unpublished.append(partition.name)
                 return
+            if retention.in_flight and not locked:
+                # The lock the drop takes anyway, taken before the check: a redelivery cannot
+                # make a delivery of the month pending again between the check and the drop.
+                await repository.lock_parent(retention.table)
+                locked = True
             if retention.in_flight and await repository.holds_in_flight(partition.name):
+                report.kept_in_flight.append(partition.name)
+                return
+            if retention.follows is not None and (floor is None or partition.upper > floor):
                 report.kept_in_flight.append(partition.name)
                 return
             await repository.drop(partition.name)
             report.dropped.append(partition.name)
+
+    @staticmethod
+    async def _floor(repository: PartitionRepository, retention: Retention) -> datetime | None:
+        """Where the partitions of the table ``retention`` follows now begin: the lower bound of
+        its oldest (None when that is the legacy one, from MINVALUE, or when it has none: then
+        nothing may go)."""
+        if retention.follows is None:
+            return None
+        remaining = await repository.partitions(retention.follows)
+        return remaining[0].lower if remaining else None

@@ -61,7 +61,8 @@ _GAUGE_INTERVAL = 5.0
 _PURGE_INTERVAL = 600.0
 _PURGE_BATCH = 1000
 # Most seconds one housekeeping turn spends purging; a purge still behind then goes on at the
-# next idle turn, without the interval (docs/adr/0020: until deliveries are partitioned).
+# next idle turn, without the interval. Only on a schema before 0025: on partitioned deliveries
+# the partition job drops whole months instead (docs/adr/0020).
 _PURGE_BUDGET = 2.0
 UNDECRYPTABLE = (
     "the webhook's signing secret cannot be decrypted with the configured keys; nothing was "
@@ -276,7 +277,14 @@ class WebhookDeliverer:
     async def purge(self, budget: float) -> bool:
         """Delete finished deliveries past retention, a batch per transaction, until one comes
         back short or ``budget`` seconds are spent; whether some are left. Keeps up with any
-        rate of deliveries the database can delete (it was one batch per interval)."""
+        rate of deliveries the database can delete (it was one batch per interval).
+
+        Nothing to do once the deliveries are partitioned (migration 0025): dropping a month is
+        the purge there (the partition job), and deleting rows would leave their attempts, which
+        no foreign key deletes any more, and the dead tuples partitioning avoids."""
+        async with self.database.sessionmaker() as session:
+            if await DeliveryRepository(session).partitioned():
+                return False
         deadline = time.monotonic() + budget
         while True:
             async with self.database.sessionmaker() as session, session.begin():

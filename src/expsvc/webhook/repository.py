@@ -270,9 +270,9 @@ class DeliveryRepository(EntityRepository):
         """One pending delivery per row, due now.
 
         The relay's transaction makes the fan-out of an event happen once (it advances the
-        sink's cursor). No conflict target, so this runs on the partitioned deliveries of the
-        contract step too (docs/adr/0020); on today's plain table the unique
-        ``(endpoint_id, event_id)`` still drops a repeat."""
+        sink's cursor). No conflict target: the deliveries partitioned by month (migration 0025,
+        docs/adr/0020) have no unique index on ``(endpoint_id, event_id)`` to name; on the plain
+        table of an older schema its unique constraint still drops a repeat."""
         query = (
             pg_insert(webhook_deliveries)
             .values(next_attempt_at=func.now())
@@ -404,8 +404,15 @@ class DeliveryRepository(EntityRepository):
     async def add_attempt(self, values: dict[str, Any]) -> None:
         await self.session.execute(insert(webhook_delivery_attempts).values(**values))
 
+    async def partitioned(self) -> bool:
+        """Whether the deliveries are partitioned by month (migration 0025): the partition job
+        then drops whole months, and no row is purged."""
+        query = text("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(:table)")
+        return bool(await self.session.scalar(query, {"table": webhook_deliveries.name}))
+
     async def purge_finished(self, older_than: timedelta, limit: int) -> int:
-        """Delete finished deliveries (their attempts cascade) past retention."""
+        """Delete finished deliveries past retention (on the plain tables of a schema before
+        0025, whose foreign key deletes their attempts with them)."""
         t = webhook_deliveries
         old = (
             select(t.c.id)
