@@ -8,20 +8,13 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from expsvc.db import async_database_url
 from expsvc.migrate import downgrade, upgrade
-from expsvc.models import Base
 from expsvc.partition.service import month_start
 from tests.conftest import runtime_url
-from tests.partition.support import partitions, sql
+from tests.partition.support import model_differences, partitions, relfilenodes, sql
 
 TABLES = ("status_history", "outbox_events")
 # The previous release's bookkeeping of one change (ids from the table, as it writes them).
@@ -38,41 +31,8 @@ _OLD_RELEASE_READ = (
 )
 
 
-def _differences(url: str) -> list[Any]:
-    """How the models differ from the database for the two tables (partitions aside)."""
-
-    def ours(difference: Any) -> bool:
-        text = repr(difference)
-        if "_legacy" in text or "_p20" in text:
-            return False  # the partitions are not in the models
-        return any(table in text for table in TABLES)
-
-    def read(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if ours(d)]
-
-    async def run() -> list[Any]:
-        engine = create_async_engine(async_database_url(url))
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-async def _relfilenodes(url: str) -> dict[str, int]:
-    rows = await sql(
-        url,
-        "SELECT relname, relfilenode FROM pg_class WHERE relname = ANY($1::text[])",
-        [*TABLES, *(f"{t}_legacy" for t in TABLES)],
-    )
-    return {row["relname"]: row["relfilenode"] for row in rows}
-
-
 def test_the_models_match_the_partitioned_schema(database_url: str) -> None:
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
     for table in TABLES:
         names = asyncio.run(partitions(database_url, table))
         assert f"{table}_legacy" in names
@@ -83,14 +43,14 @@ def test_the_previous_release_writes_and_reads_throughout_the_conversion(
     database_url: str,
 ) -> None:
     downgrade(database_url, "0018")
-    before = asyncio.run(_relfilenodes(database_url))
+    before = asyncio.run(relfilenodes(database_url, TABLES))
     written, during, slowest, errors = asyncio.run(_write_while_upgrading(database_url))
 
     print(f"[0019] {during} writes during the conversion, slowest {slowest * 1000:.0f} ms")
     assert errors == []
     assert during >= 10  # they did overlap the conversion
     assert slowest < 2.0, f"a write waited {slowest:.2f}s"  # queued behind the swap only briefly
-    after = asyncio.run(_relfilenodes(database_url))
+    after = asyncio.run(relfilenodes(database_url, TABLES))
     for table in TABLES:
         # The legacy partition is the old table itself: not copied, not rewritten.
         assert after[f"{table}_legacy"] == before[table]
@@ -102,7 +62,7 @@ def test_the_previous_release_writes_and_reads_throughout_the_conversion(
         )
     )[0]
     assert (counts["history"], counts["events"]) == (written, written)
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
 
 
 async def _write_while_upgrading(url: str) -> tuple[int, int, float, list[str]]:
@@ -164,7 +124,7 @@ def test_a_rerun_after_an_interruption_completes(database_url: str) -> None:
     asyncio.run(interrupt())
     upgrade(database_url)
     assert asyncio.run(partitions(database_url, "status_history"))["status_history_legacy"] == bound
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
     rows = asyncio.run(sql(database_url, "SELECT count(*) FROM outbox_events WHERE type = 'twice'"))
     assert rows[0]["count"] == 2
     valid = asyncio.run(
@@ -206,7 +166,7 @@ def test_the_downgrade_copies_the_rows_back_into_plain_tables(database_url: str)
     assert rows[0]["id"] == 2  # the identity continues after the copied rows
     asyncio.run(_runtime_role_writes(database_url))  # its grants were copied back too
     upgrade(database_url)
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
     asyncio.run(_runtime_role_writes(database_url))
     counted = asyncio.run(sql(database_url, "SELECT count(*) FROM status_history"))
     assert counted[0]["count"] == 4

@@ -7,20 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from expsvc.db import async_database_url
 from expsvc.migrate import downgrade, upgrade
-from expsvc.models import Base
 from tests.conftest import OWNER_ROLE, RUNTIME_ROLE, role_url, runtime_url
-from tests.partition.support import partitions, rows_by_partition, sql
+from tests.partition.support import model_differences, partitions, rows_by_partition, sql
 
 # The previous release's audit row of one change, as the runtime role writes it.
 _OLD_RELEASE_APPEND = (
@@ -28,26 +21,6 @@ _OLD_RELEASE_APPEND = (
     " VALUES ('writer', 'user', 'update', 'run', $1, '{}') RETURNING id"
 )
 _ENTITY = "0193a2b4-7c1d-7e2f-8a3b-4c5d6e7f8093"
-
-
-def _differences(url: str) -> list[Any]:
-    def ours(difference: Any) -> bool:
-        text = repr(difference)
-        return "audit_log" in text and "_legacy" not in text and "audit_log_p20" not in text
-
-    def read(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if ours(d)]
-
-    async def run() -> list[Any]:
-        engine = create_async_engine(async_database_url(url))
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def _triggers(url: str, table: str) -> dict[str, str]:
@@ -86,7 +59,7 @@ async def _refused_everywhere(url: str, tables: list[str]) -> None:
 
 
 def test_at_head_audit_log_is_partitioned_and_append_only(database_url: str) -> None:
-    assert _differences(database_url) == []
+    assert model_differences(database_url, ("audit_log",)) == []
     names = asyncio.run(partitions(database_url, "audit_log"))
     assert "audit_log_legacy" in names
     assert len(names) >= 3
@@ -127,7 +100,7 @@ def test_the_previous_release_appends_throughout_the_conversion(database_url: st
     assert after["relfilenode"] == before["relfilenode"]  # the old table itself, not a copy
     (counted,) = asyncio.run(sql(database_url, "SELECT count(DISTINCT id) FROM audit_log"))
     assert counted["count"] == written
-    assert _differences(database_url) == []
+    assert model_differences(database_url, ("audit_log",)) == []
 
 
 async def _append_while_upgrading(url: str) -> tuple[int, int, float, list[str]]:
@@ -170,6 +143,6 @@ def test_the_downgrade_copies_back_with_triggers_and_grants(database_url: str) -
     asyncio.run(sql(runtime_url(database_url), _OLD_RELEASE_APPEND, _ENTITY))
     asyncio.run(_refused_everywhere(database_url, ["audit_log"]))
     upgrade(owner)
-    assert _differences(database_url) == []
+    assert model_differences(database_url, ("audit_log",)) == []
     (counted,) = asyncio.run(sql(database_url, "SELECT count(*) FROM audit_log"))
     assert counted["count"] == 2

@@ -16,17 +16,11 @@ from typing import Any
 import asyncpg
 import pytest
 import sqlalchemy.exc
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from expsvc.db import async_database_url
 from expsvc.migrate import downgrade, upgrade
-from expsvc.models import Base
 from expsvc.partition.service import month_start
 from tests.conftest import OWNER_ROLE, role_url, runtime_url
-from tests.partition.support import partitions, sql
+from tests.partition.support import model_differences, partitions, relfilenodes, sql
 
 TABLES = ("webhook_deliveries", "webhook_delivery_attempts")
 _ENDPOINT = (
@@ -54,39 +48,6 @@ _OLD_RELEASE_RECORD = (
 )
 
 
-def _differences(url: str) -> list[Any]:
-    """How the models differ from the database for the two tables (partitions aside)."""
-
-    def ours(difference: Any) -> bool:
-        text = repr(difference)
-        if "_legacy" in text or "_p20" in text:
-            return False  # the partitions are not in the models
-        return any(table in text for table in TABLES)
-
-    def read(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, Base.metadata) if ours(d)]
-
-    async def run() -> list[Any]:
-        engine = create_async_engine(async_database_url(url))
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-async def _relfilenodes(url: str) -> dict[str, int]:
-    rows = await sql(
-        url,
-        "SELECT relname, relfilenode FROM pg_class WHERE relname = ANY($1::text[])",
-        [*TABLES, *(f"{t}_legacy" for t in TABLES)],
-    )
-    return {row["relname"]: row["relfilenode"] for row in rows}
-
-
 def _kinds(url: str) -> dict[str, str]:
     rows = asyncio.run(
         sql(
@@ -99,7 +60,7 @@ def _kinds(url: str) -> dict[str, str]:
 
 
 def test_at_head_both_tables_are_partitioned_as_the_models_say(database_url: str) -> None:
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
     assert _kinds(database_url) == dict.fromkeys(TABLES, "p")
     for table in TABLES:
         names = asyncio.run(partitions(database_url, table))
@@ -137,7 +98,7 @@ def test_the_previous_release_fans_out_and_records_throughout_the_conversion(
     (and its worker logs attempts), the same statements on the partitioned table."""
     downgrade(role_url(database_url, OWNER_ROLE), "0024")
     assert _kinds(database_url) == dict.fromkeys(TABLES, "r")
-    before = asyncio.run(_relfilenodes(database_url))
+    before = asyncio.run(relfilenodes(database_url, TABLES))
     writes = asyncio.run(_write_while_upgrading(database_url))
 
     print(
@@ -148,7 +109,7 @@ def test_the_previous_release_fans_out_and_records_throughout_the_conversion(
     assert writes.during >= 10  # they did overlap the conversion
     assert writes.slowest < 2.0, f"a write waited {writes.slowest:.2f}s"
     assert _kinds(database_url) == dict.fromkeys(TABLES, "p")
-    after = asyncio.run(_relfilenodes(database_url))
+    after = asyncio.run(relfilenodes(database_url, TABLES))
     for table in TABLES:
         # The legacy partition is the old table itself: not copied, not rewritten.
         assert after[f"{table}_legacy"] == before[table]
@@ -160,7 +121,7 @@ def test_the_previous_release_fans_out_and_records_throughout_the_conversion(
         )
     )
     assert (counts["deliveries"], counts["attempts"]) == (writes.fanned_out, writes.recorded)
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
 
 
 async def _write_while_upgrading(url: str) -> _Writes:
@@ -294,7 +255,7 @@ def test_a_rerun_after_an_interruption_completes(database_url: str) -> None:
     upgrade(owner)
     legacy = asyncio.run(partitions(database_url, "webhook_deliveries"))
     assert legacy["webhook_deliveries_legacy"] == bound
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
     (index,) = asyncio.run(
         sql(
             database_url,
@@ -355,7 +316,7 @@ def test_the_downgrade_copies_the_rows_back_into_plain_tables(database_url: str)
     assert last["max"] == 3
 
     upgrade(owner)
-    assert _differences(database_url) == []
+    assert model_differences(database_url, TABLES) == []
     asyncio.run(deliver_once(1))
     (counted,) = asyncio.run(sql(database_url, "SELECT count(*) FROM webhook_delivery_attempts"))
     assert counted["count"] == 4
