@@ -24,7 +24,6 @@ Without one, none of this costs a statement.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Annotated, Any, ClassVar
 
@@ -36,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from expsvc import jitter
 from expsvc.db import Database, Sessions, failed_on_first_statement, sqlstate
 from expsvc.errors import ServiceUnavailable
 from expsvc.idempotency.route import (
@@ -161,7 +161,7 @@ class TransactionalRoute(APIRoute):
                         await _tell_position(replica, response)
                     return response
                 attempt += 1
-                await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+                await asyncio.sleep(jitter.between(0.005, 0.02) * attempt)
 
         return in_transaction
 

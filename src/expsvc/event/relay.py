@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import random
 import time
 import zlib
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import text
 
+from expsvc import jitter
 from expsvc.db import Database
 from expsvc.event.envelope import cloudevent
 from expsvc.event.metrics import RelayMetrics
@@ -114,7 +114,7 @@ class OutboxRelay:
             while True:
                 generation = await listener.try_lock(RELAYS_LOCK_ID, shared=True)
                 if generation is None:
-                    await asyncio.sleep(self.standby_interval * random.uniform(0.5, 1.0))
+                    await asyncio.sleep(self.standby_interval * jitter.between(0.5, 1.0))
                     continue
                 try:
                     await self._lead(listener.lost(generation))
@@ -156,7 +156,7 @@ class OutboxRelay:
                         self._sequence_forever(), name="outbox-sequencer"
                     )
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.standby_interval * random.uniform(0.5, 1.0)):
+                    async with asyncio.timeout(self.standby_interval * jitter.between(0.5, 1.0)):
                         await lost.wait()
         finally:
             unsubscribe()
@@ -174,7 +174,7 @@ class OutboxRelay:
             relays = await OutboxRepository(session).lock_holders(RELAYS_LOCK_ID)
         share = math.ceil(len(self.sinks) / max(1, relays))
         if len(led) > share:
-            name = random.choice(list(led))
+            name = jitter.choice(list(led))
             leadership = led.pop(name)
             leadership.stop.set()  # its batch in flight commits: no duplicate from a handover
             self._sink_wakes[name].set()
@@ -185,7 +185,7 @@ class OutboxRelay:
             await self.database.listener.unlock(sink_lock_id(name), leadership.generation)
             _log.info("relay handed a sink over", sink=name, relays=relays, share=share)
             return
-        for sink in random.sample(self.sinks, len(self.sinks)):
+        for sink in jitter.shuffled(self.sinks):
             if len(led) >= share:
                 return
             if sink.name in led:
@@ -276,7 +276,7 @@ class OutboxRelay:
                 self.metrics.failures.labels(sink.name).inc()
                 _log.warning("publish failed", sink=sink.name, error=repr(error))
                 await self._record_error(sink.name, repr(error))
-                await asyncio.sleep(min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0))
+                await asyncio.sleep(jitter.backoff(failures, base=0.2))
                 continue
             await self._sleep_until_woken(wake)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from expsvc import jitter
 from expsvc.audit.schemas import AuditedEntity
 from expsvc.audit.service import AuditService
 from expsvc.auth.principal import WEBHOOK_DELIVERY
@@ -127,7 +127,7 @@ class WebhookDeliverer:
             except Exception as error:
                 failures += 1
                 _log.warning("claiming webhook deliveries failed", error=repr(error))
-                await asyncio.sleep(min(30.0, 0.2 * 2**failures) * random.uniform(0.5, 1.0))
+                await asyncio.sleep(jitter.backoff(failures, base=0.2))
                 continue
             if started:
                 continue

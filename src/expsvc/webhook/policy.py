@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from expsvc import jitter
 from expsvc.settings import Settings
 
 # A receiver's Retry-After is honoured up to this long (a larger one is treated as this).
@@ -67,7 +67,7 @@ class DeliveryPolicy:
         """Seconds before the retry after failed attempt ``attempt`` (1-based): the schedule's,
         ±20 % jitter, or the receiver's Retry-After when that is longer."""
         base = self.schedule[min(attempt, len(self.schedule)) - 1] if self.schedule else 0.0
-        delay = base * random.uniform(1 - _JITTER, 1 + _JITTER)
+        delay = jitter.spread(base, _JITTER)
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
         return delay

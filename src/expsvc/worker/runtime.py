@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from expsvc import jitter
 from expsvc.db import Database
 from expsvc.error_handlers import classify_database_error
 from expsvc.observability.tracing import background, linked_span
@@ -221,7 +221,7 @@ class JobRunner:
         # Jitter keeps the processes of one deployment from waking together. asyncio.timeout,
         # not wait_for: Python 3.11's wait_for can swallow a cancellation that races its timeout.
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(interval * random.uniform(0.9, 1.1)):
+            async with asyncio.timeout(jitter.spread(interval, 0.1)):
                 await self._stopping.wait()
 
     # --- loops ------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ class JobRunner:
             except Exception as error:
                 failures = 1 if time.perf_counter() - started > 60 else failures + 1
                 self.metrics.record(loop.name, "failed", time.perf_counter() - started, 0)
-                delay = min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
+                delay = jitter.backoff(failures, base=0.5)
                 _log.exception("loop crashed; restarting", job=loop.name, error=repr(error))
                 await asyncio.sleep(delay)
 
