@@ -350,18 +350,7 @@ def db_partitions() -> None:
             await database.dispose()
 
     for report in asyncio.run(maintain()):
-        if not report.partitioned:
-            typer.echo(f"{report.table}: not partitioned (nothing to do)")
-            continue
-        typer.echo(
-            f"{report.table}: created {', '.join(report.created) or 'none'}; "
-            f"dropped {', '.join(report.dropped) or 'none'}"
-            + (
-                f"; kept unpublished {', '.join(report.kept_unpublished)}"
-                if report.kept_unpublished
-                else ""
-            )
-        )
+        typer.echo(report.summary())
 
 
 @idempotency_app.command("purge")

@@ -116,6 +116,12 @@ async def test_a_month_with_a_delivery_still_to_send_stays_with_its_attempts(
     assert reports["webhook_delivery_attempts"].kept_in_flight == [
         "webhook_delivery_attempts_legacy"
     ]
+    # What `expsvc db partitions` prints for it (after the months it created ahead).
+    assert (
+        reports["webhook_deliveries"]
+        .summary()
+        .endswith("; dropped none; kept in flight webhook_deliveries_legacy")
+    )
     (counts,) = await sql(
         database_url,
         "SELECT (SELECT count(*) FROM webhook_deliveries) AS deliveries,"

@@ -48,6 +48,21 @@ class TableReport:
     kept_unpublished: list[str] = field(default_factory=list)
     kept_in_flight: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One line for an operator (``expsvc db partitions``): what the pass did and what it
+        kept past retention, and why."""
+        if not self.partitioned:
+            return f"{self.table}: not partitioned (nothing to do)"
+        parts = [
+            f"created {', '.join(self.created) or 'none'}",
+            f"dropped {', '.join(self.dropped) or 'none'}",
+        ]
+        if self.kept_unpublished:
+            parts.append(f"kept unpublished {', '.join(self.kept_unpublished)}")
+        if self.kept_in_flight:
+            parts.append(f"kept in flight {', '.join(self.kept_in_flight)}")
+        return f"{self.table}: {'; '.join(parts)}"
+
 
 def month_start(moment: datetime, months: int = 0) -> datetime:
     """The start (UTC) of the month ``months`` after the one holding ``moment``."""
