@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema, model_validator
 
 from expsvc.filtering.language import (
     MAX_FILTER_LENGTH,
@@ -161,7 +161,16 @@ class RunFilter(RequestModel):
     name_contains: _Word | None = Field(
         default=None, description="Runs whose name contains this text, ignoring case."
     )
-    git_sha: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+    # The pattern is declared, not enforced here: the filter refuses any other value itself,
+    # with the invalid-filter-value problem the filter language gives (400).
+    git_sha: (
+        Annotated[
+            str,
+            StringConstraints(max_length=64),
+            WithJsonSchema({"type": "string", "pattern": "^[0-9a-fA-F]{7,64}$"}),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="A full commit id or a prefix of at least 7 hex characters (else 400).",
     )
