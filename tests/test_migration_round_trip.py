@@ -165,6 +165,13 @@ _SEEDS: dict[str, tuple[str, ...]] = {
         " WHERE NOT EXISTS (SELECT FROM webhook_delivery_attempts AS a"
         " WHERE a.delivery_id = d.id)",
     ),
+    "0026": (
+        # Started before it was created, as a transaction older than the run writes it: the
+        # trigger puts it in order (and a re-upgrade finds nothing out of order).
+        "INSERT INTO runs (id, experiment_id, name, created_by, status, started_at)"
+        " SELECT gen_random_uuid(), id, 'started early', 'carol', 'running',"
+        " now() - interval '1 minute' FROM experiments LIMIT 1",
+    ),
 }
 
 # The shape of the schema, to compare a second upgrade with the first.

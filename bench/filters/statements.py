@@ -52,35 +52,40 @@ def query_of(names: list[str], filters: dict[str, dict[str, Any]], order: str) -
 
 
 def statements(query: RunQuery) -> tuple[list[Any], dict[str, Any]]:
+    """A first page's statements (the second None when the first is the page) and values."""
     ordering = Ordering(query.order_by.value, query.order.value == "desc")
     shape, values = repository._filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
     values.update(head_rows=repository.head_rows(PAGE), page_limit=PAGE)
     first, second = repository.page_statements(shape, values, ordering, None)
-    return [first] if second is None else [first, second], values
+    return [first, second], values
 
 
 async def page(
     connection: asyncpg.Connection, query: RunQuery, explain: bool = False
 ) -> tuple[float, int]:
     """Milliseconds of a first page's statements and how many ran (printing their plans if
-    ``explain``)."""
+    ``explain``), run in the order RunRepository.search runs them
+    (:func:`~expsvc.run.repository.read_page`)."""
     found, values = statements(query)
     elapsed = 0.0
     ran = 0
-    for statement in found:
+
+    async def fetch(statement: Any, bound: dict[str, Any]) -> list[Any]:
+        nonlocal elapsed, ran
         ran += 1
         prepared = driver_statement(statement, DIALECT)
         assert prepared is not None
-        arguments = prepared.arguments(values)
+        arguments = prepared.arguments(bound)
         started = time.perf_counter()
         rows = await (await connection.prepare(prepared.sql, name="")).fetch(*arguments)
         elapsed += time.perf_counter() - started
         if explain:
             plan = await connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + prepared.sql, *arguments)
             print("\n".join(line[0] for line in plan), "\n")
-        if len(rows) >= PAGE:
-            break
+        return list(rows)
+
+    await repository.read_page(fetch, *found, values)
     return elapsed * 1000, ran
 
 

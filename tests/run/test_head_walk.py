@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from expsvc.run import repository
 from expsvc.run.schemas import RunFilter
 from tests.helpers import act, create_experiment, create_run
+from tests.statements import sent_statements
 
 
 @pytest.fixture
@@ -134,6 +136,14 @@ CASES = (
     # a creation range on top: the creation head starts at it (the sixth run's creation)
     ({"tag_any": ["ablation", "v2"], "tag_none": ["gpu"], "created_after": 5}, "created_at"),
     ({"tag": ["gpu"], "tag_none": ["sweep"], "created_after": 5}, "created_at"),
+    # a creation range by start or end: ascending, the walk starts at it (migration 0026: no
+    # run starts before it was created or ends before it started); descending, it cannot
+    ({"created_after": 5}, "started_at"),
+    ({"created_after": 5}, "finished_at"),
+    ({"created_after": 5, "tag": ["gpu"]}, "finished_at"),
+    ({"created_after": 5, "status": ["running"]}, "started_at"),
+    ({"created_after": 5, "status": ["draft", "running", "finished"]}, "started_at"),
+    ({"created_after": 2, "status": ["failed", "archived"]}, "finished_at"),
 )
 
 
@@ -221,3 +231,40 @@ async def test_a_filter_that_selects_nothing_is_answered_without_reading(
 def test_a_filter_that_may_select_runs_is_not_taken_for_empty(where: dict[str, Any]) -> None:
     shape, values = repository._filter_values(RunFilter.model_validate(where))
     assert not repository.selects_nothing(shape, values)
+
+
+@pytest.mark.parametrize(
+    ("found", "walked", "longer"),
+    [
+        (0, 1530, None),  # nothing to predict from: the sorted matches
+        (5, 1530, None),  # a page predicted past 10 heads
+        (8, 1530, 14631),
+        (39, 1530, 3002),
+        (50, 1530, 2341),
+    ],
+)
+def test_a_short_head_walks_further_when_its_matches_predict_a_page_near(
+    found: int, walked: int, longer: int | None
+) -> None:
+    assert repository.longer_head(found, 51, walked) == longer
+
+
+async def test_a_page_the_longer_head_finds_is_not_read_sorted(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    lifecycle: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pages of 2 (3 runs fetched): the head walks 3 runs by name and finds 2 gpu runs
+    # (archived-draft, done-1), so it walks 7 and finds the page; the sorted matches are never
+    # read.
+    monkeypatch.setattr(repository, "HEAD_ROWS_PER_ROW", 1)
+    where = {"tag": ["gpu"], "order_by": "name", "order": "asc"}
+    with sent_statements(app.state.database.engine) as sent:
+        response = await client.get("/v1/runs", params={**where, "page_size": 2})
+    assert response.status_code == 200, response.text
+    assert [item["name"] for item in response.json()["items"]] == ["archived-draft", "done-1"]
+    runs_read = [statement for statement in sent if "FROM runs" in statement]
+    assert len(runs_read) == 2, runs_read
+    assert runs_read[0] == runs_read[1]  # the head twice, with a longer walk bound
+    assert await listed(client, 2, **where) == reference(lifecycle, "name", False, tag=["gpu"])

@@ -68,6 +68,13 @@ class Run(Base):
         CheckConstraint(
             "status NOT IN ('finished', 'failed') OR finished_at IS NOT NULL", name="finished"
         ),
+        # The times in order (migration 0026, whose trigger puts a late write in order): a run
+        # starts no earlier than it was created, ends no earlier than it started. The run list
+        # relies on them too (docs/adr/0034).
+        CheckConstraint("started_at >= created_at", name="started_in_order"),
+        CheckConstraint(
+            "finished_at >= coalesce(started_at, created_at)", name="finished_in_order"
+        ),
         Index("ix_runs_created_at_id", "created_at", "id"),
         Index("ix_runs_experiment_id_created_at_id", "experiment_id", "created_at", "id"),
         Index("ix_runs_status_created_at_id", "status", "created_at", "id"),

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import functools
+import math
 import uuid
 from collections import namedtuple
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -144,7 +145,9 @@ class RunRepository(EntityRepository):
         filter of the plan test, and the common list (a status, a tag and a creation window)
         costs one short read. In any other order, first the next :func:`head_rows` runs in
         order are filtered (an index walk that cannot read more); if fewer than ``limit``
-        match there, the filters are selective and the page is their matches, sorted
+        match there, the head walks again, further, when the matches it found predict a page
+        within :data:`LONGER_HEAD_FACTOR` times its length (:func:`longer_head`); otherwise the
+        filters are selective and the page is their matches, sorted
         (docs/filtering.md#how-a-page-is-read). The head walk on every list had doubled the
         common list's database time and broke its 200 req/s (docs/performance.md, run I).
         """
@@ -152,10 +155,7 @@ class RunRepository(EntityRepository):
         if selects_nothing(shape, values):
             return []
         first, second = page_statements(shape, values, ordering, after_null)
-        rows = await fetch_rows(self.session, first, values)
-        if second is not None and len(rows) < limit:
-            rows = await fetch_rows(self.session, second, values)
-        return rows
+        return await read_page(functools.partial(fetch_rows, self.session), first, second, values)
 
     @staticmethod
     def head_page_statement(
@@ -280,6 +280,48 @@ _HEAD_ROWS = "head_rows"
 def head_rows(limit: int) -> int:
     """How many runs the head of a page of ``limit`` runs walks at most."""
     return HEAD_ROWS_PER_ROW * limit
+
+
+# A head that found some matches but not a page walks again, further, when the rate it found
+# them at predicts a page within this many times its length: the walk costs about 1 µs a run,
+# the second statement as much a match it sorts, and a head that found a few matches among
+# its runs comes before thousands of them (on 1,000,000 runs, docs/performance.md).
+LONGER_HEAD_FACTOR = 10
+# The walk aims this much past the page the found rate predicts: matches are not spread evenly.
+_LONGER_HEAD_MARGIN = 1.5
+
+
+def longer_head(found: int, limit: int, walked: int) -> int | None:
+    """How many runs a second walk of the head reads after the first read ``walked`` runs and
+    found ``found`` of a page of ``limit`` (None: not worth it; the sorted matches instead)."""
+    if found == 0:
+        return None
+    predicted = math.ceil(walked * limit / found * _LONGER_HEAD_MARGIN)
+    return predicted if predicted <= walked * LONGER_HEAD_FACTOR else None
+
+
+Fetch = Callable[[Built[Select[Any]], dict[str, Any]], Awaitable[Sequence[Row[Any]]]]
+
+
+async def read_page(
+    fetch: Fetch,
+    first: Built[Select[Any]],
+    second: Built[Select[Any]] | None,
+    values: dict[str, Any],
+) -> Sequence[Row[Any]]:
+    """A page from :func:`page_statements`' statements, each run by ``fetch``: the first; if
+    it is a head that came short, the head again, further, when :func:`longer_head` predicts a
+    page there; then the second (see :meth:`RunRepository.search`)."""
+    limit = values[PAGE_LIMIT_PARAMETER]
+    rows = await fetch(first, values)
+    if second is None or len(rows) >= limit:
+        return rows
+    longer = longer_head(len(rows), limit, values[_HEAD_ROWS])
+    if longer is not None:
+        rows = await fetch(first, {**values, _HEAD_ROWS: longer})
+        if len(rows) >= limit:
+            return rows
+    return await fetch(second, values)
 
 
 class _SortedAfterFiltering(RunRepository):
@@ -447,19 +489,42 @@ def tag_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
     return len(values[parameter]) if op == "has_all" else 1
 
 
-def _sort_ranges(shape: Shape | None, column: str) -> list[ColumnElement[bool]]:
+# The times a run's time is never earlier than (migration 0026's checks): a lower bound on one
+# of them bounds the later ones.
+TIMES_NOT_BEFORE: dict[str, tuple[str, ...]] = {
+    "started_at": ("created_at",),
+    "finished_at": ("created_at", "started_at"),
+}
+# A bound on an earlier time, as the bound it sets on a later one (``=`` only from below).
+_LOWER_BOUND_OPS = {">": ">", ">=": ">=", "=": ">="}
+
+
+def _sort_ranges(shape: Shape | None, ordering: Ordering) -> list[ColumnElement[bool]]:
     """The filters' own comparisons of the sort column (``created_after`` in creation order,
     ``started_before`` by start), ANDed at the top: the head walk takes them as index
     conditions, so it starts where the matches can start instead of reading runs the range
-    excludes (still at most head_rows entries)."""
+    excludes (still at most head_rows entries).
+
+    In ascending start or end order, a lower bound on an earlier time bounds the sort column
+    too (``created_after=X`` by ``started_at``: a run starts no earlier than it was created).
+    Only ascending: runs without the sort time match the filters as well, and only ascending
+    order puts them last, after every run the bound keeps."""
     if shape is None:
         return []
+    column = ordering.column
     parts = shape[1] if shape[0] == "and" else (shape,)
-    return [
+    ranges = [
         shape_sql(part, RUN_FIELDS)
         for part in parts
         if part[0] == "cmp" and part[1] == column and part[2] in ("<", "<=", ">", ">=", "=")
     ]
+    if not ordering.descending:
+        ranges += [
+            RUN_FIELDS.fields[column].sql(variant, _LOWER_BOUND_OPS[op], parameter)
+            for _, earlier, op, variant, parameter in (p for p in parts if p[0] == "cmp")
+            if earlier in TIMES_NOT_BEFORE.get(column, ()) and op in _LOWER_BOUND_OPS
+        ]
+    return ranges
 
 
 # The partial index's predicate, inlined so that every plan of the statement may use it.
@@ -511,7 +576,7 @@ def _head_statement(
     """The matches among the next head_rows runs in ``ordering`` (of those ``walk`` takes): the
     inner walk has no filter but an index condition and a limit, so it reads at most head_rows
     index entries whatever the planner thinks."""
-    walked = select(runs).where(*_sort_ranges(shape, ordering.column))
+    walked = select(runs).where(*_sort_ranges(shape, ordering))
     if walk is HeadWalk.set:
         walked = walked.where(runs.c[ordering.column].is_not(None))
     elif walk is HeadWalk.running:
