@@ -33,6 +33,12 @@ import run as bench  # noqa: E402
 from expsvc.driver import driver_statement  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
 from expsvc.run import repository  # noqa: E402
+from expsvc.run.rare_elements import (  # noqa: E402
+    ARRAY_COLUMNS,
+    ElementStatistics,
+    has_array_condition,
+    rare_part,
+)
 from expsvc.run.schemas import RunQuery  # noqa: E402
 
 PAGE = 51  # a page of 50 and one more to know there is a next
@@ -51,23 +57,33 @@ def query_of(names: list[str], filters: dict[str, dict[str, Any]], order: str) -
     return RunQuery.model_validate({**data, "order_by": column, "order": direction})
 
 
-def statements(query: RunQuery) -> tuple[list[Any], dict[str, Any]]:
+def statements(query: RunQuery, elements: ElementStatistics) -> tuple[list[Any], dict[str, Any]]:
     """A first page's statements (the second None when the first is the page) and values."""
     ordering = Ordering(query.order_by.value, query.order.value == "desc")
     shape, values = repository._filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
     values.update(head_rows=repository.head_rows(PAGE), page_limit=PAGE)
-    first, second = repository.page_statements(shape, values, ordering, None)
+    rare = rare_part(shape, values, elements) if has_array_condition(shape) else None
+    first, second = repository.page_statements(shape, values, ordering, None, rare)
     return [first, second], values
 
 
+async def element_statistics(connection: asyncpg.Connection) -> ElementStatistics:
+    """The statistics RunRepository.element_statistics reads."""
+    sql = repository.ELEMENT_STATISTICS_SQL.replace("CAST(:columns AS text[])", "$1::text[]")
+    return ElementStatistics.from_rows(await connection.fetch(sql, list(ARRAY_COLUMNS)))
+
+
 async def page(
-    connection: asyncpg.Connection, query: RunQuery, explain: bool = False
+    connection: asyncpg.Connection,
+    query: RunQuery,
+    elements: ElementStatistics,
+    explain: bool = False,
 ) -> tuple[float, int]:
     """Milliseconds of a first page's statements and how many ran (printing their plans if
     ``explain``), run in the order RunRepository.search runs them
     (:func:`~expsvc.run.repository.read_page`)."""
-    found, values = statements(query)
+    found, values = statements(query, elements)
     elapsed = 0.0
     ran = 0
 
@@ -111,9 +127,11 @@ async def main() -> None:
         args.database_url, statement_cache_size=0, server_settings=settings
     )
     try:
+        elements = await element_statistics(connection)
         if args.explain:
             names, _, order = args.explain.partition(" by ")
-            ms, ran = await page(connection, query_of(names.split("+"), filters, order), True)
+            query = query_of(names.split("+"), filters, order)
+            ms, ran = await page(connection, query, elements, True)
             print(f"{ms:.1f} ms, {ran} statement(s)")
             return
         cases = []
@@ -121,8 +139,8 @@ async def main() -> None:
             names, _, order = label.partition(" by ")
             cases.append((label, query_of(names.split("+"), filters, order)))
         for _, query in cases:
-            await page(connection, query)
-        timed = [(*await page(connection, query), label) for label, query in cases]
+            await page(connection, query, elements)
+        timed = [(*await page(connection, query, elements), label) for label, query in cases]
     finally:
         await connection.close()
     values = sorted(ms for ms, _, _ in timed)

@@ -235,6 +235,15 @@ def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
+def session_engine(session: AsyncSession) -> AsyncEngine:
+    """The engine ``session`` runs on (a :class:`ReadSession` not built yet included)."""
+    if isinstance(session, ReadSession):
+        return session.engine
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine), "expsvc sessions are bound to an engine"
+    return bind
+
+
 async def fetch_rows(
     session: AsyncSession, statement: Executable | Built[Any], values: Mapping[str, Any]
 ) -> Sequence[Any]:

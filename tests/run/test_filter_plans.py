@@ -27,7 +27,9 @@ from expsvc.db import Database, create_engine
 from expsvc.lifecycle import Status
 from expsvc.models import runs
 from expsvc.pagination import Ordering
+from expsvc.run.rare_elements import has_array_condition, rare_part
 from expsvc.run.repository import (
+    RunRepository,
     _filter_values,
     head_rows,
     page_statements,
@@ -148,7 +150,11 @@ async def _page_plans(
         page_limit=PAGE, head_rows=head_rows(PAGE), access_admin=True, access_grantees=[],
         access_roles=[],
     )  # fmt: skip
-    first, second = page_statements(shape, values, ordering, None)
+    async with database.read_sessionmaker() as session:
+        statistics = await RunRepository(session).element_statistics()
+    # As RunRepository.search: a rare array condition read alone (ADR 0035).
+    rare = rare_part(shape, values, statistics) if has_array_condition(shape) else None
+    first, second = page_statements(shape, values, ordering, None, rare)
     head = await _plan(database, first.build(), values)
     if second is None:
         return [head]

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import uuid
+import weakref
 from collections import namedtuple
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from enum import StrEnum
@@ -27,11 +29,13 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from expsvc.auth.access import Role, access_parameters, may, may_sql
 from expsvc.auth.principal import Principal
-from expsvc.driver import PLAN_EACH_CALL, Built, fetch_rows
+from expsvc.driver import PLAN_EACH_CALL, Built, fetch_rows, session_engine
 from expsvc.filtering.sql import (
     FieldSet,
     Shape,
@@ -46,6 +50,13 @@ from expsvc.lifecycle import Status
 from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import PAGE_LIMIT_PARAMETER, EntityRepository, json_text, page_values
+from expsvc.run.rare_elements import (
+    ARRAY_COLUMNS,
+    STATISTICS_TTL_SECONDS,
+    ElementStatistics,
+    has_array_condition,
+    rare_part,
+)
 from expsvc.run.schemas import RunFilter
 from expsvc.totals import count_or_estimate
 
@@ -154,8 +165,25 @@ class RunRepository(EntityRepository):
         shape, after_null, values = _page_parts(where, principal, after, limit)
         if selects_nothing(shape, values):
             return []
-        first, second = page_statements(shape, values, ordering, after_null)
+        rare = None
+        if has_array_condition(shape):
+            rare = rare_part(shape, values, await self.element_statistics())
+        first, second = page_statements(shape, values, ordering, after_null, rare)
         return await read_page(functools.partial(fetch_rows, self.session), first, second, values)
+
+    async def element_statistics(self) -> ElementStatistics:
+        """ANALYZE's statistics of the runs' array columns (:mod:`expsvc.run.rare_elements`),
+        read at most every STATISTICS_TTL_SECONDS per database and process."""
+        engine = session_engine(self.session)
+        cached = _ELEMENT_STATISTICS.get(engine)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        statistics = ElementStatistics.from_rows(
+            await fetch_rows(self.session, _ELEMENT_STATISTICS_QUERY, _ELEMENT_STATISTICS_VALUES)
+        )
+        _ELEMENT_STATISTICS[engine] = (now + STATISTICS_TTL_SECONDS, statistics)
+        return statistics
 
     @staticmethod
     def head_page_statement(
@@ -219,6 +247,24 @@ class RunRepository(EntityRepository):
     async def count_in_experiment(self, experiment_id: uuid.UUID) -> int:
         query = select(func.count()).where(runs.c.experiment_id == experiment_id)
         return int((await self.session.execute(query)).scalar_one())
+
+
+# ANALYZE's most common elements of the runs' array columns and their frequencies, and the
+# table's estimated rows (one row with a NULL column when none has statistics).
+ELEMENT_STATISTICS_SQL = """
+SELECT s.attname AS column_name, s.most_common_elems::text::text[] AS elements,
+       s.most_common_elem_freqs AS frequencies, c.reltuples
+FROM pg_class AS c
+LEFT JOIN pg_stats AS s
+  ON s.schemaname = current_schema() AND s.tablename = 'runs'
+ AND s.attname = ANY (CAST(:columns AS text[]))
+WHERE c.oid = 'runs'::regclass
+"""
+_ELEMENT_STATISTICS_QUERY = text(ELEMENT_STATISTICS_SQL)
+_ELEMENT_STATISTICS_VALUES = {"columns": list(ARRAY_COLUMNS)}
+_ELEMENT_STATISTICS: weakref.WeakKeyDictionary[AsyncEngine, tuple[float, ElementStatistics]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 # The fields runs filter on, by the typed parameters and the filter language alike
@@ -602,21 +648,27 @@ def _head_statement(
 
 
 def page_statements(
-    shape: Shape | None, values: dict[str, Any], ordering: Ordering, after_null: bool | None
+    shape: Shape | None,
+    values: dict[str, Any],
+    ordering: Ordering,
+    after_null: bool | None,
+    rare: int | None = None,
 ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
     """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
     reads the page instead when the first yields less than a page (None: the first is the
     page). Each is built and compiled once per shape (the driver keeps the compiled form,
-    :class:`~expsvc.driver.Built`); ``values`` choose among them."""
-    if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
-        return _built(_planned_statement, shape, ordering, after_null), None
+    :class:`~expsvc.driver.Built`); ``values`` choose among them. ``rare``: the position of
+    a rare array condition (:func:`~expsvc.run.rare_elements.rare_part`), whose runs the
+    statements that find the matches read alone, then filter."""
     if ordering.column != "created_at" and pins_experiment(shape):
         return _built(_planned_statement, shape, ordering, after_null), None
+    if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
+        return _built(_planned_statement, shape, ordering, after_null, rare), None
     walk = head_walk(shape, values, ordering.column)
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
     return (
         _built(_head_statement, shape, ordering, after_null, walk, statuses),
-        _built(_search_statement, shape, ordering, after_null),
+        _built(_search_statement, shape, ordering, after_null, rare),
     )
 
 
@@ -641,21 +693,36 @@ def pins_experiment(shape: Shape | None) -> bool:
 
 
 def _planned_statement(
-    shape: Shape | None, ordering: Ordering, after_null: bool | None
+    shape: Shape | None, ordering: Ordering, after_null: bool | None, rare: int | None = None
 ) -> Select[Any]:
     """A page of the filters' matches in ``ordering``, the planner choosing the index with
     each call's values (creation order, or one experiment's runs)."""
     statement = RunRepository.page_statement(_filtered(select(runs), shape), ordering, after_null)
-    return _planned_each_call(statement, shape)
+    return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
 
 
 def _search_statement(
-    shape: Shape | None, ordering: Ordering, after_null: bool | None
+    shape: Shape | None, ordering: Ordering, after_null: bool | None, rare: int | None = None
 ) -> Select[Any]:
     """Every match of the filters, sorted: the second statement of a selective page."""
     query = _filtered(select(runs), shape)
     statement = _SortedAfterFiltering.page_statement(query, ordering, after_null)
-    return _planned_each_call(statement, shape)
+    return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
+
+
+def _reading_rare_first(
+    statement: Select[Any], shape: Shape | None, rare: int | None
+) -> Select[Any]:
+    """``statement`` reading only the runs of the rare array condition at ``rare`` in the
+    filters' top-level AND, through its GIN alone: they are a subquery behind ``OFFSET 0``,
+    which PostgreSQL plans on its own instead of ANDing the other conditions' bitmaps into it
+    (:mod:`expsvc.run.rare_elements`). The statement's conditions then filter those runs."""
+    if shape is None or rare is None:
+        return statement
+    part = shape[1][rare] if shape[0] == "and" else shape
+    rare_runs = select(runs).where(shape_sql(part, RUN_FIELDS)).offset(literal_column("0"))
+    adapted: Select[Any] = ClauseAdapter(rare_runs.subquery("rare_runs")).traverse(statement)
+    return adapted
 
 
 def _planned_each_call(statement: Select[Any], shape: Shape | None) -> Select[Any]:
