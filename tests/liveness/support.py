@@ -53,10 +53,11 @@ async def insert_running_runs(
         values = "".join(f", ${i + 5}" for i in range(len(run_columns)))
         rows = await connection.fetch(
             f"""
-            INSERT INTO runs (id, experiment_id, name, status, created_by, started_at,
-                              last_heartbeat_at{", " + names if names else ""})
+            INSERT INTO runs (id, experiment_id, name, status, created_by, created_at,
+                              started_at, last_heartbeat_at{", " + names if names else ""})
             SELECT gen_random_uuid(), $1, 'run-' || i, 'running', 'test',
-                   now() - make_interval(secs => $2),
+                   -- created when it started: a run starts no earlier (migration 0026)
+                   now() - make_interval(secs => $2), now() - make_interval(secs => $2),
                    now() - make_interval(secs => $3){values}
             FROM generate_series(1, $4::int) AS i
             RETURNING id
