@@ -1,14 +1,15 @@
-"""A release's migration rolled back under write load (0024 back to 0023, which this release
-still runs on: `oldest_schema` in releases.toml)."""
+"""A release's migration rolled back under write load (0026 back to 0025, which this release
+still runs on: `oldest_schema` in releases.toml; its run list stops relying on the times'
+order once 0026's checks are gone)."""
 
 from __future__ import annotations
 
 from bench.drills.harness import Drill, DrillFailed, Stage
 
-PREVIOUS = "0023"
-HEAD = "0024"
-# An index 0024 builds (the head walk's): gone once the migration is rolled back.
-_HEAD_INDEX = "ix_runs_status_started_at_id"
+PREVIOUS = "0025"
+HEAD = "0026"
+# A check 0026 adds (a run's times in order): gone once the migration is rolled back.
+_HEAD_CHECK = "ck_runs_started_in_order"
 
 
 class MigrationRollback(Drill):
@@ -46,9 +47,9 @@ class MigrationRollback(Drill):
         revision = stage.psql("SELECT version_num FROM alembic_version")
         if revision != PREVIOUS:
             raise DrillFailed(f"the database is at {revision}, not {PREVIOUS}")
-        left = stage.psql(f"SELECT count(*) FROM pg_indexes WHERE indexname = '{_HEAD_INDEX}'")
+        left = stage.psql(f"SELECT count(*) FROM pg_constraint WHERE conname = '{_HEAD_CHECK}'")
         if left != "0":
-            raise DrillFailed(f"{_HEAD_INDEX} is still there after the rollback")
+            raise DrillFailed(f"{_HEAD_CHECK} is still there after the rollback")
 
 
 DRILL = MigrationRollback()

@@ -33,12 +33,8 @@ import run as bench  # noqa: E402
 from expsvc.driver import driver_statement  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
 from expsvc.run import repository  # noqa: E402
-from expsvc.run.rare_elements import (  # noqa: E402
-    ARRAY_COLUMNS,
-    ElementStatistics,
-    has_array_condition,
-    rare_part,
-)
+from expsvc.run.rare_elements import ARRAY_COLUMNS, has_array_condition, rare_part  # noqa: E402
+from expsvc.run.repository import RunTableFacts  # noqa: E402
 from expsvc.run.schemas import RunQuery  # noqa: E402
 
 PAGE = 51  # a page of 50 and one more to know there is a next
@@ -57,33 +53,35 @@ def query_of(names: list[str], filters: dict[str, dict[str, Any]], order: str) -
     return RunQuery.model_validate({**data, "order_by": column, "order": direction})
 
 
-def statements(query: RunQuery, elements: ElementStatistics) -> tuple[list[Any], dict[str, Any]]:
+def statements(query: RunQuery, facts: RunTableFacts) -> tuple[list[Any], dict[str, Any]]:
     """A first page's statements (the second None when the first is the page) and values."""
     ordering = Ordering(query.order_by.value, query.order.value == "desc")
     shape, values = repository._filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
     values.update(head_rows=repository.head_rows(PAGE), page_limit=PAGE)
-    rare = rare_part(shape, values, elements) if has_array_condition(shape) else None
-    first, second = repository.page_statements(shape, values, ordering, None, rare)
+    rare = rare_part(shape, values, facts.elements) if has_array_condition(shape) else None
+    first, second = repository.page_statements(
+        shape, values, ordering, None, rare, facts.times_in_order
+    )
     return [first, second], values
 
 
-async def element_statistics(connection: asyncpg.Connection) -> ElementStatistics:
-    """The statistics RunRepository.element_statistics reads."""
-    sql = repository.ELEMENT_STATISTICS_SQL.replace("CAST(:columns AS text[])", "$1::text[]")
-    return ElementStatistics.from_rows(await connection.fetch(sql, list(ARRAY_COLUMNS)))
+async def table_facts(connection: asyncpg.Connection) -> RunTableFacts:
+    """What RunRepository.table_facts reads."""
+    sql = repository.TABLE_FACTS_SQL.replace("CAST(:columns AS text[])", "$1::text[]")
+    return RunTableFacts.from_rows(await connection.fetch(sql, list(ARRAY_COLUMNS)))
 
 
 async def page(
     connection: asyncpg.Connection,
     query: RunQuery,
-    elements: ElementStatistics,
+    facts: RunTableFacts,
     explain: bool = False,
 ) -> tuple[float, int]:
     """Milliseconds of a first page's statements and how many ran (printing their plans if
     ``explain``), run in the order RunRepository.search runs them
     (:func:`~expsvc.run.repository.read_page`)."""
-    found, values = statements(query, elements)
+    found, values = statements(query, facts)
     elapsed = 0.0
     ran = 0
 
@@ -127,11 +125,11 @@ async def main() -> None:
         args.database_url, statement_cache_size=0, server_settings=settings
     )
     try:
-        elements = await element_statistics(connection)
+        facts = await table_facts(connection)
         if args.explain:
             names, _, order = args.explain.partition(" by ")
             query = query_of(names.split("+"), filters, order)
-            ms, ran = await page(connection, query, elements, True)
+            ms, ran = await page(connection, query, facts, True)
             print(f"{ms:.1f} ms, {ran} statement(s)")
             return
         cases = []
@@ -139,8 +137,8 @@ async def main() -> None:
             names, _, order = label.partition(" by ")
             cases.append((label, query_of(names.split("+"), filters, order)))
         for _, query in cases:
-            await page(connection, query, elements)
-        timed = [(*await page(connection, query, elements), label) for label, query in cases]
+            await page(connection, query, facts)
+        timed = [(*await page(connection, query, facts), label) for label, query in cases]
     finally:
         await connection.close()
     values = sorted(ms for ms, _, _ in timed)

@@ -151,10 +151,11 @@ async def _page_plans(
         access_roles=[],
     )  # fmt: skip
     async with database.read_sessionmaker() as session:
-        statistics = await RunRepository(session).element_statistics()
+        facts = await RunRepository(session).table_facts()
+    assert facts.times_in_order  # migration 0026
     # As RunRepository.search: a rare array condition read alone (ADR 0035).
-    rare = rare_part(shape, values, statistics) if has_array_condition(shape) else None
-    first, second = page_statements(shape, values, ordering, None, rare)
+    rare = rare_part(shape, values, facts.elements) if has_array_condition(shape) else None
+    first, second = page_statements(shape, values, ordering, None, rare, facts.times_in_order)
     head = await _plan(database, first.build(), values)
     if second is None:
         return [head]

@@ -8,13 +8,16 @@ without the sort time comes first (PostgreSQL's NULLS FIRST), then by time, then
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from expsvc.migrate import downgrade
 from expsvc.run import repository
 from expsvc.run.schemas import RunFilter
 from tests.helpers import act, create_experiment, create_run
@@ -268,3 +271,31 @@ async def test_a_page_the_longer_head_finds_is_not_read_sorted(
     assert len(runs_read) == 2, runs_read
     assert runs_read[0] == runs_read[1]  # the head twice, with a longer walk bound
     assert await listed(client, 2, **where) == reference(lifecycle, "name", False, tag=["gpu"])
+
+
+async def test_where_0026_is_rolled_back_the_times_order_is_not_relied_on(
+    client: httpx.AsyncClient, lifecycle: list[dict[str, Any]], database_url: str
+) -> None:
+    # 0026 rolled back under this code (releases.toml: it runs on 0025), then runs written
+    # after X: three in order, and one out of order, as nothing puts it in order any more
+    # (started a day before it was created).
+    await asyncio.to_thread(downgrade, database_url, "0025")
+    connection = await asyncpg.connect(database_url)
+    try:
+        after = await connection.fetchval("SELECT now()")
+        await connection.execute(
+            "INSERT INTO runs (id, experiment_id, name, created_by, status, started_at)"
+            " SELECT gen_random_uuid(), experiment_id, name, 'carol', 'running', started"
+            " FROM (SELECT experiment_id FROM runs LIMIT 1) AS r, (VALUES"
+            " ('in order 1', now()), ('in order 2', now()), ('in order 3', now()),"
+            " ('early start', now() - interval '1 day')) AS v (name, started)"
+        )
+    finally:
+        await connection.close()
+    response = await client.get("/v1/runs", params={"page_size": 100})
+    where = {"created_after": after.isoformat()}
+    expected = reference(response.json()["items"], "started_at", False, **where)
+    assert expected[0] == "early start"
+    for page_size in (1, 2, 50):
+        got = await listed(client, page_size, order_by="started_at", order="asc", **where)
+        assert got == expected, page_size

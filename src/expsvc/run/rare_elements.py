@@ -53,10 +53,10 @@ class ElementStatistics:
     @classmethod
     def from_rows(cls, rows: Iterable[Any]) -> ElementStatistics:
         """From the rows of the repository's statistics query: (column, elements,
-        frequencies, table rows), the column NULL when no array column has statistics."""
+        frequencies, table rows, ...), the column NULL when no array column has statistics."""
         table_rows = -1.0
         columns: dict[str, ColumnElements] = {}
-        for column, elements, frequencies, reltuples in rows:
+        for column, elements, frequencies, reltuples, *_ in rows:
             table_rows = float(reltuples)
             if column is None or not elements or not frequencies:
                 continue

@@ -7,6 +7,7 @@ import uuid
 import weakref
 from collections import namedtuple
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -165,25 +166,28 @@ class RunRepository(EntityRepository):
         shape, after_null, values = _page_parts(where, principal, after, limit)
         if selects_nothing(shape, values):
             return []
+        facts = await self.table_facts() if shape is not None else _NO_FACTS
         rare = None
         if has_array_condition(shape):
-            rare = rare_part(shape, values, await self.element_statistics())
-        first, second = page_statements(shape, values, ordering, after_null, rare)
+            rare = rare_part(shape, values, facts.elements)
+        first, second = page_statements(
+            shape, values, ordering, after_null, rare, facts.times_in_order
+        )
         return await read_page(functools.partial(fetch_rows, self.session), first, second, values)
 
-    async def element_statistics(self) -> ElementStatistics:
-        """ANALYZE's statistics of the runs' array columns (:mod:`expsvc.run.rare_elements`),
-        read at most every STATISTICS_TTL_SECONDS per database and process."""
+    async def table_facts(self) -> RunTableFacts:
+        """What the runs list plans with (:class:`RunTableFacts`), read at most every
+        STATISTICS_TTL_SECONDS per database and process."""
         engine = session_engine(self.session)
-        cached = _ELEMENT_STATISTICS.get(engine)
+        cached = _TABLE_FACTS.get(engine)
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        statistics = ElementStatistics.from_rows(
-            await fetch_rows(self.session, _ELEMENT_STATISTICS_QUERY, _ELEMENT_STATISTICS_VALUES)
+        facts = RunTableFacts.from_rows(
+            await fetch_rows(self.session, _TABLE_FACTS_QUERY, _TABLE_FACTS_VALUES)
         )
-        _ELEMENT_STATISTICS[engine] = (now + STATISTICS_TTL_SECONDS, statistics)
-        return statistics
+        _TABLE_FACTS[engine] = (now + STATISTICS_TTL_SECONDS, facts)
+        return facts
 
     @staticmethod
     def head_page_statement(
@@ -249,20 +253,42 @@ class RunRepository(EntityRepository):
         return int((await self.session.execute(query)).scalar_one())
 
 
-# ANALYZE's most common elements of the runs' array columns and their frequencies, and the
-# table's estimated rows (one row with a NULL column when none has statistics).
-ELEMENT_STATISTICS_SQL = """
+# ANALYZE's most common elements of the runs' array columns and their frequencies, the table's
+# estimated rows (one row with a NULL column when none has statistics), and whether migration
+# 0026's checks hold the times in order (validated: every row is).
+TABLE_FACTS_SQL = """
 SELECT s.attname AS column_name, s.most_common_elems::text::text[] AS elements,
-       s.most_common_elem_freqs AS frequencies, c.reltuples
+       s.most_common_elem_freqs AS frequencies, c.reltuples,
+       (SELECT count(*) = 2 FROM pg_constraint
+        WHERE conrelid = c.oid AND convalidated
+          AND conname IN ('ck_runs_started_in_order', 'ck_runs_finished_in_order'))
+         AS times_in_order
 FROM pg_class AS c
 LEFT JOIN pg_stats AS s
   ON s.schemaname = current_schema() AND s.tablename = 'runs'
  AND s.attname = ANY (CAST(:columns AS text[]))
 WHERE c.oid = 'runs'::regclass
 """
-_ELEMENT_STATISTICS_QUERY = text(ELEMENT_STATISTICS_SQL)
-_ELEMENT_STATISTICS_VALUES = {"columns": list(ARRAY_COLUMNS)}
-_ELEMENT_STATISTICS: weakref.WeakKeyDictionary[AsyncEngine, tuple[float, ElementStatistics]] = (
+_TABLE_FACTS_QUERY = text(TABLE_FACTS_SQL)
+_TABLE_FACTS_VALUES = {"columns": list(ARRAY_COLUMNS)}
+
+
+@dataclass(frozen=True)
+class RunTableFacts:
+    """What the runs list plans with: the array columns' statistics (ADR 0035), and whether
+    the database holds a run's times in order (migration 0026, ADR 0034). This code runs on
+    0025 too (0026 rolled back): there the order is not relied on."""
+
+    elements: ElementStatistics
+    times_in_order: bool
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Any]) -> RunTableFacts:
+        return cls(ElementStatistics.from_rows(rows), bool(rows and rows[0][4]))
+
+
+_NO_FACTS = RunTableFacts(ElementStatistics(-1.0, {}), times_in_order=False)
+_TABLE_FACTS: weakref.WeakKeyDictionary[AsyncEngine, tuple[float, RunTableFacts]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -545,7 +571,9 @@ TIMES_NOT_BEFORE: dict[str, tuple[str, ...]] = {
 _LOWER_BOUND_OPS = {">": ">", ">=": ">=", "=": ">="}
 
 
-def _sort_ranges(shape: Shape | None, ordering: Ordering) -> list[ColumnElement[bool]]:
+def _sort_ranges(
+    shape: Shape | None, ordering: Ordering, times_in_order: bool
+) -> list[ColumnElement[bool]]:
     """The filters' own comparisons of the sort column (``created_after`` in creation order,
     ``started_before`` by start), ANDed at the top: the head walk takes them as index
     conditions, so it starts where the matches can start instead of reading runs the range
@@ -554,7 +582,8 @@ def _sort_ranges(shape: Shape | None, ordering: Ordering) -> list[ColumnElement[
     In ascending start or end order, a lower bound on an earlier time bounds the sort column
     too (``created_after=X`` by ``started_at``: a run starts no earlier than it was created).
     Only ascending: runs without the sort time match the filters as well, and only ascending
-    order puts them last, after every run the bound keeps."""
+    order puts them last, after every run the bound keeps. Only where the database holds the
+    order (``times_in_order``)."""
     if shape is None:
         return []
     column = ordering.column
@@ -564,7 +593,7 @@ def _sort_ranges(shape: Shape | None, ordering: Ordering) -> list[ColumnElement[
         for part in parts
         if part[0] == "cmp" and part[1] == column and part[2] in ("<", "<=", ">", ">=", "=")
     ]
-    if not ordering.descending:
+    if times_in_order and not ordering.descending:
         ranges += [
             RUN_FIELDS.fields[column].sql(variant, _LOWER_BOUND_OPS[op], parameter)
             for _, earlier, op, variant, parameter in (p for p in parts if p[0] == "cmp")
@@ -618,11 +647,12 @@ def _head_statement(
     after_null: bool | None,
     walk: HeadWalk,
     statuses: frozenset[str] = _ALL_STATUSES,
+    times_in_order: bool = False,
 ) -> Select[Any]:
     """The matches among the next head_rows runs in ``ordering`` (of those ``walk`` takes): the
     inner walk has no filter but an index condition and a limit, so it reads at most head_rows
     index entries whatever the planner thinks."""
-    walked = select(runs).where(*_sort_ranges(shape, ordering))
+    walked = select(runs).where(*_sort_ranges(shape, ordering, times_in_order))
     if walk is HeadWalk.set:
         walked = walked.where(runs.c[ordering.column].is_not(None))
     elif walk is HeadWalk.running:
@@ -653,13 +683,15 @@ def page_statements(
     ordering: Ordering,
     after_null: bool | None,
     rare: int | None = None,
+    times_in_order: bool = False,
 ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
     """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
     reads the page instead when the first yields less than a page (None: the first is the
     page). Each is built and compiled once per shape (the driver keeps the compiled form,
     :class:`~expsvc.driver.Built`); ``values`` choose among them. ``rare``: the position of
     a rare array condition (:func:`~expsvc.run.rare_elements.rare_part`), whose runs the
-    statements that find the matches read alone, then filter."""
+    statements that find the matches read alone, then filter. ``times_in_order``: whether
+    the database holds a run's times in order (:class:`RunTableFacts`)."""
     if ordering.column != "created_at" and pins_experiment(shape):
         return _built(_planned_statement, shape, ordering, after_null), None
     if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
@@ -667,7 +699,7 @@ def page_statements(
     walk = head_walk(shape, values, ordering.column)
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
     return (
-        _built(_head_statement, shape, ordering, after_null, walk, statuses),
+        _built(_head_statement, shape, ordering, after_null, walk, statuses, times_in_order),
         _built(_search_statement, shape, ordering, after_null, rare),
     )
 
