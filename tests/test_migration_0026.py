@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from expsvc.migrate import downgrade, upgrade
+from tests.partition.support import sql
 
 _EXPERIMENT = (
     "INSERT INTO experiments (id, name, created_by) VALUES (gen_random_uuid(), 'e', 'carol')"
@@ -44,14 +45,6 @@ _IN_ORDER: dict[str, tuple[float | None, float | None]] = {
 }
 
 
-async def _sql(url: str, statement: str, *args: Any) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(url)
-    try:
-        return list(await connection.fetch(statement, *args))
-    finally:
-        await connection.close()
-
-
 async def _script(url: str, script: str) -> None:
     connection = await asyncpg.connect(url)
     try:
@@ -69,14 +62,14 @@ COMMIT;
 
 
 def _write_rows(url: str) -> None:
-    asyncio.run(_sql(url, _EXPERIMENT))
+    asyncio.run(sql(url, _EXPERIMENT))
     for name, (started, finished) in _ROWS.items():
-        asyncio.run(_sql(url, _RUN, name, started, finished))
+        asyncio.run(sql(url, _RUN, name, started, finished))
 
 
 def _times(url: str) -> dict[str, tuple[float | None, float | None]]:
     rows = asyncio.run(
-        _sql(
+        sql(
             url,
             "SELECT name, extract(epoch FROM started_at - created_at)::float8 AS started,"
             " extract(epoch FROM finished_at - created_at)::float8 AS finished FROM runs",
@@ -87,7 +80,7 @@ def _times(url: str) -> dict[str, tuple[float | None, float | None]]:
 
 def _state(url: str) -> dict[str, Any]:
     rows = asyncio.run(
-        _sql(
+        sql(
             url,
             "SELECT conname AS name, convalidated AS valid FROM pg_constraint"
             " WHERE conrelid = 'runs'::regclass AND conname LIKE '%in_order'"
@@ -119,7 +112,7 @@ def test_writes_out_of_order_are_put_in_order_not_refused(database_url: str) -> 
     assert _times(database_url) == _IN_ORDER
     # An update that would move a time out of order (a transaction older than the run).
     asyncio.run(
-        _sql(
+        sql(
             database_url,
             "UPDATE runs SET finished_at = created_at - interval '1 hour',"
             " status = 'failed' WHERE name = 'in order'",
