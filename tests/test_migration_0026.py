@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from expsvc.migrate import downgrade, upgrade
+from tests.liveness.support import execute
 from tests.partition.support import sql
 
 _EXPERIMENT = (
@@ -43,14 +44,6 @@ _IN_ORDER: dict[str, tuple[float | None, float | None]] = {
     "ended before started": (1.0, 1.0),
     "both before created": (0.0, 0.0),
 }
-
-
-async def _script(url: str, script: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(script)
-    finally:
-        await connection.close()
 
 
 _WITHOUT_TRIGGER = """
@@ -125,7 +118,7 @@ def test_the_checks_refuse_what_the_trigger_does_not_see(database_url: str) -> N
     _write_rows(database_url)
     # With the trigger off (an owner's act), the checks still refuse the row.
     with pytest.raises(asyncpg.CheckViolationError, match="ck_runs_started_in_order"):
-        asyncio.run(_script(database_url, _WITHOUT_TRIGGER))
+        asyncio.run(execute(database_url, _WITHOUT_TRIGGER))
     assert _times(database_url)["in order"] == (1.0, 2.0)
 
 
