@@ -62,6 +62,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--max-combination", type=int, default=3)
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--mixed-only", action="store_true", help="skip the single client (one warm pass only)"
+    )
     return parser.parse_args(argv)
 
 
@@ -153,11 +156,15 @@ def wait_ready(client: httpx.Client) -> None:
     raise SystemExit("the service did not become ready")
 
 
-def single_client(client: httpx.Client, found: list[tuple[str, str]]) -> dict[str, Any]:
-    for _, path in found:  # warm: plans, caches, connections
+def warm(client: httpx.Client, found: list[tuple[str, str]]) -> None:
+    """One untimed request per case: plans, caches, connections."""
+    for _, path in found:
         response = client.get(path)
         if response.status_code != 200:
             raise SystemExit(f"{path}: {response.status_code} {response.text[:300]}")
+
+
+def single_client(client: httpx.Client, found: list[tuple[str, str]]) -> dict[str, Any]:
     timings = []
     for label, path in found:
         started = time.perf_counter()
@@ -199,15 +206,17 @@ def main() -> None:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             wait_ready(client)
-            single = single_client(client, found)
-        print(
-            f"single client: {single['requests']} requests, p50 {single['p50_ms']:.1f} ms, "
-            f"p95 {single['p95_ms']:.1f} ms, max {single['max_ms']:.1f} ms, "
-            f"{single['over_20_ms']} over 20 ms",
-            file=sys.stderr,
-        )
-        for ms, label in single["slowest"]:
-            print(f"  {ms:8.1f} ms  {label}", file=sys.stderr)
+            warm(client, found)
+            single = None if args.mixed_only else single_client(client, found)
+        if single is not None:
+            print(
+                f"single client: {single['requests']} requests, p50 {single['p50_ms']:.1f} ms, "
+                f"p95 {single['p95_ms']:.1f} ms, max {single['max_ms']:.1f} ms, "
+                f"{single['over_20_ms']} over 20 ms",
+                file=sys.stderr,
+            )
+            for ms, label in single["slowest"]:
+                print(f"  {ms:8.1f} ms  {label}", file=sys.stderr)
         report = mixed(port, found, args)
         every = report["labels"]["all"]
         latency = every["latency_ms"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import sys
 import time
@@ -108,6 +109,7 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--explain", help='one case, as "a+b by column desc"')
     parser.add_argument("--max-combination", type=int, default=3)
+    parser.add_argument("--only", help="time only the cases whose label matches this regex")
     parser.add_argument(
         "--setting",
         action="append",
@@ -134,6 +136,8 @@ async def main() -> None:
             return
         cases = []
         for label, _ in bench.cases(filters, args.max_combination):
+            if args.only and not re.search(args.only, label):
+                continue
             names, _, order = label.partition(" by ")
             cases.append((label, query_of(names.split("+"), filters, order)))
         for _, query in cases:

@@ -1,6 +1,7 @@
 """Lists whose filters imply the sort time is set (migration 0022's lifecycle checks), and lists
-with several tag conditions in creation order, through GET /v1/runs: the right runs in the right
-order, page after page, whether the first statement (the head) or the second answers.
+with several loose conditions (tags, params, creator) in creation order, through GET /v1/runs:
+the right runs in the right order, page after page, whether the first statement (the head) or
+the second answers.
 
 A reference order is computed from every run the API returns unfiltered: descending, a run
 without the sort time comes first (PostgreSQL's NULLS FIRST), then by time, then by id.
@@ -9,6 +10,7 @@ without the sort time comes first (PostgreSQL's NULLS FIRST), then by time, then
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from expsvc.migrate import downgrade
+from expsvc.pagination import Ordering
 from expsvc.run import repository
 from expsvc.run.schemas import RunFilter
 from tests.helpers import act, create_experiment, create_run
@@ -44,8 +47,9 @@ async def lifecycle(client: httpx.AsyncClient) -> list[dict[str, Any]]:
         ("run-4", ["sweep", "gpu"], ["start"]),
         ("draft-3", ["gpu"], []),
     )
-    for name, tags, actions in plan:
-        run = await create_run(client, experiment["id"], name=name, tags=tags)
+    for number, (name, tags, actions) in enumerate(plan):
+        params = {"optimizer": "lion" if number % 3 else "adam"}
+        run = await create_run(client, experiment["id"], name=name, tags=tags, params=params)
         for action in actions:
             body = {"reason": "exit code 1"} if action == "fail" else {}
             await act(client, f"/v1/runs/{run['id']}", action, **body)
@@ -70,6 +74,12 @@ def reference(
     after = where.get("created_after")
     if after is not None:
         items = [item for item in items if _time(item["created_at"]) >= _time(after)]
+    creators = where.get("created_by")
+    if creators is not None:
+        items = [item for item in items if item["created_by"] in creators]
+    for pair in where.get("params", ()):  # key=value, a string value
+        key, value = pair.split("=")
+        items = [item for item in items if item["params"].get(key) == value]
     statuses = where.get("status")
     tags, tag_any = set(where.get("tag", ())), set(where.get("tag_any", ()))
     tag_none = set(where.get("tag_none", ()))
@@ -130,6 +140,11 @@ CASES = (
     ({"tag": ["sweep", "gpu"]}, "created_at"),
     ({"tag": ["gpu"], "tag_none": ["sweep"]}, "created_at"),
     ({"tag_any": ["ablation", "v2"], "tag_none": ["cpu"], "status": ["failed"]}, "created_at"),
+    # so do a params condition and a creator, or one of them and a tag: PostgreSQL takes them
+    # for independent, and correlated they match nothing near the creation index's start
+    ({"created_by": True, "params": ["optimizer=lion"]}, "created_at"),
+    ({"params": ["optimizer=lion"], "tag_none": ["gpu"]}, "created_at"),
+    ({"params": ["optimizer=adam"], "tag": ["gpu"], "status": ["running", "draft"]}, "created_at"),
     ({"status": ["draft", "archived"]}, "started_at"),
     ({"status": ["draft", "running", "finished", "failed"], "tag": ["gpu"]}, "finished_at"),
     # one experiment's runs: one statement, on the experiment's index of the order
@@ -167,6 +182,8 @@ async def test_pages_hold_the_matches_in_order(
     monkeypatch.setattr(repository, "HEAD_ROWS_PER_ROW", head_rows_per_row)
     if "experiment_id" in where:  # the fixture's experiment: every run
         where = {**where, "experiment_id": [lifecycle[0]["experiment_id"]]}
+    if "created_by" in where:  # the fixture's creator: every run
+        where = {**where, "created_by": [lifecycle[0]["created_by"]]}
     if "created_after" in where:  # the creation time of the run at that place
         oldest_first = sorted(lifecycle, key=lambda item: (item["created_at"], item["id"]))
         where = {**where, "created_after": oldest_first[where["created_after"]]["created_at"]}
@@ -189,7 +206,8 @@ async def test_pages_hold_the_matches_in_order(
         ({"status": ["running"]}, "finished_at", repository.HeadWalk.statuses),
         ({"filter": 'status = "failed" OR tags:gpu'}, "finished_at", repository.HeadWalk.all),
         ({"status": ["running"]}, "name", repository.HeadWalk.all),
-        ({"status": ["running"]}, "created_at", repository.HeadWalk.all),
+        ({"status": ["running"]}, "created_at", repository.HeadWalk.statuses),
+        ({"tag": ["gpu"]}, "created_at", repository.HeadWalk.all),
     ],
 )
 def test_the_head_walks_only_the_admitted_statuses_or_past_missing_times(
@@ -197,6 +215,29 @@ def test_the_head_walks_only_the_admitted_statuses_or_past_missing_times(
 ) -> None:
     shape, values = repository._filter_values(RunFilter.model_validate(where))
     assert repository.head_walk(shape, values, order_by) == walk
+
+
+@pytest.mark.parametrize(
+    ("where", "head_first"),
+    [
+        ({"created_by": ["erin"], "params": ["optimizer=lion"]}, True),
+        ({"tag": ["sweep"], "tag_none": ["gpu"]}, True),
+        ({"params": ["optimizer=lion"], "tag_any": ["gpu", "cpu"]}, True),
+        ({"params": ["optimizer=lion", "batch=32"]}, True),
+        ({"created_by": ["erin"], "status": ["running"]}, False),
+        ({"params": ["optimizer=lion"], "status": ["running"]}, False),
+        ({"tag": ["sweep"], "created_after": "2026-01-01T00:00:00Z"}, False),
+        # one experiment's runs: the planner walks them, at most the experiment's runs
+        ({"experiment_id": [str(uuid.uuid4())], "created_by": ["erin"], "tag": ["gpu"]}, False),
+    ],
+)
+def test_loose_conditions_in_creation_order_read_the_head_first(
+    where: dict[str, Any], head_first: bool
+) -> None:
+    shape, values = repository._filter_values(RunFilter.model_validate(where))
+    ordering = Ordering("created_at", descending=True)
+    _, second = repository.page_statements(shape, values, ordering, None)
+    assert (second is not None) == head_first
 
 
 @pytest.mark.parametrize(

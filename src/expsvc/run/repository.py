@@ -152,10 +152,11 @@ class RunRepository(EntityRepository):
     ) -> Sequence[Row[Any]]:
         """A page of the runs ``principal`` may read among those ``where`` selects.
 
-        In creation order, one statement: the planner's choice between walking the
-        ``created_at`` index and the filters' own (creation-ordered) indexes is right on every
-        filter of the plan test, and the common list (a status, a tag and a creation window)
-        costs one short read. In any other order, first the next :func:`head_rows` runs in
+        In creation order (unless two loose conditions, :func:`loose_conditions`) and on one
+        experiment's runs (:func:`pins_experiment`), one statement: the planner's choice between
+        walking the order's index and the filters' own indexes is right on every filter of the
+        plan test, and the common list (a status, a tag and a creation window) costs one short
+        read. Otherwise, first the next :func:`head_rows` runs in
         order are filtered (an index walk that cannot read more); if fewer than ``limit``
         match there, the head walks again, further, when the matches it found predict a page
         within :data:`LONGER_HEAD_FACTOR` times its length (:func:`longer_head`); otherwise the
@@ -436,6 +437,10 @@ TIME_SET_IN: dict[str, frozenset[str]] = {
 _ALL_STATUSES = frozenset(Status)
 
 
+# The orders with a (status, column, id) index (migration 0024; 0002 for creation order).
+STATUS_ORDERED = frozenset({"created_at", "started_at", "finished_at"})
+
+
 class HeadWalk(StrEnum):
     """Which runs the head walks in order (see :func:`head_walk`)."""
 
@@ -527,28 +532,21 @@ def head_walk(shape: Shape | None, values: dict[str, Any], column: str) -> HeadW
     running runs by ``finished_at`` ascending). Running runs by start walk the reaper's
     partial index. Otherwise, when the filters compare the sort value, the walk skips the runs
     without it."""
-    if column not in TIME_SET_IN:
+    if column not in STATUS_ORDERED:
         return HeadWalk.all
     admitted = _admitted_statuses(shape, values)
     if column == "started_at" and admitted == {Status.running}:
         return HeadWalk.running
     if admitted != _ALL_STATUSES:
         return HeadWalk.statuses
-    if _compares(shape, column):
+    if column in TIME_SET_IN and _compares(shape, column):
         return HeadWalk.set
     return HeadWalk.all
 
 
 def tag_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
     """How many tag conditions the filters ``shape`` AND together: each tag of ``tag`` (all
-    of them), a ``tag_any`` set, a ``tag_none`` set, ``tags:x`` in ``filter=``.
-
-    PostgreSQL estimates them as independent, which tags are not (in ``expsvc seed``'s data
-    every ``sweep`` run is a ``gpu`` run and none is ``ablation``): with two or more in creation
-    order it expected a page within a few hundred runs of the ``created_at`` walk and read all
-    of them when the pair matched nothing (2.5 s on a million runs). Such a list reads like the
-    other orders instead: the next runs in creation order, then the matches through the tags'
-    GIN, where the posting lists intersect."""
+    of them), a ``tag_any`` set, a ``tag_none`` set, ``tags:x`` in ``filter=``."""
     if shape is None:
         return 0
     if shape[0] == "and":
@@ -559,6 +557,26 @@ def tag_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
         return 0
     _, _, op, _, parameter = shape
     return len(values[parameter]) if op == "has_all" else 1
+
+
+def loose_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
+    """How many conditions the filters ``shape`` AND together that each hold on many runs,
+    with no index in creation order of their own: the tag conditions (:func:`tag_conditions`),
+    each ``params`` condition at the top, and ``created_by``.
+
+    PostgreSQL estimates them as independent, which they are not (in ``expsvc seed``'s data
+    every ``sweep`` run is a ``gpu`` run, erin never uses lion): with two or more in creation
+    order it expected a page within a few hundred runs of its walk (the ``created_at`` index or
+    the creator's) and read all of them when they matched nothing together (2.5 s for a tag
+    pair, 450 ms for ``created_by+params``, on a million runs). Such a list reads like the
+    other orders instead: the next runs in creation order (of the admitted statuses), then
+    the matches through the conditions' indexes, where the bitmaps intersect."""
+    if shape is None:
+        return 0
+    parts = shape[1] if shape[0] == "and" else (shape,)
+    return tag_conditions(shape, values) + sum(
+        1 for part in parts if part[0] == "param" or (part[0] == "cmp" and part[1] == "created_by")
+    )
 
 
 # The times a run's time is never earlier than (migration 0026's checks): a lower bound on one
@@ -692,9 +710,9 @@ def page_statements(
     a rare array condition (:func:`~expsvc.run.rare_elements.rare_part`), whose runs the
     statements that find the matches read alone, then filter. ``times_in_order``: whether
     the database holds a run's times in order (:class:`RunTableFacts`)."""
-    if ordering.column != "created_at" and pins_experiment(shape):
+    if pins_experiment(shape):
         return _built(_planned_statement, shape, ordering, after_null), None
-    if ordering.column == "created_at" and tag_conditions(shape, values) < 2:
+    if ordering.column == "created_at" and loose_conditions(shape, values) < 2:
         return _built(_planned_statement, shape, ordering, after_null, rare), None
     walk = head_walk(shape, values, ordering.column)
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
