@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import run as bench  # noqa: E402
 from expsvc.driver import driver_statement  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
-from expsvc.run import repository  # noqa: E402
+from expsvc.run import fields, pages, repository  # noqa: E402
 from expsvc.run.rare_elements import ARRAY_COLUMNS, has_array_condition, rare_part  # noqa: E402
 from expsvc.run.repository import RunTableFacts  # noqa: E402
 from expsvc.run.schemas import RunQuery  # noqa: E402
@@ -57,13 +57,11 @@ def query_of(names: list[str], filters: dict[str, dict[str, Any]], order: str) -
 def statements(query: RunQuery, facts: RunTableFacts) -> tuple[list[Any], dict[str, Any]]:
     """A first page's statements (the second None when the first is the page) and values."""
     ordering = Ordering(query.order_by.value, query.order.value == "desc")
-    shape, values = repository._filter_values(query)
+    shape, values = fields.filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
-    values.update(head_rows=repository.head_rows(PAGE), page_limit=PAGE)
+    values.update(head_rows=pages.head_rows(PAGE), page_limit=PAGE)
     rare = rare_part(shape, values, facts.elements) if has_array_condition(shape) else None
-    first, second = repository.page_statements(
-        shape, values, ordering, None, rare, facts.times_in_order
-    )
+    first, second = pages.page_statements(shape, values, ordering, None, rare, facts.times_in_order)
     return [first, second], values
 
 
@@ -81,7 +79,7 @@ async def page(
 ) -> tuple[float, int]:
     """Milliseconds of a first page's statements and how many ran (printing their plans if
     ``explain``), run in the order RunRepository.search runs them
-    (:func:`~expsvc.run.repository.read_page`)."""
+    (:func:`~expsvc.run.pages.read_page`)."""
     found, values = statements(query, facts)
     elapsed = 0.0
     ran = 0
@@ -100,7 +98,7 @@ async def page(
             print("\n".join(line[0] for line in plan), "\n")
         return list(rows)
 
-    await repository.read_page(fetch, *found, values)
+    await pages.read_page(fetch, *found, values)
     return elapsed * 1000, ran
 
 

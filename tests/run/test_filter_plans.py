@@ -27,13 +27,10 @@ from expsvc.db import Database, create_engine
 from expsvc.lifecycle import Status
 from expsvc.models import runs
 from expsvc.pagination import Ordering
+from expsvc.run.fields import filter_values
+from expsvc.run.pages import head_rows, page_statements
 from expsvc.run.rare_elements import has_array_condition, rare_part
-from expsvc.run.repository import (
-    RunRepository,
-    _filter_values,
-    head_rows,
-    page_statements,
-)
+from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import RunFilter
 from expsvc.seed import SeedPlan, seed_demo_data
 from expsvc.totals import Explain, count_within
@@ -145,7 +142,7 @@ async def _page_plans(
     """The plans of the statements a first page runs (RunRepository.search): in creation
     order its one statement; in another order the head walk, and the sorted matches when the
     head had fewer than a page."""
-    shape, values = _filter_values(where)
+    shape, values = filter_values(where)
     values.update(
         page_limit=PAGE, head_rows=head_rows(PAGE), access_admin=True, access_grantees=[],
         access_roles=[],

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from expsvc.migrate import downgrade
 from expsvc.pagination import Ordering
-from expsvc.run import repository
+from expsvc.run import fields, pages
 from expsvc.run.schemas import RunFilter
 from tests.helpers import act, create_experiment, create_run
 from tests.statements import sent_statements
@@ -165,7 +165,7 @@ CASES = (
 )
 
 
-@pytest.mark.parametrize("head_rows_per_row", [repository.HEAD_ROWS_PER_ROW, 1])
+@pytest.mark.parametrize("head_rows_per_row", [pages.HEAD_ROWS_PER_ROW, 1])
 @pytest.mark.parametrize(("where", "order_by"), CASES)
 @pytest.mark.parametrize("order", ["desc", "asc"])
 async def test_pages_hold_the_matches_in_order(
@@ -179,7 +179,7 @@ async def test_pages_hold_the_matches_in_order(
 ) -> None:
     # A head of one run per run fetched (2, 3 or 51): most pages are read by the second
     # statement, and the first page's head is only the few runs nearest the start of the order.
-    monkeypatch.setattr(repository, "HEAD_ROWS_PER_ROW", head_rows_per_row)
+    monkeypatch.setattr(pages, "HEAD_ROWS_PER_ROW", head_rows_per_row)
     if "experiment_id" in where:  # the fixture's experiment: every run
         where = {**where, "experiment_id": [lifecycle[0]["experiment_id"]]}
     if "created_by" in where:  # the fixture's creator: every run
@@ -196,25 +196,25 @@ async def test_pages_hold_the_matches_in_order(
 @pytest.mark.parametrize(
     ("where", "order_by", "walk"),
     [
-        ({"status": ["running"]}, "started_at", repository.HeadWalk.running),
-        ({"status": ["finished", "failed"]}, "started_at", repository.HeadWalk.statuses),
-        ({"status": ["failed"]}, "finished_at", repository.HeadWalk.statuses),
-        ({"started_after": "2026-01-01T00:00:00Z"}, "started_at", repository.HeadWalk.set),
+        ({"status": ["running"]}, "started_at", pages.HeadWalk.running),
+        ({"status": ["finished", "failed"]}, "started_at", pages.HeadWalk.statuses),
+        ({"status": ["failed"]}, "finished_at", pages.HeadWalk.statuses),
+        ({"started_after": "2026-01-01T00:00:00Z"}, "started_at", pages.HeadWalk.set),
         ({"filter": 'status = "failed" OR status = "finished"'}, "finished_at", "statuses"),
-        ({"filter": 'status != "draft"'}, "started_at", repository.HeadWalk.statuses),
-        ({"status": ["running", "archived"]}, "started_at", repository.HeadWalk.statuses),
-        ({"status": ["running"]}, "finished_at", repository.HeadWalk.statuses),
-        ({"filter": 'status = "failed" OR tags:gpu'}, "finished_at", repository.HeadWalk.all),
-        ({"status": ["running"]}, "name", repository.HeadWalk.all),
-        ({"status": ["running"]}, "created_at", repository.HeadWalk.statuses),
-        ({"tag": ["gpu"]}, "created_at", repository.HeadWalk.all),
+        ({"filter": 'status != "draft"'}, "started_at", pages.HeadWalk.statuses),
+        ({"status": ["running", "archived"]}, "started_at", pages.HeadWalk.statuses),
+        ({"status": ["running"]}, "finished_at", pages.HeadWalk.statuses),
+        ({"filter": 'status = "failed" OR tags:gpu'}, "finished_at", pages.HeadWalk.all),
+        ({"status": ["running"]}, "name", pages.HeadWalk.all),
+        ({"status": ["running"]}, "created_at", pages.HeadWalk.statuses),
+        ({"tag": ["gpu"]}, "created_at", pages.HeadWalk.all),
     ],
 )
 def test_the_head_walks_only_the_admitted_statuses_or_past_missing_times(
     where: dict[str, Any], order_by: str, walk: str
 ) -> None:
-    shape, values = repository._filter_values(RunFilter.model_validate(where))
-    assert repository.head_walk(shape, values, order_by) == walk
+    shape, values = fields.filter_values(RunFilter.model_validate(where))
+    assert pages.head_walk(shape, values, order_by) == walk
 
 
 @pytest.mark.parametrize(
@@ -234,9 +234,9 @@ def test_the_head_walks_only_the_admitted_statuses_or_past_missing_times(
 def test_loose_conditions_in_creation_order_read_the_head_first(
     where: dict[str, Any], head_first: bool
 ) -> None:
-    shape, values = repository._filter_values(RunFilter.model_validate(where))
+    shape, values = fields.filter_values(RunFilter.model_validate(where))
     ordering = Ordering("created_at", descending=True)
-    _, second = repository.page_statements(shape, values, ordering, None)
+    _, second = pages.page_statements(shape, values, ordering, None)
     assert (second is not None) == head_first
 
 
@@ -253,8 +253,8 @@ def test_loose_conditions_in_creation_order_read_the_head_first(
 async def test_a_filter_that_selects_nothing_is_answered_without_reading(
     client: httpx.AsyncClient, lifecycle: list[dict[str, Any]], where: dict[str, Any]
 ) -> None:
-    shape, values = repository._filter_values(RunFilter.model_validate(where))
-    assert repository.selects_nothing(shape, values)
+    shape, values = fields.filter_values(RunFilter.model_validate(where))
+    assert pages.selects_nothing(shape, values)
     for total in ("exact", "estimate"):
         response = await client.get("/v1/runs", params={**where, "total": total})
         assert response.status_code == 200, response.text
@@ -273,8 +273,8 @@ async def test_a_filter_that_selects_nothing_is_answered_without_reading(
     ],
 )
 def test_a_filter_that_may_select_runs_is_not_taken_for_empty(where: dict[str, Any]) -> None:
-    shape, values = repository._filter_values(RunFilter.model_validate(where))
-    assert not repository.selects_nothing(shape, values)
+    shape, values = fields.filter_values(RunFilter.model_validate(where))
+    assert not pages.selects_nothing(shape, values)
 
 
 @pytest.mark.parametrize(
@@ -290,7 +290,7 @@ def test_a_filter_that_may_select_runs_is_not_taken_for_empty(where: dict[str, A
 def test_a_short_head_walks_further_when_its_matches_predict_a_page_near(
     found: int, walked: int, longer: int | None
 ) -> None:
-    assert repository.longer_head(found, 51, walked) == longer
+    assert pages.longer_head(found, 51, walked) == longer
 
 
 async def test_a_page_the_longer_head_finds_is_not_read_sorted(
@@ -302,7 +302,7 @@ async def test_a_page_the_longer_head_finds_is_not_read_sorted(
     # Pages of 2 (3 runs fetched): the head walks 3 runs by name and finds 2 gpu runs
     # (archived-draft, done-1), so it walks 7 and finds the page; the sorted matches are never
     # read.
-    monkeypatch.setattr(repository, "HEAD_ROWS_PER_ROW", 1)
+    monkeypatch.setattr(pages, "HEAD_ROWS_PER_ROW", 1)
     where = {"tag": ["gpu"], "order_by": "name", "order": "asc"}
     with sent_statements(app.state.database.engine) as sent:
         response = await client.get("/v1/runs", params={**where, "page_size": 2})
