@@ -118,9 +118,13 @@ def test_without_the_runtime_role_only_the_triggers_change(database_url: str) ->
     upgrade(owner, "0014")
     upgrade(owner, runtime_role="expsvc_no_such_role")
     assert set(trigger_modes(database_url).values()) == {"A"}
-    # Only alembic_version, which no downgrade drops, keeps what 0015 once granted.
+    # Only alembic_version, which no downgrade drops, and run_tag_sets, which 0027's downgrade
+    # keeps (ADR 0036), keep what 0015 once granted.
     held = {table: p for table, p in runtime_privileges(database_url).items() if p}
-    assert held == {"alembic_version": {"SELECT"}}
+    assert held == {
+        "alembic_version": {"SELECT"},
+        "run_tag_sets": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+    }
     assert fetch(database_url, "SELECT defaclrole FROM pg_default_acl") == []
     # ... nor does the migrating role lose anything when it names itself.
     downgrade(owner, "0014", runtime_role="expsvc_no_such_role")

@@ -34,7 +34,7 @@ import run as bench  # noqa: E402
 from expsvc.driver import driver_statement  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
 from expsvc.run import fields, pages, repository  # noqa: E402
-from expsvc.run.rare_elements import ARRAY_COLUMNS, has_array_condition, rare_part  # noqa: E402
+from expsvc.run.rare_elements import ARRAY_COLUMNS  # noqa: E402
 from expsvc.run.repository import RunTableFacts  # noqa: E402
 from expsvc.run.schemas import RunQuery  # noqa: E402
 
@@ -60,8 +60,7 @@ def statements(query: RunQuery, facts: RunTableFacts) -> tuple[list[Any], dict[s
     shape, values = fields.filter_values(query)
     values.update(access_admin=True, access_grantees=[], access_roles=[])
     values.update(head_rows=pages.head_rows(PAGE), page_limit=PAGE)
-    rare = rare_part(shape, values, facts.elements) if has_array_condition(shape) else None
-    first, second = pages.page_statements(shape, values, ordering, None, rare, facts.times_in_order)
+    first, second = facts.page_statements(shape, values, ordering, None)
     return [first, second], values
 
 

@@ -20,7 +20,7 @@ from expsvc.models.integration import (
     orphan_telemetry,
 )
 from expsvc.models.outbox import EventSinkCursor, OutboxEvent, event_sink_cursors, outbox_events
-from expsvc.models.run import Run, runs
+from expsvc.models.run import Run, run_tag_sets, runs
 from expsvc.models.schema_release import SchemaRelease, schema_releases
 from expsvc.models.status_history import StatusHistory, status_history
 from expsvc.models.webhook import (
@@ -64,6 +64,7 @@ __all__ = [
     "orphan_telemetry",
     "outbox_events",
     "run_artifacts",
+    "run_tag_sets",
     "runs",
     "schema_releases",
     "status_history",

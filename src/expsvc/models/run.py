@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     CheckConstraint,
+    Column,
     ForeignKey,
     Index,
     Integer,
@@ -113,3 +114,15 @@ class Run(Base):
 
 
 runs = cast(Table, Run.__table__)
+
+
+# Every distinct set of tags a run has had, each at least once, kept by triggers on runs
+# (migration 0027, docs/adr/0036): no code writes it. A list whose tag conditions no set meets
+# selects no run. A row of NULL tags: the sets are not kept (0027 rolled back), any set may be.
+# Hash-indexed: a btree entry could not hold a run's 64 tags of 64 characters.
+run_tag_sets = Table(
+    "run_tag_sets",
+    Base.metadata,
+    Column("tags", ARRAY(Text)),
+    Index("ix_run_tag_sets_tags", "tags", postgresql_using="hash"),
+)

@@ -18,13 +18,15 @@ from sqlalchemy import (
     CompoundSelect,
     Row,
     Select,
-    Subquery,
     and_,
     bindparam,
+    exists,
     literal_column,
+    or_,
     select,
     union_all,
 )
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
@@ -33,7 +35,7 @@ from expsvc.auth.principal import Principal
 from expsvc.driver import PLAN_EACH_CALL, Built
 from expsvc.filtering.sql import Shape, shape_sql
 from expsvc.lifecycle import Status
-from expsvc.models import runs
+from expsvc.models import run_tag_sets, runs
 from expsvc.pagination import Ordering
 from expsvc.repository import PAGE_LIMIT_PARAMETER, EntityRepository, page_values
 from expsvc.run.fields import RUN_FIELDS, filter_values, filtered
@@ -187,17 +189,25 @@ def _admitted_statuses(shape: Shape | None, values: dict[str, Any]) -> frozenset
     return _statuses(shape, values) or _ALL_STATUSES
 
 
+def _tag_parts(shape: Shape) -> list[Shape]:
+    """The tag conditions of ``shape``'s top-level AND (``tag``, ``tag_any``, ``tag_none``,
+    ``tags:x``), negated or not."""
+    return [
+        part
+        for part in (shape[1] if shape[0] == "and" else (shape,))
+        if (part[1] if part[0] == "not" else part)[0:2] == ("cmp", "tags")
+    ]
+
+
 def _tag_sets(shape: Shape, values: dict[str, Any]) -> tuple[set[str], set[str], list[set[str]]]:
     """The tags every run ``shape`` selects carries, those none carries, and the sets of which
     each carries one (``tag``, ``tag_none``, ``tag_any``, ``tags:x``), from its top-level AND."""
     required: set[str] = set()
     excluded: set[str] = set()
     any_of: list[set[str]] = []
-    for part in shape[1] if shape[0] == "and" else (shape,):
+    for part in _tag_parts(shape):
         negated = part[0] == "not"
         condition = part[1] if negated else part
-        if condition[0] != "cmp" or condition[1] != "tags":
-            continue
         _, _, op, _, parameter = condition
         tags = set(values[parameter])
         if not negated:
@@ -290,6 +300,21 @@ def loose_conditions(shape: Shape | None, values: dict[str, Any]) -> int:
     )
 
 
+def some_tag_set_meets(shape: Shape) -> ColumnElement[bool]:
+    """Whether a tag set some run has had meets the tag conditions of ``shape``'s top-level AND
+    (migration 0027's ``run_tag_sets``, ADR 0036): if none does, no run does.
+
+    Conditions a GIN serves but cannot intersect cheaply never meet in many lists
+    (``tag=sweep&tag_none=gpu`` where every ``sweep`` run is a ``gpu`` run: a GIN cannot say
+    "not gpu", so the list rechecked 200,000 runs to find none, 130 to 250 ms on a million).
+    Uncorrelated, the EXISTS is an InitPlan that PostgreSQL evaluates once, before anything
+    else, as a one-time filter: when it is false no run is read. A set of NULL tags (the sets
+    not kept: 0027 rolled back) meets any conditions."""
+    conditions = [shape_sql(part, RUN_FIELDS) for part in _tag_parts(shape)]
+    met = and_(*(_on_columns(condition, run_tag_sets.c) for condition in conditions))
+    return exists().where(or_(run_tag_sets.c.tags.is_(None), met))
+
+
 # The times a run's time is never earlier than (migration 0026's checks): a lower bound on one
 # of them bounds the later ones.
 TIMES_NOT_BEFORE: dict[str, tuple[str, ...]] = {
@@ -335,13 +360,15 @@ def _sort_ranges(
 _RUNNING: ColumnElement[str] = literal_column("'running'")
 
 
-def _on_head(condition: ColumnElement[bool], head: Subquery) -> ColumnElement[bool]:
-    """``condition`` on the runs of ``head`` instead of the table (its columns replaced by the
-    subquery's, subqueries of other tables left as they are)."""
+def _on_columns(
+    condition: ColumnElement[bool], columns: ReadOnlyColumnCollection[str, ColumnElement[Any]]
+) -> ColumnElement[bool]:
+    """``condition`` on ``columns`` (a subquery's, another table's) instead of the runs table's
+    columns of the same names (subqueries of other tables left as they are)."""
 
     def replace(element: ExternallyTraversible, **_: Any) -> ExternallyTraversible | None:
         if isinstance(element, Column) and element.table is runs:
-            return head.c[element.name]
+            return columns[element.name]
         return None
 
     adapted: ColumnElement[bool] = replacement_traverse(condition, {}, replace)
@@ -377,10 +404,12 @@ def _head_statement(
     walk: HeadWalk,
     statuses: frozenset[str] = _ALL_STATUSES,
     times_in_order: bool = False,
+    tag_gate: bool = False,
 ) -> Select[Any]:
     """The matches among the next head_rows runs in ``ordering`` (of those ``walk`` takes): the
     inner walk has no filter but an index condition and a limit, so it reads at most head_rows
-    index entries whatever the planner thinks."""
+    index entries whatever the planner thinks. ``tag_gate``: first, whether a known tag set
+    meets the tag conditions (:func:`some_tag_set_meets`)."""
     walked = select(runs).where(*_sort_ranges(shape, ordering, times_in_order))
     if walk is HeadWalk.set:
         walked = walked.where(runs.c[ordering.column].is_not(None))
@@ -394,13 +423,15 @@ def _head_statement(
     condition = may(runs.c.experiment_id)
     if shape is not None:
         condition = and_(shape_sql(shape, RUN_FIELDS), condition)
+        if tag_gate:
+            condition = and_(some_tag_set_meets(shape), condition)
     column: ColumnElement[Any] = head.c[ordering.column]
     if ordering.column == "name":
         column = column.collate("C")
     order = (column.desc(), head.c.id.desc()) if ordering.descending else (column, head.c.id)
     return (
         select(*head.c)
-        .where(_on_head(condition, head))
+        .where(_on_columns(condition, head.c))
         .order_by(*order)
         .limit(bindparam(PAGE_LIMIT_PARAMETER))
     )
@@ -413,6 +444,7 @@ def page_statements(
     after_null: bool | None,
     rare: int | None = None,
     times_in_order: bool = False,
+    tag_sets: bool = False,
 ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
     """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
     reads the page instead when the first yields less than a page (None: the first is the
@@ -420,16 +452,20 @@ def page_statements(
     :class:`~expsvc.driver.Built`); ``values`` choose among them. ``rare``: the position of
     a rare array condition (:func:`~expsvc.run.rare_elements.rare_part`), whose runs the
     statements that find the matches read alone, then filter. ``times_in_order``: whether
-    the database holds a run's times in order (:class:`RunTableFacts`)."""
+    the database holds a run's times in order; ``tag_sets``: whether it holds the runs' tag
+    sets (:class:`RunTableFacts`). With two tag conditions or more, every statement first asks
+    whether a known tag set meets them (:func:`some_tag_set_meets`)."""
+    gate = tag_sets and tag_conditions(shape, values) >= 2
     if pins_experiment(shape):
-        return _built(_planned_statement, shape, ordering, after_null), None
+        return _built(_planned_statement, shape, ordering, after_null, None, gate), None
     if ordering.column == "created_at" and loose_conditions(shape, values) < 2:
-        return _built(_planned_statement, shape, ordering, after_null, rare), None
+        return _built(_planned_statement, shape, ordering, after_null, rare, gate), None
     walk = head_walk(shape, values, ordering.column)
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
+    head_key = (walk, statuses, times_in_order, gate)
     return (
-        _built(_head_statement, shape, ordering, after_null, walk, statuses, times_in_order),
-        _built(_search_statement, shape, ordering, after_null, rare),
+        _built(_head_statement, shape, ordering, after_null, *head_key),
+        _built(_search_statement, shape, ordering, after_null, rare, gate),
     )
 
 
@@ -454,21 +490,38 @@ def pins_experiment(shape: Shape | None) -> bool:
 
 
 def _planned_statement(
-    shape: Shape | None, ordering: Ordering, after_null: bool | None, rare: int | None = None
+    shape: Shape | None,
+    ordering: Ordering,
+    after_null: bool | None,
+    rare: int | None = None,
+    tag_gate: bool = False,
 ) -> Select[Any]:
     """A page of the filters' matches in ``ordering``, the planner choosing the index with
     each call's values (creation order, or one experiment's runs)."""
-    statement = RunsInOrder.page_statement(filtered(select(runs), shape), ordering, after_null)
+    query = _gated(filtered(select(runs), shape), shape, tag_gate)
+    statement = RunsInOrder.page_statement(query, ordering, after_null)
     return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
 
 
 def _search_statement(
-    shape: Shape | None, ordering: Ordering, after_null: bool | None, rare: int | None = None
+    shape: Shape | None,
+    ordering: Ordering,
+    after_null: bool | None,
+    rare: int | None = None,
+    tag_gate: bool = False,
 ) -> Select[Any]:
     """Every match of the filters, sorted: the second statement of a selective page."""
-    query = filtered(select(runs), shape)
+    query = _gated(filtered(select(runs), shape), shape, tag_gate)
     statement = _SortedAfterFiltering.page_statement(query, ordering, after_null)
     return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
+
+
+def _gated(query: Select[Any], shape: Shape | None, tag_gate: bool) -> Select[Any]:
+    """``query`` reading runs only if a known tag set meets the tag conditions (``tag_gate``,
+    :func:`some_tag_set_meets`)."""
+    if shape is None or not tag_gate:
+        return query
+    return query.where(some_tag_set_meets(shape))
 
 
 def _reading_rare_first(

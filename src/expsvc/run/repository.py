@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from expsvc.auth.access import Role, access_parameters, may_sql
 from expsvc.auth.principal import Principal
-from expsvc.driver import fetch_rows, session_engine
+from expsvc.driver import Built, fetch_rows, session_engine
+from expsvc.filtering.sql import Shape
 from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import json_text
@@ -133,12 +134,7 @@ class RunRepository(RunsInOrder):
         if selects_nothing(shape, values):
             return []
         facts = await self.table_facts() if shape is not None else _NO_FACTS
-        rare = None
-        if has_array_condition(shape):
-            rare = rare_part(shape, values, facts.elements)
-        first, second = page_statements(
-            shape, values, ordering, after_null, rare, facts.times_in_order
-        )
+        first, second = facts.page_statements(shape, values, ordering, after_null)
         return await read_page(functools.partial(fetch_rows, self.session), first, second, values)
 
     async def table_facts(self) -> RunTableFacts:
@@ -220,15 +216,18 @@ class RunRepository(RunsInOrder):
 
 
 # ANALYZE's most common elements of the runs' array columns and their frequencies, the table's
-# estimated rows (one row with a NULL column when none has statistics), and whether migration
-# 0026's checks hold the times in order (validated: every row is).
+# estimated rows (one row with a NULL column when none has statistics), whether migration
+# 0026's checks hold the times in order (validated: every row is), and whether migration 0027
+# holds the runs' tag sets (recorded only after its backfill: the revision is 0027 or later).
 TABLE_FACTS_SQL = """
 SELECT s.attname AS column_name, s.most_common_elems::text::text[] AS elements,
        s.most_common_elem_freqs AS frequencies, c.reltuples,
        (SELECT count(*) = 2 FROM pg_constraint
         WHERE conrelid = c.oid AND convalidated
           AND conname IN ('ck_runs_started_in_order', 'ck_runs_finished_in_order'))
-         AS times_in_order
+         AS times_in_order,
+       to_regclass('run_tag_sets') IS NOT NULL
+         AND (SELECT max(version_num) FROM alembic_version) >= '0027' AS tag_sets
 FROM pg_class AS c
 LEFT JOIN pg_stats AS s
   ON s.schemaname = current_schema() AND s.tablename = 'runs'
@@ -241,19 +240,35 @@ _TABLE_FACTS_VALUES = {"columns": list(ARRAY_COLUMNS)}
 
 @dataclass(frozen=True)
 class RunTableFacts:
-    """What the runs list plans with: the array columns' statistics (ADR 0035), and whether
-    the database holds a run's times in order (migration 0026, ADR 0034). This code runs on
-    0025 too (0026 rolled back): there the order is not relied on."""
+    """What the runs list plans with: the array columns' statistics (ADR 0035), whether the
+    database holds a run's times in order (migration 0026, ADR 0034) and the runs' tag sets
+    (migration 0027, ADR 0036). This code runs on 0025 and 0026 too (0026 and 0027 rolled
+    back): there neither is relied on."""
 
     elements: ElementStatistics
     times_in_order: bool
+    tag_sets: bool
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any]) -> RunTableFacts:
-        return cls(ElementStatistics.from_rows(rows), bool(rows and rows[0][4]))
+        first = rows[0] if rows else (None,) * 6
+        return cls(ElementStatistics.from_rows(rows), bool(first[4]), bool(first[5]))
+
+    def page_statements(
+        self,
+        shape: Shape | None,
+        values: dict[str, Any],
+        ordering: Ordering,
+        after_null: bool | None,
+    ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
+        """The statements a page runs on a table of these facts (:func:`page_statements`)."""
+        rare = rare_part(shape, values, self.elements) if has_array_condition(shape) else None
+        return page_statements(
+            shape, values, ordering, after_null, rare, self.times_in_order, self.tag_sets
+        )
 
 
-_NO_FACTS = RunTableFacts(ElementStatistics(-1.0, {}), times_in_order=False)
+_NO_FACTS = RunTableFacts(ElementStatistics(-1.0, {}), times_in_order=False, tag_sets=False)
 _TABLE_FACTS: weakref.WeakKeyDictionary[AsyncEngine, tuple[float, RunTableFacts]] = (
     weakref.WeakKeyDictionary()
 )
