@@ -118,3 +118,22 @@ async def test_where_0027_is_rolled_back_under_the_code_lists_stay_right(
     assert await tag_sets(database_url) == [["gpu", "sweep"], ["sweep"]]
     assert await names(client, SWEEP_NOT_GPU) == {"meanwhile"}
     assert await names(client, {"tag": ["sweep"], "tag_none": ["tpu"]}) == {"meanwhile", "sweep"}
+
+
+async def test_exact_totals_ask_the_tag_sets_too(app: FastAPI, client: httpx.AsyncClient) -> None:
+    experiment = await create_experiment(client)
+    await create_run(client, experiment["id"], name="sweep", tags=["sweep", "gpu"])
+
+    async def total(where: dict[str, Any]) -> tuple[int, bool]:
+        response = await client.get("/v1/runs", params={**where, "total": "exact"})
+        assert response.status_code == 200, response.text
+        return response.json()["total_size"], response.json()["total_exact"]
+
+    with sent_statements(app.state.database.engine) as sent:
+        assert await total(SWEEP_NOT_GPU) == (0, True)
+    counts = [statement for statement in sent if "count(" in statement.lower()]
+    assert counts and all("run_tag_sets" in statement for statement in counts), sent
+    await create_run(client, experiment["id"], name="created", tags=["sweep", "cpu"])
+    await create_run(client, experiment["id"], name="again", tags=["sweep", "cpu"])
+    assert await total(SWEEP_NOT_GPU) == (2, True)
+    assert await total({"tag": ["sweep"], "tag_none": ["cpu"]}) == (1, True)

@@ -315,6 +315,13 @@ def some_tag_set_meets(shape: Shape) -> ColumnElement[bool]:
     return exists().where(or_(run_tag_sets.c.tags.is_(None), met))
 
 
+def asks_tag_sets(shape: Shape | None, values: dict[str, Any], tag_sets: bool) -> bool:
+    """Whether a list with filters ``shape`` asks the runs' tag sets first
+    (:func:`some_tag_set_meets`): two tag conditions or more, where the database keeps the
+    sets (``tag_sets``, :class:`~expsvc.run.repository.RunTableFacts`)."""
+    return tag_sets and tag_conditions(shape, values) >= 2
+
+
 # The times a run's time is never earlier than (migration 0026's checks): a lower bound on one
 # of them bounds the later ones.
 TIMES_NOT_BEFORE: dict[str, tuple[str, ...]] = {
@@ -455,7 +462,7 @@ def page_statements(
     the database holds a run's times in order; ``tag_sets``: whether it holds the runs' tag
     sets (:class:`RunTableFacts`). With two tag conditions or more, every statement first asks
     whether a known tag set meets them (:func:`some_tag_set_meets`)."""
-    gate = tag_sets and tag_conditions(shape, values) >= 2
+    gate = asks_tag_sets(shape, values, tag_sets)
     if pins_experiment(shape):
         return _built(_planned_statement, shape, ordering, after_null, None, gate), None
     if ordering.column == "created_at" and loose_conditions(shape, values) < 2:
@@ -498,7 +505,7 @@ def _planned_statement(
 ) -> Select[Any]:
     """A page of the filters' matches in ``ordering``, the planner choosing the index with
     each call's values (creation order, or one experiment's runs)."""
-    query = _gated(filtered(select(runs), shape), shape, tag_gate)
+    query = gated(filtered(select(runs), shape), shape, tag_gate)
     statement = RunsInOrder.page_statement(query, ordering, after_null)
     return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
 
@@ -511,12 +518,12 @@ def _search_statement(
     tag_gate: bool = False,
 ) -> Select[Any]:
     """Every match of the filters, sorted: the second statement of a selective page."""
-    query = _gated(filtered(select(runs), shape), shape, tag_gate)
+    query = gated(filtered(select(runs), shape), shape, tag_gate)
     statement = _SortedAfterFiltering.page_statement(query, ordering, after_null)
     return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
 
 
-def _gated(query: Select[Any], shape: Shape | None, tag_gate: bool) -> Select[Any]:
+def gated(query: Select[Any], shape: Shape | None, tag_gate: bool) -> Select[Any]:
     """``query`` reading runs only if a known tag set meets the tag conditions (``tag_gate``,
     :func:`some_tag_set_meets`)."""
     if shape is None or not tag_gate:

@@ -24,7 +24,16 @@ from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import json_text
 from expsvc.run.fields import filter_values, filtered, selected
-from expsvc.run.pages import RunsInOrder, page_parts, page_statements, read_page, selects_nothing
+from expsvc.run.pages import (
+    RunsInOrder,
+    asks_tag_sets,
+    gated,
+    page_parts,
+    page_statements,
+    read_page,
+    selects_nothing,
+    tag_conditions,
+)
 from expsvc.run.rare_elements import (
     ARRAY_COLUMNS,
     STATISTICS_TTL_SECONDS,
@@ -175,6 +184,10 @@ class RunRepository(RunsInOrder):
             return 0, True
         values.update(access_parameters(principal))
         query = filtered(select(runs.c.id), shape)
+        if budget_ms is not None and tag_conditions(shape, values) >= 2:
+            # Counted as a page reads them: tag conditions no tag set meets read no run.
+            facts = await self.table_facts()
+            query = gated(query, shape, asks_tag_sets(shape, values, facts.tag_sets))
         return await count_or_estimate(self.session, query, values, budget_ms)
 
     async def matching_ids(
