@@ -132,7 +132,8 @@ async def test_exact_totals_ask_the_tag_sets_too(app: FastAPI, client: httpx.Asy
     with sent_statements(app.state.database.engine) as sent:
         assert await total(SWEEP_NOT_GPU) == (0, True)
     counts = [statement for statement in sent if "count(" in statement.lower()]
-    assert counts and all("run_tag_sets" in statement for statement in counts), sent
+    assert counts, sent
+    assert all("run_tag_sets" in statement for statement in counts), counts
     await create_run(client, experiment["id"], name="created", tags=["sweep", "cpu"])
     await create_run(client, experiment["id"], name="again", tags=["sweep", "cpu"])
     assert await total(SWEEP_NOT_GPU) == (2, True)
