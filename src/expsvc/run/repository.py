@@ -32,7 +32,6 @@ from expsvc.run.pages import (
     page_statements,
     read_page,
     selects_nothing,
-    tag_conditions,
 )
 from expsvc.run.rare_elements import (
     ARRAY_COLUMNS,
@@ -184,10 +183,9 @@ class RunRepository(RunsInOrder):
             return 0, True
         values.update(access_parameters(principal))
         query = filtered(select(runs.c.id), shape)
-        if budget_ms is not None and tag_conditions(shape, values) >= 2:
+        if budget_ms is not None and asks_tag_sets(shape, values, tag_sets=True):
             # Counted as a page reads them: tag conditions no tag set meets read no run.
-            facts = await self.table_facts()
-            query = gated(query, shape, asks_tag_sets(shape, values, facts.tag_sets))
+            query = gated(query, shape, (await self.table_facts()).tag_sets)
         return await count_or_estimate(self.session, query, values, budget_ms)
 
     async def matching_ids(
