@@ -18,6 +18,7 @@ from expsvc import __version__
 from expsvc.api_token.cli import token_app
 from expsvc.backup.cli import backup_app
 from expsvc.export.cli import export_app
+from expsvc.run.cli import params_app
 from expsvc.secret.cli import secrets_app
 from expsvc.settings import AuthMode, Settings
 from expsvc.telemetry.cli import telemetry_app
@@ -47,6 +48,7 @@ app.add_typer(grants_app, name="grants")
 app.add_typer(token_app, name="token")
 app.add_typer(export_app, name="export")
 app.add_typer(backup_app, name="backup")
+app.add_typer(params_app, name="params")
 
 
 def run() -> None:
@@ -88,7 +90,7 @@ def _database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir, settings.database_runtime_role).url
 
 
-def _migrations_url(settings: Settings) -> str:
+def migrations_url(settings: Settings) -> str:
     """The URL migrations run on: the owner's (docs/adr/0019), or the embedded server's."""
     if settings.migrations_url is not None:
         return settings.migrations_url
@@ -255,7 +257,7 @@ def db_upgrade(
     from expsvc.migrate import upgrade
 
     settings = Settings()
-    upgrade(_migrations_url(settings), revision, settings.database_runtime_role)
+    upgrade(migrations_url(settings), revision, settings.database_runtime_role)
     typer.echo(f"database upgraded to {revision}")
     warning = audit_rewrite_warning(settings, _database_url(settings))
     if warning is not None:
@@ -281,7 +283,7 @@ def db_downgrade(
     from expsvc.migrate import database_revision, downgrade, downgrade_losses
 
     settings = Settings()
-    url = _migrations_url(settings)
+    url = migrations_url(settings)
     losses = downgrade_losses(database_revision(url), revision)
     if losses and not force:
         _fail(

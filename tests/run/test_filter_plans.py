@@ -28,13 +28,14 @@ from expsvc.lifecycle import Status
 from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.run.fields import filter_values
-from expsvc.run.pages import head_rows, page_statements
-from expsvc.run.rare_elements import has_array_condition, rare_part
+from expsvc.run.pages import head_rows
+from expsvc.run.param_indexes import index_name
 from expsvc.run.repository import RunRepository
 from expsvc.run.schemas import RunFilter
 from expsvc.seed import SeedPlan, seed_demo_data
 from expsvc.totals import Explain, count_within
 from tests.conftest import _admin, _plain_url, make_settings
+from tests.test_cli import invoke
 
 RUNS = 100_000
 DISCARD_LIMIT = 0.02  # of the table's rows
@@ -150,9 +151,9 @@ async def _page_plans(
     async with database.read_sessionmaker() as session:
         facts = await RunRepository(session).table_facts()
     assert facts.times_in_order  # migration 0026
-    # As RunRepository.search: a rare array condition read alone (ADR 0035).
-    rare = rare_part(shape, values, facts.elements) if has_array_condition(shape) else None
-    first, second = page_statements(shape, values, ordering, None, rare, facts.times_in_order)
+    # As RunRepository.search: a rare array condition read alone (ADR 0035), the tag sets
+    # (ADR 0036), the indexed params keys (ADR 0037).
+    first, second = facts.page_statements(shape, values, ordering, None)
     head = await _plan(database, first.build(), values)
     if second is None:
         return [head]
@@ -247,6 +248,36 @@ async def test_the_head_skips_what_cannot_match(
     if "status" in where:  # one walk per status, each reading its own runs in order
         assert len(walked) == len(where["status"])
         assert all("Sort" not in node["Node Type"] for node in _walk(plans[0]["Plan"]))
+
+
+async def test_an_indexed_params_key_fills_the_page_from_its_index_in_every_order(
+    planned: tuple[str, dict[str, int]],
+) -> None:
+    """``params=optimizer=lion`` by name: the seed's lion runs all sort last (vit, whisper), so
+    without the key's index the head finds none and the list sorts all 25,000 of them; with it
+    (``expsvc params index optimizer``, ADR 0037) the head walks lion runs in every order and
+    fills the page alone."""
+    url, sizes = planned
+    built = await asyncio.to_thread(invoke, "params", "index", "optimizer", database_url=url)
+    assert built.exit_code == 0, built.output
+    # A new engine: its facts are read now, with the indexes.
+    database = Database(create_engine(make_settings(url), url))
+    try:
+        for ordering in ORDERS:
+            where = RunFilter.model_validate({"params": ["optimizer=lion"]})
+            plans = await _page_plans(database, where, ordering)
+            assert len(plans) == 1, ordering
+            assert plans[0]["Plan"]["Actual Rows"] == PAGE
+            walked = [n for n in _walk(plans[0]["Plan"]) if n.get("Relation Name") == "runs"]
+            used = {node.get("Index Name") for node in walked}
+            assert used == {index_name("optimizer", ordering.column)}, ordering
+            assert whole_table_reads(plans[0], sizes) == []
+    finally:
+        await database.dispose()
+        dropped = await asyncio.to_thread(
+            invoke, "params", "drop-index", "optimizer", database_url=url
+        )
+        assert dropped.exit_code == 0, dropped.output
 
 
 async def test_an_exact_total_past_its_budget_is_the_estimate_and_restores_the_timeout(

@@ -51,7 +51,8 @@ from expsvc.lifecycle import Status
 # A shape: ("cmp", field, op, variant, parameter) | ("and"|"or", shapes) | ("not", shape)
 Shape = tuple[Any, ...]
 _ORDERED = ("=", "!=", "<", "<=", ">", ">=")
-_PARAM_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+# A params key; also what makes one safe as a literal in SQL (expsvc.run.param_indexes).
+PARAM_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
 
@@ -139,7 +140,7 @@ def _bind_condition(condition: Condition, fields: FieldSet, binder: _Binder) -> 
 
 def _bind_param(condition: Condition, binder: _Binder) -> Shape:
     key = condition.field.removeprefix("params.")
-    if not _PARAM_KEY.match(key):
+    if not PARAM_KEY.match(key):
         raise _refuse(condition, "a params key is 1 to 128 letters, digits, '_' or '-'")
     value, op = condition.value, condition.op
     key_parameter = binder.add(key)

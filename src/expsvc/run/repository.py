@@ -33,6 +33,12 @@ from expsvc.run.pages import (
     read_page,
     selects_nothing,
 )
+from expsvc.run.param_indexes import (
+    NO_INDEXED_PARAMS,
+    PARAM_INDEXES_SQL,
+    IndexedParams,
+    parsed,
+)
 from expsvc.run.rare_elements import (
     ARRAY_COLUMNS,
     STATISTICS_TTL_SECONDS,
@@ -154,7 +160,8 @@ class RunRepository(RunsInOrder):
         if cached is not None and cached[0] > now:
             return cached[1]
         facts = RunTableFacts.from_rows(
-            await fetch_rows(self.session, _TABLE_FACTS_QUERY, _TABLE_FACTS_VALUES)
+            await fetch_rows(self.session, _TABLE_FACTS_QUERY, _TABLE_FACTS_VALUES),
+            await fetch_rows(self.session, _PARAM_INDEXES_QUERY, {}),
         )
         _TABLE_FACTS[engine] = (now + STATISTICS_TTL_SECONDS, facts)
         return facts
@@ -246,6 +253,7 @@ LEFT JOIN pg_stats AS s
 WHERE c.oid = 'runs'::regclass
 """
 _TABLE_FACTS_QUERY = text(TABLE_FACTS_SQL)
+_PARAM_INDEXES_QUERY = text(PARAM_INDEXES_SQL)
 _TABLE_FACTS_VALUES = {"columns": list(ARRAY_COLUMNS)}
 
 
@@ -253,17 +261,22 @@ _TABLE_FACTS_VALUES = {"columns": list(ARRAY_COLUMNS)}
 class RunTableFacts:
     """What the runs list plans with: the array columns' statistics (ADR 0035), whether the
     database holds a run's times in order (migration 0026, ADR 0034) and the runs' tag sets
-    (migration 0027, ADR 0036). This code runs on 0025 and 0026 too (0026 and 0027 rolled
-    back): there neither is relied on."""
+    (migration 0027, ADR 0036), and its indexed params keys (ADR 0037). This code runs on 0025
+    and 0026 too (0026 and 0027 rolled back): there neither is relied on."""
 
     elements: ElementStatistics
     times_in_order: bool
     tag_sets: bool
+    indexed_params: IndexedParams = NO_INDEXED_PARAMS
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Any]) -> RunTableFacts:
+    def from_rows(cls, rows: Sequence[Any], index_rows: Sequence[Any] = ()) -> RunTableFacts:
+        """The facts from :data:`TABLE_FACTS_SQL`'s rows and
+        :data:`~expsvc.run.param_indexes.PARAM_INDEXES_SQL`'s."""
         first = rows[0] if rows else (None,) * 6
-        return cls(ElementStatistics.from_rows(rows), bool(first[4]), bool(first[5]))
+        indexes = (parsed(*row) for row in index_rows)
+        indexed = IndexedParams.of(index for index in indexes if index is not None)
+        return cls(ElementStatistics.from_rows(rows), bool(first[4]), bool(first[5]), indexed)
 
     def page_statements(
         self,
@@ -275,7 +288,14 @@ class RunTableFacts:
         """The statements a page runs on a table of these facts (:func:`page_statements`)."""
         rare = rare_part(shape, values, self.elements) if has_array_condition(shape) else None
         return page_statements(
-            shape, values, ordering, after_null, rare, self.times_in_order, self.tag_sets
+            shape,
+            values,
+            ordering,
+            after_null,
+            rare,
+            self.times_in_order,
+            self.tag_sets,
+            self.indexed_params.keys_in(ordering.column),
         )
 
 
