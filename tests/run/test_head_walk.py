@@ -227,10 +227,11 @@ def test_the_head_walks_only_the_admitted_statuses_or_past_missing_times(
         ({"created_by": ["erin"], "status": ["running"]}, False),
         ({"params": ["optimizer=lion"], "status": ["running"]}, False),
         ({"tag": ["sweep"], "created_after": "2026-01-01T00:00:00Z"}, False),
-        # a substring: PostgreSQL's estimate of its runs rests on ANALYZE's sample of names
+        # a name pattern: PostgreSQL's estimate of its runs rests on ANALYZE's sample of names
         ({"name_contains": "run-4242"}, True),
         ({"name_contains": "run-4242", "status": ["running"]}, True),
-        ({"name_prefix": "vit-run-42"}, False),
+        ({"name_prefix": "vit-run-42", "tag": ["gpu"]}, True),
+        ({"filter": 'name = "vit-run-42"', "tag": ["gpu"]}, False),
         # one experiment's runs: the planner walks them, at most the experiment's runs
         ({"experiment_id": [str(uuid.uuid4())], "created_by": ["erin"], "tag": ["gpu"]}, False),
     ],

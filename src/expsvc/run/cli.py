@@ -71,7 +71,7 @@ def _columns(key: str, orders: list[str] | None) -> tuple[str, ...]:
 def index(key: _Key, order: _Orders = None) -> None:
     """Build KEY's index in each list order (CREATE INDEX CONCURRENTLY: the service stays up),
     then ANALYZE the runs. Lists with params=KEY=value walk that value's runs in order; the
-    services use the indexes within 5 minutes. Writes of runs with KEY pay one index entry per
+    services use the indexes within 5 minutes. Each write of a run pays one index entry per
     order. Re-run after a failure: it rebuilds what is invalid or missing."""
     columns = _columns(key, order)
     built = _on_indexes(lambda indexes: indexes.build(key, columns))
