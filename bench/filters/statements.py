@@ -34,7 +34,7 @@ import run as bench  # noqa: E402
 from expsvc.driver import driver_statement  # noqa: E402
 from expsvc.pagination import Ordering  # noqa: E402
 from expsvc.run import fields, pages, repository  # noqa: E402
-from expsvc.run.param_indexes import PARAM_INDEXES_SQL  # noqa: E402
+from expsvc.run.param_indexes import RUN_INDEXES_SQL  # noqa: E402
 from expsvc.run.rare_elements import ARRAY_COLUMNS  # noqa: E402
 from expsvc.run.repository import RunTableFacts  # noqa: E402
 from expsvc.run.schemas import RunQuery  # noqa: E402
@@ -68,7 +68,7 @@ def statements(query: RunQuery, facts: RunTableFacts) -> tuple[list[Any], dict[s
 async def table_facts(connection: asyncpg.Connection) -> RunTableFacts:
     """What RunRepository.table_facts reads."""
     sql = repository.TABLE_FACTS_SQL.replace("CAST(:columns AS text[])", "$1::text[]")
-    indexes = await connection.fetch(PARAM_INDEXES_SQL)
+    indexes = await connection.fetch(RUN_INDEXES_SQL)
     return RunTableFacts.from_rows(await connection.fetch(sql, list(ARRAY_COLUMNS)), indexes)
 
 

@@ -214,6 +214,19 @@ async def test_no_filter_and_order_reads_the_whole_table(
             Ordering("started_at", False),
             "ix_runs_experiment_id_started_at_id",
         ),
+        # A creator's runs in another order: the head walks them on the creator's index of the
+        # order (migration 0028).
+        ({"created_by": ["bob"]}, Ordering("name", True), "ix_runs_created_by_name_c_id"),
+        (
+            {"created_by": ["erin"]},
+            Ordering("started_at", False),
+            "ix_runs_created_by_started_at_id",
+        ),
+        (
+            {"created_by": ["carol"], "started_after": "2000-01-01T00:00:00Z"},
+            Ordering("finished_at", True),
+            "ix_runs_created_by_finished_at_id",
+        ),
         # Two tag conditions in creation order: the creation head, then the tags' GIN.
         ({"tag": ["sweep"], "tag_any": ["ablation", "v2"]}, Ordering("created_at", True), None),
     ],

@@ -146,6 +146,10 @@ CASES = (
     ({"params": ["optimizer=lion"], "tag_none": ["gpu"]}, "created_at"),
     ({"params": ["optimizer=adam"], "tag": ["gpu"], "status": ["running", "draft"]}, "created_at"),
     ({"status": ["draft", "archived"]}, "started_at"),
+    # a creator's runs in the other orders: the head walks them on migration 0028's indexes
+    ({"created_by": True}, "name"),
+    ({"created_by": True, "tag": ["gpu"]}, "started_at"),
+    ({"created_by": True, "created_after": 5}, "finished_at"),
     ({"status": ["draft", "running", "finished", "failed"], "tag": ["gpu"]}, "finished_at"),
     # one experiment's runs: one statement, on the experiment's index of the order
     ({"experiment_id": True}, "name"),

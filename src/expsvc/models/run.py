@@ -95,6 +95,10 @@ class Run(Base):
         Index("ix_runs_git_sha_c", text('git_sha COLLATE "C"')),
         Index("ix_runs_git_branch_created_at_id", "git_branch", "created_at", "id"),
         Index("ix_runs_created_by_created_at_id", "created_by", "created_at", "id"),
+        # A creator's runs in the other orders (migration 0028): the head's equality walk.
+        Index("ix_runs_created_by_name_c_id", "created_by", text('name COLLATE "C"'), "id"),
+        Index("ix_runs_created_by_started_at_id", "created_by", "started_at", "id"),
+        Index("ix_runs_created_by_finished_at_id", "created_by", "finished_at", "id"),
         Index("ix_runs_participants", "participants", postgresql_using="gin"),
         Index("ix_runs_sensors", "sensors", postgresql_using="gin"),  # migration 0023
         Index("ix_runs_params", "params", postgresql_using="gin"),

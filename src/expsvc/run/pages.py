@@ -268,25 +268,55 @@ def head_walk(shape: Shape | None, values: dict[str, Any], column: str) -> HeadW
     return HeadWalk.all
 
 
-def indexed_equality(
-    shape: Shape | None, values: dict[str, Any], indexed_keys: frozenset[str]
-) -> tuple[str, str] | None:
-    """The first params equality ANDed at the top of ``shape`` whose key has an index in the
-    list's order (``indexed_keys``, ADR 0037): its key and its value's parameter (None: no
-    such equality)."""
-    if shape is None or not indexed_keys:
+# The fields whose equality has an index in each order that a head may walk (``created_by``:
+# migration 0014 for creation order, 0028 for the others), by field and sort column.
+EQUALITY_INDEXES: dict[str, dict[str, str]] = {
+    "created_by": {
+        "created_at": "ix_runs_created_by_created_at_id",
+        "name": "ix_runs_created_by_name_c_id",
+        "started_at": "ix_runs_created_by_started_at_id",
+        "finished_at": "ix_runs_created_by_finished_at_id",
+    },
+}
+
+# What a head walks instead of every run: ("param", key, value parameter) for an indexed params
+# key (ADR 0037), ("field", field, parameter) for a field of EQUALITY_INDEXES.
+EqualityWalk = tuple[str, str, str]
+
+
+def equality_walk(
+    shape: Shape | None,
+    values: dict[str, Any],
+    indexed_keys: frozenset[str],
+    walk_fields: frozenset[str],
+) -> EqualityWalk | None:
+    """The equality ANDed at the top of ``shape`` that has an index in the list's order, which
+    the head walks instead of every run: a params key's (``indexed_keys``, the operator's
+    choice, ADR 0037) first, else a field's of ``walk_fields`` (one value). None: no such
+    equality."""
+    if shape is None:
         return None
-    for part in shape[1] if shape[0] == "and" else (shape,):
+    parts = shape[1] if shape[0] == "and" else (shape,)
+    for part in parts:
         if part[0] == "param" and part[1] == "=" and values[part[3]] in indexed_keys:
-            return values[part[3]], part[4]
+            return "param", values[part[3]], part[4]
+    for part in parts:
+        if part[0] == "cmp" and part[1] in walk_fields:
+            _, field, op, variant, parameter = part
+            if op == "=" or (op == "in" and variant == "one"):
+                return "field", field, parameter
     return None
 
 
-def _equals_indexed(key: str, value_parameter: str) -> ColumnElement[bool]:
-    """``params -> key = value`` as the key's index holds it: the key a literal (checked as
-    the filters check a key), so that every plan of the statement may use the index."""
-    member = runs.c.params.op("->", return_type=JSONB)(literal_column(f"'{key}'"))
-    value = cast(bindparam(value_parameter + "_scalar", type_=Text), JSONB)
+def _walk_condition(walk: EqualityWalk) -> ColumnElement[bool]:
+    """The condition of an equality walk as its index holds it: a params key a literal (checked
+    as the filters check a key), so that every plan of the statement may use the index."""
+    kind, name, parameter = walk
+    if kind == "field":
+        on_field: ColumnElement[bool] = runs.c[name] == bindparam(parameter)
+        return on_field
+    member = runs.c.params.op("->", return_type=JSONB)(literal_column(f"'{name}'"))
+    value = cast(bindparam(parameter + "_scalar", type_=Text), JSONB)
     equal: ColumnElement[bool] = member == value
     return equal
 
@@ -458,17 +488,17 @@ def _head_statement(
     statuses: frozenset[str] = _ALL_STATUSES,
     times_in_order: bool = False,
     tag_gate: bool = False,
-    indexed: tuple[str, str] | None = None,
+    indexed: EqualityWalk | None = None,
 ) -> Select[Any]:
     """The matches among the next head_rows runs in ``ordering`` (of those ``walk`` takes): the
     inner walk has no filter but an index condition and a limit, so it reads at most head_rows
     index entries whatever the planner thinks. ``tag_gate``: first, whether a known tag set
-    meets the tag conditions (:func:`some_tag_set_meets`). ``indexed``: a params equality
-    whose key has an index in this order (:func:`indexed_equality`): the walk takes only the
+    meets the tag conditions (:func:`some_tag_set_meets`). ``indexed``: an equality with an
+    index in this order (:func:`equality_walk`): the walk takes only the
     runs of that value, on that index."""
     walked = select(runs).where(*_sort_ranges(shape, ordering, times_in_order))
     if indexed is not None:
-        walked = walked.where(_equals_indexed(*indexed))
+        walked = walked.where(_walk_condition(indexed))
     if walk is HeadWalk.set:
         walked = walked.where(runs.c[ordering.column].is_not(None))
     elif walk is HeadWalk.running:
@@ -504,6 +534,7 @@ def page_statements(
     times_in_order: bool = False,
     tag_sets: bool = False,
     indexed_keys: frozenset[str] = frozenset(),
+    walk_fields: frozenset[str] = frozenset(),
 ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
     """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
     reads the page instead when the first yields less than a page (None: the first is the
@@ -514,8 +545,9 @@ def page_statements(
     the database holds a run's times in order; ``tag_sets``: whether it holds the runs' tag
     sets (:class:`RunTableFacts`). With two tag conditions or more, every statement first asks
     whether a known tag set meets them (:func:`some_tag_set_meets`). ``indexed_keys``: the
-    params keys with an index in this order (ADR 0037): a head that walks every run (or every
-    run with the sort value) walks the runs of such a key's value instead, whatever the order."""
+    params keys with an index in this order (ADR 0037), ``walk_fields`` the fields: a head that
+    walks every run (or every run with the sort value) walks the runs of such an equality
+    instead (:func:`equality_walk`)."""
     gate = asks_tag_sets(shape, values, tag_sets)
     if pins_experiment(shape):
         return _built(_planned_statement, shape, ordering, after_null, None, gate), None
@@ -524,9 +556,15 @@ def page_statements(
     # (status, column, id) indexes, and a walk that filters is no longer bounded.
     indexed = None
     if walk in (HeadWalk.all, HeadWalk.set):
-        indexed = indexed_equality(shape, values, indexed_keys)
-    planned = loose_conditions(shape, values) < 2 and not matches_a_name_pattern(shape)
-    if indexed is None and ordering.column == "created_at" and planned:
+        indexed = equality_walk(shape, values, indexed_keys, walk_fields)
+    planned = (
+        ordering.column == "created_at"
+        and loose_conditions(shape, values) < 2
+        and not matches_a_name_pattern(shape)
+    )
+    # In creation order the planner serves a field's equality itself, on its (field,
+    # created_at, id) index; not a params key's (its condition is the GIN's containment).
+    if planned and (indexed is None or indexed[0] == "field"):
         return _built(_planned_statement, shape, ordering, after_null, rare, gate), None
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
     head_key = (walk, statuses, times_in_order, gate, indexed)

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from expsvc.filtering.sql import PARAM_KEY
 from expsvc.run.schemas import RunOrderBy
 
-INDEX_PREFIX = "ix_runs_param_"  # as PARAM_INDEXES_SQL finds them
+INDEX_PREFIX = "ix_runs_param_"
 SORT_COLUMNS: tuple[str, ...] = tuple(order.value for order in RunOrderBy)
 # The catalog's text of an index's first column when it is a params key's: the key.
 _KEY_EXPRESSION = re.compile(r"^\(params -> '([A-Za-z0-9_\-]{1,128})'::text\)$")
@@ -85,13 +85,13 @@ class ParamIndex:
     size_bytes: int
 
 
-# Every index of the runs table named like a params key's, its first column's text, whether it
-# is valid (a CREATE INDEX CONCURRENTLY that failed leaves an invalid one) and its size.
-PARAM_INDEXES_SQL = """
+# Every index of the runs table: its name, its first column's text, whether it is valid (a
+# CREATE INDEX CONCURRENTLY that failed leaves an invalid one) and its size.
+RUN_INDEXES_SQL = """
 SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid, 1, true) AS first_column,
        i.indisvalid AS valid, pg_relation_size(i.indexrelid) AS size_bytes
 FROM pg_index AS i JOIN pg_class AS ic ON ic.oid = i.indexrelid
-WHERE i.indrelid = 'runs'::regclass AND left(ic.relname, 14) = 'ix_runs_param_'
+WHERE i.indrelid = 'runs'::regclass
 ORDER BY ic.relname
 """
 
@@ -138,7 +138,7 @@ class ParamIndexRepository:
         self.connection = connection
 
     async def listed(self) -> list[ParamIndex]:
-        rows = await self.connection.execute(text(PARAM_INDEXES_SQL))
+        rows = await self.connection.execute(text(RUN_INDEXES_SQL))
         found = (parsed(*row) for row in rows)
         return [index for index in found if index is not None]
 

@@ -25,6 +25,7 @@ from expsvc.pagination import Ordering
 from expsvc.repository import json_text
 from expsvc.run.fields import filter_values, filtered, selected
 from expsvc.run.pages import (
+    EQUALITY_INDEXES,
     RunsInOrder,
     asks_tag_sets,
     gated,
@@ -35,7 +36,7 @@ from expsvc.run.pages import (
 )
 from expsvc.run.param_indexes import (
     NO_INDEXED_PARAMS,
-    PARAM_INDEXES_SQL,
+    RUN_INDEXES_SQL,
     IndexedParams,
     parsed,
 )
@@ -161,7 +162,7 @@ class RunRepository(RunsInOrder):
             return cached[1]
         facts = RunTableFacts.from_rows(
             await fetch_rows(self.session, _TABLE_FACTS_QUERY, _TABLE_FACTS_VALUES),
-            await fetch_rows(self.session, _PARAM_INDEXES_QUERY, {}),
+            await fetch_rows(self.session, _RUN_INDEXES_QUERY, {}),
         )
         _TABLE_FACTS[engine] = (now + STATISTICS_TTL_SECONDS, facts)
         return facts
@@ -253,7 +254,7 @@ LEFT JOIN pg_stats AS s
 WHERE c.oid = 'runs'::regclass
 """
 _TABLE_FACTS_QUERY = text(TABLE_FACTS_SQL)
-_PARAM_INDEXES_QUERY = text(PARAM_INDEXES_SQL)
+_RUN_INDEXES_QUERY = text(RUN_INDEXES_SQL)
 _TABLE_FACTS_VALUES = {"columns": list(ARRAY_COLUMNS)}
 
 
@@ -261,22 +262,27 @@ _TABLE_FACTS_VALUES = {"columns": list(ARRAY_COLUMNS)}
 class RunTableFacts:
     """What the runs list plans with: the array columns' statistics (ADR 0035), whether the
     database holds a run's times in order (migration 0026, ADR 0034) and the runs' tag sets
-    (migration 0027, ADR 0036), and its indexed params keys (ADR 0037). This code runs on 0025
-    and 0026 too (0026 and 0027 rolled back): there neither is relied on."""
+    (migration 0027, ADR 0036), its indexed params keys (ADR 0037) and its valid indexes (a
+    head walks a creator's runs where migration 0028's index is there). This code runs on 0025
+    to 0027 too (0026 to 0028 rolled back): there none of them is relied on."""
 
     elements: ElementStatistics
     times_in_order: bool
     tag_sets: bool
     indexed_params: IndexedParams = NO_INDEXED_PARAMS
+    valid_indexes: frozenset[str] = frozenset()
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any], index_rows: Sequence[Any] = ()) -> RunTableFacts:
         """The facts from :data:`TABLE_FACTS_SQL`'s rows and
-        :data:`~expsvc.run.param_indexes.PARAM_INDEXES_SQL`'s."""
+        :data:`~expsvc.run.param_indexes.RUN_INDEXES_SQL`'s."""
         first = rows[0] if rows else (None,) * 6
         indexes = (parsed(*row) for row in index_rows)
         indexed = IndexedParams.of(index for index in indexes if index is not None)
-        return cls(ElementStatistics.from_rows(rows), bool(first[4]), bool(first[5]), indexed)
+        valid = frozenset(row[0] for row in index_rows if row[2])
+        return cls(
+            ElementStatistics.from_rows(rows), bool(first[4]), bool(first[5]), indexed, valid
+        )
 
     def page_statements(
         self,
@@ -296,6 +302,11 @@ class RunTableFacts:
             self.times_in_order,
             self.tag_sets,
             self.indexed_params.keys_in(ordering.column),
+            frozenset(
+                field
+                for field, by_order in EQUALITY_INDEXES.items()
+                if by_order[ordering.column] in self.valid_indexes
+            ),
         )
 
 
