@@ -66,8 +66,12 @@ class Restore(Drill):
         stage.worker()
 
     def inject(self, stage: Stage) -> None:
-        until = stage.psql("SELECT to_json(clock_timestamp())#>>'{}'")
+        # The moment writes count as before the target is taken before the server's clock is
+        # read: a write acknowledged before it committed before RESTORE_UNTIL. Taken after the
+        # psql call returned, it counted a write that committed while psql started (tens of ms
+        # on a busy machine) as before the target, though the restore rightly stops before it.
         self.target = time.monotonic()
+        until = stage.psql("SELECT to_json(clock_timestamp())#>>'{}'")
         stage.operator_env["RESTORE_UNTIL"] = until
         time.sleep(0.5)
         stage.psql("UPDATE experiments SET name = 'damaged'")
