@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,8 @@ from tools import (
     OpenLoopRun,
     WrkRun,
     build_openloop,
+    database_backends,
+    machine_speed,
     nodelay_check,
     run_openloop,
     run_wrk,
@@ -345,33 +347,6 @@ def export_source(ref: str, directory: Path) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(directory / "src"), os.environ.get("PYTHONPATH")])
     )
-
-
-def database_backends(database_url: str) -> Callable[[], list[int]]:
-    """Lists the PostgreSQL backend processes serving ``database_url``'s database."""
-    query = (
-        "SELECT pid FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    )
-
-    def pids() -> list[int]:
-        [rows] = asyncio.run(_admin(database_url, query))
-        return [int(row["pid"]) for row in rows]
-
-    return pids
-
-
-def machine_speed() -> float:
-    """Seconds one core takes for 10 million Python additions (best of three): the machine's
-    speed today. Figures of runs whose speeds differ are compared as shares of the ceiling."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for number in range(10_000_000):
-            total += number
-        best = min(best, time.perf_counter() - started)
-    return round(best, 3)
 
 
 def versions(server_url: str, source_ref: str | None) -> dict[str, str]:

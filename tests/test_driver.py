@@ -9,16 +9,17 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import Float, Select, bindparam, func, select
+from sqlalchemy import Float, Select, bindparam, func, select, text
 from sqlalchemy import exc as sa_exc
 
 from expsvc.auth.access import access_parameters
 from expsvc.auth.principal import LOCAL_PRINCIPAL
-from expsvc.db import Database, failed_on_first_statement
+from expsvc.db import Database, create_engine, failed_on_first_statement
 from expsvc.driver import PLAN_EACH_CALL, ReadSession, driver_statement, fetch_rows
 from expsvc.models import runs
 from expsvc.repository import _readable_by_id
 from expsvc.run.repository import RunRepository
+from tests.conftest import make_settings
 from tests.helpers import create_experiment, create_run
 
 SECRET_VALUE = -7.123456789
@@ -213,3 +214,23 @@ async def test_a_failing_statement_gives_its_pooled_connection_back(database: Da
         assert pool.checkedout() == 0
         (row,) = await fetch_rows(session, _SQUARE_ROOT, {"value": 16.0})
         assert row.root == 4.0
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "0"), ("3", "3"), ("", "server")])
+async def test_the_service_connections_parallel_workers_follow_the_setting(
+    database_url: str, setting: str | None, expected: str
+) -> None:
+    overrides = {} if setting is None else {"db_parallel_workers_per_gather": setting}
+    settings = make_settings(database_url, **overrides)
+    server = await asyncpg.connect(database_url)
+    try:
+        servers_own = await server.fetchval("SHOW max_parallel_workers_per_gather")
+    finally:
+        await server.close()
+    engine = create_engine(settings, settings.database_url or "")
+    try:
+        async with engine.connect() as connection:
+            shown = await connection.scalar(text("SHOW max_parallel_workers_per_gather"))
+    finally:
+        await engine.dispose()
+    assert shown == (servers_own if expected == "server" else expected)

@@ -43,7 +43,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.tools import OpenLoopRun, build_openloop, run_openloop  # noqa: E402
+from bench.tools import (  # noqa: E402
+    CpuMeter,
+    OpenLoopRun,
+    build_openloop,
+    database_backends,
+    machine_speed,
+    run_openloop,
+)
 
 RESULTS = ROOT / "bench" / "results" / "filters"
 ORDERS = [
@@ -182,7 +189,9 @@ def single_client(client: httpx.Client, found: list[tuple[str, str]]) -> dict[st
     }
 
 
-def mixed(port: int, found: list[tuple[str, str]], args: argparse.Namespace) -> dict[str, Any]:
+def mixed(
+    port: int, server_pid: int, found: list[tuple[str, str]], args: argparse.Namespace
+) -> dict[str, Any]:
     binary = build_openloop(args.output_dir / "bin")
     shuffled = found[:]
     random.Random(12).shuffle(shuffled)
@@ -192,7 +201,13 @@ def mixed(port: int, found: list[tuple[str, str]], args: argparse.Namespace) -> 
             raw = f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
             sink.write(f"filters\t{len(raw)}\n".encode() + raw)
     spec = OpenLoopRun(args.rate, args.duration, args.warmup)
-    return run_openloop(binary, port, path, spec)
+    # Where the CPU goes (warm-up included): the service's processes, the database's backends
+    # (parallel workers are not backends of the database: they count in the machine's only).
+    meter = CpuMeter(server_pid, database_backends(args.database_url))
+    meter.start()
+    report = run_openloop(binary, port, path, spec)
+    report["cpu"] = meter.stop()
+    return report
 
 
 def main() -> None:
@@ -200,6 +215,8 @@ def main() -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     filters = asyncio_run(typed_filters(args.database_url))
     found = cases(filters, args.max_combination)
+    speed = machine_speed()
+    print(f"machine speed: {speed} s for 10M Python additions", file=sys.stderr)
     port = free_port()
     server = serve(args.database_url, port, args.workers, args.output_dir / "server.log")
     started = datetime.now(UTC)
@@ -217,12 +234,19 @@ def main() -> None:
             )
             for ms, label in single["slowest"]:
                 print(f"  {ms:8.1f} ms  {label}", file=sys.stderr)
-        report = mixed(port, found, args)
+        report = mixed(port, server.pid, found, args)
         every = report["labels"]["all"]
         latency = every["latency_ms"]
         print(
             f"mixed at {args.rate:g} req/s: p50 {latency['p50']:.1f} p95 {latency['p95']:.1f} "
             f"p99 {latency['p99']:.1f} ms, {every['ok']}/{report['scheduled']} ok",
+            file=sys.stderr,
+        )
+        cpu = report["cpu"]
+        print(
+            f"CPU, % of one core: service {cpu['service_cpu_percent']}, database backends "
+            f"{cpu['database_cpu_percent']}; the machine {cpu['machine_busy_percent']} % busy"
+            f" ({os.cpu_count()} cores)",
             file=sys.stderr,
         )
     finally:
@@ -232,6 +256,7 @@ def main() -> None:
         "started": started.isoformat(),
         "machine": platform.node(),
         "load_average": os.getloadavg(),
+        "machine_speed_s": speed,
         "filters": filters,
         "single_client": single,
         "mixed": report,

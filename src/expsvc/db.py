@@ -100,6 +100,9 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
     server_settings = {"application_name": "expsvc"}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    if settings.db_parallel_workers_per_gather is not None:
+        workers = str(settings.db_parallel_workers_per_gather)
+        server_settings["max_parallel_workers_per_gather"] = workers
     engine = create_async_engine(
         async_database_url(url),
         pool_size=settings.db_pool_size,

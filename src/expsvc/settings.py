@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(
         default=10_000, ge=0, description="PostgreSQL statement_timeout per connection (0: off)."
     )
+    # Parallel workers multiply a statement's CPU to shorten it on an idle server; a service
+    # answering many lists at once has no idle core to give them, and on 1,000,000 runs the
+    # filter mix held 200 req/s better without them, one list at a time too (the workers'
+    # start cost about 4 ms a statement): docs/performance.md, session 26.
+    db_parallel_workers_per_gather: int | None = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="PostgreSQL max_parallel_workers_per_gather of the service's connections "
+        "(empty: the server's own).",
+    )
     # --- read replica (docs/adr/0029-read-routing-to-a-replica.md) ----------------------------
     database_replica_url: str | None = Field(
         default=None,
@@ -464,6 +475,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("db_parallel_workers_per_gather", mode="before")
+    @classmethod
+    def _empty_is_the_servers(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
