@@ -269,7 +269,8 @@ async def test_an_indexed_params_key_fills_the_page_from_its_index_in_every_orde
     """``params=optimizer=lion`` by name: the seed's lion runs all sort last (vit, whisper), so
     without the key's index the head finds none and the list sorts all 25,000 of them; with it
     (``expsvc params index optimizer``, ADR 0037) the head walks lion runs in every order and
-    fills the page alone."""
+    fills the page alone. With a creator who never used lion, the key's creator index answers
+    the sorted matches."""
     url, sizes = planned
     built = await asyncio.to_thread(invoke, "params", "index", "optimizer", database_url=url)
     assert built.exit_code == 0, built.output
@@ -285,6 +286,18 @@ async def test_an_indexed_params_key_fills_the_page_from_its_index_in_every_orde
             used = {node.get("Index Name") for node in walked}
             assert used == {index_name("optimizer", ordering.column)}, ordering
             assert whole_table_reads(plans[0], sizes) == []
+            # erin never uses lion (the seed's creators and optimizers): the head walks 1,530
+            # lion runs and finds none, then the sorted matches read erin's lion runs on the
+            # key's creator index, not the 25,000 lion runs (nor erin's 16,667 runs).
+            both = RunFilter.model_validate({"params": ["optimizer=lion"], "created_by": ["erin"]})
+            plans = await _page_plans(database, both, ordering)
+            assert len(plans) == 2, ordering
+            found = plans[1]["Plan"]
+            used = {node.get("Index Name") for node in _walk(found)} - {None}
+            assert index_name("optimizer", "created_by") in used, (ordering, used)
+            runs_read = [n for n in _walk(found) if n.get("Relation Name") == "runs"]
+            assert [node["Actual Rows"] for node in runs_read] == [0], ordering
+            assert whole_table_reads(plans[1], sizes) == []
     finally:
         await database.dispose()
         dropped = await asyncio.to_thread(

@@ -1,7 +1,7 @@
 """Indexed params keys (ADR 0037): ``expsvc params index KEY`` builds KEY's index in every list
-order, and lists with ``params=KEY=value`` walk that value's runs on it, page after page, in
-every order, with the same runs and order as without it; ``drop-index`` drops them and the
-lists stay right."""
+order and with the creator, and lists with ``params=KEY=value`` walk that value's runs on it
+(with ``created_by``, read that creator's runs of it), page after page, in every order, with the
+same runs and order as without it; ``drop-index`` drops them and the lists stay right."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from expsvc.run.param_indexes import SORT_COLUMNS, index_name
+from expsvc.app import create_app
+from expsvc.run.param_indexes import CREATOR, INDEX_COLUMNS, SORT_COLUMNS, index_name
+from tests.conftest import header_identity, make_settings
 from tests.helpers import act, create_experiment, create_run
 from tests.statements import sent_statements
 from tests.test_cli import invoke
@@ -70,7 +72,7 @@ async def test_an_indexed_key_lists_the_same_runs_in_the_same_order(
     await make_runs(client)
     code, output = await params_cli(database_url, "index", "optimizer")
     assert code == 0, output
-    assert output.count("built ix_runs_param_") == len(SORT_COLUMNS)
+    assert output.count("built ix_runs_param_") == len(INDEX_COLUMNS)
 
     cases = [{}, {"status": "running"}, {"started_after": "2000-01-01T00:00:00Z"}]
     with sent_statements(app.state.database.engine) as sent:
@@ -94,7 +96,7 @@ async def test_an_indexed_key_lists_the_same_runs_in_the_same_order(
     # table's facts again, on the table without the index).
     code, output = await params_cli(database_url, "drop-index", "optimizer")
     assert code == 0, output
-    assert output.count("dropped ix_runs_param_") == len(SORT_COLUMNS)
+    assert output.count("dropped ix_runs_param_") == len(INDEX_COLUMNS)
     for column, order in ORDERS:
         where = {"order_by": column, "order": order}
         every = await ids_in_order(client, where, 100)
@@ -147,7 +149,7 @@ async def test_the_cli_builds_what_is_missing_or_invalid_and_refuses_bad_input(
     assert "a params key is 1 to 128 letters" in output
     code, output = await params_cli(database_url, "index", "lr", "--order", "status")
     assert code == 2
-    assert "unknown sort column status" in output
+    assert "unknown column status" in output
     assert await index_validity(database_url) == {name: True}
 
     code, output = await params_cli(database_url, "drop-index", "lr")
@@ -155,3 +157,66 @@ async def test_the_cli_builds_what_is_missing_or_invalid_and_refuses_bad_input(
     code, output = await params_cli(database_url, "drop-index", "lr")
     assert (code, output.strip()) == (0, "lr: no index to drop")
     assert await index_validity(database_url) == {}
+
+
+CREATORS = ("alice", "bob", "erin")
+
+
+async def test_a_creators_runs_of_an_indexed_value_are_read_on_the_creator_index(
+    database_url: str,
+) -> None:
+    """``created_by=X&params=optimizer=V``: the same runs in the same order with the key
+    indexed as without, in every order and page size; where the creator never used the value
+    (erin never uses lion, as in ``expsvc seed``'s data), the sorted matches read the key's
+    creator index and find none without reading the value's runs."""
+    settings = make_settings(
+        database_url, **header_identity("X-Principal"), admin_principals=",".join(CREATORS)
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            client.headers["X-Principal"] = "alice"
+            experiment = (await create_experiment(client))["id"]
+            for number in range(36):
+                creator = CREATORS[number % 3]
+                optimizer = "adam" if creator == "erin" else OPTIMIZERS[number % 4]
+                client.headers["X-Principal"] = creator
+                name = f"{'zz' if optimizer == 'lion' else 'aa'}-{number:02d}"
+                run = await create_run(
+                    client, experiment, name=name, params={"optimizer": optimizer}
+                )
+                if number % 2:
+                    await act(client, "/v1/runs/" + run["id"], "start")
+
+            async def lists() -> dict[tuple[str, str, str], list[str]]:
+                found = {}
+                for creator in CREATORS:
+                    for column, order in ORDERS:
+                        where = {"order_by": column, "order": order, "created_by": creator}
+                        where["params"] = "optimizer=lion"
+                        runs = await ids_in_order(client, where, 2)
+                        found[(creator, column, order)] = [run_id for run_id, _ in runs]
+                return found
+
+            without = await lists()
+            assert all(without[("erin", c, o)] == [] for c, o in ORDERS)
+            assert all(len(without[("bob", c, o)]) >= 3 for c, o in ORDERS)
+
+            code, output = await params_cli(database_url, "index", "optimizer")
+            assert code == 0, output
+            assert f"built {index_name('optimizer', CREATOR)}" in output
+        # A new app: its facts are read now, with the indexes.
+    indexed_app = create_app(settings)
+    async with indexed_app.router.lifespan_context(indexed_app):
+        transport = httpx.ASGITransport(app=indexed_app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers={"X-Principal": "alice"}
+        ) as client:
+            with sent_statements(indexed_app.state.database.engine) as sent:
+                assert await lists() == without
+            # The sorted matches (not the head: it walks the key's order index) carry the
+            # key's expression, which the creator index holds.
+            sorted_matches = [s for s in sent if " FROM runs WHERE runs.created_by =" in s]
+            assert sorted_matches
+            assert all("(runs.params -> 'optimizer') = " in s for s in sorted_matches)

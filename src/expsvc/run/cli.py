@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from expsvc.run.param_indexes import (
+    CREATOR,
     SORT_COLUMNS,
     ParamIndex,
     ParamIndexError,
@@ -28,7 +29,8 @@ _Orders = Annotated[
     list[str] | None,
     typer.Option(
         "--order",
-        help=f"A sort column ({', '.join(SORT_COLUMNS)}); repeat for several. Default: all.",
+        help=f"A sort column ({', '.join(SORT_COLUMNS)}) or {CREATOR} (a creator's runs of a"
+        " value); repeat for several. Default: all.",
     ),
 ]
 _Result = TypeVar("_Result")
@@ -69,15 +71,16 @@ def _columns(key: str, orders: list[str] | None) -> tuple[str, ...]:
 
 @params_app.command("index")
 def index(key: _Key, order: _Orders = None) -> None:
-    """Build KEY's index in each list order (CREATE INDEX CONCURRENTLY: the service stays up),
-    then ANALYZE the runs. Lists with params=KEY=value walk that value's runs in order; the
+    """Build KEY's index in each list order and with the creator (CREATE INDEX CONCURRENTLY:
+    the service stays up), then ANALYZE the runs. Lists with params=KEY=value walk that value's
+    runs in order, and with created_by too read only that creator's runs of the value; the
     services use the indexes within 5 minutes. Each write of a run pays one index entry per
-    order. Re-run after a failure: it rebuilds what is invalid or missing."""
+    index. Re-run after a failure: it rebuilds what is invalid or missing."""
     columns = _columns(key, order)
     built = _on_indexes(lambda indexes: indexes.build(key, columns))
     for name in built:
         typer.echo(f"built {name}")
-    typer.echo(f"{key}: indexed in {', '.join(columns)} order")
+    typer.echo(f"{key}: indexed by {', '.join(columns)}")
 
 
 @params_app.command("drop-index")

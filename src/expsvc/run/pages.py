@@ -301,10 +301,33 @@ def equality_walk(
         if part[0] == "param" and part[1] == "=" and values[part[3]] in indexed_keys:
             return "param", values[part[3]], part[4]
     for part in parts:
-        if part[0] == "cmp" and part[1] in walk_fields:
-            _, field, op, variant, parameter = part
-            if op == "=" or (op == "in" and variant == "one"):
-                return "field", field, parameter
+        if part[0] == "cmp" and part[1] in walk_fields and _one_value(part, part[1]):
+            return "field", part[1], part[4]
+    return None
+
+
+def _one_value(part: Shape, field: str) -> bool:
+    """Whether ``part`` is an equality of ``field`` with one value."""
+    if part[0] != "cmp" or part[1] != field:
+        return False
+    return bool(part[2] == "=" or (part[2] == "in" and part[3] == "one"))
+
+
+def creator_value(
+    shape: Shape | None, values: dict[str, Any], creator_keys: frozenset[str]
+) -> EqualityWalk | None:
+    """A params equality ANDed at the top of ``shape`` whose key has an index with the creator
+    (``creator_keys``, ADR 0037), when ``created_by`` of one value is ANDed there too: the
+    sorted matches then read that creator's runs of the value on the index, instead of every
+    run of the value (a creator who never used it: none) or every run of the creator."""
+    if shape is None or not creator_keys:
+        return None
+    parts = shape[1] if shape[0] == "and" else (shape,)
+    if not any(_one_value(part, "created_by") for part in parts):
+        return None
+    for part in parts:
+        if part[0] == "param" and part[1] == "=" and values[part[3]] in creator_keys:
+            return "param", values[part[3]], part[4]
     return None
 
 
@@ -535,6 +558,7 @@ def page_statements(
     tag_sets: bool = False,
     indexed_keys: frozenset[str] = frozenset(),
     walk_fields: frozenset[str] = frozenset(),
+    creator_keys: frozenset[str] = frozenset(),
 ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
     """The statements a page runs (:meth:`RunRepository.search`): the first, and the one that
     reads the page instead when the first yields less than a page (None: the first is the
@@ -547,7 +571,9 @@ def page_statements(
     whether a known tag set meets them (:func:`some_tag_set_meets`). ``indexed_keys``: the
     params keys with an index in this order (ADR 0037), ``walk_fields`` the fields: a head that
     walks every run (or every run with the sort value) walks the runs of such an equality
-    instead (:func:`equality_walk`)."""
+    instead (:func:`equality_walk`). ``creator_keys``: the params keys with an index with the
+    creator: the sorted matches of such a key's value and one creator read them on it
+    (:func:`creator_value`)."""
     gate = asks_tag_sets(shape, values, tag_sets)
     if pins_experiment(shape):
         return _built(_planned_statement, shape, ordering, after_null, None, gate), None
@@ -568,9 +594,10 @@ def page_statements(
         return _built(_planned_statement, shape, ordering, after_null, rare, gate), None
     statuses = _admitted_statuses(shape, values) if walk is HeadWalk.statuses else _ALL_STATUSES
     head_key = (walk, statuses, times_in_order, gate, indexed)
+    by_creator = creator_value(shape, values, creator_keys)
     return (
         _built(_head_statement, shape, ordering, after_null, *head_key),
-        _built(_search_statement, shape, ordering, after_null, rare, gate),
+        _built(_search_statement, shape, ordering, after_null, rare, gate, by_creator),
     )
 
 
@@ -586,12 +613,8 @@ def pins_experiment(shape: Shape | None) -> bool:
     and the other filters' indexes: either reads at most the experiment's runs."""
     if shape is None:
         return False
-    return any(
-        part[0] == "cmp"
-        and part[1] == "experiment_id"
-        and (part[2] == "=" or (part[2] == "in" and part[3] == "one"))
-        for part in (shape[1] if shape[0] == "and" else (shape,))
-    )
+    parts = shape[1] if shape[0] == "and" else (shape,)
+    return any(_one_value(part, "experiment_id") for part in parts)
 
 
 def _planned_statement(
@@ -614,9 +637,15 @@ def _search_statement(
     after_null: bool | None,
     rare: int | None = None,
     tag_gate: bool = False,
+    by_creator: EqualityWalk | None = None,
 ) -> Select[Any]:
-    """Every match of the filters, sorted: the second statement of a selective page."""
+    """Every match of the filters, sorted: the second statement of a selective page.
+    ``by_creator``: a params equality as the key's index with the creator holds it
+    (:func:`creator_value`), ANDed so that the planner may read the matches on that index (the
+    filters' containment says the same; the GIN cannot take the creator with it)."""
     query = gated(filtered(select(runs), shape), shape, tag_gate)
+    if by_creator is not None:
+        query = query.where(_walk_condition(by_creator))
     statement = _SortedAfterFiltering.page_statement(query, ordering, after_null)
     return _planned_each_call(_reading_rare_first(statement, shape, rare), shape)
 

@@ -31,6 +31,11 @@ from expsvc.run.schemas import RunOrderBy
 
 INDEX_PREFIX = "ix_runs_param_"
 SORT_COLUMNS: tuple[str, ...] = tuple(order.value for order in RunOrderBy)
+# The key's index with the creator, (params -> 'KEY', created_by, id): a list that asks for one
+# creator's runs of a value reads only those (a creator who never used the value: none), where
+# the key's order indexes and the creator's would each hand it all their runs to intersect.
+CREATOR = "created_by"
+INDEX_COLUMNS: tuple[str, ...] = (*SORT_COLUMNS, CREATOR)
 # The catalog's text of an index's first column when it is a params key's: the key.
 _KEY_EXPRESSION = re.compile(r"^\(params -> '([A-Za-z0-9_\-]{1,128})'::text\)$")
 
@@ -47,17 +52,17 @@ def index_name(key: str, column: str) -> str:
 
 
 def checked(key: str, columns: Sequence[str]) -> tuple[str, ...]:
-    """The sort columns to index ``key`` in (every list order when none is given), or a
-    :class:`ParamIndexError`. The key is checked as the filters check it, which also makes it
-    safe as a literal in the index's expression."""
+    """The columns to index ``key`` with (every list order and the creator when none is
+    given), or a :class:`ParamIndexError`. The key is checked as the filters check it, which
+    also makes it safe as a literal in the index's expression."""
     if not PARAM_KEY.match(key):
         raise ParamIndexError(f"a params key is 1 to 128 letters, digits, '_' or '-': {key!r}")
-    unknown = sorted(set(columns) - set(SORT_COLUMNS))
+    unknown = sorted(set(columns) - set(INDEX_COLUMNS))
     if unknown:
         raise ParamIndexError(
-            f"unknown sort column {', '.join(unknown)}; known: {', '.join(SORT_COLUMNS)}"
+            f"unknown column {', '.join(unknown)}; known: {', '.join(INDEX_COLUMNS)}"
         )
-    return tuple(columns) or SORT_COLUMNS
+    return tuple(columns) or INDEX_COLUMNS
 
 
 def key_member(key: str) -> str:
@@ -103,7 +108,7 @@ def parsed(name: str, first_column: str, valid: bool, size_bytes: int) -> ParamI
     if match is None:
         return None
     key = match.group(1)
-    for column in SORT_COLUMNS:
+    for column in INDEX_COLUMNS:
         if name == index_name(key, column):
             return ParamIndex(key, column, name, valid, size_bytes)
     return None
@@ -111,7 +116,8 @@ def parsed(name: str, first_column: str, valid: bool, size_bytes: int) -> ParamI
 
 @dataclass(frozen=True)
 class IndexedParams:
-    """The params keys with a valid index, by sort column: what a runs list may walk."""
+    """The params keys with a valid index, by sort column (or :data:`CREATOR`): what a runs
+    list may walk, and read a creator's runs of a value by."""
 
     by_column: dict[str, frozenset[str]]
 

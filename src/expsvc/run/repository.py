@@ -35,6 +35,7 @@ from expsvc.run.pages import (
     selects_nothing,
 )
 from expsvc.run.param_indexes import (
+    CREATOR,
     NO_INDEXED_PARAMS,
     RUN_INDEXES_SQL,
     IndexedParams,
@@ -307,6 +308,7 @@ class RunTableFacts:
                 for field, by_order in EQUALITY_INDEXES.items()
                 if by_order[ordering.column] in self.valid_indexes
             ),
+            self.indexed_params.keys_in(CREATOR),
         )
 
 
