@@ -114,14 +114,16 @@ async def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a connection setting to try (the service keeps the server's)",
+        help="a connection setting to try (default: the service's own, no parallel workers)",
     )
     parser.add_argument(
         "--output", type=Path, help="write [[ms, statements run, case], ...] as JSON"
     )
     args = parser.parse_args()
     filters = await bench.typed_filters(args.database_url)
-    settings = dict(item.split("=", 1) for item in args.setting)
+    # As the service's connections (EXPSVC_DB_PARALLEL_WORKERS_PER_GATHER's default).
+    settings = {"max_parallel_workers_per_gather": "0"}
+    settings.update(item.split("=", 1) for item in args.setting)
     connection = await asyncpg.connect(
         args.database_url, statement_cache_size=0, server_settings=settings
     )
