@@ -12,10 +12,13 @@ run; logging at WARNING). Then:
 
 1. single client, warm: every typed filter alone, every combination of two and of three, each
    in every order (created_at, started_at, finished_at, name; desc and asc), one request each
-   after one untimed pass over all of them; latency = the client's wall clock per request
-   (httpx, keep-alive). Reports p50/p95/max and the slowest cases;
+   after one untimed pass over all of them on each worker process (a keep-alive connection to
+   each: every worker compiles the statements of the shapes it serves, as a service that has
+   run a while has); latency = the client's wall clock per request (httpx, keep-alive).
+   Reports p50/p95/max and the slowest cases;
 2. mixed: bench/openloop at --rate req/s for --duration s over the same URLs in a shuffled
-   order (open loop: latency from each request's scheduled time), keep-alive.
+   order (open loop: latency from each request's scheduled time), keep-alive; with the CPU the
+   service, the database's backends and the whole machine used meanwhile.
 
 Prints a summary and writes bench/results/filters/<name>.json.
 """
