@@ -234,3 +234,20 @@ async def test_the_service_connections_parallel_workers_follow_the_setting(
     finally:
         await engine.dispose()
     assert shown == (servers_own if expected == "server" else expected)
+
+
+async def test_statements_returning_the_same_columns_share_one_row_class(
+    database: Database,
+) -> None:
+    """One named tuple class per set of columns, not per statement: a class is about 30 objects
+    the garbage collector walks, and a worker keeps thousands of list statements."""
+    one = select(func.sqrt(bindparam("value", type_=Float)).label("root"))
+    other = select((func.sqrt(bindparam("value", type_=Float)) + 1).label("root"))
+    renamed = select(func.sqrt(bindparam("value", type_=Float)).label("other"))
+    async with database.read_sessionmaker() as session:
+        [first] = await fetch_rows(session, one, {"value": 4.0})
+        [second] = await fetch_rows(session, other, {"value": 4.0})
+        [third] = await fetch_rows(session, renamed, {"value": 4.0})
+    assert (first.root, second.root, third.other) == (2.0, 3.0, 2.0)
+    assert type(first) is type(second)
+    assert type(third) is not type(first)

@@ -21,6 +21,7 @@ pinned below 2.2 and tests/test_driver.py checks each behaviour.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -88,9 +89,18 @@ class DriverStatement:
             return []
         row_type = self._row_type
         if row_type is None:
-            names = list(records[0].keys())
-            row_type = self._row_type = namedtuple("Row", names, rename=True)
+            row_type = self._row_type = _row_type(tuple(records[0].keys()))
         return [row_type(*record) for record in records]
+
+
+@functools.lru_cache(maxsize=4096)
+def _row_type(names: tuple[str, ...]) -> Any:
+    """The named tuple of rows with these columns, one class for every statement that returns
+    them: a class is about 30 objects the cyclic garbage collector walks, and the runs lists'
+    thousands of statement shapes return a handful of column sets (a full collection walked
+    436,000 objects for the 7,774 statements of issue 12's benchmark: 300 ms, a stall for every
+    request the worker held; docs/performance.md, session 26)."""
+    return namedtuple("Row", names, rename=True)
 
 
 _COMPILED: weakref.WeakKeyDictionary[Executable, DriverStatement | None] = (
