@@ -297,9 +297,9 @@ def equality_walk(
     if shape is None:
         return None
     parts = shape[1] if shape[0] == "and" else (shape,)
-    for part in parts:
-        if part[0] == "param" and part[1] == "=" and values[part[3]] in indexed_keys:
-            return "param", values[part[3]], part[4]
+    by_key = _param_equality(parts, values, indexed_keys)
+    if by_key is not None:
+        return by_key
     for part in parts:
         if part[0] == "cmp" and part[1] in walk_fields and _one_value(part, part[1]):
             return "field", part[1], part[4]
@@ -325,8 +325,15 @@ def creator_value(
     parts = shape[1] if shape[0] == "and" else (shape,)
     if not any(_one_value(part, "created_by") for part in parts):
         return None
+    return _param_equality(parts, values, creator_keys)
+
+
+def _param_equality(
+    parts: Sequence[Shape], values: dict[str, Any], keys: frozenset[str]
+) -> EqualityWalk | None:
+    """The first ``params.KEY = value`` among ``parts`` whose key is one of ``keys``."""
     for part in parts:
-        if part[0] == "param" and part[1] == "=" and values[part[3]] in creator_keys:
+        if part[0] == "param" and part[1] == "=" and values[part[3]] in keys:
             return "param", values[part[3]], part[4]
     return None
 
