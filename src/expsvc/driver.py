@@ -30,6 +30,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.cache_key import NO_CACHE
+from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.util.concurrency import await_, greenlet_spawn
 
 # Called with a statement's SQL before it runs on the driver, as SQLAlchemy's
@@ -54,7 +56,7 @@ class DriverStatement:
     SQLAlchemy bind processors and the values the statement carries itself (literals the
     builder bound), and the named tuple its rows become."""
 
-    __slots__ = ("_arguments", "_row_type", "plans_each_call", "sql")
+    __slots__ = ("_carried", "_names", "_processors", "_row_type", "plans_each_call", "sql")
 
     def __init__(
         self,
@@ -64,7 +66,13 @@ class DriverStatement:
         plans_each_call: bool = False,
     ) -> None:
         self.sql = sql
-        self._arguments = tuple(arguments)
+        # Three flat tuples, not a tuple per argument: tuples of strings and plain values are
+        # left out of the cyclic garbage collector's walks, and a worker keeps thousands of
+        # statements (docs/performance.md, session 27).
+        self._names = tuple(name for name, _, _ in arguments)
+        processors = tuple(process for _, process, _ in arguments)
+        self._processors = processors if any(processors) else None
+        self._carried = tuple(carried for _, _, carried in arguments)
         self._row_type: Any = None
         # Run as the unnamed statement, which PostgreSQL plans with the call's values. A
         # statement prepared once is planned generically after five calls: for a filtered list
@@ -77,11 +85,15 @@ class DriverStatement:
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional arguments: ``values`` by name, else the statement's own value."""
         arguments = []
-        for name, process, carried in self._arguments:
+        for name, carried in zip(self._names, self._carried, strict=True):
             value = values.get(name, carried)
             if value is _GIVEN:
                 raise KeyError(f"no value for the bound parameter {name!r}")
-            arguments.append(value if process is None else process(value))
+            arguments.append(value)
+        if self._processors is not None:
+            for index, process in enumerate(self._processors):
+                if process is not None:
+                    arguments[index] = process(arguments[index])
         return arguments
 
     def rows(self, records: Sequence[Any]) -> list[Any]:
@@ -185,17 +197,43 @@ def _compile(statement: Executable, dialect: Dialect) -> DriverStatement | None:
     if "POSTCOMPILE" in compiled.string or compiled.literal_execute_params:
         return None
     processors = compiled._bind_processors
-    carried = {
-        name: bind.effective_value
-        for name, bind in ((compiled.bind_names[b], b) for b in compiled.binds.values())
-        if not bind.required
-    }
-    arguments = [
-        (name, processors.get(name), carried.get(name, _GIVEN))
-        for name in compiled.positiontup or ()
-    ]
+    binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
+    arguments = []
+    for name in compiled.positiontup or ():
+        bind = binds[name]
+        process = processors.get(name)
+        if process is not None:
+            process = _shared_processor(dialect, bind.type, process)
+        arguments.append((name, process, _GIVEN if bind.required else bind.effective_value))
     plans_each_call = bool(statement.get_execution_options().get(PLAN_EACH_CALL))
     return DriverStatement(compiled.string, arguments, plans_each_call=plans_each_call)
+
+
+# A bind processor by dialect, then by its type's cache key (SQLAlchemy's own compiled cache
+# takes equal keys for the same type).
+_PROCESSORS: weakref.WeakKeyDictionary[Dialect, dict[Hashable, Callable[[Any], Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shared_processor(
+    dialect: Dialect, type_: TypeEngine[Any], process: Callable[[Any], Any]
+) -> Callable[[Any], Any]:
+    """The one processor of every statement binding a type equal to ``type_``.
+
+    A statement's processors are closures over type objects of its own (an ``ARRAY(Text)``
+    and its dialect's copy, their event dispatchers), about 15 objects the cyclic garbage
+    collector walks for each: kept with thousands of list statements, a worker's full
+    collections took 250 to 1,000 ms under load, stalling every request it held
+    (docs/performance.md, session 27)."""
+    key = type_._static_cache_key
+    if key is NO_CACHE:
+        return process
+    shared = _PROCESSORS.setdefault(dialect, {})
+    try:
+        return shared.setdefault(key, process)
+    except TypeError:  # a type whose key holds an unhashable value
+        return process
 
 
 class ReadSession(AsyncSession):
