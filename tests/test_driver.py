@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import gc
 import traceback
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import (
     ARRAY,
     Boolean,
+    Enum,
     Float,
     Select,
     Text,
@@ -303,3 +305,24 @@ async def test_statements_binding_equal_types_share_one_bind_processor(
         assert driver_statement(built, dialect) is not None
     gc.collect()
     assert (len(gc.get_objects()) - before) / kept < 5
+
+
+class _Colour(enum.Enum):
+    red = "r"
+
+
+class _Shape(enum.Enum):
+    box = "b"
+
+
+async def test_statements_binding_enums_of_other_values_keep_their_own_processors(
+    database: Database,
+) -> None:
+    """An Enum's cache key leaves out its values: the processor of one enum type must not
+    check or map another's."""
+    colour = select(bindparam("value", type_=Enum(_Colour, native_enum=False)).label("value"))
+    shape = select(bindparam("value", type_=Enum(_Shape, native_enum=False)).label("value"))
+    async with database.read_sessionmaker() as session:
+        [red] = await fetch_rows(session, colour, {"value": _Colour.red})
+        [box] = await fetch_rows(session, shape, {"value": _Shape.box})
+    assert (red.value, box.value) == ("red", "box")

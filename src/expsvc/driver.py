@@ -27,6 +27,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Enum
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.base import Executable
@@ -227,13 +228,20 @@ def _shared_processor(
     collections took 250 to 1,000 ms under load, stalling every request it held
     (docs/performance.md, session 27)."""
     key = type_._static_cache_key
-    if key is NO_CACHE:
+    if key is NO_CACHE or _holds_an_enum(type_):
         return process
     shared = _PROCESSORS.setdefault(dialect, {})
     try:
         return shared.setdefault(key, process)
     except TypeError:  # a type whose key holds an unhashable value
         return process
+
+
+def _holds_an_enum(type_: TypeEngine[Any]) -> bool:
+    """An ``Enum``'s cache key leaves out its values, which its processor checks and maps: two
+    enums of other values would share one processor."""
+    item_type = getattr(type_, "item_type", None)  # an ARRAY's
+    return isinstance(type_, Enum) or (item_type is not None and _holds_an_enum(item_type))
 
 
 class ReadSession(AsyncSession):
