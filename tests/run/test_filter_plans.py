@@ -306,6 +306,32 @@ async def test_an_indexed_params_key_fills_the_page_from_its_index_in_every_orde
         assert dropped.exit_code == 0, dropped.output
 
 
+async def test_a_substring_with_a_common_word_is_read_by_its_other_words(
+    planned: tuple[str, dict[str, int]],
+) -> None:
+    """Every seeded name holds "run" (``resnet-run-4242``): for ``name_contains=run-4242`` the
+    trigram index reads the runs holding 4242 (ADR 0038), not every run's trigrams of "run",
+    and the substring is checked on what it returns."""
+    url, sizes = planned
+    where = RunFilter.model_validate(FILTERS["name_contains"])
+    database = Database(create_engine(make_settings(url), url))
+    try:
+        for ordering in ORDERS:
+            plans = await _page_plans(database, where, ordering)
+            read = [
+                node["Index Cond"]
+                for plan in plans
+                for node in _walk(plan["Plan"])
+                if node.get("Index Name") == "ix_runs_name_trgm"
+            ]
+            assert read, ordering  # the head came short: the matches are the index's
+            assert all("'%4242%'" in condition for condition in read), (ordering, read)
+            assert plans[-1]["Plan"]["Actual Rows"] == 11  # run-4242 and run-42420 to 42429
+            assert whole_table_reads(plans[-1], sizes) == []
+    finally:
+        await database.dispose()
+
+
 async def test_an_exact_total_past_its_budget_is_the_estimate_and_restores_the_timeout(
     planned: tuple[str, dict[str, int]],
 ) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    literal_column,
     not_,
     or_,
     true,
@@ -54,6 +55,14 @@ _ORDERED = ("=", "!=", "<", "<=", ">", ">=")
 # A params key; also what makes one safe as a literal in SQL (expsvc.run.param_indexes).
 PARAM_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+# A substring (``:``) whose index reads some of its words only (expsvc.run.name_words), bound
+# as a second parameter (:func:`words_parameter`).
+WORDS_VARIANT = "words"
+
+
+def words_parameter(parameter: str) -> str:
+    """The parameter of the words a :data:`WORDS_VARIANT` substring's index reads."""
+    return f"{parameter}_words"
 
 
 class _Binder:
@@ -270,6 +279,12 @@ def scalar_field(column: ColumnElement[Any], kind: str, *, contains: bool = Fals
             # One array parameter, not an expanding IN: the statement's text stays the same
             # whatever the number of values, so it runs prepared on the driver.
             return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        if op == ":" and variant == WORDS_VARIANT:
+            # The index reads the words; the substring is checked on an expression no index
+            # serves, so that the planner does not read its common words' trigrams again.
+            words = column.ilike(bindparam(words_parameter(name)))
+            unindexed = column + literal_column("''")
+            return and_(words, unindexed.ilike(bindparam(name), escape="\\"))
         if op == ":":
             return column.ilike(bindparam(name), escape="\\")
         if op == "prefix":  # byte order (COLLATE "C"): a range of the name's C index

@@ -24,6 +24,7 @@ from expsvc.models import runs
 from expsvc.pagination import Ordering
 from expsvc.repository import json_text
 from expsvc.run.fields import filter_values, filtered, selected
+from expsvc.run.name_words import NO_NAME_SAMPLE, NameSample
 from expsvc.run.pages import (
     EQUALITY_INDEXES,
     RunsInOrder,
@@ -238,7 +239,8 @@ class RunRepository(RunsInOrder):
 # ANALYZE's most common elements of the runs' array columns and their frequencies, the table's
 # estimated rows (one row with a NULL column when none has statistics), whether migration
 # 0026's checks hold the times in order (validated: every row is), and whether migration 0027
-# holds the runs' tag sets (recorded only after its backfill: the revision is 0027 or later).
+# holds the runs' tag sets (recorded only after its backfill: the revision is 0027 or later),
+# and ANALYZE's sample of the names (expsvc.run.name_words).
 TABLE_FACTS_SQL = """
 SELECT s.attname AS column_name, s.most_common_elems::text::text[] AS elements,
        s.most_common_elem_freqs AS frequencies, c.reltuples,
@@ -247,7 +249,11 @@ SELECT s.attname AS column_name, s.most_common_elems::text::text[] AS elements,
           AND conname IN ('ck_runs_started_in_order', 'ck_runs_finished_in_order'))
          AS times_in_order,
        to_regclass('run_tag_sets') IS NOT NULL
-         AND (SELECT max(version_num) FROM alembic_version) >= '0027' AS tag_sets
+         AND (SELECT max(version_num) FROM alembic_version) >= '0027' AS tag_sets,
+       (SELECT array_cat(n.most_common_vals::text::text[], n.histogram_bounds::text::text[])
+        FROM pg_stats AS n
+        WHERE n.schemaname = current_schema() AND n.tablename = 'runs' AND n.attname = 'name')
+         AS name_sample
 FROM pg_class AS c
 LEFT JOIN pg_stats AS s
   ON s.schemaname = current_schema() AND s.tablename = 'runs'
@@ -272,18 +278,19 @@ class RunTableFacts:
     tag_sets: bool
     indexed_params: IndexedParams = NO_INDEXED_PARAMS
     valid_indexes: frozenset[str] = frozenset()
+    names: NameSample = NO_NAME_SAMPLE
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any], index_rows: Sequence[Any] = ()) -> RunTableFacts:
         """The facts from :data:`TABLE_FACTS_SQL`'s rows and
         :data:`~expsvc.run.param_indexes.RUN_INDEXES_SQL`'s."""
-        first = rows[0] if rows else (None,) * 6
+        first = rows[0] if rows else (None,) * 7
         indexes = (parsed(*row) for row in index_rows)
         indexed = IndexedParams.of(index for index in indexes if index is not None)
         valid = frozenset(row[0] for row in index_rows if row[2])
-        return cls(
-            ElementStatistics.from_rows(rows), bool(first[4]), bool(first[5]), indexed, valid
-        )
+        elements = ElementStatistics.from_rows(rows)
+        names = NameSample.of(first[6])
+        return cls(elements, bool(first[4]), bool(first[5]), indexed, valid, names)
 
     def page_statements(
         self,
@@ -292,7 +299,10 @@ class RunTableFacts:
         ordering: Ordering,
         after_null: bool | None,
     ) -> tuple[Built[Select[Any]], Built[Select[Any]] | None]:
-        """The statements a page runs on a table of these facts (:func:`page_statements`)."""
+        """The statements a page runs on a table of these facts (:func:`page_statements`).
+        A name substring with a common word is read by its other words
+        (:mod:`expsvc.run.name_words`): their pattern is added to ``values``."""
+        shape = self.names.narrowed(shape, values)
         rare = rare_part(shape, values, self.elements) if has_array_condition(shape) else None
         return page_statements(
             shape,
