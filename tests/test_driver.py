@@ -121,6 +121,80 @@ async def test_a_statement_planned_each_call_never_gets_a_generic_plan(
         assert await driver.fetch(_CACHED_PLANS, each_call.sql) == []
 
 
+def _each_call(sql: str) -> Any:
+    """A statement of its own (the driver keeps a statement's description for the process),
+    planned with each call's values."""
+    return text(sql).execution_options(**{PLAN_EACH_CALL: True})
+
+
+async def test_a_statement_planned_each_call_is_described_once_for_every_connection(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first run describes it (a Parse and Describe round trip); every later run, on any
+    connection, sends its Parse with its Bind. Another unnamed statement run in between on the
+    same connection does not change what it returns."""
+    described: list[str] = []
+    prepare = asyncpg.Connection.prepare
+
+    async def counted(self: asyncpg.Connection, query: str, **options: Any) -> Any:
+        described.append(query)
+        return await prepare(self, query, **options)
+
+    monkeypatch.setattr(asyncpg.Connection, "prepare", counted)
+    tag = uuid.uuid4().hex
+    square = _each_call(f"SELECT CAST(:value AS integer) * :value AS square, '{tag}' AS tag")
+    other = _each_call(f"SELECT CAST(:word AS text) || '{tag}' AS word")
+    pids = set()
+    async with database.sessionmaker() as first, database.sessionmaker() as second:
+        for value in range(1, 5):
+            for session in (first, second):  # two connections, each in its transaction
+                (row,) = await fetch_rows(session, square, {"value": value})
+                assert (row.square, row.tag) == (value * value, tag)
+                (word,) = await fetch_rows(session, other, {"word": str(value)})
+                assert word.word == f"{value}{tag}"
+                (pid,) = await fetch_rows(session, _BACKEND, {})
+                pids.add(pid.pid)
+    assert len(pids) == 2
+    prepared = driver_statement(square, database.engine.dialect)
+    assert prepared is not None
+    assert described.count(prepared.sql) == 1
+    # A failed run leaves nothing behind: the next one is parsed again, on the same connection.
+    async with database.read_sessionmaker() as session:
+        with pytest.raises(sa_exc.DBAPIError):
+            await fetch_rows(session, square, {"value": 2**20})  # integer out of range
+        (row,) = await fetch_rows(session, square, {"value": 3})
+        assert row.square == 9
+    assert described.count(prepared.sql) == 1
+
+
+async def test_a_statement_planned_each_call_with_a_type_of_the_database_is_described_each_call(
+    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A type the database created has an OID of that database: its description is not kept
+    for the process (another database's same type has another OID)."""
+    owner = await asyncpg.connect(database_url)
+    try:
+        await owner.execute("CREATE TYPE test_mood AS ENUM ('calm', 'happy')")
+    finally:
+        await owner.close()
+    described: list[str] = []
+    prepare = asyncpg.Connection.prepare
+
+    async def counted(self: asyncpg.Connection, query: str, **options: Any) -> Any:
+        described.append(query)
+        return await prepare(self, query, **options)
+
+    monkeypatch.setattr(asyncpg.Connection, "prepare", counted)
+    mood = _each_call(f"SELECT CAST(:mood AS test_mood) AS mood, '{uuid.uuid4().hex}' AS tag")
+    async with database.read_sessionmaker() as session:
+        for value in ("calm", "happy", "calm"):
+            (row,) = await fetch_rows(session, mood, {"mood": value})
+            assert row.mood == value
+    prepared = driver_statement(mood, database.engine.dialect)
+    assert prepared is not None
+    assert described.count(prepared.sql) == 3
+
+
 async def test_a_statement_on_the_driver_runs_in_the_sessions_transaction(
     database: Database,
 ) -> None:

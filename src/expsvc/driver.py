@@ -27,6 +27,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from asyncpg.prepared_stmt import PreparedStatement
 from sqlalchemy import Enum
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -57,7 +58,15 @@ class DriverStatement:
     SQLAlchemy bind processors and the values the statement carries itself (literals the
     builder bound), and the named tuple its rows become."""
 
-    __slots__ = ("_carried", "_names", "_processors", "_row_type", "plans_each_call", "sql")
+    __slots__ = (
+        "_carried",
+        "_described",
+        "_names",
+        "_processors",
+        "_row_type",
+        "plans_each_call",
+        "sql",
+    )
 
     def __init__(
         self,
@@ -79,9 +88,10 @@ class DriverStatement:
         # statement prepared once is planned generically after five calls: for a filtered list
         # a plan from default selectivities (a status, a tag and a time window "match one
         # row") that reads and sorts every match where walking the creation index and stopping
-        # at the page was 2 to 3 times cheaper (docs/performance.md). Costs a round trip
-        # (parse, then bind) and the planning, about 0.2 ms of the database's time.
+        # at the page was 2 to 3 times cheaper (docs/performance.md). Costs the parse and the
+        # planning on each call (:meth:`unnamed_rows`).
         self.plans_each_call = plans_each_call
+        self._described: Any = None
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional arguments: ``values`` by name, else the statement's own value."""
@@ -97,6 +107,27 @@ class DriverStatement:
                     arguments[index] = process(arguments[index])
         return arguments
 
+    async def unnamed_rows(self, driver: Any, arguments: list[Any]) -> Any:
+        """Its records run as the unnamed statement on ``driver`` (an asyncpg connection).
+
+        Described once, by its first run: asyncpg then sends the statement's Parse with its
+        Bind and Execute, one round trip on any connection (it re-parses an unnamed statement
+        marked unprepared on each run). Preparing it on each call cost a round trip of its own,
+        an implicit transaction more on the server and a new asyncpg statement state: a fifth
+        of the client's CPU for such a statement (docs/performance.md, 2026-12-08). The
+        description (parameter and column types) is shared by every connection only when all
+        its types are built in, whose OIDs are the same in every database; otherwise it is
+        described on each call."""
+        described = self._described
+        if described is not None:
+            return await PreparedStatement(driver, self.sql, described).fetch(*arguments)
+        statement = await driver.prepare(self.sql, name="")
+        if _built_in_types(statement):
+            described = statement._state
+            described.mark_unprepared()
+            self._described = described
+        return await statement.fetch(*arguments)
+
     def rows(self, records: Sequence[Any]) -> list[Any]:
         if not records:
             return []
@@ -104,6 +135,16 @@ class DriverStatement:
         if row_type is None:
             row_type = self._row_type = _row_type(tuple(records[0].keys()))
         return [row_type(*record) for record in records]
+
+
+# PostgreSQL's first OID for objects a database creates: below it, the built-in types.
+_FIRST_NORMAL_OBJECT_ID = 16384
+
+
+def _built_in_types(statement: PreparedStatement) -> bool:
+    """Whether every parameter and column type of ``statement`` is built in."""
+    types = [*statement.get_parameters(), *(column.type for column in statement.get_attributes())]
+    return all(type_.oid < _FIRST_NORMAL_OBJECT_ID for type_ in types)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -339,8 +380,8 @@ async def fetch_rows(
 
 
 async def _records(driver: Any, prepared: DriverStatement, arguments: list[Any]) -> Any:
-    if prepared.plans_each_call:  # the unnamed statement ("")
-        return await (await driver.prepare(prepared.sql, name="")).fetch(*arguments)
+    if prepared.plans_each_call:
+        return await prepared.unnamed_rows(driver, arguments)
     return await driver.fetch(prepared.sql, *arguments)
 
 
