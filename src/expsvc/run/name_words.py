@@ -50,13 +50,13 @@ class NameSample:
         held = sum(1 for name in self.names if all(word in name for word in folded))
         return held / len(self.names)
 
-    def indexed_words(self, text: str) -> str | None:
-        """The LIKE pattern of ``text``'s words the index reads for a substring ``text``
-        (``%4242%`` for ``run-4242``), or None: the substring itself (no word is common, or
-        the others would not single the runs out)."""
+    def indexed_words(self, pattern: str) -> str | None:
+        """The LIKE pattern of the words the index reads for a substring's bound ``pattern``
+        (``%4242%`` for ``%run-4242%``; its escaped ``\\ % _`` are in no word), or None: the
+        pattern itself (no word is common, or the others would not single the runs out)."""
         if not self.names:
             return None
-        words = _WORD.findall(text)
+        words = _WORD.findall(pattern)
         kept = [word for word in words if self.share([word]) < COMMON_SHARE]
         if len(kept) == len(words) or all(len(word) < _TRIGRAM for word in kept):
             return None
@@ -80,7 +80,6 @@ class NameSample:
         if kind != "cmp" or shape[1] != "name" or shape[2] != ":":
             return shape
         parameter = shape[4]
-        # The bound value is ``%text%`` with ``\ % _`` escaped: none of them is in a word.
         words = self.indexed_words(values[parameter])
         if words is None:
             return shape
