@@ -127,20 +127,26 @@ def _each_call(sql: str) -> Any:
     return text(sql).execution_options(**{PLAN_EACH_CALL: True})
 
 
+@pytest.fixture
+def described(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of each statement asyncpg prepares (describes) from now on."""
+    queries: list[str] = []
+    prepare = asyncpg.Connection.prepare
+
+    async def counted(self: asyncpg.Connection, query: str, **options: Any) -> Any:
+        queries.append(query)
+        return await prepare(self, query, **options)
+
+    monkeypatch.setattr(asyncpg.Connection, "prepare", counted)
+    return queries
+
+
 async def test_a_statement_planned_each_call_is_described_once_for_every_connection(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database, described: list[str]
 ) -> None:
     """Its first run describes it (a Parse and Describe round trip); every later run, on any
     connection, sends its Parse with its Bind. Another unnamed statement run in between on the
     same connection does not change what it returns."""
-    described: list[str] = []
-    prepare = asyncpg.Connection.prepare
-
-    async def counted(self: asyncpg.Connection, query: str, **options: Any) -> Any:
-        described.append(query)
-        return await prepare(self, query, **options)
-
-    monkeypatch.setattr(asyncpg.Connection, "prepare", counted)
     tag = uuid.uuid4().hex
     square = _each_call(f"SELECT CAST(:value AS integer) * :value AS square, '{tag}' AS tag")
     other = _each_call(f"SELECT CAST(:word AS text) || '{tag}' AS word")
@@ -168,7 +174,7 @@ async def test_a_statement_planned_each_call_is_described_once_for_every_connect
 
 
 async def test_a_statement_planned_each_call_with_a_type_of_the_database_is_described_each_call(
-    database: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+    database: Database, database_url: str, described: list[str]
 ) -> None:
     """A type the database created has an OID of that database: its description is not kept
     for the process (another database's same type has another OID)."""
@@ -177,14 +183,6 @@ async def test_a_statement_planned_each_call_with_a_type_of_the_database_is_desc
         await owner.execute("CREATE TYPE test_mood AS ENUM ('calm', 'happy')")
     finally:
         await owner.close()
-    described: list[str] = []
-    prepare = asyncpg.Connection.prepare
-
-    async def counted(self: asyncpg.Connection, query: str, **options: Any) -> Any:
-        described.append(query)
-        return await prepare(self, query, **options)
-
-    monkeypatch.setattr(asyncpg.Connection, "prepare", counted)
     mood = _each_call(f"SELECT CAST(:mood AS test_mood) AS mood, '{uuid.uuid4().hex}' AS tag")
     async with database.read_sessionmaker() as session:
         for value in ("calm", "happy", "calm"):
